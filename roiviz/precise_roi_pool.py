@@ -1,0 +1,128 @@
+"""Precise RoI Pooling (Jiang et al., *Acquisition of Localization Confidence for Accurate
+Object Detection*, ECCV 2018, Section 3.3): the exact average of the interpolant over each bin.
+
+Each bin's value is the integral, over the bin, of the same bilinear interpolant RoI Align
+samples (:mod:`roiviz.bilinear`), divided by the bin's area: no quantization and no sampling
+count. It is the limit of RoI Align (``aligned=True``, ``avg``) as ``sampling_ratio`` grows
+(``tests/test_precise_roi_pool.py``). The integral is separable, so every bin is
+``Iy @ F @ Ix^T / area`` with ``Iy[j] = integral of row j's 1-D weight over the bin's height``.
+
+The authors' implementation (PreciseRoIPooling) places cell values at integer coordinates (no
+half-cell shift, like ``aligned=False`` but without its size clamp) and treats the plane outside
+the map as zero; roiviz uses the ``aligned=True`` frame and the kernels' border rules, so that
+it is exactly the limit of the RoI Align it is compared with.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import _checks
+from ._separable import separable_apply
+from .bilinear import interpolant_integral
+from .geometry import align_mapping
+from .trace import Bin, MethodTrace, Settings, check_trace_args, feature_rect, freeze, region_areas
+
+__all__ = ["precise_roi_pool", "trace_precise_roi_pool", "bin_integrals"]
+
+
+def bin_integrals(start, length, pooled: int, size: int):
+    """Each bin's integral weights along one axis, divided by the bin's length.
+
+    Args:
+        start, length: ``[...]`` mapped box (library frame, ``aligned=True``).
+
+    Returns:
+        ``[..., pooled, size]``: row ``p`` is the average over bin ``p`` of each cell's 1-D
+        weight; all zeros for a bin of length <= 0.
+    """
+    if isinstance(start, torch.Tensor):
+        p = torch.arange(pooled, dtype=start.dtype, device=start.device)
+    else:
+        p = np.arange(pooled, dtype=start.dtype)
+    bin_size = (length / pooled)[..., None]
+    lo = start[..., None] + p * bin_size
+    integrals = interpolant_integral(lo, lo + bin_size, size)               # [..., P, size]
+    safe = bin_size if isinstance(bin_size, torch.Tensor) else np.asarray(bin_size)
+    positive = safe > 0
+    denom = torch.where(positive, safe, torch.ones_like(safe)) if isinstance(safe, torch.Tensor) \
+        else np.where(positive, safe, 1.0)
+    return integrals * (positive / denom)[..., None]
+
+
+def precise_roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0) -> torch.Tensor:
+    """Performs Precise RoI Pooling: the exact mean of the bilinear interpolant over each bin.
+
+    Args:
+        input (Tensor[N, C, H, W]): the feature maps, floating point.
+        boxes (Tensor[K, 5] or List[Tensor[L, 4]]): ``(batch index, x1, y1, x2, y2)`` in image
+            pixels, or one ``(x1, y1, x2, y2)`` tensor per image. A box with ``x2 <= x1`` or
+            ``y2 <= y1`` has empty bins and gives zeros.
+        output_size (int or Tuple[int, int]): ``(PH, PW)``, each >= 1.
+        spatial_scale (float): ``1 / stride``, > 0. Default 1.
+
+    Returns:
+        Tensor[K, C, PH, PW], differentiable in ``input`` (each cell receives its integrated
+        bilinear weight over the bin's area).
+
+    Raises:
+        TypeError, ValueError: for arguments of the wrong type, shape or range.
+    """
+    _checks.check_input(input)
+    size = _checks.check_output_size(output_size)
+    scale = _checks.check_spatial_scale(spatial_scale)
+    batch_idx, coords = _checks.convert_boxes(boxes, input)
+    height, width = input.shape[-2:]
+    start_x, length_x = align_mapping(coords[:, 0], coords[:, 2], scale, True)
+    start_y, length_y = align_mapping(coords[:, 1], coords[:, 3], scale, True)
+    wy = bin_integrals(start_y, length_y, size[0], height)                 # [K, PH, H]
+    wx = bin_integrals(start_x, length_x, size[1], width)                  # [K, PW, W]
+    return separable_apply(input, batch_idx, wy, wx)
+
+
+def trace_precise_roi_pool(feature: np.ndarray, box, settings: Settings = Settings()) -> MethodTrace:
+    """Trace Precise RoI Pooling on one 2-D map: bins, each cell's share of each bin, output.
+
+    Args:
+        feature: ``[H, W]`` real values (one channel).
+        box: ``(x1, y1, x2, y2)`` in image pixels, corners in any order, positive size.
+        settings: uses ``output_size`` and ``stride``.
+
+    Returns:
+        A :class:`~roiviz.trace.MethodTrace` whose ``output`` equals :func:`precise_roi_pool`'s;
+        each bin's ``cell_weights`` are the cells' integrated weights (they sum to 1 for a bin
+        inside the map).
+    """
+    values, image_box = check_trace_args(feature, box, settings)
+    height, width = values.shape
+    x1, y1, x2, y2 = (np.asarray(v, dtype=np.float64) for v in np.float32(image_box))
+    scale = float(np.float32(settings.spatial_scale))
+    start_x, length_x = align_mapping(x1, x2, scale, True)
+    start_y, length_y = align_mapping(y1, y2, scale, True)
+    pooled_h, pooled_w = settings.output_size
+    wy = bin_integrals(start_y, length_y, pooled_h, height)                # [PH, H]
+    wx = bin_integrals(start_x, length_x, pooled_w, width)                 # [PW, W]
+    output = wy @ values.astype(np.float64) @ wx.T                         # [PH, PW]
+    bin_h, bin_w = float(length_y) / pooled_h, float(length_x) / pooled_w
+    left, top = float(start_x) + 0.5, float(start_y) + 0.5
+    bins = []
+    for ph in range(pooled_h):
+        for pw in range(pooled_w):
+            share = np.outer(wy[ph], wx[pw])
+            cells = tuple(((int(r), int(c)), float(share[r, c])) for r, c in zip(*np.nonzero(share)))
+            bins.append(Bin(row=ph, col=pw, value=float(np.float32(output[ph, pw])),
+                            rect=(left + pw * bin_w, top + ph * bin_h,
+                                  left + (pw + 1) * bin_w, top + (ph + 1) * bin_h),
+                            cell_weights=cells))
+    roi = feature_rect(image_box, settings.stride)
+    sampled = roi  # aligned=True: the sampled box is the RoI itself
+    notes = ("Each bin is the exact average of the bilinear interpolant over its area (no "
+             "sampling points). The authors' code puts cell values at integer coordinates "
+             "(no half-cell shift) and treats the plane outside the map as zero; roiviz uses the "
+             "aligned=True frame so that it is the limit of RoI Align.",)
+    return MethodTrace(
+        method="precise_roi_pool", settings=settings, image_box=image_box, roi=roi,
+        snapped_box=None, sampled_box=sampled, read_region=sampled, grid=(0, 0), bins=tuple(bins),
+        output=freeze(output), map_shape=(height, width),
+        areas=region_areas(roi, sampled, (height, width), settings.stride), notes=notes)

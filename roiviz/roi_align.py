@@ -1,0 +1,229 @@
+"""RoI Align (He et al., *Mask R-CNN*, ICCV 2017, Section 3): no quantization anywhere.
+
+The box is mapped to the feature map with floats, cut into ``PH x PW`` equal bins, each bin is
+sampled at a ``g x g`` grid of points, every point is read by bilinear interpolation of its four
+neighbouring cells, and the samples of a bin are averaged (``avg``, what torchvision and
+Detectron2 run) or their maximum is taken (``max``, also in the paper's Table 2c and in mmcv).
+Numbers follow torchvision's ``csrc/ops/cpu/roi_align_kernel.cpp`` and ONNX Runtime's
+``RoiAlign`` (opset 16): see :mod:`roiviz.geometry` for the frames and the ``aligned`` offset and
+:mod:`roiviz.bilinear` for the interpolation rules.
+
+ONNX's ``max`` mode differs: it takes the maximum of the four *weighted corner terms* of each
+sample instead of the maximum of the interpolated values. roiviz follows the paper and mmcv.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import _checks
+from ._separable import separable_apply
+from .bilinear import linear_weights
+from .geometry import align_mapping, sample_coords, sampling_grid
+from .trace import (Bin, MethodTrace, Sample, Settings, check_trace_args, feature_rect, freeze,
+                    region_areas, MAX_TRACE_SAMPLES)
+
+__all__ = ["roi_align", "trace_roi_align"]
+
+
+def roi_align(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0,
+              sampling_ratio: int = -1, aligned: bool = False, reduce: str = "avg") -> torch.Tensor:
+    """Performs Region of Interest (RoI) Align, as in Mask R-CNN.
+
+    A drop-in for ``torchvision.ops.roi_align`` (same arguments, same numbers), plus ``reduce``.
+
+    Args:
+        input (Tensor[N, C, H, W]): the feature maps, floating point.
+        boxes (Tensor[K, 5] or List[Tensor[L, 4]]): ``(batch index, x1, y1, x2, y2)`` in image
+            pixels, or one ``(x1, y1, x2, y2)`` tensor per image. ``x2 < x1`` is accepted as in
+            torchvision: with ``aligned=False`` the box is widened to one cell; with
+            ``aligned=True`` the bins have negative size, which gives zeros with adaptive
+            sampling and mirrored samples with a fixed ``sampling_ratio``.
+        output_size (int or Tuple[int, int]): ``(PH, PW)``, each >= 1.
+        spatial_scale (float): ``1 / stride``, > 0. Default 1.
+        sampling_ratio (int): samples per bin side; ``<= 0`` is adaptive,
+            ``ceil(roi_size / output_size)`` per RoI and axis. Default -1.
+        aligned (bool): shift the box by -0.5 cell so samples line up with pixel centres
+            (Detectron2's fix). ``False`` is the legacy behaviour, which also raises a
+            smaller-than-one-cell RoI to one cell. Default False, as torchvision.
+        reduce (str): ``"avg"`` (default, torchvision's only mode) or ``"max"`` over a bin's
+            samples.
+
+    Returns:
+        Tensor[K, C, PH, PW]: differentiable in ``input``; the backward scatters the bilinear
+        weights (divided by the sample count for ``avg``; to the winning sample for ``max``).
+
+    Raises:
+        TypeError, ValueError: for arguments of the wrong type, shape or range.
+    """
+    _checks.check_input(input)
+    size = _checks.check_output_size(output_size)
+    scale = _checks.check_spatial_scale(spatial_scale)
+    ratio = _checks.check_sampling_ratio(sampling_ratio)
+    _checks.check_reduce(reduce)
+    batch_idx, coords = _checks.convert_boxes(boxes, input)
+    start_x, length_x = align_mapping(coords[:, 0], coords[:, 2], scale, bool(aligned))
+    start_y, length_y = align_mapping(coords[:, 1], coords[:, 3], scale, bool(aligned))
+    return align_from_mapping(input, batch_idx, (start_y, length_y), (start_x, length_x),
+                              size, ratio, reduce)
+
+
+def _axis_weights(coords: torch.Tensor, mask: torch.Tensor, size: int) -> torch.Tensor:
+    """Bilinear weight matrix of one axis: ``[K, P, G]`` samples -> ``[K, P, G, size]``."""
+    low, high, w_low, w_high = linear_weights(coords, size)
+    weights = coords.new_zeros(coords.shape + (size,))
+    weights.scatter_add_(-1, low[..., None], (w_low * mask)[..., None])
+    weights.scatter_add_(-1, high[..., None], (w_high * mask)[..., None])
+    return weights
+
+
+def align_from_mapping(input: torch.Tensor, batch_idx: torch.Tensor, mapping_y, mapping_x,
+                       output_size: tuple[int, int], sampling_ratio: int, reduce: str) -> torch.Tensor:
+    """RoI Align from an already mapped box (shared with RoI Warp).
+
+    Args:
+        mapping_y, mapping_x: ``(start, length)`` per axis, ``[K]`` each, library frame.
+
+    Returns:
+        Tensor[K, C, PH, PW].
+    """
+    (start_y, length_y), (start_x, length_x) = mapping_y, mapping_x
+    pooled_h, pooled_w = output_size
+    height, width = input.shape[-2:]
+    k_total = batch_idx.numel()
+    grid_y = sampling_grid(length_y, pooled_h, sampling_ratio)                # [K]
+    grid_x = sampling_grid(length_x, pooled_w, sampling_ratio)
+    max_gy = max(int(grid_y.max()), 1) if k_total else 1
+    max_gx = max(int(grid_x.max()), 1) if k_total else 1
+    cy, my = sample_coords(start_y, length_y, pooled_h, grid_y, max_gy)      # [K, PH, Gy]
+    cx, mx = sample_coords(start_x, length_x, pooled_w, grid_x, max_gx)      # [K, PW, Gx]
+    wy = _axis_weights(cy, my.to(input.dtype), height)                        # [K, PH, Gy, H]
+    wx = _axis_weights(cx, mx.to(input.dtype), width)                         # [K, PW, Gx, W]
+    if reduce == "avg":
+        # The mean of bilinear samples is separable: average each axis's weights over its grid.
+        # Bins with no sample (grid <= 0) have all-zero weights and give 0, as in the kernels.
+        wy_bin = wy.sum(2) / grid_y.clamp(min=1).to(input.dtype)[:, None, None]   # [K, PH, H]
+        wx_bin = wx.sum(2) / grid_x.clamp(min=1).to(input.dtype)[:, None, None]   # [K, PW, W]
+        return separable_apply(input, batch_idx, wy_bin, wx_bin)
+    samples = separable_apply(input, batch_idx, wy.reshape(k_total, pooled_h * max_gy, height),
+                              wx.reshape(k_total, pooled_w * max_gx, width))  # [K, C, PH*Gy, PW*Gx]
+    channels = input.shape[1]
+    samples = samples.reshape(k_total, channels, pooled_h, max_gy, pooled_w, max_gx)
+    samples = samples.permute(0, 1, 2, 4, 3, 5).reshape(k_total, channels, pooled_h, pooled_w, -1)
+    valid = (my[:, :, None, :, None] & mx[:, None, :, None, :]).reshape(k_total, 1, pooled_h, pooled_w, -1)
+    best = samples.masked_fill(~valid, float("-inf")).max(dim=-1).values    # [K, C, PH, PW]
+    return torch.where(valid.any(-1), best, torch.zeros_like(best))
+
+
+# ----------------------------------------------------------------------------------------------
+# Teaching trace
+
+
+def trace_roi_align(feature: np.ndarray, box, settings: Settings = Settings()) -> MethodTrace:
+    """Trace RoI Align on one 2-D map: bins, samples, neighbours, weights, output.
+
+    Args:
+        feature: ``[H, W]`` real values (one channel).
+        box: ``(x1, y1, x2, y2)`` in image pixels, corners in any order, positive size.
+        settings: uses ``output_size``, ``stride``, ``sampling_ratio``, ``aligned``, ``reduce``.
+
+    Returns:
+        A :class:`~roiviz.trace.MethodTrace` whose ``output`` equals :func:`roi_align`'s.
+
+    Raises:
+        ValueError: bad arguments, or more than ``MAX_TRACE_SAMPLES`` samples to record.
+    """
+    values, image_box = check_trace_args(feature, box, settings)
+    x1, y1, x2, y2 = (np.asarray(v, dtype=np.float32) for v in image_box)
+    scale = np.float32(settings.spatial_scale)
+    mapping_x = align_mapping(x1, x2, scale, settings.aligned)
+    mapping_y = align_mapping(y1, y2, scale, settings.aligned)
+    notes = () if settings.aligned else (
+        "aligned=False: the sampling grid is shifted half a cell right and down from the RoI "
+        "(the legacy mapping), and a RoI thinner than one cell is widened to one cell.",)
+    # The sampled box in the drawing frame, computed in float64 so that it coincides exactly
+    # with the RoI when aligned=True (the float32 mapping above is what the kernels sample).
+    roi = feature_rect(image_box, settings.stride)
+    shift = 0.0 if settings.aligned else 0.5
+    width, height = roi[2] - roi[0], roi[3] - roi[1]
+    if not settings.aligned:
+        width, height = max(width, 1.0), max(height, 1.0)
+    sampled_box = (roi[0] + shift, roi[1] + shift, roi[0] + shift + width, roi[1] + shift + height)
+    return align_trace_from_mapping("roi_align", values, image_box, settings, mapping_y,
+                                    mapping_x, sampled_box=sampled_box, snapped_box=None, notes=notes)
+
+
+def align_trace_from_mapping(method: str, values: np.ndarray, image_box, settings: Settings,
+                             mapping_y, mapping_x, sampled_box, snapped_box, notes=()) -> MethodTrace:
+    """Trace of RoI Align from a mapped box (shared with RoI Warp).
+
+    Args:
+        values: float32 ``[H, W]``.
+        mapping_y, mapping_x: ``(start, length)`` float32 scalars, library frame.
+        sampled_box: the same box in the drawing frame (exact, for drawing and areas).
+    """
+    (start_y, length_y), (start_x, length_x) = mapping_y, mapping_x
+    pooled_h, pooled_w = settings.output_size
+    height, width = values.shape
+    grid_y = sampling_grid(length_y, pooled_h, settings.sampling_ratio)
+    grid_x = sampling_grid(length_x, pooled_w, settings.sampling_ratio)
+    gy, gx = max(int(grid_y), 0), max(int(grid_x), 0)
+    if pooled_h * pooled_w * gy * gx > MAX_TRACE_SAMPLES:
+        raise ValueError(f"{pooled_h * pooled_w * gy * gx} samples are too many to draw (at most "
+                         f"{MAX_TRACE_SAMPLES}): choose a smaller sampling_ratio than {gy}")
+    cy, _ = sample_coords(start_y, length_y, pooled_h, grid_y, max(gy, 1))   # [PH, Gy]
+    cx, _ = sample_coords(start_x, length_x, pooled_w, grid_x, max(gx, 1))   # [PW, Gx]
+    ylo, yhi, wyl, wyh = linear_weights(cy, height)
+    xlo, xhi, wxl, wxh = linear_weights(cx, width)
+    count = max(gy * gx, 1)
+    bin_h, bin_w = float(length_y) / pooled_h, float(length_x) / pooled_w
+    # Drawing frame = library frame + 0.5 (a cell's value sits at its centre).
+    left, top = float(start_x) + 0.5, float(start_y) + 0.5
+    bins, output = [], np.zeros((pooled_h, pooled_w), dtype=np.float32)
+    for ph in range(pooled_h):
+        for pw in range(pooled_w):
+            samples = []
+            for iy in range(gy):
+                for ix in range(gx):
+                    rows, cols = (int(ylo[ph, iy]), int(yhi[ph, iy])), (int(xlo[pw, ix]), int(xhi[pw, ix]))
+                    weights = (wyl[ph, iy] * wxl[pw, ix], wyl[ph, iy] * wxh[pw, ix],
+                               wyh[ph, iy] * wxl[pw, ix], wyh[ph, iy] * wxh[pw, ix])
+                    cells = ((rows[0], cols[0]), (rows[0], cols[1]), (rows[1], cols[0]), (rows[1], cols[1]))
+                    value = sum(w * values[c] for w, c in zip(weights, cells))
+                    samples.append(Sample(
+                        x=float(cx[pw, ix]) + 0.5, y=float(cy[ph, iy]) + 0.5, neighbours=cells,
+                        weights=tuple(float(w) for w in weights), value=float(value),
+                        on_map=bool(sum(weights) > 0)))
+            winner = None
+            if not samples:
+                value = 0.0
+            elif settings.reduce == "avg":
+                value = np.float32(sum(np.float32(s.value) for s in samples)) / np.float32(count)
+            else:
+                winner = int(np.argmax([s.value for s in samples]))
+                value = samples[winner].value
+            output[ph, pw] = value
+            bins.append(Bin(
+                row=ph, col=pw,
+                rect=(left + pw * bin_w, top + ph * bin_h, left + (pw + 1) * bin_w, top + (ph + 1) * bin_h),
+                value=float(output[ph, pw]), samples=tuple(samples), winner=winner,
+                cell_weights=_sample_cell_weights(samples, count, winner, settings.reduce)))
+    roi = feature_rect(image_box, settings.stride)
+    return MethodTrace(
+        method=method, settings=settings, image_box=image_box, roi=roi, snapped_box=snapped_box,
+        sampled_box=sampled_box, read_region=sampled_box, grid=(gy, gx), bins=tuple(bins),
+        output=freeze(output), map_shape=(height, width),
+        areas=region_areas(roi, sampled_box, (height, width), settings.stride), notes=tuple(notes))
+
+
+def _sample_cell_weights(samples, count: int, winner, reduce: str):
+    """``d(bin value) / d(cell)``: the samples' weights over the count, or the winner's."""
+    chosen = samples if reduce == "avg" else ([samples[winner]] if winner is not None else [])
+    scale = 1.0 / count if reduce == "avg" else 1.0
+    total: dict = {}
+    for s in chosen:
+        for cell, w in zip(s.neighbours, s.weights):
+            if w:
+                total[cell] = total.get(cell, 0.0) + w * scale
+    return tuple(sorted(total.items()))

@@ -1,0 +1,93 @@
+"""RoI Warp (Dai, He, Sun, *Instance-aware Semantic Segmentation via Multi-task Network
+Cascades*, CVPR 2016): quantize the box once, then sample bilinearly.
+
+roiviz defines it as the Mask R-CNN paper's ablation does (Table 2c): the box is snapped to
+whole cells exactly as RoI Pool snaps it (:func:`roiviz.geometry.snap_box`, same convention),
+and the snapped box goes through RoI Align with ``aligned=True`` and ``spatial_scale=1``. With
+the library convention the snapped box is ``(x1q, y1q, x2q + 1, y2q + 1)`` in feature units.
+
+MNC's own Caffe layer differs in detail (rounded corners without the ``+ 1``, one bilinear
+sample per output cell at its top-left corner, a 28 x 28 warp max-pooled 2 x 2 to 14 x 14); the
+quantization it keeps, and so what the ablation measures, is the same.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import _checks
+from .geometry import snap_box
+from .roi_align import align_from_mapping, align_trace_from_mapping
+from .trace import MethodTrace, Settings, check_trace_args
+
+__all__ = ["roi_warp", "trace_roi_warp"]
+
+
+def _warp_mapping(u1, u2, convention: str, dtype):
+    """Snap ``[u1, u2]`` (feature units) and map the snapped box as aligned RoI Align does."""
+    start, length = snap_box(u1, u2, convention)
+    if isinstance(start, torch.Tensor):
+        return start.to(dtype) - 0.5, length.to(dtype)
+    return start.astype(dtype) - dtype(0.5), length.astype(dtype)
+
+
+def roi_warp(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0,
+             sampling_ratio: int = -1, reduce: str = "avg", *,
+             convention: str = "library") -> torch.Tensor:
+    """Performs RoI Warp: RoI Pool's snapping, then RoI Align's bilinear sampling.
+
+    Args:
+        input (Tensor[N, C, H, W]): the feature maps, floating point.
+        boxes (Tensor[K, 5] or List[Tensor[L, 4]]): ``(batch index, x1, y1, x2, y2)`` in image
+            pixels, or one ``(x1, y1, x2, y2)`` tensor per image. ``x2 < x1`` snaps to a one-cell
+            box, as in :func:`roiviz.roi_pool.roi_pool`.
+        output_size (int or Tuple[int, int]): ``(PH, PW)``, each >= 1.
+        spatial_scale (float): ``1 / stride``, > 0. Default 1.
+        sampling_ratio (int): samples per bin side; ``<= 0`` is adaptive. Default -1.
+        reduce (str): ``"avg"`` (default) or ``"max"`` over a bin's samples (Table 2c has both).
+        convention (str): the snapping, ``"library"`` (default) or ``"article"``.
+
+    Returns:
+        Tensor[K, C, PH, PW], differentiable in ``input`` (bilinear scatter).
+
+    Raises:
+        TypeError, ValueError: for arguments of the wrong type, shape or range.
+    """
+    _checks.check_input(input)
+    size = _checks.check_output_size(output_size)
+    scale = _checks.check_spatial_scale(spatial_scale)
+    ratio = _checks.check_sampling_ratio(sampling_ratio)
+    _checks.check_reduce(reduce)
+    _checks.check_convention(convention)
+    batch_idx, coords = _checks.convert_boxes(boxes, input)
+    mapping_x = _warp_mapping(coords[:, 0] * scale, coords[:, 2] * scale, convention, input.dtype)
+    mapping_y = _warp_mapping(coords[:, 1] * scale, coords[:, 3] * scale, convention, input.dtype)
+    return align_from_mapping(input, batch_idx, mapping_y, mapping_x, size, ratio, reduce)
+
+
+def trace_roi_warp(feature: np.ndarray, box, settings: Settings = Settings()) -> MethodTrace:
+    """Trace RoI Warp on one 2-D map: snapped box, then RoI Align's bins and samples on it.
+
+    Args:
+        feature: ``[H, W]`` real values (one channel).
+        box: ``(x1, y1, x2, y2)`` in image pixels, corners in any order, positive size.
+        settings: uses ``output_size``, ``stride``, ``sampling_ratio``, ``reduce``, ``convention``
+            (``aligned`` does not apply: the snapped box is sampled with ``aligned=True``).
+
+    Returns:
+        A :class:`~roiviz.trace.MethodTrace` whose ``output`` equals :func:`roi_warp`'s; its
+        ``snapped_box``, ``sampled_box`` and ``read_region`` are the snapped box.
+    """
+    values, image_box = check_trace_args(feature, box, settings)
+    scale = np.float32(settings.spatial_scale)
+    x1, y1, x2, y2 = (np.asarray(v, dtype=np.float32) * scale for v in image_box)
+    mapping_x = _warp_mapping(x1, x2, settings.convention, np.float32)
+    mapping_y = _warp_mapping(y1, y2, settings.convention, np.float32)
+    left, top = float(mapping_x[0]) + 0.5, float(mapping_y[0]) + 0.5
+    snapped = (left, top, left + float(mapping_x[1]), top + float(mapping_y[1]))
+    notes = ("RoI Warp snaps the box like RoI Pool, then samples the snapped box bilinearly "
+             "like RoI Align (aligned=True). MNC's original layer rounds without the +1, takes "
+             "one sample per output cell and max-pools a 28 x 28 warp to 14 x 14.",)
+    return align_trace_from_mapping("roi_warp", values, image_box, settings, mapping_y,
+                                    mapping_x, sampled_box=snapped, snapped_box=snapped, notes=notes)
