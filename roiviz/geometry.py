@@ -53,6 +53,7 @@ __all__ = [
     "sample_coords",
     "rect_area",
     "rect_intersection",
+    "rect_difference",
 ]
 
 
@@ -95,7 +96,11 @@ def c_round(a: Array) -> Array:
     RoI Pool kernels do.
     """
     xp = _xp(a)
-    return xp.sign(a) * xp.floor(xp.abs(a) + 0.5)
+    magnitude = xp.abs(a)
+    whole = xp.floor(magnitude)
+    # Compare the fraction (exact in floating point) rather than computing floor(|a| + 0.5):
+    # in float32, 0.49999997 + 0.5 rounds up to 1.0, which C's round does not do.
+    return xp.sign(a) * (whole + ((magnitude - whole) >= 0.5))
 
 
 def snap_box(u1: Array, u2: Array, convention: str = "library") -> tuple[Array, Array]:
@@ -265,3 +270,20 @@ def rect_intersection(a: tuple[float, float, float, float] | None,
         return None
     r = (max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3]))
     return r if r[2] > r[0] and r[3] > r[1] else None
+
+
+def rect_difference(a: tuple[float, float, float, float] | None,
+                    b: tuple[float, float, float, float] | None) -> list[tuple[float, float, float, float]]:
+    """``a`` minus ``b`` as at most four disjoint rectangles (top, bottom, left, right strips).
+
+    Used for the lost, gained and outside regions, which are differences of rectangles.
+    """
+    if a is None or rect_area(a) == 0:
+        return []
+    cut = rect_intersection(a, b)
+    if cut is None:
+        return [a]
+    ax1, ay1, ax2, ay2 = a
+    cx1, cy1, cx2, cy2 = cut
+    strips = [(ax1, ay1, ax2, cy1), (ax1, cy2, ax2, ay2), (ax1, cy1, cx1, cy2), (cx2, cy1, ax2, cy2)]
+    return [r for r in strips if rect_area(r) > 0]

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .geometry import normalize_box, rect_area, rect_intersection
+from .geometry import normalize_box, rect_area, rect_difference, rect_intersection
 
 Rect = tuple[float, float, float, float]
 Cell = tuple[int, int]
@@ -199,6 +199,25 @@ class MethodTrace:
 
     def bin(self, row: int, col: int) -> Bin:
         return self.bins[row * self.settings.output_size[1] + col]
+
+    @property
+    def map_rect(self) -> Rect:
+        """The feature map's extent ``(0, 0, W, H)``."""
+        return (0.0, 0.0, float(self.map_shape[1]), float(self.map_shape[0]))
+
+    def region_rects(self, name: str) -> list[Rect]:
+        """The ``"lost"``, ``"gained"`` or ``"outside"`` region as disjoint rectangles.
+
+        Same definitions as :func:`region_areas`: lost = (RoI on the map) - read region,
+        gained = (read region on the map) - RoI, outside = RoI - map.
+        """
+        if name == "lost":
+            return rect_difference(rect_intersection(self.roi, self.map_rect), self.read_region)
+        if name == "gained":
+            return rect_difference(rect_intersection(self.read_region, self.map_rect), self.roi)
+        if name == "outside":
+            return rect_difference(self.roi, self.map_rect)
+        raise ValueError(f"region must be 'lost', 'gained' or 'outside', got {name!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: box, settings, bins (with samples), output and areas."""
