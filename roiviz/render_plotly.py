@@ -64,7 +64,7 @@ def _feature_heatmap(values: np.ndarray, zrange: tuple[float, float], name: str 
     return go.Heatmap(
         z=values, x=np.arange(width) + 0.5, y=np.arange(height) + 0.5,
         zmin=zrange[0], zmax=zrange[1], colorscale=FEATURE_COLORSCALE, showscale=False,
-        texttemplate="%{z:.3g}" if annotate else None, textfont=dict(color="#d62728", size=10),
+        texttemplate="%{z:.3~g}" if annotate else None, textfont=dict(color="#d62728", size=10),
         hovertemplate="cell (row %{customdata[0]}, col %{customdata[1]})<br>value %{z:.4g}<extra></extra>",
         customdata=np.stack(np.meshgrid(np.arange(height), np.arange(width), indexing="ij"), -1),
         name=name, showlegend=False)
@@ -85,11 +85,21 @@ def _frame_layout(fig: go.Figure, extent: Rect, style: Style, title: str, height
                      scaleratio=1, constrain="domain", title=None, ticks="outside")
 
 
-def _view_extent(values_shape: tuple[int, int], rects: Sequence[Rect | None], margin: float = 0.5) -> Rect:
+def _view_extent(values_shape: tuple[int, int], rects: Sequence[Rect | None], margin: float = 0.5,
+                 whole_map: bool = True) -> Rect:
+    """The plotted range: the whole map and the rects, or (``whole_map=False``) the rects only,
+    padded by ``margin`` cells and kept inside the map plus the rects."""
     height, width = values_shape
-    xs = [0.0, float(width)] + [v for r in rects if r for v in (r[0], r[2])]
-    ys = [0.0, float(height)] + [v for r in rects if r for v in (r[1], r[3])]
-    return (min(xs) - margin, min(ys) - margin, max(xs) + margin, max(ys) + margin)
+    xs = [v for r in rects if r for v in (r[0], r[2])]
+    ys = [v for r in rects if r for v in (r[1], r[3])]
+    if whole_map or not xs:
+        xs, ys = xs + [0.0, float(width)], ys + [0.0, float(height)]
+    x1, y1 = min(xs) - margin, min(ys) - margin
+    x2, y2 = max(xs) + margin, max(ys) + margin
+    if not whole_map:  # do not pad past the map unless a box already goes there
+        x1, y1 = max(x1, min(xs + [0.0]) - 0.5), max(y1, min(ys + [0.0]) - 0.5)
+        x2, y2 = min(x2, max(xs + [float(width)]) + 0.5), min(y2, max(ys + [float(height)]) + 0.5)
+    return (x1, y1, x2, y2)
 
 
 def _selectable(fig: go.Figure, points_x, points_y) -> None:
@@ -197,7 +207,10 @@ def method_figure(trace: MethodTrace, values: np.ndarray, *, zrange: tuple[float
         _add_argmax(fig, trace, style)
     elif show_samples and trace.method in ("roi_align", "roi_warp"):
         _add_samples(fig, trace, style)
-    extent = _view_extent(trace.map_shape, [trace.roi, trace.snapped_box, trace.sampled_box])
+    # Zoom on the RoI: the cells around it are what the panel is about.
+    rects = [trace.roi, trace.snapped_box, trace.sampled_box, trace.read_region]
+    size = max(trace.roi[2] - trace.roi[0], trace.roi[3] - trace.roi[1])
+    extent = _view_extent(trace.map_shape, rects, margin=max(1.0, 0.2 * size), whole_map=False)
     _frame_layout(fig, extent, style, title or trace.label, height=style.panel_height + 60)
     return fig
 
@@ -283,7 +296,7 @@ def output_figure(trace: MethodTrace, *, zrange: tuple[float, float], style: Sty
     ph, pw = out.shape
     fig = go.Figure(go.Heatmap(
         z=out, zmin=zrange[0], zmax=zrange[1], colorscale=OUTPUT_COLORSCALE, showscale=False,
-        texttemplate="%{z:.3g}" if ph * pw <= 196 else None,
+        texttemplate="%{z:.3~g}" if ph * pw <= 196 else None,
         textfont=dict(size=max(style.font_size - 2, 8)),
         hovertemplate="output (row %{y}, col %{x}) = %{z:.5g}<extra></extra>"))
     fig.update_layout(height=max(140, min(320, 40 * ph + 60)), margin=dict(l=10, r=10, t=30, b=10),

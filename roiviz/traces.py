@@ -51,3 +51,23 @@ def difference_from_precise(traces: dict[str, MethodTrace]) -> dict[str, float]:
         return {}
     return {m: float(np.mean(np.abs(t.output.astype(np.float64) - exact.output)))
             for m, t in traces.items()}
+
+
+def summary_rows(traces: dict[str, MethodTrace]) -> dict[str, dict[str, str]]:
+    """Per method, the small table shown under its panel (formatted strings, fixed keys).
+
+    Keys: ``lost %``, ``gained %``, ``outside %``, ``IoU`` (read region vs RoI) and
+    ``mean |diff| vs Precise`` (mean absolute difference of the outputs; blank without Precise).
+    """
+    diffs = difference_from_precise(traces)
+    rows = {}
+    for method, t in traces.items():
+        a = t.areas
+        rows[method] = {
+            "lost %": f"{a.percent('lost'):.1f}",
+            "gained %": f"{a.percent('gained'):.1f}",
+            "outside %": f"{a.percent('outside'):.1f}",
+            "IoU": f"{a.iou:.3f}",
+            "mean |diff| vs Precise": f"{diffs[method]:.4f}" if method in diffs else "",
+        }
+    return rows

@@ -1,0 +1,36 @@
+# Two commands do all set-up on a fresh machine (Python 3.11, Debian):
+#   make run    creates .venv from requirements.txt and starts the app on http://localhost:8501
+#   make test   creates .venv with the test packages, installs Debian's chromium if missing,
+#               and runs the whole test suite (unit, AppTest and real-browser tests)
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+# torch==2.13.0 is a CPU build on these machines' disk; pip finds it through find-links.
+WHEELS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
+
+.PHONY: run test chromium bench
+
+$(VENV)/.app: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet $(WHEELS) -r requirements.txt
+	touch $@
+
+$(VENV)/.test: requirements.txt requirements-test.txt $(VENV)/.app
+	$(PY) -m pip install --quiet $(WHEELS) -r requirements-test.txt
+	touch $@
+
+run: $(VENV)/.app
+	$(PY) -m streamlit run app.py
+
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
+	fi
+
+test: $(VENV)/.test chromium
+	$(PY) -m pytest
+
+bench: $(VENV)/.test
+	$(PY) benchmarks/bench_ops.py

@@ -1,0 +1,363 @@
+"""roiviz: the Playground (front page) and the navigation to the teaching pages.
+
+Run with ``streamlit run app.py``. This file only lays out widgets and calls :mod:`roiviz`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from roiviz import features, images, samples
+from roiviz.ops import precise_roi_pool, roi_align, roi_pool, roi_warp
+from roiviz.render_plotly import (PLOTLY_CONFIG, encode_png, feature_figure, image_figure,
+                                  method_figure, output_figure)
+from roiviz.state import (MAX_OUTPUT, MAX_SAMPLING_RATIO, SOURCE_LABELS, SOURCES,
+                          PlaygroundState, box_problem, default_box, parse_query, to_query)
+from roiviz.style import Style
+from roiviz.trace import METHOD_LABELS, METHODS, Settings
+from roiviz.traces import summary_rows, trace_all
+
+OPS = {"roi_pool": roi_pool, "roi_warp": roi_warp, "roi_align": roi_align,
+       "precise_roi_pool": precise_roi_pool}
+#: Widget keys that mirror PlaygroundState fields (the rest of the state is the box).
+WIDGET_DEFAULTS = PlaygroundState()
+BOX_KEYS = ("bx1", "by1", "bx2", "by2")
+
+
+# ---------------------------------------------------------------------------------------------
+# Cached computations (thin wrappers with hashable arguments; "_" arguments are not hashed and
+# are identified by the key next to them).
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def cached_feature_map(input_key: str, stride: int, _image: np.ndarray) -> features.FeatureMap:
+    return features.image_feature_map(_image, stride, name=input_key.split(":", 1)[-1])
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def cached_png(input_key: str, _image: np.ndarray) -> str:
+    return encode_png(_image)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_traces(map_key: str, channel: int, box: tuple, settings: Settings, methods: tuple,
+                  _values: np.ndarray):
+    return trace_all(_values, box, settings, methods)
+
+
+# ---------------------------------------------------------------------------------------------
+# State: the URL on first load, widgets afterwards.
+
+
+WIDGET_KEYS = ("src", "img", "stride", "ch", "ph", "pw", "sr", "aligned", "reduce", "conv",
+               "methods", "presenter")
+
+
+def init_state() -> None:
+    """On a session's first run, fill the widgets from the link, with a notice per bad part.
+
+    Later runs restore the widgets that Streamlit dropped while they were not shown (the sample
+    picker while a toy grid is shown, every widget while another page is open) from the last
+    complete state, so that nothing is lost.
+    """
+    ss = st.session_state
+    if ss.get("_initialized"):
+        saved = ss.get("_state", WIDGET_DEFAULTS)
+        if any(k not in ss for k in WIDGET_KEYS):
+            box = ss.get("box")
+            apply_state(replace(saved, box=box))
+        for k in WIDGET_KEYS:  # keep widget values alive across runs where they are hidden
+            ss[k] = ss[k]
+        return
+    try:
+        state, notices = parse_query(st.query_params.to_dict())
+    except Exception:  # a link must never break the page
+        state, notices = PlaygroundState(), ["The link could not be read; showing the defaults."]
+    apply_state(state)
+    st.session_state["_notices"] = notices
+    st.session_state["_initialized"] = True
+
+
+def apply_state(state: PlaygroundState) -> None:
+    ss = st.session_state
+    ss["src"], ss["img"], ss["stride"], ss["ch"] = state.source, state.sample, state.stride, state.channel
+    ss["ph"], ss["pw"] = state.output_size
+    ss["sr"], ss["aligned"], ss["reduce"] = state.sampling_ratio, state.aligned, state.reduce
+    ss["conv"], ss["methods"], ss["presenter"] = state.convention, list(state.methods), state.presenter
+    ss["box"] = state.box
+    ss.pop("box_error", None)
+
+
+def current_state() -> PlaygroundState:
+    ss = st.session_state
+    return PlaygroundState(
+        source=ss["src"], sample=ss["img"], stride=int(ss["stride"]), channel=int(ss["ch"]),
+        box=ss.get("box"), output_size=(int(ss["ph"]), int(ss["pw"])), sampling_ratio=int(ss["sr"]),
+        aligned=bool(ss["aligned"]), reduce=ss["reduce"], convention=ss["conv"],
+        methods=tuple(m for m in METHODS if m in ss["methods"]), presenter=bool(ss["presenter"]))
+
+
+def reset() -> None:
+    apply_state(WIDGET_DEFAULTS)
+    for key in ("upload_image", "upload_npy", "_image", "_npy"):
+        st.session_state.pop(key, None)
+    st.query_params.clear()
+
+
+def set_output(ph: int, pw: int) -> None:
+    st.session_state["ph"], st.session_state["pw"] = ph, pw
+
+
+# ---------------------------------------------------------------------------------------------
+# Input: a photo (sample or upload) -> feature map, the toy grid, or a .npy map.
+
+
+def sidebar() -> None:
+    with st.sidebar:
+        st.header("Input")
+        st.radio("Source", SOURCES, format_func=SOURCE_LABELS.get, key="src")
+        source = st.session_state["src"]
+        if source == "sample":
+            st.selectbox("Sample image", samples.sample_image_names(), key="img",
+                         help="Photos shipped with roiviz; sources and licences in assets/LICENSE.md.")
+        elif source == "upload":
+            st.file_uploader("Image (PNG, JPEG, GIF, BMP, WebP, TIFF)", key="upload_image",
+                             type=["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"])
+        elif source == "npy":
+            st.file_uploader("Feature map (.npy, [H, W] or [C, H, W])", key="upload_npy", type=["npy"])
+        st.selectbox("Stride (image pixels per feature cell)", features.STRIDES, key="stride",
+                     help="VGG16's last map has stride 32, the article's case; "
+                          "ResNet's C4 has 16.")
+        st.header("Settings")
+        c1, c2 = st.columns(2)
+        c1.number_input("Output rows", 1, MAX_OUTPUT, key="ph", step=1)
+        c2.number_input("Output cols", 1, MAX_OUTPUT, key="pw", step=1)
+        b1, b2 = st.columns(2)
+        b1.button("3 x 3", on_click=set_output, args=(3, 3), key="out3", width="stretch")
+        b2.button("7 x 7", on_click=set_output, args=(7, 7), key="out7", width="stretch")
+        st.selectbox("Sampling ratio (per bin side)", list(range(0, MAX_SAMPLING_RATIO + 1)), key="sr",
+                     format_func=lambda v: "adaptive: ceil(RoI size / output size)" if v == 0 else str(v),
+                     help="RoI Align and RoI Warp sample each bin at g x g points.")
+        st.toggle("aligned (half-cell offset, RoI Align)", key="aligned",
+                  help="True: Detectron2's fix. False: the legacy mapping, shifted by half a cell.")
+        st.radio("Reduce samples by", ("avg", "max"), key="reduce", horizontal=True)
+        st.radio("RoI Pool convention", ("library", "article"), key="conv", horizontal=True,
+                 format_func={"library": "library (torchvision)", "article": "article (blog)"}.get,
+                 help="Library: round the corners, +1 cell, overlapping bins. Article: integer "
+                      "parts, equal bins, the remainder dropped. RoI Warp snaps the same way.")
+        st.multiselect("Methods", METHODS, format_func=METHOD_LABELS.get, key="methods")
+        st.toggle("Presenter mode (projector)", key="presenter")
+        st.header("Share")
+        st.caption("The address bar holds the box and settings: copy it to share this view.")
+        st.button("Reset everything", on_click=reset, key="reset", width="stretch")
+
+
+def load_input(state: PlaygroundState):
+    """The feature map (and image, if any) for the chosen source.
+
+    Bad uploads show an error and the previous valid input stays.
+
+    Returns:
+        ``(input_key, FeatureMap, image or None)``.
+    """
+    ss = st.session_state
+    if state.source == "sample":
+        image = samples.load_sample_image(state.sample)
+        key = f"sample:{state.sample}"
+        return key, cached_feature_map(key, state.stride, image), image
+    if state.source == "toy":
+        return "toy", features.toy_grid(stride=state.stride), None
+    if state.source == "upload":
+        upload = ss.get("upload_image")
+        if upload is not None and ss.get("_image", (None,))[0] != upload.file_id:
+            try:
+                ss["_image"] = (upload.file_id, images.decode_image(upload.getvalue()))
+            except ValueError as exc:
+                st.error(f"{exc} The previous input stays on screen.")
+        if "_image" in ss:
+            file_id, image = ss["_image"]
+            key = f"upload:{file_id}"
+            st.sidebar.caption(f"Uploaded image: {images.describe_image(image)}")
+            return key, cached_feature_map(key, state.stride, image), image
+        st.info("Upload an image in the sidebar (or pick a sample image) to start.")
+    if state.source == "npy":
+        upload = ss.get("upload_npy")
+        if upload is not None and ss.get("_npy", (None,))[0] != upload.file_id:
+            try:
+                ss["_npy"] = (upload.file_id, features.load_npy(upload.getvalue()))
+            except ValueError as exc:
+                st.error(f"{exc} The previous input stays on screen.")
+        if "_npy" in ss:
+            file_id, fmap = ss["_npy"]
+            # The stride of a user's map is the one chosen in the sidebar.
+            return f"npy:{file_id}", replace(fmap, stride=state.stride), None
+        st.info("Upload a .npy feature map in the sidebar (or pick another source) to start.")
+    return ss.get("_last_input", (None, None, None))
+
+
+# ---------------------------------------------------------------------------------------------
+# The box: drawn on either view, or typed.
+
+
+def on_select(chart_key: str, scale: float) -> None:
+    """Box selection callback: the selection (data units) times ``scale`` -> image pixels."""
+    event = st.session_state.get(chart_key)
+    boxes = (event or {}).get("selection", {}).get("box", []) if event else []
+    if not boxes or len(boxes[-1].get("x", [])) < 2:
+        return  # a cleared selection keeps the current box
+    xs, ys = boxes[-1]["x"], boxes[-1]["y"]
+    box = (min(xs) * scale, min(ys) * scale, max(xs) * scale, max(ys) * scale)
+    set_box(box)
+
+
+def on_typed_box() -> None:
+    set_box(tuple(float(st.session_state[k]) for k in BOX_KEYS))
+
+
+def set_box(box) -> None:
+    ss = st.session_state
+    fmap_shape, stride = ss.get("_map_shape"), ss.get("_stride")
+    problem = box_problem(box, fmap_shape, stride) if fmap_shape else None
+    if problem:
+        ss["box_error"] = problem
+        previous = ss.get("box")
+        if previous is not None:  # the inputs show the box still in use
+            for k, v in zip(BOX_KEYS, previous):
+                ss[k] = v
+        return
+    ss.pop("box_error", None)
+    ss["box"] = tuple(round(float(v), 3) for v in box)
+    for k, v in zip(BOX_KEYS, ss["box"]):
+        ss[k] = v
+
+
+# ---------------------------------------------------------------------------------------------
+# The views and the panels (one fragment: dragging reruns only this part).
+
+
+@st.fragment
+def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: PlaygroundState) -> None:
+    ss = st.session_state
+    style = Style(presenter=bool(ss["presenter"]))
+    stride = state.stride
+    values = fmap.channel(state.channel)
+    box = ss["box"]
+    feature_box = tuple(v / stride for v in box)
+    zrange = (float(values.min()), float(values.max()) if values.max() > values.min() else float(values.min()) + 1)
+
+    if ss.get("box_error"):
+        st.warning(f"{ss['box_error']} The previous box is kept.")
+    left, right = st.columns(2) if image is not None else (None, st.container())
+    if image is not None:
+        with left:
+            fig = image_figure(cached_png(input_key, image), image.shape[:2], box, stride, style=style,
+                               title=f"Image ({image.shape[1]} x {image.shape[0]} px): drag a box")
+            st.plotly_chart(fig, key="select_image", on_select=lambda: on_select("select_image", 1.0),
+                            selection_mode="box", config=PLOTLY_CONFIG, width="stretch")
+    with right:
+        fig = feature_figure(values, feature_box, zrange=zrange, style=style,
+                             title=f"Feature map {values.shape[1]} x {values.shape[0]} cells "
+                                   f"(stride {stride}, '{fmap.channel_names[state.channel]}'): drag a box")
+        st.plotly_chart(fig, key="select_feature", on_select=lambda: on_select("select_feature", float(stride)),
+                        selection_mode="box", config=PLOTLY_CONFIG, width="stretch")
+
+    cols = st.columns(4)
+    step = max(stride / 8.0, 0.25)
+    for col, key, label in zip(cols, BOX_KEYS, ("x1 (px)", "y1 (px)", "x2 (px)", "y2 (px)")):
+        col.number_input(label, key=key, step=step, format="%.2f", on_change=on_typed_box,
+                         min_value=-100000.0, max_value=100000.0)
+    st.caption(f"RoI in feature cells: x {feature_box[0]:.3f} to {feature_box[2]:.3f}, "
+               f"y {feature_box[1]:.3f} to {feature_box[3]:.3f} "
+               f"({feature_box[2] - feature_box[0]:.3f} x {feature_box[3] - feature_box[1]:.3f} cells). "
+               f"The +/- buttons nudge the box by {step:g} px.")
+
+    if not state.methods:
+        st.info("Choose at least one method in the sidebar.")
+        return
+    try:
+        traces = cached_traces(f"{input_key}@{stride}", state.channel, box, state.settings(),
+                               state.methods, values)
+    except ValueError as exc:
+        st.error(f"{exc}")
+        return
+    rows = summary_rows(traces)
+    outputs = [t.output for t in traces.values()]
+    out_range = (min(float(o.min()) for o in outputs), max(float(o.max()) for o in outputs))
+    if out_range[1] <= out_range[0]:
+        out_range = (out_range[0], out_range[0] + 1.0)
+    per_row = 2
+    methods = list(traces)
+    for start in range(0, len(methods), per_row):
+        for col, method in zip(st.columns(per_row), methods[start:start + per_row]):
+            with col:
+                method_panel(traces[method], values, zrange, out_range, rows[method], style)
+    st.query_params.from_dict(to_query(current_state()))
+
+
+def method_panel(trace, values, zrange, out_range, row, style: Style) -> None:
+    with st.container(border=True, key=f"panel_{trace.method}"):
+        st.plotly_chart(method_figure(trace, values, zrange=zrange, style=style),
+                        key=f"fig_{trace.method}", config=PLOTLY_CONFIG, width="stretch")
+        st.plotly_chart(output_figure(trace, zrange=out_range, style=style),
+                        key=f"out_{trace.method}", config=PLOTLY_CONFIG, width="stretch")
+        st.table([row])
+        for note in trace.notes:
+            st.caption(note)
+        with st.expander("Show the code"):
+            st.code(inspect.getsource(OPS[trace.method]), language="python")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def playground() -> None:
+    init_state()
+    st.title("RoI Pool, RoI Warp, RoI Align and Precise RoI Pooling, side by side")
+    st.markdown("Drag a box on the image or on the feature map. Each panel shows where a method "
+                "snaps it, how it cuts it into bins, where it samples and which value wins; red "
+                "hatching is area the method ignores, green is area it reads by mistake.")
+    for notice in st.session_state.pop("_notices", []):
+        st.warning(notice)
+    sidebar()
+    state = current_state()
+    input_key, fmap, image = load_input(state)
+    if fmap is None:
+        return
+    if state.channel >= fmap.shape[0]:
+        st.session_state["ch"] = 0
+        state = replace(state, channel=0)
+    st.sidebar.selectbox("Channel", range(fmap.shape[0]), key="ch",
+                         format_func=lambda i: f"{i}: {fmap.channel_names[i]}")
+    ss = st.session_state
+    map_shape = fmap.shape[1:]
+    # Keep the box across inputs and strides while it still overlaps the map.
+    if ss.get("box") is None or box_problem(ss["box"], map_shape, state.stride):
+        ss["box"] = default_box(map_shape, state.stride)
+    for k, v in zip(BOX_KEYS, ss["box"]):
+        ss[k] = v
+    ss["_map_shape"], ss["_stride"] = map_shape, state.stride
+    ss["_state"] = replace(state, box=ss["box"])
+    ss["_last_input"] = (input_key, fmap, image)
+    views_and_panels(input_key, fmap, image, replace(state, box=ss["box"]))
+
+
+def main() -> None:
+    st.set_page_config(page_title="roiviz: RoI Pool vs RoI Align", page_icon=":material/crop:",
+                       layout="wide")
+    pages = [st.Page(playground, title="Playground", icon=":material/crop_free:", default=True)]
+    here = Path(__file__).parent / "pages"
+    for name, title, icon in (("walkthrough", "Walkthrough", ":material/school:"),
+                              ("sensitivity", "Sub-pixel sensitivity", ":material/tune:"),
+                              ("gradients", "Gradient flow", ":material/arrow_back:"),
+                              ("evidence", "Evidence", ":material/bar_chart:")):
+        if (here / f"{name}.py").exists():
+            pages.append(st.Page(str(here / f"{name}.py"), title=title, icon=icon, url_path=name))
+    st.navigation(pages).run()
+
+
+main()
