@@ -1,118 +1,88 @@
-"""Batched machinery shared by the ops: cut each RoI's crop out of the map, in chunks.
+"""Batched machinery shared by the ops: bins as small rectangles of cells, reduced in bulk.
 
-RoI Align, RoI Warp and Precise RoI Pooling with ``avg`` are all separable: for RoI ``k`` and
-channel ``c``, ``out[k, c] = Wy[k] @ F[n_k, c] @ Wx[k]^T`` with ``Wy [P, H]`` and ``Wx [Q, W]``
-(bilinear weights, or their integrals, per bin). Only a small band of rows and columns has
-non-zero weight, so we gather that crop (``[Hc, Wc]`` per RoI) and multiply small matrices.
-RoIs are sorted by crop size and processed in chunks padded to the chunk's largest crop, so
-there is no Python loop over bins or samples and memory stays bounded.
+The map is seen as a table with one row of ``C`` values per cell (channels last), so that
+gathering a cell moves one contiguous row.
+
+- RoI Align, RoI Warp and Precise RoI Pooling with ``avg`` are separable: for RoI ``k`` and
+  channel ``c``, ``out[k, c] = Wy[k] @ F[n_k, c] @ Wx[k]^T`` with ``Wy [P, H]`` and ``Wx [Q, W]``
+  (bilinear weights, or their integrals, per bin). Each row of ``Wy`` is non-zero on a short
+  span of rows (a bin's samples and their neighbours), so bin ``(p, q)`` is a weighted sum over
+  a small rectangle of cells with weights ``Wy[p, h] * Wx[q, w]``: :func:`separable_apply` lists
+  every bin's cells and weights and sums them with ``torch.nn.functional.embedding_bag``.
+- RoI Pool's bins are rectangles of cells with a max: :func:`bin_max` takes it separably, first
+  across each bin's columns, then down its rows.
+
+There is no Python loop over bins or samples; RoIs are processed in chunks to bound memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import torch
+import torch.nn.functional as F
 
-#: Upper bound on gathered elements (RoIs x channels x crop) per chunk.
-CHUNK_ELEMENTS = 1 << 22
-
-
-def _span(used: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """First used index and span length per row of a bool ``[K, L]`` (span 0 if none used)."""
-    size = used.shape[1]
-    idx = torch.arange(size, device=used.device)
-    first = torch.where(used, idx, size).amin(dim=1)
-    last = torch.where(used, idx, -1).amax(dim=1)
-    span = (last - first + 1).clamp(min=0)
-    return first.clamp(max=size - 1), span
+#: Upper bound on listed cells (over all bins) per chunk of :func:`separable_apply`.
+CHUNK_ENTRIES = 1 << 20
+#: Upper bound on gathered elements (cells x channels) per chunk of :func:`bin_max`: 4 MB of
+#: float32, so that a chunk's gathered cells stay in a core's L2 cache while they are reduced
+#: (1 << 22 is 1.5x slower on benchmarks/bench_ops.py).
+CHUNK_ELEMENTS = 1 << 20
 
 
-def crop_chunks(row_used: torch.Tensor, col_used: torch.Tensor, channels: int
-                ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """Plan the crops.
+def cell_table(input: torch.Tensor) -> torch.Tensor:
+    """``[N, C, H, W] -> [N*H*W, C]``: row ``(n*H + h)*W + w`` is cell ``(h, w)`` of image ``n``."""
+    n, c, h, w = input.shape
+    return input.permute(0, 2, 3, 1).reshape(n * h * w, c)
 
-    Args:
-        row_used: bool ``[K, H]``, the rows each RoI's output depends on.
-        col_used: bool ``[K, W]``, the columns.
-        channels: ``C``, to size the chunks.
 
-    Yields:
-        ``(rois, rows, cols)``: the RoI indices of one chunk ``[k]``, and the map rows
-        ``[k, Hc]`` and columns ``[k, Wc]`` of each crop, clamped to the map (callers must zero
-        the weights of positions past a RoI's own span; :func:`crop_weights` does).
-    """
-    height, width = row_used.shape[1], col_used.shape[1]
-    y0, hspan = _span(row_used)
-    x0, wspan = _span(col_used)
-    hspan, wspan = hspan.clamp(min=1), wspan.clamp(min=1)
-    order = torch.argsort(hspan * wspan)
-    k_total = order.numel()
-    start = 0
+def weight_spans(weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """First non-zero position and span length of each row of ``[..., L]`` (length 0 if none)."""
+    size = weights.shape[-1]
+    used = weights.ne(0)
+    idx = torch.arange(size, device=weights.device)
+    first = torch.where(used, idx, size).amin(-1)
+    last = torch.where(used, idx, -1).amax(-1)
+    return first.clamp(max=size - 1), (last - first + 1).clamp(min=0)
+
+
+def _ranges(cost: torch.Tensor) -> Iterator[tuple[int, int]]:
+    """Consecutive RoI ranges ``[start, stop)`` of total cost <= ``CHUNK_ENTRIES`` (or 1 RoI)."""
+    total = torch.cumsum(cost, 0)
+    k_total, start = cost.numel(), 0
     while start < k_total:
-        # Largest chunk whose padded crops (chunk's max height x max width) fit the budget;
-        # the cost only grows with the chunk, so count the prefixes that fit.
-        rest = order[start:]
-        hmax = torch.cummax(hspan[rest], 0).values
-        wmax = torch.cummax(wspan[rest], 0).values
-        cost = hmax * wmax * channels * torch.arange(1, rest.numel() + 1, device=rest.device)
-        stop = start + max(1, int((cost <= CHUNK_ELEMENTS).sum()))
-        rois = order[start:stop]
-        hc, wc = int(hspan[rois].max()), int(wspan[rois].max())
-        rows = y0[rois, None] + torch.arange(hc, device=row_used.device)
-        cols = x0[rois, None] + torch.arange(wc, device=col_used.device)
-        yield rois, rows.clamp(max=height - 1), cols.clamp(max=width - 1)
+        base = int(total[start - 1]) if start else 0
+        stop = max(int(torch.searchsorted(total, base + CHUNK_ENTRIES, right=True)), start + 1)
+        yield start, stop
         start = stop
 
 
-def crop_weights(weights: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-    """Gather the columns ``positions`` of per-RoI weight matrices, zeroing repeated ones.
+def _bin_cells(row_start: torch.Tensor, row_len: torch.Tensor, col_start: torch.Tensor,
+               col_len: torch.Tensor):
+    """List the cells of every bin ``(k, p, q)``, row-major inside each bin.
 
     Args:
-        weights: ``[k, P, L]`` (a chunk's rows of ``Wy`` or ``Wx``).
-        positions: ``[k, Lc]`` from :func:`crop_chunks` (clamped, so the tail may repeat ``L-1``).
+        row_start, row_len: ``[k, P]``; col_start, col_len: ``[k, Q]`` (lengths >= 0).
 
     Returns:
-        ``[k, P, Lc]``.
+        ``(roi, p, q, rows, cols, offsets)``: the first five ``[T]``, one entry per cell of a
+        bin, bins in ``(k, p, q)`` order; ``offsets [k*P*Q]``, where each bin's entries start.
     """
-    gathered = weights.gather(2, positions[:, None, :].expand(-1, weights.shape[1], -1))
-    # A clamped tail repeats the last index; keep only the first occurrence of each position.
-    first = torch.ones_like(positions, dtype=torch.bool)
-    first[:, 1:] = positions[:, 1:] != positions[:, :-1]
-    return gathered * first[:, None, :].to(weights.dtype)
-
-
-def gather_crops(input: torch.Tensor, batch_idx: torch.Tensor, rows: torch.Tensor,
-                 cols: torch.Tensor) -> torch.Tensor:
-    """``input[batch_idx[k], :, rows[k], cols[k]]`` as ``[k, C, Hc, Wc]`` (differentiable)."""
-    crops = input[batch_idx[:, None, None], :, rows[:, :, None], cols[:, None, :]]  # [k, Hc, Wc, C]
-    return crops.permute(0, 3, 1, 2)
-
-
-def map_chunks(row_used: torch.Tensor, col_used: torch.Tensor, budget_channels: int,
-               fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """Run ``fn(rois, rows, cols) -> [k, ...]`` on every chunk and put the RoIs back in order.
-
-    Args:
-        row_used, col_used, budget_channels: as in :func:`crop_chunks` (``budget_channels`` is
-            ``C`` times any extra factor the chunk's intermediates are larger by).
-
-    Returns:
-        ``[K, ...]``: the chunks' results, concatenated in the original RoI order.
-    """
-    parts, order = [], []
-    for rois, rows, cols in crop_chunks(row_used, col_used, budget_channels):
-        parts.append(fn(rois, rows, cols))
-        order.append(rois)
-    order_all = torch.cat(order)
-    inverse = torch.empty_like(order_all)
-    inverse[order_all] = torch.arange(order_all.numel(), device=order_all.device)
-    return torch.cat(parts)[inverse]
+    p_n, q_n = row_len.shape[1], col_len.shape[1]
+    counts = (row_len[:, :, None] * col_len[:, None, :]).reshape(-1)           # [k*P*Q]
+    offsets = torch.cumsum(counts, 0) - counts
+    total = int(counts.sum())
+    bag = torch.repeat_interleave(torch.arange(counts.numel(), device=counts.device), counts,
+                                  output_size=total)                          # [T]
+    local = torch.arange(total, device=counts.device) - offsets[bag]
+    roi, p, q = bag // (p_n * q_n), bag // q_n % p_n, bag % q_n
+    width = col_len[roi, q]
+    return roi, p, q, row_start[roi, p] + local // width, col_start[roi, q] + local % width, offsets
 
 
 def separable_apply(input: torch.Tensor, batch_idx: torch.Tensor, wy: torch.Tensor,
                     wx: torch.Tensor) -> torch.Tensor:
-    """``out[k, c] = wy[k] @ input[batch_idx[k], c] @ wx[k]^T``, crop by crop.
+    """``out[k, c] = wy[k] @ input[batch_idx[k], c] @ wx[k]^T``, as weighted sums of bin cells.
 
     Args:
         input: ``[N, C, H, W]``.
@@ -120,15 +90,104 @@ def separable_apply(input: torch.Tensor, batch_idx: torch.Tensor, wy: torch.Tens
         wy: ``[K, P, H]`` row weights; wx: ``[K, Q, W]`` column weights (dtype of ``input``).
 
     Returns:
-        ``[K, C, P, Q]``; differentiable in ``input``.
+        ``[K, C, P, Q]``; differentiable in ``input``. A bin whose weights are all zero gives 0.
     """
-    if wy.shape[0] == 0:
-        return input.new_zeros((0, input.shape[1], wy.shape[1], wx.shape[1]))
+    k_total, p_n = wy.shape[:2]
+    q_n = wx.shape[1]
+    _, channels, height, width = input.shape
+    if k_total == 0:
+        return input.new_zeros((0, channels, p_n, q_n))
+    row_start, row_len = weight_spans(wy)                                     # [K, P]
+    col_start, col_len = weight_spans(wx)                                     # [K, Q]
+    table = cell_table(input)                                                 # [N*H*W, C]
+    parts = []
+    for start, stop in _ranges(row_len.sum(1) * col_len.sum(1)):
+        roi, p, q, rows, cols, offsets = _bin_cells(row_start[start:stop], row_len[start:stop],
+                                                    col_start[start:stop], col_len[start:stop])
+        roi = roi + start
+        cells = (batch_idx[roi] * height + rows) * width + cols                 # [T]
+        weights = wy[roi, p, rows] * wx[roi, q, cols]                           # [T]
+        parts.append(F.embedding_bag(cells, table, offsets, mode="sum", per_sample_weights=weights))
+    out = torch.cat(parts) if len(parts) > 1 else parts[0]                    # [K*P*Q, C]
+    return out.view(k_total, p_n, q_n, channels).permute(0, 3, 1, 2).contiguous()
 
-    def one_chunk(rois, rows, cols):
-        crops = gather_crops(input, batch_idx[rois], rows, cols)        # [k, C, Hc, Wc]
-        wy_c = crop_weights(wy[rois], rows)                               # [k, P, Hc]
-        wx_c = crop_weights(wx[rois], cols)                               # [k, Q, Wc]
-        return torch.matmul(torch.matmul(wy_c[:, None], crops), wx_c.transpose(1, 2)[:, None])
 
-    return map_chunks(wy.ne(0).any(1), wx.ne(0).any(1), input.shape[1], one_chunk)
+def _grouped_chunks(exact: torch.Tensor, padded: torch.Tensor,
+                    per_roi: int) -> Iterator[torch.Tensor]:
+    """Chunks of RoIs that share ``exact`` and are padded to their chunk's largest ``padded``.
+
+    RoIs are sorted by ``(exact, padded)``; a chunk never mixes two values of ``exact`` and
+    holds at most ``CHUNK_ELEMENTS / (exact * max padded * per_roi)`` RoIs (at least one).
+    Yields the RoI indices ``[k]`` of each chunk.
+    """
+    order = torch.argsort(exact * (int(padded.max()) + 1) + padded)
+    exact, padded = exact[order], padded[order]
+    start, k_total = 0, order.numel()
+    while start < k_total:
+        group_end = int(torch.searchsorted(exact, exact[start], right=True))
+        sizes = padded[start:group_end]
+        count = torch.arange(1, sizes.numel() + 1, device=sizes.device)
+        cost = count * sizes * (int(exact[start]) * per_roi)
+        stop = start + max(1, int((cost <= CHUNK_ELEMENTS).sum()))
+        yield order[start:stop]
+        start = stop
+
+
+def bin_max(input: torch.Tensor, batch_idx: torch.Tensor, rows, cols) -> torch.Tensor:
+    """Maximum over rectangular bins of cells (RoI Pool), separably: columns, then rows.
+
+    Args:
+        input: ``[N, C, H, W]``.
+        batch_idx: int64 ``[K]``.
+        rows: ``(lo, hi)`` int64 ``[K, P]``, each bin's rows ``lo .. hi - 1``, clipped to the map
+            and non-decreasing in ``p`` (as :func:`roiviz.geometry.pool_bins` gives them);
+        cols: ``(lo, hi)`` ``[K, Q]`` likewise.
+
+    Returns:
+        ``[K, C, P, Q]``: each bin's maximum, 0 for an empty bin. The gradient of a bin goes to
+        its first maximum in row-major order: the first maximum of each row across the bin's
+        columns, then the first of those rows (``torch.max`` keeps the first maximum; padding
+        repeats a bin's last row or column after it, so it never wins a tie). Without autograd
+        no index is needed and the faster ``amax`` is used.
+    """
+    if torch.is_grad_enabled() and input.requires_grad:
+        def reduce(t: torch.Tensor, dim: int) -> torch.Tensor:
+            return t.max(dim=dim).values
+    else:
+        def reduce(t: torch.Tensor, dim: int) -> torch.Tensor:
+            return t.amax(dim=dim)
+    (row_lo, row_hi), (col_lo, col_hi) = rows, cols
+    _, channels, height, width = input.shape
+    k_total, p_n = row_lo.shape
+    q_n = col_lo.shape[1]
+    if k_total == 0:
+        return input.new_zeros((0, channels, p_n, q_n))
+    out = input.new_empty((k_total, channels, p_n, q_n))              # every RoI is written
+    table = cell_table(input)                                                         # [N*H*W, C]
+    row_len, col_len = (row_hi - row_lo).clamp(min=0), (col_hi - col_lo).clamp(min=0)
+    empty = (row_len[:, :, None] == 0) | (col_len[:, None, :] == 0)                   # [K, P, Q]
+    first_row = row_lo[:, 0]
+    span = (row_hi[:, -1] - first_row).clamp(min=1)                   # rows read per RoI
+    max_ly, max_lx = row_len.amax(1).clamp(min=1), col_len.amax(1).clamp(min=1)
+    # Chunks share their longest column bin (no padding there) and pad the row span.
+    for rois in _grouped_chunks(max_lx, span, q_n * channels):
+        k, arange = rois.numel(), lambda n: torch.arange(n, device=rois.device)
+        hc, ly, lx = int(span[rois].max()), int(max_ly[rois].max()), int(max_lx[rois].max())
+        # 1. Across each bin's columns, for every row the RoI reads (a bin shorter than lx
+        #    repeats its last column).
+        r = (first_row[rois, None] + arange(hc)).clamp(max=height - 1)                # [k, Hc]
+        c = torch.minimum(col_lo[rois, :, None] + arange(lx), col_hi[rois, :, None] - 1)
+        c = c.clamp(0, width - 1)                                                     # [k, Q, lx]
+        image_rows = batch_idx[rois, None, None, None] * height + r[:, :, None, None]
+        cells = image_rows * width + c[:, None]                                     # [k, Hc, Q, lx]
+        across = table.index_select(0, cells.reshape(-1)).view(k, hc, q_n, lx, channels)
+        across = reduce(across, 3)                                                  # [k, Hc, Q, C]
+        # 2. Down each bin's rows (a bin shorter than ly repeats its last row).
+        local = torch.minimum(row_lo[rois, :, None] + arange(ly), row_hi[rois, :, None] - 1)
+        local = (local - first_row[rois, None, None]).clamp(0, hc - 1)                # [k, P, ly]
+        local = local + hc * arange(k)[:, None, None]
+        down = across.reshape(k * hc, q_n * channels).index_select(0, local.reshape(-1))
+        best = reduce(down.view(k, p_n, ly, q_n, channels), 2)                        # [k, P, Q, C]
+        best = best.masked_fill(empty[rois, :, :, None], 0.0)
+        out.index_copy_(0, rois, best.permute(0, 3, 1, 2))
+    return out

@@ -76,9 +76,12 @@ def precise_roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: flo
     height, width = input.shape[-2:]
     start_x, length_x = align_mapping(coords[:, 0], coords[:, 2], scale, True)
     start_y, length_y = align_mapping(coords[:, 1], coords[:, 3], scale, True)
-    wy = bin_integrals(start_y, length_y, size[0], height)                 # [K, PH, H]
-    wx = bin_integrals(start_x, length_x, size[1], width)                  # [K, PW, W]
-    return separable_apply(input, batch_idx, wy, wx)
+    # The integrals are differences of nearby values divided by the bin's length: in float32
+    # a bin 0.01 cell wide would lose 3 digits, so they are computed in float64.
+    wide = torch.float64
+    wy = bin_integrals(start_y.to(wide), length_y.to(wide), size[0], height)  # [K, PH, H]
+    wx = bin_integrals(start_x.to(wide), length_x.to(wide), size[1], width)   # [K, PW, W]
+    return separable_apply(input, batch_idx, wy.to(input.dtype), wx.to(input.dtype))
 
 
 def trace_precise_roi_pool(feature: np.ndarray, box, settings: Settings = Settings()) -> MethodTrace:

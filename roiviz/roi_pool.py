@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import _checks
-from ._separable import gather_crops, map_chunks
+from ._separable import bin_max
 from .geometry import pool_bins, snap_box
 from .trace import Bin, MethodTrace, Settings, check_trace_args, feature_rect, freeze, region_areas
 
@@ -75,30 +75,10 @@ def roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0
     _checks.check_convention(convention)
     batch_idx, coords = _checks.convert_boxes(boxes, input)
     height, width = input.shape[-2:]
-    _, (row_lo, row_hi), (col_lo, col_hi) = pool_geometry(coords, scale, size, (height, width), convention)
-    k_total, channels = batch_idx.numel(), input.shape[1]
-    if k_total == 0:
-        return input.new_zeros((0, channels) + size)
-    h_idx, w_idx = torch.arange(height), torch.arange(width)
-    in_row_bin = (h_idx >= row_lo[..., None]) & (h_idx < row_hi[..., None])   # [K, PH, H]
-    in_col_bin = (w_idx >= col_lo[..., None]) & (w_idx < col_hi[..., None])   # [K, PW, W]
-
-    def one_chunk(rois, rows, cols):
-        crops = gather_crops(input, batch_idx[rois], rows, cols)                      # [k, C, Hc, Wc]
-        row_mask = in_row_bin[rois].gather(2, rows[:, None, :].expand(-1, size[0], -1))  # [k, PH, Hc]
-        col_mask = in_col_bin[rois].gather(2, cols[:, None, :].expand(-1, size[1], -1))  # [k, PW, Wc]
-        # Max over a bin = max over its rows of (max over its columns). torch.max returns the
-        # first maximum, so the gradient reaches the first maximum in row-major order, like the
-        # kernels' strict ">" scan. Clamped duplicate rows/columns come after the real ones.
-        across = crops[:, :, :, None, :].masked_fill(~col_mask[:, None, None], float("-inf"))
-        across = across.max(dim=-1).values                                            # [k, C, Hc, PW]
-        down = across[:, :, None].masked_fill(~row_mask[:, None, :, :, None], float("-inf"))
-        best = down.max(dim=3).values                                                 # [k, C, PH, PW]
-        empty = ~(row_mask.any(-1)[:, :, None] & col_mask.any(-1)[:, None, :])        # [k, PH, PW]
-        return torch.where(empty[:, None], torch.zeros_like(best), best)
-
-    # The intermediate `across` is PW times larger than a crop: budget for it.
-    return map_chunks(in_row_bin.any(1), in_col_bin.any(1), channels * max(size), one_chunk)
+    _, rows, cols = pool_geometry(coords, scale, size, (height, width), convention)
+    # Each bin is a rectangle of cells: its max (first maximum in row-major order, like the
+    # kernels' strict ">" scan, which is also where the gradient goes; 0 if it has no cell).
+    return bin_max(input, batch_idx, rows, cols)                              # [K, C, PH, PW]
 
 
 def trace_roi_pool(feature: np.ndarray, box, settings: Settings = Settings()) -> MethodTrace:

@@ -1,0 +1,199 @@
+"""Benchmark roiviz's batched ops on the Faster R-CNN box-head workload.
+
+Run: ``.venv/bin/python benchmarks/bench_ops.py [--runs 20]``
+
+Workload: a 2 x 256 x 50 x 68 float32 feature map (stride 16 of an 800 x 1088 image), 512
+proposals (random centres, widths and heights log-uniform in 16..512 px, clipped to the image),
+7 x 7 output, ``spatial_scale = 1/16``, ``sampling_ratio = 2``, ``aligned=True``.
+
+Compared against ONNX Runtime's CPU kernels (``RoiAlign`` opset 16 and ``MaxRoiPool``; one
+session created up front, default intra-op threads) and a naive numpy loop over boxes and bins
+(timed on the first 16 boxes and scaled to 512). Outputs are checked against ORT before timing.
+Prints a markdown table of medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+from onnx_reference import align_session, pool_session  # noqa: E402
+from roiviz.ops import precise_roi_pool, roi_align, roi_pool, roi_warp  # noqa: E402
+
+N, C, H, W = 2, 256, 50, 68
+IMAGE_H, IMAGE_W = 800, 1088
+K = 512
+OUTPUT = (7, 7)
+SCALE = 1 / 16
+RATIO = 2
+NAIVE_BOXES = 16
+
+
+def workload(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    cx, cy = rng.uniform(0, IMAGE_W, K), rng.uniform(0, IMAGE_H, K)
+    bw, bh = np.exp(rng.uniform(np.log(16), np.log(512), (2, K)))
+    boxes = np.column_stack([np.clip(cx - bw / 2, 0, IMAGE_W), np.clip(cy - bh / 2, 0, IMAGE_H),
+                             np.clip(cx + bw / 2, 0, IMAGE_W), np.clip(cy + bh / 2, 0, IMAGE_H)])
+    batch = rng.integers(0, N, K)
+    rois = np.column_stack([batch, boxes]).astype(np.float32)
+    return x, rois
+
+
+# ----------------------------------------------------------------------------------------------
+# Naive references: Python loops over boxes, bins and samples, numpy over channels.
+
+
+def naive_roi_align(x, rois, output_size=OUTPUT, scale=SCALE, ratio=RATIO):
+    ph_n, pw_n = output_size
+    _, channels, height, width = x.shape
+    out = np.zeros((len(rois), channels, ph_n, pw_n), np.float32)
+    for k, (b, x1, y1, x2, y2) in enumerate(rois):
+        feat = x[int(b)]
+        sx, sy = x1 * scale - 0.5, y1 * scale - 0.5
+        bw, bh = (x2 - x1) * scale / pw_n, (y2 - y1) * scale / ph_n
+        for ph in range(ph_n):
+            for pw in range(pw_n):
+                acc = np.zeros(channels, np.float32)
+                for iy in range(ratio):
+                    y = sy + ph * bh + (iy + 0.5) * bh / ratio
+                    for ix in range(ratio):
+                        xx = sx + pw * bw + (ix + 0.5) * bw / ratio
+                        if y < -1 or y > height or xx < -1 or xx > width:
+                            continue
+                        yc, xc = max(y, 0.0), max(xx, 0.0)
+                        y0, x0 = min(int(yc), height - 1), min(int(xc), width - 1)
+                        y1_, x1_ = min(y0 + 1, height - 1), min(x0 + 1, width - 1)
+                        ly = yc - y0 if y0 < height - 1 else 0.0
+                        lx = xc - x0 if x0 < width - 1 else 0.0
+                        acc += ((1 - ly) * (1 - lx) * feat[:, y0, x0] + (1 - ly) * lx * feat[:, y0, x1_]
+                                + ly * (1 - lx) * feat[:, y1_, x0] + ly * lx * feat[:, y1_, x1_])
+                out[k, :, ph, pw] = acc / (ratio * ratio)
+    return out
+
+
+def naive_roi_pool(x, rois, output_size=OUTPUT, scale=SCALE):
+    ph_n, pw_n = output_size
+    _, channels, height, width = x.shape
+    out = np.zeros((len(rois), channels, ph_n, pw_n), np.float32)
+    c_round = lambda v: int(np.floor(abs(v) + 0.5) * np.sign(v))  # noqa: E731
+    for k, (b, x1, y1, x2, y2) in enumerate(rois):
+        feat = x[int(b)]
+        xs, ys = c_round(np.float32(x1) * np.float32(scale)), c_round(np.float32(y1) * np.float32(scale))
+        xe, ye = c_round(np.float32(x2) * np.float32(scale)), c_round(np.float32(y2) * np.float32(scale))
+        bw = np.float32(max(xe - xs + 1, 1)) / np.float32(pw_n)
+        bh = np.float32(max(ye - ys + 1, 1)) / np.float32(ph_n)
+        for ph in range(ph_n):
+            h0 = min(max(int(np.floor(np.float32(ph) * bh)) + ys, 0), height)
+            h1 = min(max(int(np.ceil(np.float32(ph + 1) * bh)) + ys, 0), height)
+            for pw in range(pw_n):
+                w0 = min(max(int(np.floor(np.float32(pw) * bw)) + xs, 0), width)
+                w1 = min(max(int(np.ceil(np.float32(pw + 1) * bw)) + xs, 0), width)
+                if h1 > h0 and w1 > w0:
+                    out[k, :, ph, pw] = feat[:, h0:h1, w0:w1].max(axis=(1, 2))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def median_seconds(fn, runs: int, warmup: int = 2) -> float:
+    # Let the previous block's idle threads stop spinning (ORT's pool and OpenMP both spin for a
+    # while after a parallel region and would steal the 2 cores from the next block).
+    time.sleep(0.3)
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--naive-runs", type=int, default=3)
+    args = parser.parse_args()
+
+    x, rois = workload()
+    xt, rt = torch.from_numpy(x), torch.from_numpy(rois)
+    boxes, batch = np.ascontiguousarray(rois[:, 1:]), rois[:, 0].astype(np.int64)
+    align_sess = align_session(OUTPUT, SCALE, RATIO, True, "avg", intra_op_threads=None)
+    pool_sess = pool_session(OUTPUT, SCALE, intra_op_threads=None)
+    ort_align = lambda: align_sess.run(None, {"X": x, "rois": boxes, "bi": batch})[0]  # noqa: E731
+    ort_pool = lambda: pool_sess.run(None, {"X": x, "rois": rois})[0]  # noqa: E731
+
+    with torch.no_grad():
+        ours_align = lambda: roi_align(xt, rt, OUTPUT, SCALE, RATIO, True)  # noqa: E731
+        ours_pool = lambda: roi_pool(xt, rt, OUTPUT, SCALE)  # noqa: E731
+        # Correctness first.
+        err_align = float(np.abs(ours_align().numpy() - ort_align()).max())
+        err_pool = float(np.abs(ours_pool().numpy() - ort_pool()).max())
+        sub = rois[:NAIVE_BOXES]
+        err_naive_align = float(np.abs(naive_roi_align(x, sub) - ort_align()[:NAIVE_BOXES]).max())
+        err_naive_pool = float(np.abs(naive_roi_pool(x, sub) - ort_pool()[:NAIVE_BOXES]).max())
+        assert max(err_align, err_pool) <= 1e-5, (err_align, err_pool)
+        assert max(err_naive_align, err_naive_pool) <= 1e-4, (err_naive_align, err_naive_pool)
+
+        rows = []
+        t_ort_align = median_seconds(ort_align, args.runs)
+        t_ort_pool = median_seconds(ort_pool, args.runs)
+        scale_naive = K / NAIVE_BOXES
+        rows.append(("roi_align avg (roiviz)", median_seconds(ours_align, args.runs), t_ort_align))
+        rows.append(("RoiAlign (ONNX Runtime)", t_ort_align, t_ort_align))
+        rows.append((f"roi_align naive loop (x{scale_naive:g} from {NAIVE_BOXES} boxes)",
+                     median_seconds(lambda: naive_roi_align(x, sub), args.naive_runs, 1) * scale_naive,
+                     t_ort_align))
+        rows.append(("roi_pool (roiviz)", median_seconds(ours_pool, args.runs), t_ort_pool))
+        rows.append(("MaxRoiPool (ONNX Runtime)", t_ort_pool, t_ort_pool))
+        rows.append((f"roi_pool naive loop (x{scale_naive:g} from {NAIVE_BOXES} boxes)",
+                     median_seconds(lambda: naive_roi_pool(x, sub), args.naive_runs, 1) * scale_naive,
+                     t_ort_pool))
+        rows.append(("roi_warp avg (roiviz)",
+                     median_seconds(lambda: roi_warp(xt, rt, OUTPUT, SCALE, RATIO), args.runs), None))
+        rows.append(("precise_roi_pool (roiviz)",
+                     median_seconds(lambda: precise_roi_pool(xt, rt, OUTPUT, SCALE), args.runs), None))
+
+    xg = xt.clone().requires_grad_(True)
+    grad_out = torch.randn(K, C, *OUTPUT, generator=torch.Generator().manual_seed(1))
+
+    def forward_backward():
+        xg.grad = None
+        roi_align(xg, rt, OUTPUT, SCALE, RATIO, True).backward(grad_out)
+
+    graph = roi_align(xg, rt, OUTPUT, SCALE, RATIO, True)
+
+    def backward_only():
+        xg.grad = None
+        graph.backward(grad_out, retain_graph=True)
+
+    rows.append(("roi_align backward only (roiviz)", median_seconds(backward_only, args.runs), None))
+    rows.append(("roi_align forward + backward (roiviz)", median_seconds(forward_backward, args.runs), None))
+
+    print(f"Workload: input {N} x {C} x {H} x {W} float32, {K} boxes, output {OUTPUT[0]} x {OUTPUT[1]}, "
+          f"spatial_scale 1/16, sampling_ratio {RATIO}, aligned=True")
+    print(f"torch.get_num_threads() = {torch.get_num_threads()}; ONNX Runtime intra-op threads: default")
+    print(f"max |roiviz - ORT|: roi_align {err_align:.2g}, roi_pool {err_pool:.2g}; "
+          f"naive loops vs ORT: {err_naive_align:.2g}, {err_naive_pool:.2g}")
+    print(f"medians over {args.runs} runs after warm-up (naive: {args.naive_runs} runs)\n")
+    print("| op | median ms | vs ORT |")
+    print("|---|---:|---:|")
+    for name, seconds, reference in rows:
+        ratio = f"{seconds / reference:.2f}x" if reference else ""
+        print(f"| {name} | {seconds * 1e3:.1f} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
