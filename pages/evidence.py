@@ -1,0 +1,102 @@
+"""Evidence: what rounding costs, in the Mask R-CNN paper's own ablation (Table 2c and 2d).
+
+A thin page: widgets and layout only. The numbers are :mod:`roiviz.evidence` (checked against
+the paper's text), the chart :func:`roiviz.render_mpl.evidence_figure`.
+Link state: ``?table=2c|2d&presenter=0|1``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from roiviz.ui import (
+    exports,
+    load_link,
+    presenter_toggle,
+    show_link_notices,
+    sync_query,
+)
+from roiviz.evidence import (
+    ARXIV_URL,
+    CITATION,
+    METRICS,
+    PAPER_NOTES,
+    TABLE_2D_GAIN,
+    TABLES,
+    VERIFIED_AGAINST,
+    table_records,
+)
+from roiviz.export import figure_png, figure_svg, trace_json
+from roiviz.render_mpl import evidence_figure
+from roiviz.style import Style
+
+SPEC = {"table": tuple(TABLES), "presenter": ("0", "1")}
+
+
+def apply_link(values: dict[str, str]) -> None:
+    st.session_state["ev_table"] = values.get("table", "2c")
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def chart_files(key: str, presenter: bool) -> tuple[bytes, bytes, str]:
+    table = TABLES[key]
+    fig = evidence_figure(table, style=Style(presenter=presenter))
+    json_text = trace_json({}, {"page": "evidence", "table": key, "title": table.title,
+                                "backbone": table.backbone, "stride": table.stride,
+                                "rows": table_records(table), "citation": CITATION})
+    return figure_png(fig), figure_svg(fig), json_text
+
+
+load_link("ev", SPEC, apply_link)
+st.title("Evidence: what the rounding costs")
+st.markdown(
+    "The Mask R-CNN paper tested the RoI layers against each other with everything else fixed. "
+    "These are its numbers: COCO instance segmentation, trained on trainval35k and tested on "
+    "minival. **AP** is average precision over IoU thresholds 0.5 to 0.95; **AP50** and "
+    "**AP75** use one threshold each, and AP75 rewards precise outlines most.")
+show_link_notices("ev")
+
+top = st.columns([3, 1], vertical_alignment="center")
+top[0].radio("Table", tuple(TABLES), format_func=lambda k: TABLES[k].title, key="ev_table",
+             persist_state="session")
+with top[1]:
+    style = presenter_toggle("ev")
+
+key = st.session_state.get("ev_table", "2c")
+table = TABLES[key]
+png, svg, json_text = chart_files(key, style.presenter)
+
+if style.presenter or table.has_box:   # a projector, or two panels: the chart takes the whole width
+    left, right = st.container(), st.container()
+else:
+    left, right = st.columns([3, 2], gap="large")
+with left:
+    st.image(png, width="stretch")
+with right:
+    st.markdown(f"**{table.title}**")
+    st.caption(table.caption)
+    records = [{k: f"{v:.1f}" if isinstance(v, float) else v for k, v in r.items()}
+               for r in table_records(table)]
+    if key == "2d":
+        (mg, bg) = TABLE_2D_GAIN
+        records.append({"layer": "gain", "aggregation": "",
+                        **{f"mask {m}": f"+{v}" for m, v in zip(METRICS, mg)},
+                        **{f"box {m}": f"+{v}" for m, v in zip(METRICS, bg)}})
+    st.table(records, hide_index=True)
+    if table.has_box:
+        st.markdown("Columns starting with **mask** are mask AP (the segmentation); columns "
+                    "starting with **box** are box AP (the detection, AP^bb in the paper).")
+    else:
+        st.markdown("Every number in this table is **mask AP** (the paper reports no box AP "
+                    "for Table 2c).")
+
+st.subheader("What the paper concludes")
+st.markdown("\n".join(f"- {note}" for note in PAPER_NOTES))
+st.markdown(f"**Source.** {CITATION} [arXiv:1703.06870]({ARXIV_URL})")
+st.caption(VERIFIED_AGAINST)
+st.caption("The walkthrough uses stride 32, like Table 2d: there a rounding error of half a cell "
+           "is 16 pixels of the image.")
+
+query = {"table": key, "presenter": "1" if style.presenter else "0"}
+exports("ev", f"roiviz-evidence-table{key}", png, svg, json_text, query)
+sync_query(query)

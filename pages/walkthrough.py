@@ -1,0 +1,104 @@
+"""Walkthrough: the seed article's worked example, one step at a time.
+
+A thin page: widgets and layout only. The steps (text, numbers, what to highlight) come from
+:func:`roiviz.lessons.walkthrough`, the figure from :func:`roiviz.render_mpl.lesson_figure`.
+Link state: ``?step=1..13&conv=article|library&presenter=0|1``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from roiviz.ui import (
+    exports,
+    load_link,
+    next_in_lesson,
+    presenter_toggle,
+    show_link_notices,
+    sync_query,
+)
+from roiviz.export import figure_png, figure_svg, trace_json
+from roiviz.geometry import CONVENTIONS
+from roiviz.lessons import IMAGE_CREDIT, STEP_KEYS, walkthrough
+from roiviz.render_mpl import lesson_figure
+from roiviz.style import Style
+
+N_STEPS = len(STEP_KEYS)
+CONVENTION_LABELS = {"article": "as in the article", "library": "as in libraries (torchvision)"}
+SPEC = {"step": tuple(str(i) for i in range(1, N_STEPS + 1)), "conv": CONVENTIONS,
+        "presenter": ("0", "1")}
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def step_files(convention: str, step_key: str, presenter: bool) -> tuple[bytes, bytes, str]:
+    """PNG, SVG and JSON of one step (cached: each is drawn once per style)."""
+    lesson = walkthrough(convention)
+    step = lesson.step(step_key)
+    fig = lesson_figure(lesson, step, style=Style(presenter=presenter))
+    extra = {"page": "walkthrough", "step": STEP_KEYS.index(step_key) + 1, "step_key": step_key,
+             "title": step.title, "convention": convention, "numbers": [list(n) for n in step.numbers]}
+    traces = {k: lesson.traces[k] for k in step.trace_keys()}
+    return figure_png(fig), figure_svg(fig), trace_json(traces, extra)
+
+
+def apply_link(values: dict[str, str]) -> None:
+    st.session_state["walk_step"] = int(values.get("step", "1"))
+    st.session_state["walk_conv"] = values.get("conv", "article")
+
+
+def move(delta: int) -> None:
+    st.session_state["walk_step"] = min(max(st.session_state["walk_step"] + delta, 1), N_STEPS)
+
+
+load_link("walk", SPEC, apply_link)
+st.title("Walkthrough: one proposal, four ways to pool it")
+show_link_notices("walk")
+
+top = st.columns([3, 1], vertical_alignment="center")
+with top[0]:
+    st.radio("RoI Pool rounds the box", CONVENTIONS[::-1], format_func=CONVENTION_LABELS.get,
+             key="walk_conv", horizontal=True, persist_state="session",
+             help="The article's simplified rounding, or what torchvision, Caffe and ONNX do.")
+with top[1]:
+    style = presenter_toggle("walk")
+
+conv = st.session_state["walk_conv"]
+index = st.session_state.setdefault("walk_step", 1)
+nav = st.columns([1.4, 5, 1.4], vertical_alignment="bottom")
+nav[0].button("Previous", key="walk_prev", on_click=move, args=(-1,), disabled=index <= 1,
+              icon=":material/arrow_back:", width="stretch", shortcut="PageUp",
+              help="Previous step (PageUp, or a presentation clicker's back button)")
+nav[1].slider("Step", 1, N_STEPS, key="walk_step", persist_state="session")
+nav[2].button("Next", key="walk_next", on_click=move, args=(1,), disabled=index >= N_STEPS,
+              icon=":material/arrow_forward:", icon_position="right", width="stretch",
+              shortcut="PageDown", help="Next step (PageDown, or a presentation clicker)")
+
+index = st.session_state["walk_step"]
+lesson = walkthrough(conv)
+step = lesson.steps[index - 1]
+png, svg, json_text = step_files(conv, step.key, style.presenter)
+
+st.subheader(f"Step {index} of {N_STEPS}: {step.title}")
+# On a projector the figure takes the whole width and the explanation goes underneath.
+if style.presenter:
+    picture, (text, numbers) = st.container(), st.columns(2, gap="large")
+else:
+    picture, text = st.columns([5, 3], gap="medium")
+    numbers = text
+with picture:
+    st.image(png, width="stretch")
+    if step.figure == "image":
+        st.caption(IMAGE_CREDIT)
+with text:
+    st.markdown(step.text)
+with numbers:
+    st.table({"quantity": [label for label, _ in step.numbers], "value": [value for _, value in step.numbers]},
+             hide_index=True, hide_header=True)
+    if step.differs:
+        st.info(step.differs, icon=":material/compare_arrows:")
+    if index == N_STEPS:
+        next_in_lesson("pages/walkthrough.py")
+
+query = {"step": str(index), "conv": conv, "presenter": "1" if style.presenter else "0"}
+exports("walk", f"roiviz-walkthrough-step{index}-{conv}", png, svg, json_text, query)
+sync_query(query)

@@ -1,0 +1,169 @@
+"""Exports: a trace as JSON, a matplotlib figure as PNG or SVG bytes, a link that reopens a view.
+
+Pure functions, no Streamlit: the pages hand the results to ``st.download_button`` and
+``st.code``. Figures are rendered by matplotlib's own Agg and SVG writers, so the server needs
+neither a browser nor Kaleido.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import numpy as np
+
+from .trace import MethodTrace
+
+__all__ = [
+    "PNG_DPI",
+    "PNG_SIGNATURE",
+    "figure_png",
+    "figure_svg",
+    "jsonable",
+    "read_query",
+    "share_link",
+    "trace_json",
+]
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: Resolution of exported PNGs (dots per inch; figures are sized in inches).
+PNG_DPI = 150
+
+
+def jsonable(value: Any) -> Any:
+    """A copy of ``value`` made of JSON types only: dicts, lists, str, int, finite float, None.
+
+    numpy scalars and arrays become Python numbers and lists, tuples become lists, dict keys
+    become strings, and non-finite floats (NaN, +-inf) become ``None`` so that the output is
+    strict JSON (``json.dumps(..., allow_nan=False)`` accepts it).
+    """
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"cannot export a {type(value).__name__} as JSON")
+
+
+def trace_json(traces: Mapping[str, MethodTrace], extra: Mapping[str, Any] | None = None) -> str:
+    """Traces (box, settings, bins with samples, outputs, areas) and page extras as JSON text.
+
+    Args:
+        traces: ``{name: MethodTrace}``; each is written with :meth:`MethodTrace.to_dict`.
+        extra: more top-level entries (the page, its parameters, sweep or gradient arrays).
+            Must not contain the key ``"traces"``.
+
+    Returns:
+        Indented JSON: ``{"roiviz_version": ..., "traces": {name: trace dict}, **extra}``. Every
+        number is finite (see :func:`jsonable`).
+
+    Raises:
+        ValueError: ``extra`` has a ``"traces"`` key.
+        TypeError: a value cannot be written as JSON.
+    """
+    from . import __version__
+
+    extra = dict(extra or {})
+    if "traces" in extra:
+        raise ValueError("extra must not contain the key 'traces'")
+    doc = {"roiviz_version": __version__,
+           "traces": {name: t.to_dict() for name, t in traces.items()}, **extra}
+    return json.dumps(jsonable(doc), indent=1, allow_nan=False)
+
+
+def figure_png(fig, dpi: int = PNG_DPI) -> bytes:
+    """A matplotlib ``Figure`` as PNG bytes (Agg renderer; no pyplot, no display needed)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.08,
+                metadata={"Software": None})
+    return buf.getvalue()
+
+
+def figure_svg(fig) -> bytes:
+    """A matplotlib ``Figure`` as SVG bytes (UTF-8; text as paths, so no font is needed to view it)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", pad_inches=0.08,
+                metadata={"Date": None, "Creator": "roiviz"})
+    return buf.getvalue()
+
+
+def read_query(params: Mapping[str, object],
+               spec: Mapping[str, Sequence[str] | tuple[Callable[[str], bool], str]]
+               ) -> tuple[dict[str, str], list[str]]:
+    """Keep the link parameters whose value is allowed.
+
+    A URL is user input: each parameter is accepted only if its (last) value is exactly one of
+    the allowed strings, or passes the given check. Notices name the parameter and what is
+    allowed but never repeat the value received, so nothing typed into a URL is echoed on the
+    page.
+
+    Args:
+        params: ``{key: value or [values]}`` (``st.query_params.to_dict()``).
+        spec: ``{key: allowed values}``, or ``{key: (check, description)}`` where
+            ``check(text) -> bool`` and ``description`` says what is allowed.
+
+    Returns:
+        ``(values, notices)``: the accepted ``{key: value}`` and one sentence per ignored
+        parameter (unknown keys are counted in one sentence).
+
+    Example: ``read_query({"step": "4", "conv": "x"}, {"step": ("1", "2", "3", "4"),
+    "conv": ("article", "library")})`` gives ``({"step": "4"}, ["Ignored the link's 'conv': it
+    must be one of article, library."])``.
+    """
+    values: dict[str, str] = {}
+    notices: list[str] = []
+    unknown = [k for k in params if k not in spec]
+    for key, allowed in spec.items():
+        if key not in params:
+            continue
+        raw = params[key]
+        if isinstance(raw, (list, tuple)):
+            raw = raw[-1] if raw else ""
+        text = str(raw).strip()[:200]
+        if len(allowed) == 2 and callable(allowed[0]):
+            check, description = allowed
+            ok = _safe_check(check, text)
+        else:
+            ok = text in allowed
+            description = "one of " + (", ".join(allowed) if len(allowed) <= 6
+                                       else f"{allowed[0]}, {allowed[1]}, ... {allowed[-1]}")
+        if ok:
+            values[key] = text
+        else:
+            notices.append(f"Ignored the link's '{key}': it must be {description}.")
+    if unknown:
+        notices.append(f"Ignored {len(unknown)} unknown link parameter(s).")
+    return values, notices
+
+
+def _safe_check(check: Callable[[str], bool], text: str) -> bool:
+    try:
+        return bool(check(text))
+    except (ValueError, TypeError, OverflowError):
+        return False
+
+
+def share_link(base_url: str, query: Mapping[str, str]) -> str:
+    """``base_url`` with its query string replaced by ``query`` (URL-encoded) and no fragment.
+
+    Example: ``share_link("http://localhost:8501/walkthrough?x=1", {"step": "4", "conv": "article"})``
+    is ``"http://localhost:8501/walkthrough?step=4&conv=article"``. An empty ``base_url`` gives a
+    relative link (``"?step=4&conv=article"``).
+    """
+    parts = urlsplit(base_url or "")
+    encoded = urlencode([(str(k), str(v)) for k, v in query.items()])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, encoded, ""))

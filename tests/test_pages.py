@@ -1,0 +1,282 @@
+"""AppTest of every teaching page: runs cleanly, the stepper visits every step, links reopen a
+state (bad values ignored with a warning that never echoes them), and the exports are valid PNG,
+SVG and JSON whose numbers equal the engine's.
+
+Each page file is a runnable script, so ``AppTest.from_file("pages/<page>.py")`` runs it alone.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import typing
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit.testing.v1.app_test as app_test_module
+from PIL import Image
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+
+from roiviz.evidence import TABLE_2D
+from roiviz.examples import SEED_EXAMPLE_BOX, seed_example_settings
+from roiviz.export import PNG_SIGNATURE
+from roiviz.gradients import gradient_maps
+from roiviz.lessons import STEP_KEYS, example_map, walkthrough
+from roiviz.sweeps import SERIES, sweep_offsets
+from roiviz.trace import METHODS
+from roiviz.traces import trace_method
+
+TIMEOUT = 90
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class _RecordingStorage(MemoryMediaFileStorage):
+    """AppTest's in-memory media storage, remembered so that tests can read the downloads."""
+
+    instances: typing.ClassVar[list[MemoryMediaFileStorage]] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _RecordingStorage.instances.append(self)
+
+
+@pytest.fixture
+def media(monkeypatch):
+    _RecordingStorage.instances = []
+    monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", _RecordingStorage)
+
+    def read(url: str) -> bytes:
+        name = url.rsplit("/", 1)[-1]
+        for storage in reversed(_RecordingStorage.instances):
+            try:
+                return storage.get_file(name).content
+            except Exception:
+                continue
+        raise KeyError(url)
+    return read
+
+
+def page(name: str, **query) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=TIMEOUT)
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def downloads(at: AppTest, media) -> dict[str, bytes]:
+    out = {}
+    for button in at.get("download_button"):
+        out[button.proto.label] = media(button.proto.url)
+    return out
+
+
+def check_files(files: dict[str, bytes]) -> dict:
+    assert set(files) == {"Figure as PNG", "Figure as SVG", "Trace as JSON"}
+    png = files["Figure as PNG"]
+    assert png.startswith(PNG_SIGNATURE)
+    with Image.open(io.BytesIO(png)) as im:
+        assert im.format == "PNG" and min(im.size) > 200
+    assert ET.fromstring(files["Figure as SVG"]).tag.endswith("svg")
+    return json.loads(files["Trace as JSON"])
+
+
+def table_dict(at: AppTest, index: int = 0) -> dict[str, str]:
+    df = at.table[index].value
+    return dict(zip(df.iloc[:, 0], df.iloc[:, 1]))
+
+
+def no_problems(at: AppTest) -> None:
+    assert not at.exception
+    assert not at.error
+
+
+# ----------------------------------------------------------------------------------------------
+# Walkthrough
+
+
+def test_walkthrough_stepper_visits_every_step():
+    at = page("walkthrough")
+    lesson = walkthrough("article")
+    assert at.button(key="walk_prev").disabled
+    for i, step in enumerate(lesson.steps, start=1):
+        no_problems(at)
+        assert at.subheader[0].value == f"Step {i} of {len(STEP_KEYS)}: {step.title}"
+        assert at.slider(key="walk_step").value == i
+        assert table_dict(at) == dict(step.numbers)
+        assert step.text.split(".")[0] in " ".join(m.value for m in at.markdown)
+        assert at.query_params["step"] == str(i) and at.query_params["conv"] == "article"
+        assert len(at.image) == 1
+        if i < len(lesson.steps):
+            at.button(key="walk_next").click().run()
+    assert at.button(key="walk_next").disabled
+    at.button(key="walk_prev").click().run()
+    assert at.slider(key="walk_step").value == len(STEP_KEYS) - 1
+
+
+def test_walkthrough_slider_and_convention():
+    at = page("walkthrough")
+    at.slider(key="walk_step").set_value(3).run()
+    assert table_dict(at)["snapped size"] == "4 rows x 6 columns"
+    at.radio(key="walk_conv").set_value("library").run()
+    no_problems(at)
+    assert table_dict(at)["snapped size"] == "5 rows x 8 columns"
+    assert "The article rounds differently" in at.info[0].value
+    assert at.query_params["conv"] == "library"
+
+
+def test_walkthrough_link_reopens_the_state():
+    at = page("walkthrough", step="9", conv="library", presenter="1")
+    no_problems(at)
+    assert at.subheader[0].value.startswith("Step 9 of 13")
+    assert at.radio(key="walk_conv").value == "library"
+    assert at.session_state["presenter_mode"] is True and at.toggle(key="walk_presenter").value
+    assert not at.warning
+    code = at.code[0].value
+    assert "step=9" in code and "conv=library" in code and "presenter=1" in code
+
+
+def test_walkthrough_bad_link_is_ignored_with_a_warning():
+    at = page("walkthrough", step="99", conv="<b>evil</b>", extra="1")
+    no_problems(at)
+    assert at.subheader[0].value.startswith("Step 1 of 13")
+    warnings = [w.value for w in at.warning]
+    assert len(warnings) == 3
+    assert not any("evil" in w or "99" in w for w in warnings)
+
+
+def test_walkthrough_presenter_toggle_is_shared(media):
+    at = page("walkthrough")
+    small = downloads(at, media)["Figure as PNG"]
+    at.toggle(key="walk_presenter").set_value(True).run()
+    no_problems(at)
+    assert at.session_state["presenter_mode"] is True
+    assert at.query_params["presenter"] == "1"
+    large = downloads(at, media)["Figure as PNG"]
+    assert large != small
+
+
+def test_walkthrough_exports_equal_the_engine(media):
+    at = page("walkthrough", step="10", conv="article")
+    doc = check_files(downloads(at, media))
+    assert doc["page"] == "walkthrough" and doc["step"] == 10 and doc["step_key"] == "reduce"
+    settings = seed_example_settings("article", sampling_ratio=2)
+    values = example_map("toy")
+    for name, reduce in (("roi_align", "avg"), ("roi_align_max", "max")):
+        expected = trace_method("roi_align", values, SEED_EXAMPLE_BOX, replace(settings, reduce=reduce))
+        got = doc["traces"][name]
+        np.testing.assert_allclose(got["output"], expected.output, atol=1e-6)
+        assert got["image_box"] == list(SEED_EXAMPLE_BOX)
+        assert got["bins"][0]["samples"][0]["weights"] == pytest.approx(list(expected.bin(0, 0).samples[0].weights))
+    assert [tuple(n) for n in doc["numbers"]] == list(walkthrough("article").step("reduce").numbers)
+
+
+# ----------------------------------------------------------------------------------------------
+# Sensitivity
+
+
+def test_sensitivity_runs_and_exports_the_sweep(media):
+    at = page("sensitivity")
+    no_problems(at)
+    assert len(at.image) == 1
+    assert [r for r in at.table[0].value["method"]] == [
+        "RoI Pool", "RoI Warp", "RoI Align", "Precise RoI Pooling", "RoI Align (aligned=False)"]
+    doc = check_files(downloads(at, media))
+    sweep = doc["sweep"]
+    assert sweep["mode"] == "shift" and sweep["axis"] == "x" and sweep["bin"] == [0, 1]
+    settings = seed_example_settings("library", sampling_ratio=2)
+    expected = sweep_offsets(example_map("photo"), SEED_EXAMPLE_BOX, settings, SERIES,
+                             np.linspace(-1, 1, 81), bin=(0, 1))
+    for s in SERIES:
+        np.testing.assert_allclose(sweep["bin_values"][s], expected.bin_values[s], atol=1e-6)
+    for m in METHODS:
+        np.testing.assert_allclose(doc["traces"][m]["output"], expected.reference[m], atol=1e-5)
+
+
+def test_sensitivity_widgets_link_and_empty_selection():
+    at = page("sensitivity", mode="grow", axis="y", range="0.5", points="41", row="2", col="2",
+              methods="roi_pool,precise_roi_pool", map="toy", sr="0", conv="article", reduce="max")
+    no_problems(at)
+    assert not at.warning
+    assert list(at.table[0].value["method"]) == ["RoI Pool", "Precise RoI Pooling"]
+    assert at.table[0].value["different values"].iloc[1] == 41   # smooth: a new value per offset
+    at.multiselect(key="sens_methods").set_value([]).run()
+    no_problems(at)
+    assert "Choose at least one method" in at.warning[0].value
+    assert len(at.image) == 1          # the previous sweep stays on screen
+    at.radio(key="sens_axis").set_value("x").run()
+    assert at.query_params["axis"] == "x"
+
+
+def test_sensitivity_bad_link():
+    at = page("sensitivity", methods="roi_pool,<i>x</i>", range="1e9")
+    no_problems(at)
+    warnings = " ".join(w.value for w in at.warning)
+    assert "'methods'" in warnings and "'range'" in warnings and "<i>" not in warnings and "1e9" not in warnings
+    assert len(at.table[0].value) == len(SERIES)
+
+
+# ----------------------------------------------------------------------------------------------
+# Gradients
+
+
+def test_gradients_runs_and_exports_autograd_maps(media):
+    at = page("gradients", target="1,1", shift="0.25", conv="article")
+    no_problems(at)
+    doc = check_files(downloads(at, media))
+    box = tuple(v + (8 if i % 2 == 0 else 0) for i, v in enumerate(SEED_EXAMPLE_BOX))  # 0.25 cell = 8 px in x
+    assert doc["box"] == list(box)
+    settings = seed_example_settings("article", sampling_ratio=2)
+    expected = gradient_maps(example_map("toy"), box, settings, METHODS, target=(1, 1))
+    for m in METHODS:
+        np.testing.assert_allclose(doc["gradients"][m], expected.maps[m], atol=1e-6)
+    df = at.table[0].value
+    assert list(df["cells reached"]) == [expected.cells_reached(m) for m in METHODS]
+    at.selectbox(key="grad_target").set_value("all").run()
+    no_problems(at)
+    assert at.query_params["target"] == "all"
+    assert [float(v) for v in at.table[0].value["total"]] == pytest.approx([9, 9, 9, 9], abs=1e-3)
+
+
+# ----------------------------------------------------------------------------------------------
+# Evidence
+
+
+def test_evidence_tables_and_exports(media):
+    at = page("evidence")
+    no_problems(at)
+    assert list(at.table[0].value["mask AP"]) == ["26.9", "27.2", "27.1", "30.2", "30.3"]
+    at.radio(key="ev_table").set_value("2d").run()
+    no_problems(at)
+    df = at.table[0].value
+    assert list(df["layer"]) == ["RoIPool", "RoIAlign", "gain"]
+    assert list(df["box AP"]) == ["28.2", "34.0", "+5.8"]
+    assert any("box AP" in m.value and "mask AP" in m.value for m in at.markdown)
+    doc = check_files(downloads(at, media))
+    assert doc["table"] == "2d" and doc["rows"][1]["mask AP"] == TABLE_2D.rows[1].mask[0]
+    assert "1703.06870" in doc["citation"]
+    assert at.query_params["table"] == "2d"
+
+
+def test_every_page_has_a_copy_link_and_keyboard_controls():
+    for name, prefix in (("walkthrough", "walk"), ("sensitivity", "sens"), ("gradients", "grad"),
+                         ("evidence", "ev")):
+        at = page(name)
+        no_problems(at)
+        assert at.code and at.code[0].value.startswith("?")      # no server URL under AppTest
+        assert at.toggle(key=f"{prefix}_presenter") is not None
+        assert len(at.get("download_button")) == 3
+
+
+def test_pages_run_under_the_apps_navigation():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    for name, title in (("walkthrough", "Walkthrough"), ("sensitivity", "Sub-pixel sensitivity"),
+                        ("gradients", "Gradient flow"), ("evidence", "Evidence")):
+        at.switch_page(f"pages/{name}.py").run()
+        no_problems(at)
+        assert at.title[0].value.startswith(title)
+        assert len(at.get("download_button")) == 3
