@@ -5,6 +5,8 @@ Run with ``streamlit run app.py``. This file only lays out widgets and calls :mo
 
 from __future__ import annotations
 
+import functools
+import gc
 import inspect
 from dataclasses import replace
 from pathlib import Path
@@ -14,13 +16,23 @@ import streamlit as st
 
 from roiviz import features, images, samples
 from roiviz.ops import precise_roi_pool, roi_align, roi_pool, roi_warp
-from roiviz.render_plotly import (PLOTLY_CONFIG, encode_png, feature_figure, image_figure,
-                                  method_figure, output_figure)
-from roiviz.state import (MAX_OUTPUT, MAX_SAMPLING_RATIO, SOURCE_LABELS, SOURCES,
-                          PlaygroundState, box_problem, default_box, parse_query, to_query)
+from roiviz.render_plotly import (PLOTLY_CONFIG, encode_display_image, feature_figure,
+                                  image_figure, method_figure, output_figure)
+from roiviz.state import (MAX_LIVE_SAMPLES, MAX_OUTPUT, MAX_SAMPLING_RATIO, SOURCE_LABELS,
+                          SOURCES, PlaygroundState, box_outside_share, box_problem, default_box,
+                          parse_query, samples_per_method, to_query)
 from roiviz.style import Style
 from roiviz.trace import METHOD_LABELS, METHODS, Settings
 from roiviz.traces import summary_rows, trace_all
+
+# Streamlit runs a full garbage collection after every script run (runner.postScriptGC). With
+# torch, pandas and plotly imported, that scans some 300,000 long-lived objects: about 120 ms
+# of CPU per rerun on a 2-core machine, holding the GIL while every other session waits. Once
+# per server process, the objects that exist after the imports are frozen (gc.freeze), so the
+# collector only scans what later runs create (benchmarks/classroom.py, README).
+if gc.get_freeze_count() == 0:
+    gc.collect()
+    gc.freeze()
 
 OPS = {"roi_pool": roi_pool, "roi_warp": roi_warp, "roi_align": roi_align,
        "precise_roi_pool": precise_roi_pool}
@@ -32,22 +44,33 @@ BOX_KEYS = ("bx1", "by1", "bx2", "by2")
 # ---------------------------------------------------------------------------------------------
 # Cached computations (thin wrappers with hashable arguments; "_" arguments are not hashed and
 # are identified by the key next to them).
+#
+# Feature maps and traces are immutable (read-only arrays, frozen dataclasses), so they are
+# shared by all sessions as they are (st.cache_resource): no pickling on every rerun, and no
+# private copy per session. Every cache is bounded, so a class of students dragging boxes or
+# uploading photos cannot grow the server's memory without limit (benchmarks/classroom.py).
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_resource(max_entries=8, show_spinner=False)
 def cached_feature_map(input_key: str, stride: int, _image: np.ndarray) -> features.FeatureMap:
     return features.image_feature_map(_image, stride, name=input_key.split(":", 1)[-1])
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def cached_png(input_key: str, _image: np.ndarray) -> str:
-    return encode_png(_image)
+def cached_display_image(input_key: str, _image: np.ndarray) -> str:
+    """The photo as a JPEG data URI (at most 1024 px a side), encoded once per image."""
+    return encode_display_image(_image)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_resource(max_entries=32, show_spinner=False)
 def cached_traces(map_key: str, channel: int, box: tuple, settings: Settings, methods: tuple,
                   _values: np.ndarray):
     return trace_all(_values, box, settings, methods)
+
+
+@functools.lru_cache(maxsize=None)
+def op_source(method: str) -> str:
+    return inspect.getsource(OPS[method])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -73,6 +96,8 @@ def init_state() -> None:
             apply_state(replace(saved, box=box))
         for k in WIDGET_KEYS:  # keep widget values alive across runs where they are hidden
             ss[k] = ss[k]
+        if "presenter_mode" in ss:  # presenter mode is shared with the teaching pages
+            ss["presenter"] = bool(ss["presenter_mode"])
         return
     try:
         state, notices = parse_query(st.query_params.to_dict())
@@ -104,9 +129,13 @@ def current_state() -> PlaygroundState:
 
 def reset() -> None:
     apply_state(WIDGET_DEFAULTS)
-    for key in ("upload_image", "upload_npy", "_image", "_npy"):
+    for key in ("upload_image", "upload_npy", "_image", "_npy", "_image_error", "_npy_error"):
         st.session_state.pop(key, None)
     st.query_params.clear()
+
+
+def share_presenter() -> None:
+    st.session_state["presenter_mode"] = bool(st.session_state["presenter"])
 
 
 def set_output(ph: int, pw: int) -> None:
@@ -151,7 +180,8 @@ def sidebar() -> None:
                  help="Library: round the corners, +1 cell, overlapping bins. Article: integer "
                       "parts, equal bins, the remainder dropped. RoI Warp snaps the same way.")
         st.multiselect("Methods", METHODS, format_func=METHOD_LABELS.get, key="methods")
-        st.toggle("Presenter mode (projector)", key="presenter")
+        st.toggle("Presenter mode (projector)", key="presenter", on_change=share_presenter,
+                  help="Larger fonts and thicker lines for the back of a classroom.")
         st.header("Share")
         st.caption("The address bar holds the box and settings: copy it to share this view.")
         st.button("Reset everything", on_click=reset, key="reset", width="stretch")
@@ -173,12 +203,8 @@ def load_input(state: PlaygroundState):
     if state.source == "toy":
         return "toy", features.toy_grid(stride=state.stride), None
     if state.source == "upload":
-        upload = ss.get("upload_image")
-        if upload is not None and ss.get("_image", (None,))[0] != upload.file_id:
-            try:
-                ss["_image"] = (upload.file_id, images.decode_image(upload.getvalue()))
-            except ValueError as exc:
-                st.error(f"{exc} The previous input stays on screen.")
+        if not read_upload("upload_image", "_image", images.decode_image):
+            return ss.get("_last_input", (None, None, None))
         if "_image" in ss:
             file_id, image = ss["_image"]
             key = f"upload:{file_id}"
@@ -186,18 +212,40 @@ def load_input(state: PlaygroundState):
             return key, cached_feature_map(key, state.stride, image), image
         st.info("Upload an image in the sidebar (or pick a sample image) to start.")
     if state.source == "npy":
-        upload = ss.get("upload_npy")
-        if upload is not None and ss.get("_npy", (None,))[0] != upload.file_id:
-            try:
-                ss["_npy"] = (upload.file_id, features.load_npy(upload.getvalue()))
-            except ValueError as exc:
-                st.error(f"{exc} The previous input stays on screen.")
+        if not read_upload("upload_npy", "_npy", features.load_npy):
+            return ss.get("_last_input", (None, None, None))
         if "_npy" in ss:
             file_id, fmap = ss["_npy"]
             # The stride of a user's map is the one chosen in the sidebar.
             return f"npy:{file_id}", replace(fmap, stride=state.stride), None
         st.info("Upload a .npy feature map in the sidebar (or pick another source) to start.")
     return ss.get("_last_input", (None, None, None))
+
+
+def read_upload(widget_key: str, store_key: str, decode) -> bool:
+    """Decode a new upload into ``session_state[store_key] = (file_id, value)``.
+
+    A session keeps one decoded upload per kind (a new one replaces it). A file that fails is
+    decoded once: its message is remembered and shown again on later runs, and the previous
+    valid input stays. Returns False while the current upload is a bad one.
+    """
+    ss = st.session_state
+    upload = ss.get(widget_key)
+    if upload is None or ss.get(store_key, (None,))[0] == upload.file_id:
+        return True
+    failed = ss.get(f"{store_key}_error")
+    if failed is None or failed[0] != upload.file_id:
+        try:
+            ss[store_key] = (upload.file_id, decode(upload.getvalue()))
+            ss.pop(f"{store_key}_error", None)
+            return True
+        except ValueError as exc:
+            failed = ss[f"{store_key}_error"] = (upload.file_id, str(exc))
+        except Exception:  # noqa: BLE001 - never a traceback on the page, whatever the file
+            failed = ss[f"{store_key}_error"] = (
+                upload.file_id, "The file could not be read. Upload another file.")
+    st.error(f"{failed[1]} The previous input stays on screen.")
+    return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -255,12 +303,13 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
     left, right = st.columns(2) if image is not None else (None, st.container())
     if image is not None:
         with left:
-            fig = image_figure(cached_png(input_key, image), image.shape[:2], box, stride, style=style,
+            fig = image_figure(cached_display_image(input_key, image), image.shape[:2], box, stride,
+                               style=style, validate=False,
                                title=f"Image ({image.shape[1]} x {image.shape[0]} px): drag a box")
             st.plotly_chart(fig, key="select_image", on_select=lambda: on_select("select_image", 1.0),
                             selection_mode="box", config=PLOTLY_CONFIG, width="stretch")
     with right:
-        fig = feature_figure(values, feature_box, zrange=zrange, style=style,
+        fig = feature_figure(values, feature_box, zrange=zrange, style=style, validate=False,
                              title=f"Feature map {values.shape[1]} x {values.shape[0]} cells "
                                    f"(stride {stride}, '{fmap.channel_names[state.channel]}'): drag a box")
         st.plotly_chart(fig, key="select_feature", on_select=lambda: on_select("select_feature", float(stride)),
@@ -275,13 +324,30 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
                f"y {feature_box[1]:.3f} to {feature_box[3]:.3f} "
                f"({feature_box[2] - feature_box[0]:.3f} x {feature_box[3] - feature_box[1]:.3f} cells). "
                f"The +/- buttons nudge the box by {step:g} px.")
+    outside = box_outside_share(box, values.shape, stride)
+    if outside > 0:
+        st.info(f"{100 * outside:.1f}% of the box lies outside the feature map (which covers "
+                f"0..{values.shape[1] * stride:g} x 0..{values.shape[0] * stride:g} image pixels): "
+                "the methods read that part as zeros, shown as 'outside' in each panel.")
 
     if not state.methods:
         st.info("Choose at least one method in the sidebar.")
         return
+    methods = state.methods
+    n_samples = samples_per_method(box, stride, state.output_size, state.sampling_ratio)
+    heavy = [m for m in ("roi_warp", "roi_align") if m in methods]
+    if heavy and n_samples > MAX_LIVE_SAMPLES:
+        st.warning(f"{' and '.join(METHOD_LABELS[m] for m in heavy)} would take up to "
+                   f"{n_samples:,} bilinear samples with these settings, more than the "
+                   f"{MAX_LIVE_SAMPLES:,} the Playground traces live, so "
+                   f"{'they are' if len(heavy) > 1 else 'it is'} not shown. Lower the sampling "
+                   "ratio or the output size, or draw a smaller box.")
+        methods = tuple(m for m in methods if m not in heavy)
+        if not methods:
+            return
     try:
         traces = cached_traces(f"{input_key}@{stride}", state.channel, box, state.settings(),
-                               state.methods, values)
+                               methods, values)
     except ValueError as exc:
         st.error(f"{exc}")
         return
@@ -301,15 +367,15 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
 
 def method_panel(trace, values, zrange, out_range, row, style: Style) -> None:
     with st.container(border=True, key=f"panel_{trace.method}"):
-        st.plotly_chart(method_figure(trace, values, zrange=zrange, style=style),
+        st.plotly_chart(method_figure(trace, values, zrange=zrange, style=style, validate=False),
                         key=f"fig_{trace.method}", config=PLOTLY_CONFIG, width="stretch")
-        st.plotly_chart(output_figure(trace, zrange=out_range, style=style),
+        st.plotly_chart(output_figure(trace, zrange=out_range, style=style, validate=False),
                         key=f"out_{trace.method}", config=PLOTLY_CONFIG, width="stretch")
         st.table([row])
         for note in trace.notes:
             st.caption(note)
         with st.expander("Show the code"):
-            st.code(inspect.getsource(OPS[trace.method]), language="python")
+            st.code(op_source(trace.method), language="python")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -336,7 +402,10 @@ def playground() -> None:
     ss = st.session_state
     map_shape = fmap.shape[1:]
     # Keep the box across inputs and strides while it still overlaps the map.
-    if ss.get("box") is None or box_problem(ss["box"], map_shape, state.stride):
+    if ss.get("box") is not None and (problem := box_problem(ss["box"], map_shape, state.stride)):
+        st.warning(f"{problem} The default box is shown instead.")
+        ss["box"] = None
+    if ss.get("box") is None:
         ss["box"] = default_box(map_shape, state.stride)
     for k, v in zip(BOX_KEYS, ss["box"]):
         ss[k] = v
@@ -360,4 +429,7 @@ def main() -> None:
     st.navigation(pages).run()
 
 
-main()
+# Streamlit runs this file as ``__main__``; benchmarks/latency.py loads it under another name to
+# time the fragment on its own.
+if __name__ == "__main__":
+    main()

@@ -354,7 +354,7 @@ def _check_npy_dtype(dtype: np.dtype) -> None:
     if dtype.hasobject:
         raise ValueError(
             "The .npy file holds Python objects (it needs pickle to load), which is "
-            "refused for safety. Save a plain numeric array instead. " + _NPY_SHAPE_HELP
+            "refused for safety: it was not loaded. " + _NPY_SHAPE_HELP
         )
     if dtype.fields is not None or dtype.subdtype is not None or dtype.kind == "V":
         raise ValueError(

@@ -10,6 +10,8 @@ by hatching and legend text as well as colour, so nothing relies on red versus g
 
 from __future__ import annotations
 
+import re
+
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 
@@ -404,6 +406,40 @@ def outputs_figure(traces: Mapping[str, MethodTrace], *, style: Style = Style(),
     for i, (key, trace) in enumerate(traces.items()):
         title = (titles or {}).get(key, trace.label)
         _draw_output(fig.add_subplot(rows, cols, i + 1), trace, zrange, style, title)
+    return fig
+
+
+def comparison_figure(traces: Mapping[str, MethodTrace], values: np.ndarray, *,
+                      style: Style = Style()) -> Figure:
+    """The Playground as a static figure: one panel per method (top row) and its output below.
+
+    Args:
+        traces: the methods to show, in order (all on the same map and box).
+        values: the ``[H, W]`` channel the traces were computed on.
+    """
+    if not traces:
+        raise ValueError("comparison_figure needs at least one trace")
+    n = len(traces)
+    first = next(iter(traces.values()))
+    zrange = _zrange(values)
+    outs = np.concatenate([t.output.ravel() for t in traces.values()])
+    out_range = _zrange(outs)
+    fig = _new_figure(4.2 * n, 7.6, style)
+    grid = fig.add_gridspec(2, n, height_ratios=(3, 2))
+    handles: dict[str, object] = {}
+    for i, trace in enumerate(traces.values()):
+        for h in draw_method(fig.add_subplot(grid[0, i]), trace, values, style=style, zrange=zrange):
+            # Percentages differ per method: they go in the output titles, not the shared legend.
+            label = re.sub(r": [\d.]+% of the RoI$", "", h.get_label())
+            if label not in handles:
+                h.set_label(label)
+                handles[label] = h
+        a = trace.areas
+        _draw_output(fig.add_subplot(grid[1, i]), trace, out_range, style,
+                     f"lost {a.percent('lost'):.1f}%, gained {a.percent('gained'):.1f}%")
+    _legend(fig, list(handles.values()), style, ncols=min(4, max(2, n)))
+    fig.suptitle(f"Box {tuple(round(v, 2) for v in first.image_box)} px, stride {first.settings.stride:g}",
+                 fontsize=_pt(style))
     return fig
 
 

@@ -2,8 +2,22 @@
 
 Every figure is in the drawing frame of :mod:`roiviz.geometry` (feature units, cell ``(i, j)``
 spans ``[j, j+1) x [i, i+1)``, y pointing down) except :func:`image_figure`, which is in image
-pixels. Outlines are layout shapes (cheap to send); areas that need hatching and points that
-need hover text are scatter traces.
+pixels.
+
+Speed (benchmarks/latency.py): a box drag redraws every figure, and Streamlit remounts each
+changed chart, so each must be cheap to build, to send and to draw.
+
+* Figures are built as plain plotly dicts (``*_spec``) and wrapped by :func:`to_figure`;
+  ``validate=False`` skips plotly's property validation (15 ms per figure), which is safe
+  because the tests check that every spec validates to the same figure.
+* Many outlines (grid lines, bins) are one scatter path each, not one layout shape per
+  rectangle; only the RoI and the snapped box are shapes.
+* Axes never use automargin (margins are sized for the tick labels here), since an automargin
+  makes plotly draw a chart twice.
+* Box selection needs no data points (plotly reports the box on an empty plot), so the
+  selectable views carry none.
+* The photo is sent as a JPEG at most :data:`DISPLAY_MAX_SIDE` pixels on a side
+  (:func:`encode_display_image`; callers cache it per image).
 """
 
 from __future__ import annotations
@@ -13,6 +27,7 @@ import io
 from collections.abc import Sequence
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 
 from .style import (AREA_STYLES, FEATURE_COLORSCALE, METHOD_COLORS, OUTPUT_COLORSCALE, ROI_COLOR,
@@ -32,6 +47,24 @@ PLOTLY_CONFIG = {
 MAX_DRAWN_SAMPLES = 1500
 #: Cell values are written in the cells when the map has at most this many cells.
 MAX_ANNOTATED_CELLS = 400
+#: The image view draws the feature-cell grid only up to this many cells per side.
+MAX_GRID_LINES = 128
+#: The photo shown under the image view is at most this many pixels on its longer side.
+DISPLAY_MAX_SIDE = 1024
+
+# Named colour scales resolved once, as plotly's validation would (plotly.js knows other names).
+_FEATURE_SCALE = [list(s) for s in plotly.colors.get_colorscale(FEATURE_COLORSCALE)]
+_OUTPUT_SCALE = [list(s) for s in plotly.colors.get_colorscale(OUTPUT_COLORSCALE)]
+_TICK_LEN = 5
+
+
+def to_figure(spec: dict, *, validate: bool = True) -> go.Figure:
+    """A plotly figure from a spec built here.
+
+    ``validate=False`` skips plotly's property validation (the app's fast path); the specs are
+    checked to validate unchanged in ``tests/test_render_plotly.py``.
+    """
+    return go.Figure(spec) if validate else go.Figure(spec, _validate=False)
 
 
 def _rects_path(rects: Sequence[Rect]) -> tuple[list, list]:
@@ -45,44 +78,99 @@ def _rects_path(rects: Sequence[Rect]) -> tuple[list, list]:
 
 def _outline(rect: Rect, color: str, width: float, dash: str = "solid", name: str | None = None,
              legend: bool = False) -> dict:
-    shape = dict(type="rect", x0=rect[0], y0=rect[1], x1=rect[2], y1=rect[3], layer="above",
-                 line=dict(color=color, width=width, dash=dash), fillcolor="rgba(0,0,0,0)")
+    shape = dict(type="rect", x0=float(rect[0]), y0=float(rect[1]), x1=float(rect[2]),
+                 y1=float(rect[3]), layer="above", line=dict(color=color, width=width, dash=dash),
+                 fillcolor="rgba(0,0,0,0)")
     if name is not None:
         shape.update(name=name, showlegend=legend)
     return shape
 
 
 def _roi_shapes(rect: Rect, style: Style) -> list[dict]:
-    """The true RoI: a white halo under a black dashed line, visible on dark and light cells."""
+    """The true RoI: a white halo under a black dashed line, visible on dark and light cells.
+
+    Always the last shapes of a figure (the browser benchmarks read the RoI from the last one).
+    """
     return [_outline(rect, "white", style.line_width + 2),
             _outline(rect, ROI_COLOR, style.line_width, "dash", name="RoI (your box)", legend=True)]
 
 
-def _feature_heatmap(values: np.ndarray, zrange: tuple[float, float], name: str = "cell") -> go.Heatmap:
+def _feature_heatmap(values: np.ndarray, zrange: tuple[float, float], name: str = "cell",
+                     rows: slice = slice(None), cols: slice = slice(None)) -> dict:
+    """The map as a heatmap; ``rows``/``cols`` crop it to the cells a zoomed view shows."""
     height, width = values.shape
+    r = np.arange(height)[rows]
+    c = np.arange(width)[cols]
     annotate = height * width <= MAX_ANNOTATED_CELLS
-    return go.Heatmap(
-        z=values, x=np.arange(width) + 0.5, y=np.arange(height) + 0.5,
-        zmin=zrange[0], zmax=zrange[1], colorscale=FEATURE_COLORSCALE, showscale=False,
-        texttemplate="%{z:.3~g}" if annotate else None, textfont=dict(color="#d62728", size=10),
+    cell = np.stack(np.meshgrid(r, c, indexing="ij"), -1).astype(np.int16)
+    trace = dict(
+        type="heatmap", z=np.ascontiguousarray(values[rows, cols]), x=c + 0.5, y=r + 0.5,
+        zmin=float(zrange[0]), zmax=float(zrange[1]), colorscale=_FEATURE_SCALE, showscale=False,
+        textfont=dict(color="#d62728", size=10),
         hovertemplate="cell (row %{customdata[0]}, col %{customdata[1]})<br>value %{z:.4g}<extra></extra>",
-        customdata=np.stack(np.meshgrid(np.arange(height), np.arange(width), indexing="ij"), -1),
-        name=name, showlegend=False)
+        customdata=cell, name=name, showlegend=False)
+    if annotate:
+        trace["texttemplate"] = "%{z:.3~g}"
+    return trace
 
 
-def _frame_layout(fig: go.Figure, extent: Rect, style: Style, title: str, height: int | None = None) -> None:
+def _margins(extent: Rect, style: Style, top: int = 40, bottom_extra: int = 0) -> dict:
+    """Fixed margins with room for the tick labels (automargin would draw the chart twice)."""
     x1, y1, x2, y2 = extent
-    fig.update_layout(
+    digits = max(len(f"{v:.0f}") for v in (y1, y2, y1 + 1, y2 - 1))
+    tick = style.font_size - 1
+    left = 10 + _TICK_LEN + int(0.62 * tick * digits) + 2
+    bottom = 10 + _TICK_LEN + int(1.3 * tick) + bottom_extra
+    return dict(l=left, r=10, t=top, b=bottom, autoexpand=True)
+
+
+#: Legends are laid out for a plot this wide (a half-width panel on a 1280 px wide screen);
+#: on narrower screens plotly still grows the margin, at the cost of drawing the chart twice.
+_LEGEND_WIDTH = 440
+
+
+def _legend_height(names: Sequence[str], style: Style) -> int:
+    """Height (px) of a horizontal legend of ``names`` below the plot, estimated like plotly
+    lays it out (30 px symbol + text per item, wrapped at :data:`_LEGEND_WIDTH`), so that the
+    margin holds it and plotly need not redraw the chart to make room."""
+    if not names:
+        return 0
+    font = style.font_size - 2
+    rows, used = 1, 0.0
+    for name in names:
+        item = 50 + 0.42 * font * len(name)
+        if used and used + item > _LEGEND_WIDTH:
+            rows, used = rows + 1, 0.0
+        used += item
+    return int(rows * (1.3 * font + 15) + 8)
+
+
+def _reserve_legend(layout: dict, data: Sequence[dict], style: Style) -> None:
+    """Add the legend's height to the bottom margin."""
+    names = [d["name"] for d in data if d.get("showlegend", True) and d.get("type") == "scatter"]
+    names += [s["name"] for s in layout.get("shapes", ()) if s.get("showlegend")]
+    layout["margin"]["b"] += _legend_height(names, style)
+
+
+def _axes(extent: Rect, style: Style) -> tuple[dict, dict]:
+    x1, y1, x2, y2 = extent
+    common = dict(showgrid=False, zeroline=False, constrain="domain", ticks="outside",
+                  ticklen=_TICK_LEN, automargin=False, ticklabeloverflow="allow",
+                  tickfont=dict(size=style.font_size - 1))
+    return (dict(range=[float(x1), float(x2)], **common),
+            dict(range=[float(y2), float(y1)], scaleanchor="x", scaleratio=1, **common))
+
+
+def _frame_layout(extent: Rect, style: Style, title: str, height: int | None = None) -> dict:
+    xaxis, yaxis = _axes(extent, style)
+    return dict(
         title=dict(text=title, font=dict(size=style.font_size + 2)),
-        height=height or style.panel_height, margin=dict(l=10, r=10, t=40, b=10),
+        height=height or style.panel_height, margin=_margins(extent, style),
         font=dict(size=style.font_size), dragmode=False, hovermode="closest",
-        legend=dict(orientation="h", yanchor="top", y=-0.02, xanchor="left", x=0,
-                    font=dict(size=style.font_size - 2)),
-        plot_bgcolor="white", uirevision="keep")
-    fig.update_xaxes(range=[x1, x2], showgrid=False, zeroline=False, constrain="domain",
-                     title=None, ticks="outside")
-    fig.update_yaxes(range=[y2, y1], showgrid=False, zeroline=False, scaleanchor="x",
-                     scaleratio=1, constrain="domain", title=None, ticks="outside")
+        # At the foot of the figure, under the tick labels, in a margin sized for it.
+        legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, xanchor="left",
+                    x=0, font=dict(size=style.font_size - 2)),
+        plot_bgcolor="white", uirevision="keep", xaxis=xaxis, yaxis=yaxis)
 
 
 def _view_extent(values_shape: tuple[int, int], rects: Sequence[Rect | None], margin: float = 0.5,
@@ -102,26 +190,43 @@ def _view_extent(values_shape: tuple[int, int], rects: Sequence[Rect | None], ma
     return (x1, y1, x2, y2)
 
 
-def _selectable(fig: go.Figure, points_x, points_y) -> None:
-    """Box selection needs data to select: an invisible point at each cell or pixel block."""
-    fig.add_trace(go.Scatter(x=points_x, y=points_y, mode="markers", hoverinfo="skip",
-                             marker=dict(size=1, opacity=0), showlegend=False, name="select"))
-    fig.update_layout(dragmode="select", selectdirection="any",
-                      newselection=dict(line=dict(color="#0072B2", width=2, dash="dot")),
-                      activeselection=dict(fillcolor="#0072B2", opacity=0.15))
+def _crop(extent: Rect, values_shape: tuple[int, int]) -> tuple[slice, slice]:
+    """Rows and columns of the cells that intersect ``extent`` (at least one of each)."""
+    height, width = values_shape
+    x1, y1, x2, y2 = extent
+    c1 = min(max(int(np.floor(x1)), 0), width - 1)
+    c2 = max(min(int(np.ceil(x2)), width), c1 + 1)
+    r1 = min(max(int(np.floor(y1)), 0), height - 1)
+    r2 = max(min(int(np.ceil(y2)), height), r1 + 1)
+    return slice(r1, r2), slice(c1, c2)
+
+
+def _selectable(layout: dict) -> None:
+    """Box selection (plotly reports the box even where there are no points to select)."""
+    layout.update(dragmode="select", selectdirection="any",
+                  newselection=dict(line=dict(color="#0072B2", width=2, dash="dot")),
+                  activeselection=dict(fillcolor="#0072B2", opacity=0.15))
+
+
+def feature_spec(values: np.ndarray, roi: Rect | None, *, zrange: tuple[float, float],
+                 style: Style = Style(), title: str = "Feature map: drag a box") -> dict:
+    """The input feature map ``[H, W]`` with the RoI (feature units); box-select to draw a RoI."""
+    height, width = values.shape
+    layout = _frame_layout(_view_extent((height, width), [roi]), style, title)
+    if roi is not None:
+        layout["shapes"] = _roi_shapes(roi, style)
+    _selectable(layout)
+    data = [_feature_heatmap(values, zrange)]
+    _reserve_legend(layout, data, style)
+    return {"data": data, "layout": layout}
 
 
 def feature_figure(values: np.ndarray, roi: Rect | None, *, zrange: tuple[float, float],
-                   style: Style = Style(), title: str = "Feature map: drag a box") -> go.Figure:
-    """The input feature map ``[H, W]`` with the RoI (feature units); box-select to draw a RoI."""
-    height, width = values.shape
-    fig = go.Figure(_feature_heatmap(values, zrange))
-    if roi is not None:
-        fig.update_layout(shapes=_roi_shapes(roi, style))
-    gy, gx = np.meshgrid(np.arange(height) + 0.5, np.arange(width) + 0.5, indexing="ij")
-    _selectable(fig, gx.ravel(), gy.ravel())
-    _frame_layout(fig, _view_extent((height, width), [roi]), style, title)
-    return fig
+                   style: Style = Style(), title: str = "Feature map: drag a box",
+                   validate: bool = True) -> go.Figure:
+    """:func:`feature_spec` as a figure."""
+    return to_figure(feature_spec(values, roi, zrange=zrange, style=style, title=title),
+                     validate=validate)
 
 
 def encode_png(image: np.ndarray) -> str:
@@ -132,31 +237,58 @@ def encode_png(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def image_figure(image_uri: str, image_shape: tuple[int, int], box: Rect | None, stride: float, *,
-                 style: Style = Style(), title: str = "Image: drag a box") -> go.Figure:
-    """The image (a PNG data URI of ``image_shape = (H, W)`` pixels) with the RoI and the cell grid.
+def encode_display_image(image: np.ndarray, max_side: int = DISPLAY_MAX_SIDE,
+                         quality: int = 85) -> str:
+    """An RGB ``uint8 [H, W, 3]`` image as a JPEG data URI for display, at most ``max_side``
+    pixels on its longer side (the figure stretches it over the full image extent, so
+    coordinates stay in the original pixels). A 512 x 512 photo is ~50 kB instead of ~480 kB as
+    PNG; callers cache it per image.
+    """
+    from PIL import Image
+    img = Image.fromarray(np.ascontiguousarray(image))
+    if max(img.size) > max_side:
+        scale = max_side / max(img.size)
+        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))),
+                         Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def image_spec(image_uri: str, image_shape: tuple[int, int], box: Rect | None, stride: float, *,
+               style: Style = Style(), title: str = "Image: drag a box") -> dict:
+    """The image (a data URI of ``image_shape = (H, W)`` pixels) with the RoI and the cell grid.
 
     Grid lines every ``stride`` pixels show the feature cells the image is cut into.
     """
     height, width = image_shape
-    fig = go.Figure()
-    fig.add_layout_image(dict(source=image_uri, xref="x", yref="y", x=0, y=0, sizex=width,
-                              sizey=height, sizing="stretch", layer="below"))
-    shapes = []
-    for x in np.arange(stride, width, stride):
-        shapes.append(dict(type="line", x0=x, x1=x, y0=0, y1=height, layer="above",
-                           line=dict(color="rgba(255,255,255,0.35)", width=1)))
-    for y in np.arange(stride, height, stride):
-        shapes.append(dict(type="line", y0=y, y1=y, x0=0, x1=width, layer="above",
-                           line=dict(color="rgba(255,255,255,0.35)", width=1)))
+    xs, ys = [], []
+    if max(width, height) / stride > MAX_GRID_LINES:  # denser than a few pixels: just noise
+        stride = float("inf")
+    for x in np.arange(stride, width, stride) if stride < width else ():
+        xs += [float(x), float(x), None]
+        ys += [0.0, float(height), None]
+    for y in np.arange(stride, height, stride) if stride < height else ():
+        xs += [0.0, float(width), None]
+        ys += [float(y), float(y), None]
+    grid = dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
+                line=dict(color="rgba(255,255,255,0.35)", width=1), name="feature cells")
+    layout = _frame_layout((0.0, 0.0, float(width), float(height)), style, title)
+    layout["images"] = [dict(source=image_uri, xref="x", yref="y", x=0, y=0, sizex=width,
+                             sizey=height, sizing="stretch", layer="below")]
     if box is not None:
-        shapes += _roi_shapes(box, style)
-    fig.update_layout(shapes=shapes)
-    step = max(stride / 2.0, 1.0)
-    gy, gx = np.meshgrid(np.arange(step / 2, height, step), np.arange(step / 2, width, step), indexing="ij")
-    _selectable(fig, gx.ravel(), gy.ravel())
-    _frame_layout(fig, (0.0, 0.0, float(width), float(height)), style, title)
-    return fig
+        layout["shapes"] = _roi_shapes(box, style)
+    _selectable(layout)
+    _reserve_legend(layout, [grid], style)
+    return {"data": [grid], "layout": layout}
+
+
+def image_figure(image_uri: str, image_shape: tuple[int, int], box: Rect | None, stride: float, *,
+                 style: Style = Style(), title: str = "Image: drag a box",
+                 validate: bool = True) -> go.Figure:
+    """:func:`image_spec` as a figure."""
+    return to_figure(image_spec(image_uri, image_shape, box, stride, style=style, title=title),
+                     validate=validate)
 
 
 def _sample_hover(s, values_label: str = "value") -> str:
@@ -170,8 +302,8 @@ def _sample_hover(s, values_label: str = "value") -> str:
     return "<br>".join(parts)
 
 
-def method_figure(trace: MethodTrace, values: np.ndarray, *, zrange: tuple[float, float],
-                  style: Style = Style(), show_samples: bool = True, title: str | None = None) -> go.Figure:
+def method_spec(trace: MethodTrace, values: np.ndarray, *, zrange: tuple[float, float],
+                style: Style = Style(), show_samples: bool = True, title: str | None = None) -> dict:
     """One method's panel: the map, RoI, snapped box, bins, samples/argmax, lost/gained/outside.
 
     Args:
@@ -180,39 +312,56 @@ def method_figure(trace: MethodTrace, values: np.ndarray, *, zrange: tuple[float
         zrange: colour range of the map, shared by all panels.
     """
     color = METHOD_COLORS[trace.method]
-    fig = go.Figure(_feature_heatmap(values, zrange))
+    # Zoom on the RoI: the cells around it are what the panel is about (and all that is sent).
+    rects = [trace.roi, trace.snapped_box, trace.sampled_box, trace.read_region]
+    size = max(trace.roi[2] - trace.roi[0], trace.roi[3] - trace.roi[1])
+    extent = _view_extent(trace.map_shape, rects, margin=max(1.0, 0.2 * size), whole_map=False)
+    rows, cols = _crop(extent, values.shape)
+    data = [_feature_heatmap(values, zrange, rows=rows, cols=cols)]
     # Lost / gained / outside: hatched fills, one trace each, always in the legend.
+    area = trace.areas
     for name, (area_color, pattern, _, label) in AREA_STYLES.items():
-        rects = trace.region_rects(name)
-        xs, ys = _rects_path(rects) if rects else ([None], [None])
-        area = trace.areas
-        fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines", fill="toself", line=dict(color=area_color, width=style.thin_line),
+        region = trace.region_rects(name)
+        xs, ys = _rects_path(region) if region else ([None], [None])
+        data.append(dict(
+            type="scatter", x=xs, y=ys, mode="lines", fill="toself",
+            line=dict(color=area_color, width=style.thin_line),
             fillcolor=_rgba(area_color, 0.28), fillpattern=dict(shape=pattern, fgcolor=area_color, size=8),
             name=f"{label} ({area.percent(name):.1f}%)", hoverinfo="text", hoveron="fills",
             text=f"{label}: {getattr(area, name):.3g} cells = {area.pixels(name):.4g} px² "
                  f"({area.percent(name):.1f}% of the RoI)", legendgroup=name))
+    bins = [b.rect for b in trace.bins if b.rect is not None]
+    if bins:
+        xs, ys = _rects_path([tuple(float(v) for v in r) for r in bins])
+        data.append(dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip",
+                         line=dict(color=color, width=style.thin_line), showlegend=False,
+                         name="bins"))
     shapes = []
-    for b in trace.bins:
-        if b.rect is not None:
-            shapes.append(_outline(b.rect, color, style.thin_line))
     if trace.snapped_box is not None:
         shapes.append(_outline(trace.snapped_box, color, style.line_width, name="snapped box", legend=True))
     elif trace.sampled_box is not None:
         shapes.append(_outline(trace.sampled_box, color, style.line_width, name="sampled box", legend=True))
     shapes += _roi_shapes(trace.roi, style)
-    fig.update_layout(shapes=shapes)
-    _add_bin_hover(fig, trace, color, style)
+    annotations = []
+    _add_bin_hover(data, trace, color, style)
     if trace.method == "roi_pool":
-        _add_argmax(fig, trace, style)
+        _add_argmax(data, trace, style)
     elif show_samples and trace.method in ("roi_align", "roi_warp"):
-        _add_samples(fig, trace, style)
-    # Zoom on the RoI: the cells around it are what the panel is about.
-    rects = [trace.roi, trace.snapped_box, trace.sampled_box, trace.read_region]
-    size = max(trace.roi[2] - trace.roi[0], trace.roi[3] - trace.roi[1])
-    extent = _view_extent(trace.map_shape, rects, margin=max(1.0, 0.2 * size), whole_map=False)
-    _frame_layout(fig, extent, style, title or trace.label, height=style.panel_height + 60)
-    return fig
+        _add_samples(data, annotations, trace, style)
+    layout = _frame_layout(extent, style, title or trace.label, height=style.panel_height + 60)
+    layout["shapes"] = shapes
+    if annotations:
+        layout["annotations"] = annotations
+    _reserve_legend(layout, data, style)
+    return {"data": data, "layout": layout}
+
+
+def method_figure(trace: MethodTrace, values: np.ndarray, *, zrange: tuple[float, float],
+                  style: Style = Style(), show_samples: bool = True, title: str | None = None,
+                  validate: bool = True) -> go.Figure:
+    """:func:`method_spec` as a figure."""
+    return to_figure(method_spec(trace, values, zrange=zrange, style=style,
+                                 show_samples=show_samples, title=title), validate=validate)
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -241,23 +390,25 @@ def _bin_hover_text(trace: MethodTrace, b) -> str:
     return "<br>".join(lines)
 
 
-def _add_bin_hover(fig: go.Figure, trace: MethodTrace, color: str, style: Style) -> None:
+def _add_bin_hover(data: list, trace: MethodTrace, color: str, style: Style) -> None:
     bins = [b for b in trace.bins if b.rect is not None]
     if not bins:
         return
-    fig.add_trace(go.Scatter(
-        x=[(b.rect[0] + b.rect[2]) / 2 for b in bins], y=[(b.rect[1] + b.rect[3]) / 2 for b in bins],
+    data.append(dict(
+        type="scatter",
+        x=[float(b.rect[0] + b.rect[2]) / 2 for b in bins], y=[float(b.rect[1] + b.rect[3]) / 2 for b in bins],
         mode="markers", marker=dict(symbol="square-open", size=style.marker_size + 4, color=color,
                                     line=dict(width=style.thin_line)),
         hovertext=[_bin_hover_text(trace, b) for b in bins], hoverinfo="text",
         name="bin centre (hover for numbers)", showlegend=True))
 
 
-def _add_argmax(fig: go.Figure, trace: MethodTrace, style: Style) -> None:
+def _add_argmax(data: list, trace: MethodTrace, style: Style) -> None:
     winners = [b for b in trace.bins if b.argmax is not None]
     if not winners:
         return
-    fig.add_trace(go.Scatter(
+    data.append(dict(
+        type="scatter",
         x=[b.argmax[1] + 0.5 for b in winners], y=[b.argmax[0] + 0.5 for b in winners],
         mode="markers", name="max of each bin",
         marker=dict(symbol="star", size=style.marker_size + 8, color=WINNER_COLOR,
@@ -266,43 +417,57 @@ def _add_argmax(fig: go.Figure, trace: MethodTrace, style: Style) -> None:
         hoverinfo="text"))
 
 
-def _add_samples(fig: go.Figure, trace: MethodTrace, style: Style) -> None:
+def _add_samples(data: list, annotations: list, trace: MethodTrace, style: Style) -> None:
     samples = [(b, i, s) for b in trace.bins for i, s in enumerate(b.samples)]
     if not samples:
         return
     if len(samples) > MAX_DRAWN_SAMPLES:
-        fig.add_annotation(text=f"{len(samples)} samples: too many to draw; lower the sampling ratio",
-                           xref="paper", yref="paper", x=0, y=1, showarrow=False, xanchor="left",
-                           bgcolor="white")
+        annotations.append(dict(
+            text=f"{len(samples)} samples: too many to draw; lower the sampling ratio",
+            xref="paper", yref="paper", x=0, y=1, showarrow=False, xanchor="left", bgcolor="white"))
         return
-    fig.add_trace(go.Scatter(
-        x=[s.x for _, _, s in samples], y=[s.y for _, _, s in samples], mode="markers",
+    data.append(dict(
+        type="scatter",
+        x=[float(s.x) for _, _, s in samples], y=[float(s.y) for _, _, s in samples], mode="markers",
         name="sampling points (hover: neighbours, weights)",
-        marker=dict(size=style.marker_size, color=[SAMPLE_COLOR if s.on_map else "#999999" for _, _, s in samples],
-                    line=dict(color="white", width=1)),
+        # One colour for all unless some samples fall off the map (per-point styles cost).
+        marker=dict(size=style.marker_size, line=dict(color="white", width=1),
+                    color=SAMPLE_COLOR if all(s.on_map for _, _, s in samples)
+                    else [SAMPLE_COLOR if s.on_map else "#999999" for _, _, s in samples]),
         hovertext=[_sample_hover(s) for _, _, s in samples], hoverinfo="text"))
     if trace.settings.reduce == "max":
         winners = [b.samples[b.winner] for b in trace.bins if b.winner is not None]
-        fig.add_trace(go.Scatter(
-            x=[s.x for s in winners], y=[s.y for s in winners], mode="markers", name="winning sample",
+        data.append(dict(
+            type="scatter",
+            x=[float(s.x) for s in winners], y=[float(s.y) for s in winners], mode="markers",
+            name="winning sample",
             marker=dict(symbol="star", size=style.marker_size + 8, color=WINNER_COLOR,
                         line=dict(color="black", width=1)),
             hovertext=[_sample_hover(s) for s in winners], hoverinfo="text"))
 
 
-def output_figure(trace: MethodTrace, *, zrange: tuple[float, float], style: Style = Style()) -> go.Figure:
+def output_spec(trace: MethodTrace, *, zrange: tuple[float, float], style: Style = Style()) -> dict:
     """The method's output ``[PH, PW]`` as an annotated heatmap on a shared colour scale."""
     out = trace.output
     ph, pw = out.shape
-    fig = go.Figure(go.Heatmap(
-        z=out, zmin=zrange[0], zmax=zrange[1], colorscale=OUTPUT_COLORSCALE, showscale=False,
-        texttemplate="%{z:.3~g}" if ph * pw <= 196 else None,
-        textfont=dict(size=max(style.font_size - 2, 8)),
-        hovertemplate="output (row %{y}, col %{x}) = %{z:.5g}<extra></extra>"))
-    fig.update_layout(height=max(140, min(320, 40 * ph + 60)), margin=dict(l=10, r=10, t=30, b=10),
-                      title=dict(text=f"{trace.label}: output {ph} x {pw}", font=dict(size=style.font_size)),
-                      font=dict(size=style.font_size), dragmode=False)
-    fig.update_xaxes(showgrid=False, zeroline=False, dtick=1, constrain="domain")
-    fig.update_yaxes(autorange="reversed", showgrid=False, zeroline=False, dtick=1,
-                     scaleanchor="x", constrain="domain")
-    return fig
+    heatmap = dict(
+        type="heatmap", z=out, zmin=float(zrange[0]), zmax=float(zrange[1]),
+        colorscale=_OUTPUT_SCALE, showscale=False, textfont=dict(size=max(style.font_size - 2, 8)),
+        hovertemplate="output (row %{y}, col %{x}) = %{z:.5g}<extra></extra>")
+    if ph * pw <= 196:
+        heatmap["texttemplate"] = "%{z:.3~g}"
+    tick = dict(showgrid=False, zeroline=False, dtick=1, constrain="domain", automargin=False,
+                ticks="outside", ticklabeloverflow="allow", ticklen=_TICK_LEN, tickfont=dict(size=style.font_size - 1))
+    extent = (-0.5, -0.5, pw - 0.5, ph - 0.5)
+    layout = dict(
+        height=max(140, min(320, 40 * ph + 60)), margin=_margins(extent, style, top=30),
+        title=dict(text=f"{trace.label}: output {ph} x {pw}", font=dict(size=style.font_size)),
+        font=dict(size=style.font_size), dragmode=False,
+        xaxis=dict(tick), yaxis=dict(tick, autorange="reversed", scaleanchor="x"))
+    return {"data": [heatmap], "layout": layout}
+
+
+def output_figure(trace: MethodTrace, *, zrange: tuple[float, float], style: Style = Style(),
+                  validate: bool = True) -> go.Figure:
+    """:func:`output_spec` as a figure."""
+    return to_figure(output_spec(trace, zrange=zrange, style=style), validate=validate)

@@ -26,6 +26,11 @@ MAX_OUTPUT = 14
 #: Largest coordinate accepted from a URL or a typed box (image pixels).
 MAX_COORD = 100_000.0
 MAX_SAMPLING_RATIO = 16
+#: Most bilinear samples RoI Align or RoI Warp may trace per drag in the Playground. Tracing
+#: costs about 0.15 ms per sample in Python (14 x 14 bins at ratio 16 take 15 s and 70 MB),
+#: so one student's extreme settings would stall the server for the whole class; beyond this
+#: bound the page asks for a smaller ratio, output or box instead. 4096 samples take ~0.6 s.
+MAX_LIVE_SAMPLES = 4096
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,11 @@ def parse_query(params: Mapping[str, object]) -> tuple[PlaygroundState, list[str
          f"stride must be one of {', '.join(map(str, STRIDES))}")
     take("ch", lambda t: {"channel": _int(t, 0, 255)}, "channel must be an integer 0..255")
     take("box", lambda t: {"box": parse_box(t)}, "not a valid box")
+    if state.box is not None:
+        x1, y1, x2, y2 = (float(p) for p in _first(params["box"]).split(","))
+        if x1 > x2 or y1 > y2:
+            notices.append("The link's box had its corners swapped; they were put in order "
+                           "(x1 < x2, y1 < y2).")
 
     def parse_out(text):
         parts = text.lower().split("x")
@@ -211,9 +221,38 @@ def box_problem(box, map_shape: tuple[int, int], stride: float) -> str | None:
     if not all(math.isfinite(v) for v in box):
         return "The box needs finite numbers."
     if x2 - x1 <= 0 or y2 - y1 <= 0:
+        if x2 < x1 or y2 < y1:
+            return ("The box has zero width or height: its corners are swapped (x2 must be right "
+                    "of x1 and y2 below y1).")
         return "The box has zero width or height: drag a box with some area."
     width, height = map_shape[1] * stride, map_shape[0] * stride
     if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
         return (f"The box lies entirely off the feature map (which covers 0..{width:g} x "
                 f"0..{height:g} image pixels): draw it over the map.")
     return None
+
+
+def samples_per_method(box, stride: float, output_size: tuple[int, int], sampling_ratio: int) -> int:
+    """An upper bound on the samples RoI Align or RoI Warp takes for ``box`` (image pixels).
+
+    ``sampling_ratio`` per bin side if > 0, else adaptive ``ceil(size / output)`` per axis, with
+    the size in cells counted generously (+2 cells: RoI Warp's snapped box can be one cell
+    larger on each side).
+    """
+    ph, pw = output_size
+    if sampling_ratio > 0:
+        return ph * pw * sampling_ratio * sampling_ratio
+    height = (box[3] - box[1]) / stride + 2
+    width = (box[2] - box[0]) / stride + 2
+    return ph * pw * math.ceil(height / ph) * math.ceil(width / pw)
+
+
+def box_outside_share(box, map_shape: tuple[int, int], stride: float) -> float:
+    """The fraction (0..1) of the box's area that lies outside the feature map."""
+    x1, y1, x2, y2 = box
+    area = (x2 - x1) * (y2 - y1)
+    if area <= 0:
+        return 0.0
+    width, height = map_shape[1] * stride, map_shape[0] * stride
+    inside = max(0.0, min(x2, width) - max(x1, 0.0)) * max(0.0, min(y2, height) - max(y1, 0.0))
+    return max(0.0, 1.0 - inside / area)

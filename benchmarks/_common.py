@@ -1,0 +1,236 @@
+"""Shared pieces of the browser benchmarks (``latency.py``, ``classroom.py``).
+
+A real ``streamlit run app.py`` on 127.0.0.1 (its pid, for the resident memory), Debian's
+``/usr/bin/chromium`` driven by Playwright (never ``playwright install``), a box-drag like a
+student's, and the wait for the panels to show the new box.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PANELS = ("roi_pool", "roi_warp", "roi_align", "precise_roi_pool")
+#: The Playground as the issue's budget defines it: astronaut (512 x 512), stride 16, 7 x 7
+#: output, all four methods.
+QUERY = "?src=sample&img=astronaut&stride=16&out=7x7&methods=" + ",".join(PANELS)
+
+#: Installed in every page: the time of the last mouse-up, stamped in the page itself (so the
+#: driver's own delays never count).
+MOUSEUP_STAMP_JS = """window.addEventListener('mouseup', () => {
+  window.__roivizUp = performance.now();
+}, true);"""
+
+# Polled on every animation frame after the mouse-up. It returns false until the page shows the
+# new box everywhere a student looks: the script has stopped running, no element is stale
+# (Streamlit marks what the rerun has not yet replaced), the URL holds a box other than
+# ``oldBox`` (the app writes it at the end of the fragment), and every panel's figure has been
+# drawn by Plotly with the RoI (its last layout shape) at that box (feature units = pixels /
+# stride). Then it returns the milliseconds since the mouse-up, the box and every panel's
+# metrics row, which the caller checks against the engine.
+PANELS_UPDATED_JS = """([oldBox, stride]) => {
+  const app = document.querySelector('[data-testid=stApp]');
+  if (!app || app.getAttribute('data-test-script-state') === 'running') return false;
+  if (document.querySelector('[data-stale=true]')) return false;
+  const q = new URLSearchParams(window.location.search).get('box');
+  if (!q || q === oldBox) return false;
+  const box = q.split(',').map(Number);
+  const rows = {};
+  for (const m of %s) {
+    const gd = document.querySelector(`.st-key-fig_${m} .js-plotly-plot`);
+    if (!gd || !gd._fullLayout || !gd._fullLayout.shapes) return false;
+    const roi = gd._fullLayout.shapes[gd._fullLayout.shapes.length - 1];
+    if (!roi || Math.abs(roi.x0 - box[0] / stride) > 2e-3 || Math.abs(roi.y1 - box[3] / stride) > 2e-3)
+      return false;
+    const table = document.querySelector(`.st-key-panel_${m} [data-testid=stTable] table`);
+    if (!table || !table.querySelector('tbody tr')) return false;
+    rows[m] = {
+      headers: [...table.querySelectorAll('thead th')].map(t => t.innerText.trim()),
+      cells: [...table.querySelector('tbody tr').querySelectorAll('td, th')].map(t => t.innerText.trim()),
+    };
+  }
+  return {ms: performance.now() - window.__roivizUp, box: q, rows: rows};
+}""" % (list(PANELS),)
+
+
+def panel_rows(raw: dict) -> dict[str, dict[str, str]]:
+    """The metrics rows returned by :data:`PANELS_UPDATED_JS` as ``{method: {header: cell}}``."""
+    rows = {}
+    for method, row in raw.items():
+        named = [h for h in row["headers"] if h]
+        rows[method] = dict(zip(named, row["cells"][-len(named):]))
+    return rows
+
+
+_EXPECTED: dict = {}
+
+
+def expected_rows(box, stride: int = 16, output_size=(7, 7)) -> dict[str, dict[str, str]]:
+    """What the panels must show for ``box`` on the astronaut (the engine, not the page)."""
+    key = (tuple(box), stride, output_size)
+    if key not in _EXPECTED:
+        from roiviz import features, samples
+        from roiviz.state import PlaygroundState
+        from roiviz.traces import summary_rows, trace_all
+
+        state = PlaygroundState(sample="astronaut", stride=stride, output_size=output_size)
+        values = features.image_feature_map(samples.load_sample_image("astronaut"), stride).channel(0)
+        _EXPECTED[key] = summary_rows(trace_all(values, key[0], state.settings()))
+    return _EXPECTED[key]
+
+
+def drag_points(bb: dict, rng) -> list[tuple[float, float]]:
+    """Mouse positions of one drag across a plot area ``bb`` (start, 8 moves)."""
+    (fx0, fy0), (fx1, fy1) = random_drag(rng)
+    x0, y0 = bb["x"] + fx0 * bb["width"], bb["y"] + fy0 * bb["height"]
+    x1, y1 = bb["x"] + fx1 * bb["width"], bb["y"] + fy1 * bb["height"]
+    return [(x0 + (x1 - x0) * i / 8, y0 + (y1 - y0) * i / 8) for i in range(9)]
+
+
+def box_query(url: str) -> str | None:
+    box = box_from_url(url)
+    return ",".join(f"{v:.6g}" for v in box) if box else None
+
+
+def machine_load() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (``/proc/<pid>/stat``)."""
+    import os
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def descendants_cpu_seconds(root: int, name_prefix: str = "chrom") -> float:
+    """CPU seconds (user + system) of the live descendants of ``root`` whose command name
+    starts with ``name_prefix`` (the browsers this benchmark launched, not anyone else's)."""
+    import os
+    parents, names = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                head, tail = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        parents[int(entry)] = int(tail.split()[1])
+        names[int(entry)] = head.split("(", 1)[1]
+    total = 0.0
+    for pid, name in names.items():
+        if not name.startswith(name_prefix):
+            continue
+        p = pid
+        while p in parents and p not in (0, 1, root):
+            p = parents[p]
+        if p == root:
+            try:
+                total += cpu_seconds(pid)
+            except (OSError, IndexError):
+                pass
+    return total
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(log_path: Path | None = None, timeout: float = 90.0, extra_args=()):
+    """``streamlit run app.py`` headless on 127.0.0.1; yields ``(base_url, pid)``."""
+    port = free_port()
+    log = open(log_path, "w") if log_path else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless=true",
+         f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
+         *extra_args],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not become healthy (exit code {proc.poll()})")
+            time.sleep(0.3)
+        yield url, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if log is not subprocess.DEVNULL:
+            log.close()
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MB (``VmRSS`` in ``/proc/<pid>/status``)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def server_alive(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def box_from_url(url: str):
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)
+    return tuple(float(v) for v in query["box"][0].split(",")) if "box" in query else None
+
+
+def percentile(values, q: float) -> float:
+    """The ``q``-th percentile (0..100) by linear interpolation between order statistics."""
+    xs = sorted(values)
+    if not xs:
+        return float("nan")
+    if len(xs) == 1:
+        return xs[0]
+    pos = (len(xs) - 1) * q / 100.0
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def summary(values_ms) -> str:
+    if not values_ms:
+        return "n=0"
+    return (f"n={len(values_ms)}  p50={percentile(values_ms, 50):.0f} ms  "
+            f"p95={percentile(values_ms, 95):.0f} ms  max={max(values_ms):.0f} ms  "
+            f"mean={statistics.fmean(values_ms):.0f} ms")
+
+
+def random_drag(rng) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Start and end of a drag, as fractions of the plot area; boxes of 10%..60% per side."""
+    w, h = rng.uniform(0.1, 0.6), rng.uniform(0.1, 0.6)
+    x0, y0 = rng.uniform(0.02, 0.98 - w), rng.uniform(0.02, 0.98 - h)
+    return (x0, y0), (x0 + w, y0 + h)

@@ -1,0 +1,641 @@
+"""Hostile and odd inputs: every one gets a clear message, the previous valid state stays,
+nothing is rendered as HTML, no traceback, and the app keeps serving.
+
+The cases and their messages are listed in docs/hostile-inputs.md. Most run under AppTest
+(uploads included, through AppTest's file uploader); the browser covers what only the real
+upload widget and a real page can show: the upload size limit (enforced by the browser),
+script in a link, a click without a drag, and the server still serving afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import pathlib
+import struct
+import urllib.parse
+import urllib.request
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from browser_support import ARTIFACTS, chromium_browser, require_chromium, streamlit_server
+from roiviz import samples
+from roiviz.trace import METHODS
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PANELS = METHODS
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def new_app(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    return at
+
+
+def specs(at: AppTest) -> dict[str, dict]:
+    return {c.proto.id.rsplit("-", 1)[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+
+
+def _z(z) -> np.ndarray:
+    if isinstance(z, dict):
+        arr = np.frombuffer(base64.b64decode(z["bdata"]), dtype=np.dtype(z["dtype"]))
+        return arr.reshape([int(s) for s in z["shape"].split(",")]) if z.get("shape") else arr
+    return np.asarray(z, dtype=np.float64)
+
+
+def outputs(at: AppTest) -> dict[str, np.ndarray]:
+    sp = specs(at)
+    return {m: _z(sp[f"out_{m}"]["data"][0]["z"]) for m in METHODS if f"out_{m}" in sp}
+
+
+def view_titles(at: AppTest) -> dict[str, str]:
+    sp = specs(at)
+    return {k: sp[k]["layout"]["title"]["text"] for k in ("select_image", "select_feature") if k in sp}
+
+
+def messages(at: AppTest, kind: str) -> str:
+    return " | ".join(e.value for e in getattr(at, kind))
+
+
+def page_text(at: AppTest) -> str:
+    """Everything the page writes as text (markdown, captions, alerts, titles, chart titles)."""
+    parts = []
+    for kind in ("title", "header", "markdown", "caption", "error", "warning", "info", "success"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    parts += list(view_titles(at).values())
+    return "\n".join(parts)
+
+
+def assert_no_crash(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def assert_panels(at: AppTest) -> None:
+    """The page still works: every method's panel is there."""
+    assert set(outputs(at)) == set(METHODS)
+
+
+def same_outputs(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def png(img: Image.Image, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", **kw)
+    return buf.getvalue()
+
+
+def jpeg(img: Image.Image, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", **kw)
+    return buf.getvalue()
+
+
+def npy(arr, allow_pickle: bool = False) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=allow_pickle)
+    return buf.getvalue()
+
+
+def noise(h: int, w: int, seed: int = 0) -> Image.Image:
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8))
+
+
+def bomb_png(width: int = 100_000, height: int = 100_000) -> bytes:
+    """A 1 x 1 PNG whose header declares ``width x height`` pixels (a valid CRC): 70 bytes."""
+    one = png(Image.new("RGB", (1, 1), (1, 2, 3)))
+    sig, rest = one[:8], one[8:]
+    length = struct.unpack(">I", rest[:4])[0]
+    ihdr = bytearray(rest[8:8 + length])
+    ihdr[0:8] = struct.pack(">II", width, height)
+    crc = struct.pack(">I", zlib.crc32(b"IHDR" + bytes(ihdr)) & 0xFFFFFFFF)
+    return sig + rest[:8] + bytes(ihdr) + crc + rest[8 + length + 4:]
+
+
+def huge_npy_header() -> bytes:
+    """A .npy that declares a 100000 x 100000 float32 array and holds 64 bytes."""
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": "<f4", "fortran_order": False, "shape": (100_000, 100_000)})
+    return buf.getvalue() + b"\0" * 64
+
+
+class _Touch:
+    """Unpickling this creates a file: the proof that a pickle was (not) loaded."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __reduce__(self):
+        return (pathlib.Path.touch, (pathlib.Path(self.path),))
+
+
+def exif_rotated_jpeg() -> bytes:
+    """Stored 40 wide x 20 high, left half red, right half blue, EXIF orientation 6 (the
+    camera was turned: shown upright it is 20 wide x 40 high, red on top)."""
+    stored = Image.new("RGB", (40, 20), (0, 0, 255))
+    stored.paste((255, 0, 0), (0, 0, 20, 20))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return jpeg(stored, exif=exif.tobytes(), quality=95)
+
+
+def palette_png_with_transparency() -> bytes:
+    """30 x 20: left half palette index 1 (blue, transparent), right half index 0 (red)."""
+    img = Image.new("P", (30, 20), 0)
+    img.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
+    img.paste(1, (0, 0, 15, 20))
+    return png(img, transparency=1)
+
+
+def animated_gif() -> bytes:
+    """Two frames, 30 x 20: the first red, the second blue."""
+    first = Image.new("P", (30, 20), 0)
+    first.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
+    second = first.copy()
+    second.paste(1, (0, 0, 30, 20))
+    buf = io.BytesIO()
+    first.save(buf, format="GIF", save_all=True, append_images=[second], duration=100, loop=0)
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------
+# Uploads under AppTest: rejected files
+
+
+def upload(source: str, name: str, data: bytes, mime: str) -> tuple[AppTest, dict, dict]:
+    """Run the default page, switch the source to an upload and upload one file.
+
+    Returns the app and the outputs and view titles shown before the upload.
+    """
+    at = new_app()
+    at.run()
+    before, titles = outputs(at), view_titles(at)
+    at.radio(key="src").set_value(source).run()
+    widget = "upload_image" if source == "upload" else "upload_npy"
+    at.file_uploader(key=widget).set_value((name, data, mime)).run()
+    return at, before, titles
+
+
+BAD_IMAGES = [
+    ("empty file", "empty.png", b"", "The file is empty"),
+    ("text renamed .png", "notes.png", b"just some text, not a picture\n" * 10, "not an image"),
+    ("truncated PNG", "cut.png", png(noise(64, 64))[:300], "truncated or corrupt"),
+    ("truncated JPEG (in the header)", "cut.jpg", jpeg(noise(64, 64))[:400], "header is corrupt"),
+    ("truncated JPEG (in the pixels)", "cut2.jpg", jpeg(noise(256, 256), quality=95)[:-6000],
+     "truncated or corrupt"),
+    ("decompression bomb", "bomb.png", bomb_png(), "decompression bomb"),
+    ("declares too many pixels", "big.png", bomb_png(5000, 5000), "the limit is 16.8 megapixels"),
+]
+
+
+@pytest.mark.parametrize("case, name, data, fragment", BAD_IMAGES, ids=[c[0] for c in BAD_IMAGES])
+def test_bad_image_upload_keeps_previous_input(case, name, data, fragment):
+    at, before, titles = upload("upload", name, data, "image/png")
+    assert_no_crash(at)
+    errors = messages(at, "error")
+    assert fragment in errors and "The previous input stays on screen." in errors, errors
+    assert len(at.error) == 1
+    assert same_outputs(outputs(at), before) and view_titles(at) == titles
+    # The next run (any widget) still works and still explains the file, without a new decode.
+    at.number_input(key="bx2").set_value(300.0).run()
+    assert_no_crash(at)
+    assert fragment in messages(at, "error")
+    assert_panels(at)
+
+
+BAD_NPY = [
+    ("1-D array", npy(np.arange(10, dtype=np.float32)), "1 dimension(s)"),
+    ("4-D array", npy(np.zeros((1, 2, 3, 4), np.float32)), "4 dimension(s)"),
+    ("complex values", npy(np.zeros((4, 4), np.complex64)), "complex numbers"),
+    ("NaN and inf", npy(np.array([[1, np.nan], [np.inf, 2]], np.float32)), "non-finite"),
+    ("huge declared shape", huge_npy_header(), "at most 1024"),
+    ("zero-size", npy(np.zeros((0, 5), np.float32)), "is empty"),
+    ("empty file", b"", "The file is empty"),
+    ("a PNG renamed .npy", png(Image.new("RGB", (4, 4))), "not a .npy array file"),
+]
+
+
+@pytest.mark.parametrize("case, data, fragment", BAD_NPY, ids=[c[0] for c in BAD_NPY])
+def test_bad_npy_upload_keeps_previous_input(case, data, fragment):
+    at, before, titles = upload("npy", "map.npy", data, "application/octet-stream")
+    assert_no_crash(at)
+    errors = messages(at, "error")
+    assert fragment in errors and "The previous input stays on screen." in errors, errors
+    assert same_outputs(outputs(at), before) and view_titles(at) == titles
+
+
+def test_pickled_npy_is_refused_without_unpickling(tmp_path):
+    flag = tmp_path / "unpickled"
+    data = npy(np.array([_Touch(flag), None], dtype=object), allow_pickle=True)
+    # The file really is a pickle that would create the flag file if loaded.
+    np.load(io.BytesIO(data), allow_pickle=True)
+    assert flag.exists()
+    flag.unlink()
+    at, before, _ = upload("npy", "evil.npy", data, "application/octet-stream")
+    assert_no_crash(at)
+    assert "refused for safety" in messages(at, "error")
+    assert not flag.exists()
+    assert same_outputs(outputs(at), before)
+
+
+def test_a_good_upload_after_a_bad_one_is_used():
+    at, before, _ = upload("upload", "bad.png", b"not an image", "image/png")
+    assert at.error
+    at.file_uploader(key="upload_image").set_value(("ok.png", png(noise(96, 128, seed=5)), "image/png")).run()
+    assert_no_crash(at)
+    assert not at.error
+    assert view_titles(at)["select_image"].startswith("Image (128 x 96 px)")
+    assert not same_outputs(outputs(at), before)
+
+
+# ---------------------------------------------------------------------------------------------
+# Uploads under AppTest: odd but valid files are shown, and shown right
+
+
+def odd_images():
+    i16 = png(Image.fromarray(np.full((20, 30), 65535, dtype=np.uint16)))
+    assert Image.open(io.BytesIO(i16)).mode.startswith("I;16")
+    cmyk = jpeg(Image.new("CMYK", (30, 20), (0, 255, 255, 0)))
+    assert Image.open(io.BytesIO(cmyk)).mode == "CMYK"
+    return [
+        # case, file name, bytes, (width, height) shown, {(row, col): expected RGB}
+        ("1 x 1 image", "dot.png", png(Image.new("RGB", (1, 1), (10, 200, 30))), (1, 1),
+         {(0, 0): (10, 200, 30)}),
+        ("16-bit PNG", "deep.png", i16, (30, 20), {(0, 0): (255, 255, 255)}),
+        ("palette PNG with transparency", "pal.png", palette_png_with_transparency(), (30, 20),
+         {(10, 2): (255, 255, 255), (10, 27): (255, 0, 0)}),  # transparent -> white
+        ("CMYK JPEG", "cmyk.jpg", cmyk, (30, 20), {(10, 15): (255, 0, 0)}),
+        ("EXIF-rotated JPEG", "phone.jpg", exif_rotated_jpeg(), (20, 40),
+         {(5, 10): (255, 0, 0), (35, 10): (0, 0, 255)}),  # upright: red on top
+        ("animated GIF", "anim.gif", animated_gif(), (30, 20), {(10, 15): (255, 0, 0)}),
+    ]
+
+
+@pytest.mark.parametrize("case, name, data, size, pixels", odd_images(), ids=[c[0] for c in odd_images()])
+def test_odd_but_valid_images_are_shown(case, name, data, size, pixels):
+    at, before, _ = upload("upload", name, data, "image/png")
+    assert_no_crash(at)
+    assert not at.error, messages(at, "error")
+    w, h = size
+    assert view_titles(at)["select_image"].startswith(f"Image ({w} x {h} px)")
+    assert f"Uploaded image: {w} x {h} RGB" in messages(at, "caption")
+    image = at.session_state["_image"][1]
+    for (r, c), rgb in pixels.items():
+        np.testing.assert_allclose(image[r, c], rgb, atol=8, err_msg=f"{case} at {(r, c)}")
+    assert_panels(at)
+
+
+def test_session_keeps_one_decoded_upload():
+    at, _, _ = upload("upload", "a.png", png(noise(40, 50, seed=1)), "image/png")
+    first = at.session_state["_image"][0]
+    at.file_uploader(key="upload_image").set_value(("b.png", png(noise(60, 70, seed=2)), "image/png")).run()
+    assert_no_crash(at)
+    file_id, image = at.session_state["_image"]
+    assert file_id != first and image.shape == (60, 70, 3)
+    # Every picture the session holds (the decoded upload, the last input) is that one object:
+    # the replaced upload is not kept anywhere.
+    held = [v for value in at.session_state.to_dict().values()
+            for v in (value if isinstance(value, tuple) else (value,))
+            if isinstance(v, np.ndarray) and v.ndim == 3]
+    assert held and all(v is image for v in held), [v.shape for v in held]
+
+
+# ---------------------------------------------------------------------------------------------
+# Links (query strings)
+
+SCRIPT = "<script>window.__pwned=1</script>"
+IMG_TAG = "<img src=x onerror=\"window.__pwned=1\">"
+MARKDOWN = "**bold** [x](javascript:alert(1))"
+
+HOSTILE_LINKS = [
+    ({"box": "a,b,c,d"}, "a box needs numbers"),
+    ({"box": "1,2,3"}, "4 comma-separated numbers"),
+    ({"box": "nan,nan,nan,nan"}, "finite"),
+    ({"box": "inf,0,10,10"}, "finite"),
+    ({"box": "-inf,-inf,inf,inf"}, "finite"),
+    ({"box": "0,0,1e9,1e9"}, "within +-100000"),
+    ({"box": "10,10,10,50"}, "positive width and height"),
+    ({"out": "-7x7"}, "output size must be 1..14"),
+    ({"out": "0"}, "output size"),
+    ({"out": "7x-1"}, "output size"),
+    ({"out": "nan"}, "output size"),
+    ({"out": "1e9"}, "output size"),
+    ({"sr": "-1"}, "sampling ratio"),
+    ({"sr": "inf"}, "sampling ratio"),
+    ({"ch": "-5"}, "channel"),
+    ({"ch": "99999999999999999999999"}, "channel"),
+    ({"stride": "NaN"}, "stride"),
+    ({"aligned": "yes"}, "aligned"),
+    ({"presenter": "2"}, "presenter"),
+    ({"methods": "bogus"}, "methods"),
+    ({"methods": "roi_pool,rm -rf"}, "methods"),
+    ({"methods": ""}, "methods"),
+    ({"src": "npy"}, "source"),
+    ({"img": "../assets/astronaut"}, "not a sample image"),
+    ({"img": "../../../../etc/passwd"}, "not a sample image"),
+    ({"img": "/etc/passwd"}, "not a sample image"),
+    ({"img": "%2e%2e%2f%2e%2e%2fetc%2fpasswd"}, "not a sample image"),
+    ({"img": "astronaut.jpg"}, "not a sample image"),
+    ({"img": "C:\\Windows\\win.ini"}, "not a sample image"),
+    ({"img": "astronaut\x00.png"}, "not a sample image"),
+    ({"no_such_param": "1", "<b>x</b>": "1"}, "Ignored 2 unknown link parameter(s)"),
+] + [
+    ({key: payload}, f"'{key}'")
+    for key in ("src", "img", "stride", "ch", "box", "out", "sr", "aligned", "reduce", "conv",
+                "methods", "presenter")
+    for payload in (SCRIPT, IMG_TAG, MARKDOWN)
+]
+
+
+@pytest.mark.parametrize("query, fragment", HOSTILE_LINKS,
+                         ids=[f"{list(q)[0][:12]}={list(q.values())[0][:24]}" for q, _ in HOSTILE_LINKS])
+def test_hostile_link_gives_a_notice_and_the_defaults(query, fragment):
+    at = new_app(query)
+    at.run()
+    assert_no_crash(at)
+    assert not at.error, messages(at, "error")
+    notices = messages(at, "warning")
+    assert fragment in notices, notices
+    text = page_text(at)
+    for key, value in query.items():  # nothing typed in a link is echoed into the page
+        if len(value) > 3 and value not in ("bogus",):
+            assert value not in text
+        assert "<b>" not in text and "<script" not in text and "<img" not in text
+    assert_panels(at)
+
+
+def test_link_never_reads_outside_assets(tmp_path, monkeypatch):
+    """A link naming a real image file outside assets/ (relative or absolute) is not read."""
+    secret = tmp_path / "secret.jpg"
+    secret.write_bytes(jpeg(noise(32, 32)))
+    opened = []
+    real_open, real_read = pathlib.Path.open, pathlib.Path.read_bytes
+
+    def spy_open(self, *args, **kwargs):
+        opened.append(Path(self).resolve())
+        return real_open(self, *args, **kwargs)
+
+    def spy_read(self):
+        opened.append(Path(self).resolve())
+        return real_read(self)
+
+    monkeypatch.setattr(pathlib.Path, "open", spy_open)
+    monkeypatch.setattr(pathlib.Path, "read_bytes", spy_read)
+    rel = Path("..") / Path(*[".."] * 8) / str(secret).lstrip("/")
+    for value in (str(secret), str(rel), "secret", "../" + secret.name):
+        samples._load_cached.cache_clear()
+        at = new_app({"img": value})
+        at.run()
+        assert_no_crash(at)
+        assert "not a sample image" in messages(at, "warning")
+        assert at.session_state["img"] == samples.sample_image_names()[0]
+        assert_panels(at)
+    assert secret.resolve() not in opened
+    assert any(p.parent == samples.ASSETS_DIR for p in opened)  # the spy does see sample reads
+
+
+def test_swapped_corners_in_a_link_are_put_in_order_with_a_notice():
+    at = new_app({"box": "300,250,100,50"})
+    at.run()
+    assert_no_crash(at)
+    assert "corners swapped" in messages(at, "warning")
+    assert tuple(at.session_state["box"]) == (100.0, 50.0, 300.0, 250.0)
+    assert_panels(at)
+
+
+def test_link_box_entirely_off_the_image_falls_back_to_the_default_with_a_notice():
+    at = new_app({"box": "5000,5000,6000,6000"})
+    at.run()
+    assert_no_crash(at)
+    assert "entirely off the feature map" in messages(at, "warning")
+    assert "default box" in messages(at, "warning")
+    box = at.session_state["box"]
+    assert 0 <= box[0] < box[2] <= 512 and 0 <= box[1] < box[3] <= 512
+    assert_panels(at)
+
+
+def test_box_larger_than_the_image_is_traced_and_explained():
+    at = new_app({"box": "-256,-256,768,768"})
+    at.run()
+    assert_no_crash(at)
+    assert not at.error
+    info = messages(at, "info")
+    assert "75.0% of the box lies outside the feature map" in info, info
+    assert tuple(at.session_state["box"]) == (-256.0, -256.0, 768.0, 768.0)
+    assert_panels(at)
+    # Every panel counts the outside part (75% of the RoI) in its table.
+    for table in at.table:
+        assert table.value.iloc[0]["outside %"] == "75.0"
+
+
+# ---------------------------------------------------------------------------------------------
+# Boxes typed in the page
+
+
+@pytest.mark.parametrize("key, value, fragment", [
+    ("bx2", None, "zero width or height"),          # x2 = x1: zero width
+    ("by2", None, "zero width or height"),          # y2 = y1: zero height
+    ("bx1", 450.0, "corners are swapped"),          # x1 right of x2: inverted
+    ("by1", 500.0, "corners are swapped"),          # y1 below y2: inverted
+    ("bx1", 5000.0, "corners are swapped"),         # past x2 (and the image)
+    ("by2", -10.0, "corners are swapped"),
+    ("bx2", -50.0, "corners are swapped"),
+])
+def test_bad_typed_box_keeps_the_previous_box(key, value, fragment):
+    at = new_app()
+    at.run()
+    box = tuple(at.session_state["box"])
+    before = outputs(at)
+    if value is None:  # collapse the box onto its other corner
+        value = box[0] if key == "bx2" else box[1]
+    at.number_input(key=key).set_value(value).run()
+    assert_no_crash(at)
+    assert fragment in messages(at, "warning") and "The previous box is kept." in messages(at, "warning")
+    assert tuple(at.session_state["box"]) == box
+    assert [at.number_input(key=k).value for k in ("bx1", "by1", "bx2", "by2")] == list(box)
+    assert same_outputs(outputs(at), before)
+
+
+def test_typed_box_entirely_outside_on_the_other_side():
+    at = new_app()
+    at.run()
+    box = tuple(at.session_state["box"])
+    at.number_input(key="bx1").set_value(-900.0).run()
+    at.number_input(key="bx2").set_value(-600.0).run()
+    assert_no_crash(at)
+    assert "entirely off the feature map" in messages(at, "warning")
+    assert tuple(at.session_state["box"])[1:] == box[1:]
+
+
+def test_settings_too_heavy_to_trace_live_are_explained_not_run():
+    """Ratio 16 and 14 x 14 bins would take 50,176 samples per method (15 s of tracing)."""
+    at = new_app({"out": "14x14", "sr": "16", "box": "0,0,512,512"})
+    at.run()
+    assert_no_crash(at)
+    assert not at.error
+    warning = messages(at, "warning")
+    assert "RoI Warp and RoI Align would take up to 50,176" in warning, warning
+    assert set(outputs(at)) == {"roi_pool", "precise_roi_pool"}
+    at.number_input(key="ph").set_value(3).run()
+    at.number_input(key="pw").set_value(3).run()  # 9 * 256 = 2304 samples: fine
+    assert_no_crash(at)
+    assert set(outputs(at)) == set(METHODS)
+
+
+# ---------------------------------------------------------------------------------------------
+# The browser: one server, one page, for what only a real browser shows
+
+
+@pytest.fixture(scope="module")
+def browser_page():
+    require_chromium()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with streamlit_server() as url, chromium_browser() as browser:
+        context = browser.new_context(viewport={"width": 1400, "height": 1600})
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(url + "/")
+        page.wait_for_selector(".st-key-panel_precise_roi_pool [data-testid=stTable]")
+        page.url_base = url  # type: ignore[attr-defined]
+        yield page
+        context.close()
+
+
+def tables(page) -> list[str]:
+    return [page.locator(f".st-key-panel_{m} [data-testid=stTable]").inner_text() for m in PANELS]
+
+
+def server_ok(url: str) -> bool:
+    with urllib.request.urlopen(url + "/_stcore/health", timeout=10) as r:
+        return r.status == 200
+
+
+def assert_no_traceback(page) -> None:
+    html = page.content()
+    assert "Traceback" not in html and 'File "' not in html
+    assert page.locator("[data-testid=stException]").count() == 0
+
+
+UPLOADERS = {"Upload an image": "upload_image", "Upload a .npy feature map": "upload_npy"}
+
+
+def choose_source(page, label: str):
+    """Pick an upload source; returns that source's file input."""
+    page.get_by_text(label, exact=True).click()
+    dropzone = page.locator(f".st-key-{UPLOADERS[label]} [data-testid=stFileUploaderDropzoneInput]")
+    dropzone.wait_for(state="attached")
+    return dropzone
+
+
+def test_browser_file_over_the_upload_limit(browser_page, tmp_path):
+    page = browser_page
+    before = tables(page)
+    dropzone = choose_source(page, "Upload an image")
+    big = tmp_path / "huge.png"
+    big.write_bytes(png(Image.new("RGB", (8, 8))) + b"\0" * (21 * 1024 * 1024))  # 21 MB > 20 MB
+    dropzone.set_input_files(str(big))
+    # Streamlit's uploader refuses it in the browser, with its own message.
+    page.get_by_text("or smaller", exact=False).first.wait_for()
+    assert "File must be 20.0MB or smaller" in page.locator("[data-testid=stFileUploader]").inner_text()
+    assert_no_traceback(page)
+    assert tables(page) == before
+    assert server_ok(page.url_base)
+    page.screenshot(path=str(ARTIFACTS / "hostile_upload_too_large.png"), full_page=True)
+
+
+@pytest.mark.parametrize("label, name, make, fragment", [
+    ("Upload an image", "bomb.png", bomb_png, "decompression bomb"),
+    ("Upload an image", "notes.png", lambda: b"plain text\n" * 50, "not an image"),
+    ("Upload a .npy feature map", "evil.npy",
+     lambda: npy(np.array([{"a": 1}, None], dtype=object), allow_pickle=True), "refused for safety"),
+])
+def test_browser_bad_upload_message(browser_page, tmp_path, label, name, make, fragment):
+    page = browser_page
+    before = tables(page)
+    dropzone = choose_source(page, label)
+    path = tmp_path / name
+    path.write_bytes(make())
+    dropzone.set_input_files(str(path))
+    alert = page.locator("[data-testid=stAlertContentError]").filter(has_text=fragment)
+    alert.wait_for()
+    assert "The previous input stays on screen." in alert.inner_text()
+    assert_no_traceback(page)
+    assert tables(page) == before
+    assert server_ok(page.url_base)
+
+
+def test_browser_exif_photo_is_shown_upright(browser_page, tmp_path):
+    page = browser_page
+    dropzone = choose_source(page, "Upload an image")
+    path = tmp_path / "phone.jpg"
+    path.write_bytes(exif_rotated_jpeg())
+    dropzone.set_input_files(str(path))
+    page.get_by_text("Image (20 x 40 px): drag a box").wait_for()
+    assert_no_traceback(page)
+    page.locator(".st-key-panel_precise_roi_pool [data-testid=stTable]").wait_for()
+    # Back to the sample for the tests that follow.
+    page.get_by_text("Sample image", exact=True).click()
+    page.get_by_text("Image (512 x 512 px): drag a box").wait_for()
+
+
+def test_browser_script_in_a_link_is_never_run_or_rendered(browser_page):
+    page = browser_page
+    query = {key: payload for key, payload in zip(
+        ("reduce", "conv", "img", "methods", "box", "src"),
+        (SCRIPT, IMG_TAG, SCRIPT, IMG_TAG, SCRIPT, MARKDOWN))}
+    query[IMG_TAG] = SCRIPT
+    pg = page.context.new_page()
+    try:
+        pg.goto(page.url_base + "/?" + urllib.parse.urlencode(query))
+        pg.wait_for_selector(".st-key-panel_precise_roi_pool [data-testid=stTable]", timeout=60_000)
+        pg.wait_for_timeout(1000)
+        assert pg.evaluate("() => window.__pwned") is None
+        assert pg.locator("img[src=x]").count() == 0
+        body = pg.locator("[data-testid=stMain]").inner_html()
+        assert "__pwned" not in body and "javascript:" not in body
+        warnings = pg.locator("[data-testid=stAlertContentWarning]").all_inner_texts()
+        assert any("Ignored the link's 'reduce'" in w for w in warnings), warnings
+        assert_no_traceback(pg)
+    finally:
+        pg.close()
+
+
+def test_browser_click_without_drag_keeps_the_box(browser_page):
+    page = browser_page
+    page.wait_for_selector(".st-key-select_feature .nsewdrag")
+    before_url, before = page.url, tables(page)
+    area = page.locator(".st-key-select_feature .nsewdrag").first
+    area.scroll_into_view_if_needed()
+    bb = area.bounding_box()
+    page.mouse.click(bb["x"] + bb["width"] / 2, bb["y"] + bb["height"] / 2)  # a zero-size "box"
+    page.wait_for_timeout(1500)
+    assert tables(page) == before
+    qs = lambda u: urllib.parse.parse_qs(urllib.parse.urlparse(u).query).get("box")  # noqa: E731
+    assert qs(page.url) == qs(before_url)
+    assert page.locator("[data-testid=stAlertContentError]").count() == 0
+    assert_no_traceback(page)
+
+
+def test_browser_server_still_serves_a_new_visitor(browser_page):
+    page = browser_page
+    assert server_ok(page.url_base)
+    pg = page.context.new_page()
+    try:
+        pg.goto(page.url_base + "/?out=7x7")
+        pg.wait_for_selector(".st-key-panel_precise_roi_pool [data-testid=stTable]", timeout=60_000)
+        assert pg.locator(".st-key-panel_roi_align [data-testid=stTable]").count() == 1
+        assert_no_traceback(pg)
+    finally:
+        pg.close()

@@ -1,0 +1,114 @@
+"""The plotly specs the Playground sends without plotly's validation are valid plotly.
+
+The app wraps specs with ``to_figure(spec, validate=False)`` (15 ms faster per figure, see
+benchmarks/latency.py). Here every kind of spec, over the settings that change its shape, is
+validated by plotly and must serialise to exactly the JSON of the unvalidated figure: an
+unknown property, a wrong value or a name plotly.js does not know (e.g. the colour scale
+"gray", which only plotly.py resolves) would make them differ or raise.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import numpy as np
+import plotly.io as pio
+import pytest
+from PIL import Image
+
+from roiviz import features, render_plotly as R, samples
+from roiviz.style import Style
+from roiviz.trace import METHODS, Settings
+from roiviz.traces import trace_all
+
+IMAGE = samples.load_sample_image("astronaut")
+VALUES = features.image_feature_map(IMAGE, 16).channel(0)
+
+
+def same_json(spec: dict) -> None:
+    validated = json.loads(pio.to_json(R.to_figure(spec), validate=False))
+    fast = json.loads(pio.to_json(R.to_figure(spec, validate=False), validate=False))
+    assert fast == validated
+
+
+SETTINGS = [
+    Settings(output_size=(7, 7), stride=16.0, sampling_ratio=2),
+    Settings(output_size=(3, 5), stride=16.0, sampling_ratio=0, aligned=False, reduce="max",
+             convention="article"),
+    Settings(output_size=(14, 14), stride=16.0, sampling_ratio=4),  # over MAX_DRAWN_SAMPLES
+]
+BOXES = [(158.4, 134.4, 378.4, 355.2), (-40.0, -30.0, 100.0, 90.0), (500.0, 500.0, 700.0, 640.0)]
+
+
+@pytest.mark.parametrize("settings", SETTINGS)
+@pytest.mark.parametrize("box", BOXES)
+@pytest.mark.parametrize("presenter", [False, True])
+def test_method_and_output_specs_validate_unchanged(settings, box, presenter):
+    style = Style(presenter=presenter)
+    for method, trace in trace_all(VALUES, box, settings).items():
+        same_json(R.method_spec(trace, VALUES, zrange=(0.0, 1.0), style=style))
+        same_json(R.output_spec(trace, zrange=(0.0, 1.0), style=style))
+
+
+@pytest.mark.parametrize("presenter", [False, True])
+def test_view_specs_validate_unchanged(presenter):
+    style = Style(presenter=presenter)
+    uri = R.encode_display_image(IMAGE)
+    same_json(R.image_spec(uri, IMAGE.shape[:2], BOXES[0], 16, style=style))
+    same_json(R.image_spec(uri, IMAGE.shape[:2], None, 4, style=style))
+    same_json(R.feature_spec(VALUES, (1.0, 2.0, 10.0, 12.5), zrange=(0.0, 1.0), style=style))
+    toy = features.toy_grid().channel(0)
+    same_json(R.feature_spec(toy, None, zrange=(0.0, 9.0), style=style))
+
+
+def test_method_figure_shows_only_the_cells_around_the_roi():
+    trace = trace_all(VALUES, (100.0, 100.0, 164.0, 164.0), SETTINGS[0])["roi_align"]
+    heat = R.method_spec(trace, VALUES, zrange=(0.0, 1.0))["data"][0]
+    x, y = np.asarray(heat["x"]), np.asarray(heat["y"])
+    # RoI cells 6.25..10.25; the view adds at most 1 cell and half a cell more each side.
+    assert x.min() >= 4.5 and x.max() <= 12.5 and y.min() >= 4.5 and y.max() <= 12.5
+    rows, cols = (y - 0.5).astype(int), (x - 0.5).astype(int)
+    np.testing.assert_array_equal(heat["z"], VALUES[np.ix_(rows, cols)])
+    assert (heat["customdata"][..., 0] == rows[:, None]).all()
+    assert (heat["customdata"][..., 1] == cols[None, :]).all()
+
+
+def test_roi_is_the_last_shape():
+    for trace in trace_all(VALUES, BOXES[0], SETTINGS[0]).values():
+        shapes = R.method_spec(trace, VALUES, zrange=(0.0, 1.0))["layout"]["shapes"]
+        last = shapes[-1]
+        assert (last["x0"], last["y0"], last["x1"], last["y1"]) == pytest.approx(trace.roi)
+
+
+def test_display_image_is_a_bounded_jpeg_of_the_same_picture():
+    big = np.zeros((1500, 3000, 3), dtype=np.uint8)
+    big[:, :1500] = (255, 0, 0)  # left half red, right half black
+    uri = R.encode_display_image(big)
+    assert uri.startswith("data:image/jpeg;base64,")
+    img = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    assert img.format == "JPEG" and img.size == (1024, 512)
+    px = np.asarray(img.convert("RGB"), dtype=int)
+    assert px[256, 100, 0] > 200 and px[256, 100, 1] < 60 and px[256, 900].max() < 60
+    small = R.encode_display_image(IMAGE)
+    assert Image.open(io.BytesIO(base64.b64decode(small.split(",", 1)[1]))).size == (512, 512)
+    assert len(small) < len(R.encode_png(IMAGE)) / 4
+
+
+def test_grid_lines_are_one_trace_and_skipped_when_too_dense():
+    spec = R.image_spec("data:,", (512, 512), None, 16)
+    assert [d["type"] for d in spec["data"]] == ["scatter"]
+    assert "shapes" not in spec["layout"]
+    assert sum(v is None for v in spec["data"][0]["x"]) == 2 * (512 // 16 - 1)
+    dense = R.image_spec("data:,", (4096, 4096), None, 4)
+    assert dense["data"][0]["x"] == []
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_validated_figures_keep_the_public_api(method):
+    trace = trace_all(VALUES, BOXES[0], SETTINGS[0])[method]
+    fig = R.method_figure(trace, VALUES, zrange=(0.0, 1.0))
+    fig.update_layout(title="changed")  # a plain, validated plotly figure
+    assert fig.layout.title.text == "changed"
+    assert R.output_figure(trace, zrange=(0.0, 1.0)).data[0].z.shape == trace.output.shape
