@@ -21,6 +21,9 @@ from roiviz.render_plotly import (PLOTLY_CONFIG, encode_display_image, feature_f
 from roiviz.state import (MAX_LIVE_SAMPLES, MAX_OUTPUT, MAX_SAMPLING_RATIO, SOURCE_LABELS,
                           SOURCES, PlaygroundState, box_outside_share, box_problem, default_box,
                           parse_query, samples_per_method, to_query)
+from roiviz.examples import SEED_EXAMPLE_BOX
+from roiviz.export import figure_png, figure_svg, share_link, trace_json
+from roiviz.render_mpl import comparison_figure
 from roiviz.style import Style
 from roiviz.trace import METHOD_LABELS, METHODS, Settings
 from roiviz.traces import summary_rows, trace_all
@@ -362,7 +365,27 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
         for col, method in zip(st.columns(per_row), methods[start:start + per_row]):
             with col:
                 method_panel(traces[method], values, zrange, out_range, rows[method], style)
-    st.query_params.from_dict(to_query(current_state()))
+    query = to_query(current_state())
+    st.query_params.from_dict(query)
+    playground_exports(traces, values, style, query)
+
+
+def playground_exports(traces, values, style: Style, query: dict[str, str]) -> None:
+    """PNG / SVG of all panels (matplotlib, drawn only when clicked), the traces as JSON, a link."""
+    st.markdown("**Take it with you**")
+    c1, c2, c3 = st.columns(3)
+    stem = "roiviz-playground"
+    c1.download_button("Figure as PNG", lambda: figure_png(comparison_figure(traces, values, style=style)),
+                       file_name=f"{stem}.png", mime="image/png", key="dl_png", on_click="ignore",
+                       icon=":material/image:")
+    c2.download_button("Figure as SVG", lambda: figure_svg(comparison_figure(traces, values, style=style)),
+                       file_name=f"{stem}.svg", mime="image/svg+xml", key="dl_svg", on_click="ignore",
+                       icon=":material/draw:")
+    c3.download_button("Trace as JSON", lambda: trace_json(traces, {"query": query}).encode("utf-8"),
+                       file_name=f"{stem}.json", mime="application/json", key="dl_json",
+                       on_click="ignore", icon=":material/data_object:")
+    st.caption("Copy link (reopens this view; the copy button is at the right):")
+    st.code(share_link(st.context.url or "", query), language=None, wrap_lines=True)
 
 
 def method_panel(trace, values, zrange, out_range, row, style: Style) -> None:
@@ -406,7 +429,9 @@ def playground() -> None:
         st.warning(f"{problem} The default box is shown instead.")
         ss["box"] = None
     if ss.get("box") is None:
-        ss["box"] = default_box(map_shape, state.stride)
+        # The toy grid opens on the article's worked example; other inputs on a central box.
+        toy_box = input_key == "toy" and not box_problem(SEED_EXAMPLE_BOX, map_shape, state.stride)
+        ss["box"] = tuple(map(float, SEED_EXAMPLE_BOX)) if toy_box else default_box(map_shape, state.stride)
     for k, v in zip(BOX_KEYS, ss["box"]):
         ss[k] = v
     ss["_map_shape"], ss["_stride"] = map_shape, state.stride

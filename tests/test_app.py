@@ -284,3 +284,21 @@ def test_reset_restores_defaults():
     ss = at.session_state
     assert ss["stride"] == 16 and (ss["ph"], ss["pw"]) == (3, 3)
     assert tuple(ss["box"]) != (10.0, 10.0, 100.0, 100.0)
+
+
+def test_toy_grid_opens_on_the_seed_example():
+    from roiviz.examples import SEED_EXAMPLE_BOX
+    at = new_app({"src": "toy", "stride": "32"})
+    at.run()
+    assert_clean(at)
+    assert tuple(at.session_state["box"]) == tuple(map(float, SEED_EXAMPLE_BOX))
+
+
+def test_playground_offers_exports_and_a_link():
+    at = new_app({"img": "chelsea"})
+    at.run()
+    assert_clean(at)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Figure as PNG", "Figure as SVG", "Trace as JSON"]
+    link = [c.value for c in at.code if "img=chelsea" in c.value]
+    assert link and "box=" in link[0]

@@ -146,3 +146,20 @@ def test_no_pyplot_and_no_streamlit_in_roiviz():
             "print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_comparison_figure_has_a_panel_and_an_output_per_method():
+    from roiviz.export import figure_png, figure_svg
+    from roiviz.features import toy_grid
+    from roiviz.render_mpl import comparison_figure
+    from roiviz.trace import Settings
+    from roiviz.traces import trace_all
+    values = toy_grid().channel(0)
+    traces = trace_all(values, (40.0, 72.0, 240.0, 200.0), Settings(output_size=(3, 3), stride=32))
+    fig = comparison_figure(traces, values)
+    assert len(fig.axes) == 2 * len(traces)
+    titles = [ax.get_title(loc="left") for ax in fig.axes]
+    assert "RoI Pool" in titles and "Precise RoI Pooling" in titles
+    pool = traces["roi_pool"].areas
+    assert f"gained {pool.percent('gained'):.1f}%" in " ".join(titles)
+    assert figure_png(fig).startswith(b"\x89PNG") and b"<svg" in figure_svg(fig)
