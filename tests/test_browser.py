@@ -94,6 +94,9 @@ def test_initial_page_matches_engine(page):
     assert box is not None
     wait_for_rows(page, expected_rows(box))
     page.screenshot(path=str(ARTIFACTS / "playground_initial.png"), full_page=True)
+    # The README's picture (docs/playground.png is a copy of this file).
+    page.screenshot(path=str(ARTIFACTS / "readme_playground.png"),
+                    clip={"x": 0, "y": 0, "width": 1500, "height": 1900})
 
 
 def test_drag_on_feature_map_updates_panels(page):
