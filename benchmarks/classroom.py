@@ -40,10 +40,24 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import (CHROMIUM, CHROMIUM_ARGS, MOUSEUP_STAMP_JS, PANELS_UPDATED_JS,  # noqa: E402
-                     QUERY, ROOT, cpu_seconds, descendants_cpu_seconds, drag_points,
-                     expected_rows, machine_load,
-                     panel_rows, percentile, rss_mb, server_alive, streamlit_server)
+from _common import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    MOUSEUP_STAMP_JS,
+    PANELS_UPDATED_JS,
+    QUERY,
+    ROOT,
+    cpu_seconds,
+    descendants_cpu_seconds,
+    drag_points,
+    expected_rows,
+    machine_load,
+    panel_rows,
+    percentile,
+    rss_mb,
+    server_alive,
+    streamlit_server,
+)
 
 STRIDE = 16
 MAX_SESSIONS = 60  # a load test on this machine, bounded

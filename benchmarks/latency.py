@@ -31,9 +31,23 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import (CHROMIUM, CHROMIUM_ARGS, MOUSEUP_STAMP_JS, PANELS,  # noqa: E402
-                     PANELS_UPDATED_JS, QUERY, ROOT, box_query, drag_points, expected_rows,
-                     machine_load, panel_rows, percentile, streamlit_server, summary)
+from _common import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    MOUSEUP_STAMP_JS,
+    PANELS,
+    PANELS_UPDATED_JS,
+    QUERY,
+    ROOT,
+    box_query,
+    drag_points,
+    expected_rows,
+    machine_load,
+    panel_rows,
+    percentile,
+    streamlit_server,
+    summary,
+)
 
 APP = ROOT / "app.py"
 STRIDE = 16

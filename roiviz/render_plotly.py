@@ -30,8 +30,16 @@ import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
 
-from .style import (AREA_STYLES, FEATURE_COLORSCALE, METHOD_COLORS, OUTPUT_COLORSCALE, ROI_COLOR,
-                    SAMPLE_COLOR, WINNER_COLOR, Style)
+from .style import (
+    AREA_STYLES,
+    FEATURE_COLORSCALE,
+    METHOD_COLORS,
+    OUTPUT_COLORSCALE,
+    ROI_COLOR,
+    SAMPLE_COLOR,
+    WINNER_COLOR,
+    Style,
+)
 from .trace import MethodTrace, Rect
 
 #: Plotly config for every figure: no zoom or pan, so a user can never get stuck outside
@@ -116,7 +124,7 @@ def _feature_heatmap(values: np.ndarray, zrange: tuple[float, float], name: str 
 
 def _margins(extent: Rect, style: Style, top: int = 40, bottom_extra: int = 0) -> dict:
     """Fixed margins with room for the tick labels (automargin would draw the chart twice)."""
-    x1, y1, x2, y2 = extent
+    _, y1, _, y2 = extent
     digits = max(len(f"{v:.0f}") for v in (y1, y2, y1 + 1, y2 - 1))
     tick = style.font_size - 1
     left = 10 + _TICK_LEN + int(0.62 * tick * digits) + 2
@@ -241,8 +249,8 @@ def encode_display_image(image: np.ndarray, max_side: int = DISPLAY_MAX_SIDE,
                          quality: int = 85) -> str:
     """An RGB ``uint8 [H, W, 3]`` image as a JPEG data URI for display, at most ``max_side``
     pixels on its longer side (the figure stretches it over the full image extent, so
-    coordinates stay in the original pixels). A 512 x 512 photo is ~50 kB instead of ~480 kB as
-    PNG; callers cache it per image.
+    coordinates stay in the original pixels). The 512 x 512 astronaut is an 80 kB data URI
+    instead of 480 kB as PNG; callers cache it per image.
     """
     from PIL import Image
     img = Image.fromarray(np.ascontiguousarray(image))
@@ -259,18 +267,18 @@ def image_spec(image_uri: str, image_shape: tuple[int, int], box: Rect | None, s
                style: Style = Style(), title: str = "Image: drag a box") -> dict:
     """The image (a data URI of ``image_shape = (H, W)`` pixels) with the RoI and the cell grid.
 
-    Grid lines every ``stride`` pixels show the feature cells the image is cut into.
+    Grid lines every ``stride`` pixels show the feature cells the image is cut into (not when
+    there are more than :data:`MAX_GRID_LINES` cells a side: the lines would be mere noise).
     """
     height, width = image_shape
     xs, ys = [], []
-    if max(width, height) / stride > MAX_GRID_LINES:  # denser than a few pixels: just noise
-        stride = float("inf")
-    for x in np.arange(stride, width, stride) if stride < width else ():
-        xs += [float(x), float(x), None]
-        ys += [0.0, float(height), None]
-    for y in np.arange(stride, height, stride) if stride < height else ():
-        xs += [0.0, float(width), None]
-        ys += [float(y), float(y), None]
+    if max(width, height) / stride <= MAX_GRID_LINES:
+        for x in np.arange(stride, width, stride):
+            xs += [float(x), float(x), None]
+            ys += [0.0, float(height), None]
+        for y in np.arange(stride, height, stride):
+            xs += [0.0, float(width), None]
+            ys += [float(y), float(y), None]
     grid = dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
                 line=dict(color="rgba(255,255,255,0.35)", width=1), name="feature cells")
     layout = _frame_layout((0.0, 0.0, float(width), float(height)), style, title)

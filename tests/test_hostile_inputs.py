@@ -21,10 +21,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from browser_support import (
+    ARTIFACTS,
+    chromium_browser,
+    require_chromium,
+    streamlit_server,
+)
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from browser_support import ARTIFACTS, chromium_browser, require_chromium, streamlit_server
 from roiviz import samples
 from roiviz.trace import METHODS
 
@@ -285,7 +290,7 @@ def odd_images():
 
 @pytest.mark.parametrize("case, name, data, size, pixels", odd_images(), ids=[c[0] for c in odd_images()])
 def test_odd_but_valid_images_are_shown(case, name, data, size, pixels):
-    at, before, _ = upload("upload", name, data, "image/png")
+    at, _, _ = upload("upload", name, data, "image/png")
     assert_no_crash(at)
     assert not at.error, messages(at, "error")
     w, h = size
@@ -360,7 +365,7 @@ HOSTILE_LINKS = [
 
 
 @pytest.mark.parametrize("query, fragment", HOSTILE_LINKS,
-                         ids=[f"{list(q)[0][:12]}={list(q.values())[0][:24]}" for q, _ in HOSTILE_LINKS])
+                         ids=[f"{next(iter(q))[:12]}={next(iter(q.values()))[:24]}" for q, _ in HOSTILE_LINKS])
 def test_hostile_link_gives_a_notice_and_the_defaults(query, fragment):
     at = new_app(query)
     at.run()
@@ -369,7 +374,7 @@ def test_hostile_link_gives_a_notice_and_the_defaults(query, fragment):
     notices = messages(at, "warning")
     assert fragment in notices, notices
     text = page_text(at)
-    for key, value in query.items():  # nothing typed in a link is echoed into the page
+    for value in query.values():  # nothing typed in a link is echoed into the page
         if len(value) > 3 and value not in ("bogus",):
             assert value not in text
         assert "<b>" not in text and "<script" not in text and "<img" not in text
@@ -622,7 +627,7 @@ def test_browser_click_without_drag_keeps_the_box(browser_page):
     page.mouse.click(bb["x"] + bb["width"] / 2, bb["y"] + bb["height"] / 2)  # a zero-size "box"
     page.wait_for_timeout(1500)
     assert tables(page) == before
-    qs = lambda u: urllib.parse.parse_qs(urllib.parse.urlparse(u).query).get("box")  # noqa: E731
+    qs = lambda u: urllib.parse.parse_qs(urllib.parse.urlparse(u).query).get("box")
     assert qs(page.url) == qs(before_url)
     assert page.locator("[data-testid=stAlertContentError]").count() == 0
     assert_no_traceback(page)

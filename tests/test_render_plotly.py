@@ -18,7 +18,8 @@ import plotly.io as pio
 import pytest
 from PIL import Image
 
-from roiviz import features, render_plotly as R, samples
+from roiviz import features, samples
+from roiviz import render_plotly as R
 from roiviz.style import Style
 from roiviz.trace import METHODS, Settings
 from roiviz.traces import trace_all
@@ -47,7 +48,7 @@ BOXES = [(158.4, 134.4, 378.4, 355.2), (-40.0, -30.0, 100.0, 90.0), (500.0, 500.
 @pytest.mark.parametrize("presenter", [False, True])
 def test_method_and_output_specs_validate_unchanged(settings, box, presenter):
     style = Style(presenter=presenter)
-    for method, trace in trace_all(VALUES, box, settings).items():
+    for trace in trace_all(VALUES, box, settings).values():
         same_json(R.method_spec(trace, VALUES, zrange=(0.0, 1.0), style=style))
         same_json(R.output_spec(trace, zrange=(0.0, 1.0), style=style))
 
