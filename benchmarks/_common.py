@@ -7,20 +7,17 @@ student's, and the wait for the panels to show the new box.
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import statistics
-import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# The server and browser launchers are the browser tests' own (one copy of each).
+sys.path.insert(0, str(ROOT / "tests"))
+from browser_support import CHROMIUM, CHROMIUM_ARGS, box_from_url  # noqa: E402,F401
+from browser_support import streamlit_process as streamlit_server  # noqa: E402,F401
 PANELS = ("roi_pool", "roi_warp", "roi_align", "precise_roi_pool")
 #: The Playground as the issue's budget defines it: astronaut (512 x 512), stride 16, 7 x 7
 #: output, all four methods.
@@ -146,46 +143,6 @@ def descendants_cpu_seconds(root: int, name_prefix: str = "chrom") -> float:
     return total
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def streamlit_server(log_path: Path | None = None, timeout: float = 90.0, extra_args=()):
-    """``streamlit run app.py`` headless on 127.0.0.1; yields ``(base_url, pid)``."""
-    port = free_port()
-    log = open(log_path, "w") if log_path else subprocess.DEVNULL
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless=true",
-         f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
-         *extra_args],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not become healthy (exit code {proc.poll()})")
-            time.sleep(0.3)
-        yield url, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        if log is not subprocess.DEVNULL:
-            log.close()
-
-
 def rss_mb(pid: int) -> float:
     """Resident memory of a process in MB (``VmRSS`` in ``/proc/<pid>/status``)."""
     with open(f"/proc/{pid}/status") as f:
@@ -201,11 +158,6 @@ def server_alive(url: str) -> bool:
             return r.status == 200
     except OSError:
         return False
-
-
-def box_from_url(url: str):
-    query = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)
-    return tuple(float(v) for v in query["box"][0].split(",")) if "box" in query else None
 
 
 def percentile(values, q: float) -> float:

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -39,13 +40,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(timeout: float = 90.0):
-    """Run ``streamlit run app.py`` headless on a free port; yield its base URL."""
+def streamlit_process(log_path: Path | None = None, timeout: float = 90.0, extra_args=()):
+    """Run ``streamlit run app.py`` headless on a free port; yield ``(base_url, pid)``.
+
+    Shared by the browser tests and ``benchmarks/`` (which read the server's memory via ``pid``).
+    """
     port = free_port()
-    log = open(ARTIFACTS / f"server-{port}.log", "w") if ARTIFACTS.exists() else subprocess.DEVNULL
+    log = open(log_path, "w") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless=true",
-         f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"],
+         f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
+         *extra_args],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -60,7 +65,7 @@ def streamlit_server(timeout: float = 90.0):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not become healthy (exit code {proc.poll()})")
             time.sleep(0.3)
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         try:
@@ -69,6 +74,20 @@ def streamlit_server(timeout: float = 90.0):
             proc.kill()
         if log is not subprocess.DEVNULL:
             log.close()
+
+
+@contextlib.contextmanager
+def streamlit_server(timeout: float = 90.0):
+    """Run ``streamlit run app.py`` headless on a free port; yield its base URL."""
+    log = ARTIFACTS / f"server-{time.time_ns()}.log" if ARTIFACTS.exists() else None
+    with streamlit_process(log, timeout) as (url, _pid):
+        yield url
+
+
+def box_from_url(url: str) -> tuple[float, ...] | None:
+    """The Playground's box ``(x1, y1, x2, y2)`` from the ``box=`` query parameter of ``url``."""
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)
+    return tuple(float(v) for v in query["box"][0].split(",")) if "box" in query else None
 
 
 @contextlib.contextmanager

@@ -7,12 +7,12 @@ Screenshots go to ``tests/artifacts/`` (look at them).
 from __future__ import annotations
 
 import re
-import urllib.parse
 
 import numpy as np
 import pytest
 
-from browser_support import ARTIFACTS, chromium_browser, require_chromium, streamlit_server
+from browser_support import (ARTIFACTS, box_from_url, chromium_browser, require_chromium,
+                             streamlit_server)
 from roiviz import features, samples
 from roiviz.state import PlaygroundState
 from roiviz.traces import summary_rows, trace_all
@@ -34,11 +34,6 @@ def page():
         pg.url_base = url  # type: ignore[attr-defined]
         yield pg
         context.close()
-
-
-def box_from_url(url: str) -> tuple[float, ...] | None:
-    query = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)
-    return tuple(float(v) for v in query["box"][0].split(",")) if "box" in query else None
 
 
 def panel_row(pg, method: str) -> dict[str, str]:
