@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from roiviz.precise_roi_pool import precise_roi_pool, trace_precise_roi_pool
 from roiviz.roi_align import roi_align
 from roiviz.trace import MAX_TRACE_OUTPUT, Settings
+from translation_cases import random_map, translated_case
 
 ARANGE = np.arange(25, dtype=np.float32).reshape(5, 5)   # value of cell (r, c) is 5 r + c
 
@@ -150,26 +151,10 @@ def test_limit_of_roi_align():
 strides_pow2 = st.sampled_from([1, 2, 4, 8, 16, 32])
 
 
-def _map(data, h, w):
-    return np.random.default_rng(data.draw(st.integers(0, 2 ** 16))).standard_normal((h, w)).astype(np.float32)
-
-
 @settings(max_examples=50, deadline=None)
 @given(st.data(), strides_pow2, st.integers(0, 3), st.integers(0, 3))
 def test_integer_translation_invariance(data, stride, dy, dx):
-    h, w = data.draw(st.integers(3, 8)), data.draw(st.integers(3, 8))
-    feature = _map(data, h, w)
-    # Keep every sample in [0, size - 1/2] (library frame): away from the clamped strip [-1, 0)
-    # that the top/left padding changes, and from the jump to zero at x = W, where one float32
-    # ulp (shifted coordinates round differently) decides between on and off the map.
-    u1 = data.draw(st.integers(16, 16 * (w - 2))) / 16
-    v1 = data.draw(st.integers(16, 16 * (h - 2))) / 16
-    u2 = min(u1 + data.draw(st.integers(0, 16 * 4)) / 16, w - 1)
-    v2 = min(v1 + data.draw(st.integers(0, 16 * 4)) / 16, h - 1)
-    box = np.array([u1, v1, u2, v2]) * stride
-    shifted = np.full((h + dy, w + dx), 1.75, np.float32)
-    shifted[dy:, dx:] = feature
-    moved = box + np.array([dx, dy, dx, dy]) * stride
+    feature, box, shifted, moved = translated_case(data, stride, dy, dx, pad_value=1.75)
     np.testing.assert_allclose(precise(feature, box, (2, 3), stride),
                                precise(shifted, moved, (2, 3), stride), atol=1e-5)
 
@@ -177,7 +162,7 @@ def test_integer_translation_invariance(data, stride, dy, dx):
 @settings(max_examples=30, deadline=None)
 @given(st.data(), strides_pow2)
 def test_halving_box_and_doubling_scale(data, stride):
-    feature = _map(data, 6, 7)
+    feature = random_map(data, 6, 7)
     box = tuple(data.draw(st.integers(-16, 16 * 8)) / 16 * stride for _ in range(4))
     half = tuple(v / 2 for v in box)
     np.testing.assert_array_equal(precise(feature, box, 3, stride), precise(feature, half, 3, stride / 2))
@@ -187,7 +172,7 @@ def test_halving_box_and_doubling_scale(data, stride):
 @given(st.data())
 def test_average_within_map_range(data):
     h, w = data.draw(st.integers(1, 6)), data.draw(st.integers(1, 6))
-    feature = _map(data, h, w) + data.draw(st.floats(-3, 3))
+    feature = random_map(data, h, w) + data.draw(st.floats(-3, 3))
     lo, hi = float(feature.min()), float(feature.max())
     box = tuple(data.draw(st.floats(-3 * w, 4 * w)) for _ in range(4))
     out = precise(feature, box, (2, 2))

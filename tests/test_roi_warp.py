@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from roiviz.roi_warp import roi_warp, trace_roi_warp
 from roiviz.trace import MAX_TRACE_OUTPUT, Settings
 from test_roi_align import roi_align_loop
+from translation_cases import random_map, translated_case
 
 ARANGE = np.arange(25, dtype=np.float32).reshape(5, 5)   # value of cell (r, c) is 5 r + c
 
@@ -119,27 +120,11 @@ strides_pow2 = st.sampled_from([1, 2, 4, 8, 16, 32])
 conventions = st.sampled_from(["library", "article"])
 
 
-def _map(data, h, w):
-    return np.random.default_rng(data.draw(st.integers(0, 2 ** 16))).standard_normal((h, w)).astype(np.float32)
-
-
 @settings(max_examples=50, deadline=None)
 @given(st.data(), strides_pow2, conventions, st.sampled_from([-1, 1, 2]),
        st.sampled_from(["avg", "max"]), st.integers(0, 3), st.integers(0, 3))
 def test_integer_translation_invariance(data, stride, convention, ratio, reduce, dy, dx):
-    h, w = data.draw(st.integers(3, 8)), data.draw(st.integers(3, 8))
-    feature = _map(data, h, w)
-    # Keep every sample in [0, size - 1/2] (library frame): away from the clamped strip [-1, 0)
-    # that the top/left padding changes, and from the jump to zero at x = W, where one float32
-    # ulp (shifted coordinates round differently) decides between on and off the map.
-    u1 = data.draw(st.integers(16, 16 * (w - 2))) / 16
-    v1 = data.draw(st.integers(16, 16 * (h - 2))) / 16
-    u2 = min(u1 + data.draw(st.integers(0, 16 * 4)) / 16, w - 1)
-    v2 = min(v1 + data.draw(st.integers(0, 16 * 4)) / 16, h - 1)
-    box = np.array([u1, v1, u2, v2]) * stride
-    shifted = np.full((h + dy, w + dx), -2.5, np.float32)
-    shifted[dy:, dx:] = feature
-    moved = box + np.array([dx, dy, dx, dy]) * stride
+    feature, box, shifted, moved = translated_case(data, stride, dy, dx, pad_value=-2.5)
     kwargs = dict(stride=stride, sampling_ratio=ratio, reduce=reduce, convention=convention)
     np.testing.assert_allclose(warp(feature, box, (3, 2), **kwargs),
                                warp(shifted, moved, (3, 2), **kwargs), atol=1e-5)
@@ -148,7 +133,7 @@ def test_integer_translation_invariance(data, stride, convention, ratio, reduce,
 @settings(max_examples=30, deadline=None)
 @given(st.data(), strides_pow2, conventions)
 def test_halving_box_and_doubling_scale(data, stride, convention):
-    feature = _map(data, 6, 7)
+    feature = random_map(data, 6, 7)
     box = tuple(data.draw(st.integers(-16, 16 * 8)) / 16 * stride for _ in range(4))
     half = tuple(v / 2 for v in box)
     np.testing.assert_array_equal(warp(feature, box, 3, stride, 2, convention=convention),
@@ -159,7 +144,7 @@ def test_halving_box_and_doubling_scale(data, stride, convention):
 @given(st.data(), conventions, st.sampled_from([-1, 1, 3]))
 def test_average_within_map_range(data, convention, ratio):
     h, w = data.draw(st.integers(1, 6)), data.draw(st.integers(1, 6))
-    feature = _map(data, h, w) + data.draw(st.floats(-3, 3))
+    feature = random_map(data, h, w) + data.draw(st.floats(-3, 3))
     lo, hi = float(feature.min()), float(feature.max())
     box = tuple(data.draw(st.floats(-3 * w, 4 * w)) for _ in range(4))
     out = warp(feature, box, (2, 2), 1.0, ratio, convention=convention)
