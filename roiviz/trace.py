@@ -265,14 +265,10 @@ def check_trace_args(feature: np.ndarray, box, settings: Settings) -> tuple[np.n
     if isinstance(settings.stride, bool) or not isinstance(settings.stride, (int, float)) or \
             not math.isfinite(settings.stride) or settings.stride <= 0:
         raise ValueError(f"stride must be a finite number > 0, got {settings.stride!r}")
-    sr = settings.sampling_ratio
-    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)):
-        raise ValueError(f"sampling_ratio must be an integer (<= 0 for adaptive), got {sr!r}")
-    if settings.reduce not in REDUCES:
-        raise ValueError(f"reduce must be one of {REDUCES}, got {settings.reduce!r}")
-    from .geometry import CONVENTIONS
-    if settings.convention not in CONVENTIONS:
-        raise ValueError(f"convention must be one of {CONVENTIONS}, got {settings.convention!r}")
+    from . import _checks  # the ops' checks (imported here: _checks imports this module)
+    _checks.check_sampling_ratio(settings.sampling_ratio)
+    _checks.check_reduce(settings.reduce)
+    _checks.check_convention(settings.convention)
     image_box = normalize_box(box)
     if image_box[2] - image_box[0] <= 0 or image_box[3] - image_box[1] <= 0:
         w, h = image_box[2] - image_box[0], image_box[3] - image_box[1]
