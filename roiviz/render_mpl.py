@@ -268,8 +268,11 @@ def _frame(ax, extent: Rect, style: Style, title: str | None) -> None:
     step = 1 if side <= 16 else (2 if side <= 32 else (4 if side <= 64 else 8))
     xt = np.arange(math.ceil(x1 / step) * step, x2 + 1e-9, step)
     yt = np.arange(math.ceil(y1 / step) * step, y2 + 1e-9, step)
+    ylabels = [f"{v:g}" for v in yt]
+    if len(xt) and len(yt) and math.isclose(xt[0], x1) and math.isclose(yt[-1], y2):
+        ylabels[-1] = ""        # the bottom-left corner: x's first label would touch y's last
     ax.set_xticks(xt, [f"{v:g}" for v in xt])   # ticks first: set_xticks widens the limits
-    ax.set_yticks(yt, [f"{v:g}" for v in yt])
+    ax.set_yticks(yt, ylabels)
     ax.set_xlim(x1, x2)
     ax.set_ylim(y2, y1)
     ax.set_aspect("equal")
