@@ -122,11 +122,17 @@ def _text_color(value: float, lo: float, hi: float) -> str:
     return "black" if value >= (lo + hi) / 2 else "white"
 
 
-def _number(value: float) -> str:
-    """A cell's or bin's value as short text: integers as such, others with two decimals."""
-    if float(value).is_integer() and abs(value) < 1e4:
+def _number(value: float, integral: bool = False) -> str:
+    """A cell's or bin's value as short text: two decimals, or a whole number when the array it
+    comes from holds whole numbers only (``integral``, see :func:`_integral`)."""
+    if integral:
         return str(int(value))
     return f"{value:.2f}" if abs(value) < 100 else f"{value:.3g}"
+
+
+def _integral(values: np.ndarray) -> bool:
+    """Whether every value is a whole number (a toy grid's), written without decimals."""
+    return bool(np.all(np.mod(values, 1.0) == 0) and np.all(np.abs(values) < 1e4))
 
 
 def _number_pt(cell_pt: float, text: str, style: Style) -> float:
@@ -252,14 +258,15 @@ def _draw_map(ax, values: np.ndarray, view: Rect, zrange: tuple[float, float], s
     # Only cells wholly inside the view: a clipped number would still take room.
     rows = range(max(r1, math.ceil(view[1])), min(r2, math.floor(view[3])))
     cols = range(max(c1, math.ceil(view[0])), min(c2, math.floor(view[2])))
-    longest = max((_number(values[r, c]) for r in rows for c in cols), key=len, default="0")
+    integral = _integral(values)
+    longest = max((_number(values[r, c], integral) for r in rows for c in cols), key=len, default="0")
     size = _number_pt(cell_pt, longest, style)
     if size < MIN_MAP_NUMBER_PT:
         return
     for r in rows:
         for c in cols:
             v = float(values[r, c])
-            _cell_number(ax, c + 0.5, r + 0.5, _number(v), size, _text_color(v, *zrange), (1.0, 1.0))
+            _cell_number(ax, c + 0.5, r + 0.5, _number(v, integral), size, _text_color(v, *zrange), (1.0, 1.0))
 
 
 def _frame(ax, extent: Rect, style: Style, title: str | None) -> None:
@@ -317,7 +324,7 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
                 focus_sample: tuple[int, int, int] | None = None,
                 guide_bins: Sequence[Rect] = (), regions: MethodTrace | None = None,
                 title: str | None = None, view: Rect | None = None,
-                cell_in: float | None = None) -> list:
+                cell_in: float | None = None, axes_frame: bool = True) -> list:
     """Draw one method's panel on ``ax``; returns the legend handles.
 
     Args:
@@ -336,6 +343,8 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
             or the focused sample's neighbours and one cell around them).
         cell_in: one cell's size on paper in inches (default :func:`cell_inches`); markers,
             numbers, hatching and lines are sized from it.
+        axes_frame: set the limits, ticks, axis labels and title (``False`` when redrawing the
+            overlays on axes already framed, as the animation's frames do).
     """
     unknown = set(layers) - LAYERS
     if unknown:
@@ -467,7 +476,8 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
 
     if focus_sample is not None:
         handles += _draw_neighbours(ax, trace, focus_sample, style, cell_pt)
-    _frame(ax, view, style, trace.label if title is None else title)
+    if axes_frame:
+        _frame(ax, view, style, trace.label if title is None else title)
     return handles
 
 
@@ -554,10 +564,11 @@ def _draw_output(ax, trace: MethodTrace, zrange: tuple[float, float], style: Sty
     ph, pw = out.shape
     ax.imshow(out, cmap="viridis", vmin=zrange[0], vmax=zrange[1], extent=(0, pw, ph, 0),
               interpolation="nearest")
-    longest = max((_number(v) for v in out.ravel()), key=len, default="0")
+    integral = _integral(out)
+    longest = max((_number(v, integral) for v in out.ravel()), key=len, default="0")
     size = _number_pt(cell_in * 72.0, longest, style)
     for (r, c), v in np.ndenumerate(out):
-        _cell_number(ax, c + 0.5, r + 0.5, _number(v), size, _text_color(v, *zrange), (1.0, 1.0))
+        _cell_number(ax, c + 0.5, r + 0.5, _number(v, integral), size, _text_color(v, *zrange), (1.0, 1.0))
     step = 1 if max(ph, pw) <= 8 else 2
     ax.set_xticks(np.arange(0, pw, step) + 0.5, [str(i) for i in range(0, pw, step)])
     ax.set_yticks(np.arange(0, ph, step) + 0.5, [str(i) for i in range(0, ph, step)])
