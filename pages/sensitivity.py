@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 
 from roiviz.ui import (
+    animation_download,
     exports,
     load_link,
     next_in_lesson,
@@ -18,6 +19,7 @@ from roiviz.ui import (
     show_link_notices,
     sync_query,
 )
+from roiviz.animate import animate_gif
 from roiviz.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_OUTPUT, seed_example_settings
 from roiviz.export import figure_png, figure_svg, trace_json
 from roiviz.geometry import CONVENTIONS
@@ -154,5 +156,11 @@ json_text = trace_json(traces, {"page": "sensitivity", "map": state["map"], "swe
 query = {k: str(v) for k, v in state.items()} | {"presenter": "1" if style.presenter else "0"}
 query["methods"] = query["methods"] or ",".join(result.series)  # the link shows what is on screen
 exports("sens", f"roiviz-sensitivity-{state['mode']}-{state['axis']}", png, svg, json_text, query)
+animated = [m for m in result.series if m in METHODS]
+if animated:
+    animation_download("sens", f"roiviz-sensitivity-{state['mode']}-{state['axis']}",
+                       lambda: animate_gif(values, SEED_EXAMPLE_BOX, result.settings, animated,
+                                           mode="slide" if state["mode"] == "shift" else "grow",
+                                           axis=state["axis"]).gif)
 next_in_lesson("pages/sensitivity.py")
 sync_query(query)

@@ -7,20 +7,23 @@ neither a browser nor Kaleido.
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
 from .trace import MethodTrace
 
 __all__ = [
+    "EMBED_HEIGHT",
     "PNG_DPI",
     "PNG_SIGNATURE",
+    "embed_snippet",
     "figure_png",
     "figure_svg",
     "jsonable",
@@ -32,6 +35,8 @@ __all__ = [
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: Resolution of exported PNGs (dots per inch; figures are sized in inches).
 PNG_DPI = 150
+#: Height in CSS pixels of the iframe :func:`embed_snippet` writes.
+EMBED_HEIGHT = 900
 
 
 def jsonable(value: Any) -> Any:
@@ -167,3 +172,26 @@ def share_link(base_url: str, query: Mapping[str, str]) -> str:
     parts = urlsplit(base_url or "")
     encoded = urlencode([(str(k), str(v)) for k, v in query.items()])
     return urlunsplit((parts.scheme, parts.netloc, parts.path, encoded, ""))
+
+
+def embed_snippet(link: str, title: str, height: int = EMBED_HEIGHT) -> str:
+    """An ``<iframe>`` that embeds the live app in a post, showing the view ``link`` opens.
+
+    Streamlit's ``?embed=true`` hides the app's menu, header and sidebar in the frame (the view's
+    settings come from the rest of the link). The link and the title are HTML-escaped, so the
+    snippet is safe to paste whatever they hold.
+
+    Example: ``embed_snippet("http://host/walkthrough?step=4", "Walkthrough")`` is
+    ``'<iframe src="http://host/walkthrough?step=4&amp;embed=true" title="Walkthrough" width="100%"
+    height="900" style="border: 0" loading="lazy"></iframe>'``.
+
+    Raises:
+        ValueError: ``height`` is not 200 to 4000 pixels.
+    """
+    if not isinstance(height, int) or not 200 <= height <= 4000:
+        raise ValueError(f"height must be an integer from 200 to 4000 pixels, got {height!r}")
+    parts = urlsplit(link or "")
+    pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "embed"]
+    src = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(pairs + [("embed", "true")]), ""))
+    return (f'<iframe src="{html.escape(src, quote=True)}" title="{html.escape(title, quote=True)}" '
+            f'width="100%" height="{height}" style="border: 0" loading="lazy"></iframe>')

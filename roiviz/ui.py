@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from roiviz.export import PNG_SIGNATURE, read_query, share_link
+from roiviz.export import PNG_SIGNATURE, embed_snippet, read_query, share_link
 from roiviz.style import Style
 
 #: Plain (non-widget) session key shared by every page's presenter toggle.
@@ -89,9 +89,34 @@ def exports(prefix: str, stem: str, png: bytes, svg: bytes, json_text: str,
     c3.download_button("Trace as JSON", json_text.encode("utf-8"), file_name=f"{stem}.json",
                        mime="application/json", key=f"{prefix}_dl_json", icon=":material/data_object:",
                        on_click="ignore")
-    base = st.context.url or ""
+    copy_link(query, title=stem)
+
+
+def copy_link(query: Mapping[str, str], title: str) -> None:
+    """The copyable link that reopens this view, and an iframe snippet that embeds it in a post."""
+    link = share_link(st.context.url or "", query)
     st.caption("Copy link (reopens this page in this state; the copy button is at the right):")
-    st.code(share_link(base, query), language=None, wrap_lines=True)
+    st.code(link, language=None, wrap_lines=True)
+    with st.expander("Embed the live app in a post (iframe)", icon=":material/code:"):
+        st.caption("Paste this into a blog post or slide: the frame shows this view of the running "
+                   "app, without its menu and sidebar (Streamlit's embed=true). Readers can drag and "
+                   "change settings; the app must stay online at this address.")
+        st.code(embed_snippet(link, f"roiviz: {title}"), language="html", wrap_lines=True)
+
+
+def animation_download(prefix: str, stem: str, make_gif: Callable[[], bytes]) -> None:
+    """A download button for an animated GIF, drawn only when clicked (a few seconds).
+
+    Args:
+        prefix: widget key prefix.
+        stem: file name without extension.
+        make_gif: returns the GIF's bytes (e.g. ``lambda: animate_gif(...).gif``).
+    """
+    st.download_button("Animation as GIF", make_gif, file_name=f"{stem}.gif", mime="image/gif",
+                       key=f"{prefix}_dl_gif", icon=":material/animation:", on_click="ignore",
+                       help="The box slides across one feature cell and back in sub-pixel steps "
+                            "(or grows by one cell), every method side by side: for a post or a "
+                            "slide. Drawing it takes a few seconds.")
 
 
 def sync_query(query: Mapping[str, str]) -> None:
