@@ -19,6 +19,7 @@ from roiviz.ui import (
     sync_query,
 )
 from roiviz.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_OUTPUT, seed_example_settings
+from roiviz.evidence import SAMPLING_QUOTE
 from roiviz.export import figure_png, figure_svg, trace_json
 from roiviz.geometry import CONVENTIONS
 from roiviz.lessons import EXAMPLE_MAPS, example_map
@@ -92,7 +93,9 @@ with st.sidebar:
     st.radio("RoI Pool / Warp rounding", CONVENTIONS, key="sens_conv", horizontal=True,
              persist_state="session")
     st.selectbox("Sampling ratio (points per bin side)", RATIOS, key="sens_sr", persist_state="session",
-                 format_func=lambda v: "adaptive: ceil(bin size)" if v == "0" else v)
+                 format_func=lambda v: "adaptive: ceil(bin size)" if v == "0" else v,
+                 help=SAMPLING_QUOTE + " The paper uses 2 x 2 points per bin; adaptive is the "
+                      "default of torchvision's roi_align and Detectron2's box pooler.")
     st.radio("Reduce points by", REDUCES, key="sens_reduce", horizontal=True, persist_state="session")
     st.radio("Feature map", tuple(EXAMPLE_MAPS), format_func=EXAMPLE_MAPS.get, key="sens_map",
              persist_state="session")
@@ -141,13 +144,16 @@ with right:
         "offset until the rounding flipped.\n"
         "- A **smooth** curve means every pixel of movement changes the feature a little.\n"
         "- Precise RoI Pooling is the exact average; RoI Align with a few points follows it "
-        "closely. With an adaptive sampling ratio the number of points can change as the box "
-        "grows, which shows as a small kink.")
+        "closely. With an adaptive sampling ratio the number of points changes as the box "
+        "grows past a whole number of cells per bin, and the output **jumps** there: a "
+        "discontinuity, the very thing Precise RoI Pooling's integral removes.")
     if UNALIGNED in result.series:
-        st.info("**RoI Align with aligned=False** is smooth too, but biased: it outputs exactly what "
+        st.info("**RoI Align with aligned=False** is smooth too, but offset: it outputs exactly what "
                 "aligned=True outputs for the box moved half a cell right *and* down (16 px at "
                 "stride 32). Its curve is therefore not the aligned curve slid sideways: it "
-                "describes a different region at every offset.", icon=":material/straighten:")
+                "describes a different region at every offset. This is about where the features "
+                "come from, not accuracy: Detectron2's `ROIAlign` notes that the half cell makes "
+                "no difference to the model's performance when RoI Align feeds conv layers.", icon=":material/straighten:")
 
 traces = trace_all(values, result.box, result.settings, [m for m in result.series if m in METHODS])
 json_text = trace_json(traces, {"page": "sensitivity", "map": state["map"], "sweep": result.to_dict()})
