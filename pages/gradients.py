@@ -18,7 +18,7 @@ from roiviz.ui import (
     show_link_notices,
     sync_query,
 )
-from roiviz.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_OUTPUT, seed_example_settings
+from roiviz.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_OUTPUT, SEED_EXAMPLE_STRIDE, seed_example_settings
 from roiviz.evidence import SAMPLING_QUOTE
 from roiviz.export import figure_png, figure_svg, trace_json
 from roiviz.geometry import CONVENTIONS
@@ -94,7 +94,7 @@ with st.sidebar:
     st.header("What to differentiate")
     st.selectbox("Output", TARGETS, format_func=target_label, key="grad_target", persist_state="session")
     st.select_slider("Move the box along x by (cells)", SHIFTS, key="grad_shift", persist_state="session",
-                     help="At stride 32, 0.125 cell is 4 pixels.")
+                     help=f"At stride {SEED_EXAMPLE_STRIDE:g}, 0.125 cell is {SEED_EXAMPLE_STRIDE / 8:g} pixels.")
     st.header("Settings")
     st.radio("RoI Pool / Warp rounding", CONVENTIONS, key="grad_conv", horizontal=True,
              persist_state="session")

@@ -287,7 +287,8 @@ def _steps(convention: str, settings: Settings, values: np.ndarray, image: np.nd
         "size that its heads can classify. The proposal comes in **image pixels**. The article's "
         f"VGG16 feature map is {_n(stride)} times coarser than the image, so each of its cells "
         f"summarises a {_n(stride)} x {_n(stride)} pixel patch: the grid on the photo.\n\n"
-        "From the next step on, the cells hold a **toy feature map**: whole numbers 0 to 9 that "
+        "From the next step on, the cells hold a **toy feature map**: whole numbers "
+        f"{_n(values.min())} to {_n(values.max())} that "
         "stand in for one channel of that map (they are not computed from this photo), so that "
         "every maximum and every weighted sum can be checked by hand.",
         (("proposal", f"x {_n(ibox[0])} to {_n(ibox[2])} px, y {_n(ibox[1])} to {_n(ibox[3])} px"),
