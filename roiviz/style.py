@@ -16,9 +16,11 @@ METHOD_COLORS = {
     "roi_align": "#0072B2",         # blue
     "precise_roi_pool": "#56B4E9",  # sky blue
 }
-#: Areas: colour, plotly fill pattern shape, matplotlib hatch, legend label.
+#: Areas: colour, plotly fill pattern shape, matplotlib hatch, legend label. The texts call lost
+#: area "red" and gained area "green": lost is a clear red (not Okabe-Ito's vermilion, which at
+#: a light fill reads as orange, RoI Pool's colour), gained Okabe-Ito's bluish green.
 AREA_STYLES = {
-    "lost": ("#D55E00", "/", "///", "lost: in the RoI, not read"),
+    "lost": ("#D7191C", "/", "///", "lost: in the RoI, not read"),
     "gained": ("#009E73", "\\", "\\\\\\", "gained: read, not in the RoI"),
     "outside": ("#7F7F7F", ".", "..", "outside the feature map"),
 }
