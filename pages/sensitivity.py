@@ -16,6 +16,7 @@ from roiviz.ui import (
     load_link,
     next_in_lesson,
     presenter_toggle,
+    presenting,
     show_link_notices,
     sync_query,
 )
@@ -67,7 +68,7 @@ def chart_files(result_key: tuple, presenter: bool, _result) -> tuple[bytes, byt
 
 load_link("sens", SPEC, apply_link)
 st.title("Sub-pixel sensitivity")
-st.markdown(
+INTRO = (
     f"Nudge the walkthrough's proposal by a fraction of a cell (at stride {SEED_EXAMPLE_STRIDE:g} "
     f"one image pixel is 1/{SEED_EXAMPLE_STRIDE:g} of a cell) and watch what each method outputs. "
     "**RoI Pool** and **RoI Warp** round the "
@@ -75,6 +76,8 @@ st.markdown(
     "all, then it jumps. **RoI Align** and **Precise RoI Pooling** read the box where it is, so "
     "their output follows every pixel. A detector whose features ignore a one-pixel shift cannot "
     "learn to place boxes to the pixel.")
+if not presenting():     # on a projector the chart comes first, so that it fits the screen
+    st.markdown(INTRO)
 show_link_notices("sens")
 
 with st.sidebar:
@@ -132,6 +135,8 @@ if last is None:
 key, result = last
 png, svg = chart_files(key, style.presenter, result)
 st.image(png, width="stretch")
+if style.presenter:
+    st.markdown(INTRO)
 left, right = st.columns([1, 1], gap="large")
 with left:
     st.markdown(f"**Bin (row {result.bin[0]}, col {result.bin[1]}) over {len(result.offsets)} offsets**")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from roiviz.ui import (
+    PRESENTER,
     exports,
     load_link,
     next_in_lesson,
@@ -54,7 +55,9 @@ load_link("walk", SPEC, apply_link)
 st.title("Walkthrough: one proposal, four ways to pool it")
 show_link_notices("walk")
 
-top = st.columns([3, 1], vertical_alignment="center")
+# On a projector the settings go to the sidebar, so that the step's figure fits under the stepper.
+presenting = bool(st.session_state.get(PRESENTER, False))
+top = (st.sidebar, st.sidebar) if presenting else st.columns([3, 1], vertical_alignment="center")
 with top[0]:
     st.radio("RoI Pool rounds the box", CONVENTIONS[::-1], format_func=CONVENTION_LABELS.get,
              key="walk_conv", horizontal=True, persist_state="session",
@@ -64,7 +67,7 @@ with top[1]:
 
 conv = st.session_state["walk_conv"]
 index = st.session_state.setdefault("walk_step", 1)
-nav = st.columns([1.4, 5, 1.4], vertical_alignment="bottom")
+nav = st.columns([2.3, 3.4, 2.3] if presenting else [1.4, 5, 1.4], vertical_alignment="bottom")
 nav[0].button("Previous", key="walk_prev", on_click=move, args=(-1,), disabled=index <= 1,
               icon=":material/arrow_back:", width="stretch", shortcut="PageUp",
               help="Previous step (PageUp, or a presentation clicker's back button)")
@@ -79,12 +82,9 @@ step = lesson.steps[index - 1]
 png, svg, json_text = step_files(conv, step.key, style.presenter)
 
 st.subheader(f"Step {index} of {N_STEPS}: {step.title}")
-# On a projector the figure takes the whole width and the explanation goes underneath.
-if style.presenter:
-    picture, (text, numbers) = st.container(), st.columns(2, gap="large")
-else:
-    picture, text = st.columns([5, 3], gap="medium")
-    numbers = text
+# On a projector the figure is fitted to the screen's height, the explanation beside it.
+picture, text = st.columns([5, 3], gap="medium")
+numbers = text
 with picture:
     st.image(png, width="stretch")
     if step.figure == "image":

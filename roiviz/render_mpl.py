@@ -154,7 +154,7 @@ def _cell_number(ax, x: float, y: float, text: str, size: float, color: str, cel
     t._roiviz_cell = cell   # the room it has, read by fit_numbers
 
 
-def fit_numbers(fig: Figure, fill: float = 0.94) -> int:
+def fit_numbers(fig: Figure, fill: float = 0.88) -> int:
     """Remove every cell number (from :func:`_cell_number`) whose rendered box overflows its cell.
 
     The figure is laid out first (constrained layout), then each number's window extent, from the
@@ -775,7 +775,7 @@ def gradient_figure(result, *, style: Style = Style(), traces: Mapping[str, Meth
         for y in range(height + 1):
             ax.axhline(y, color="#cccccc", linewidth=0.3)
         if height * width <= 400:
-            size = _number_pt(cell * _scale(style) * 72.0, "0.00", style)
+            size = _number_pt(cell * _scale(style) * 72.0, "0.000", style)   # "0.017": 2 digits, 5 characters
             for (r, c), v in np.ndenumerate(g):
                 inside = view[0] <= c and c + 1 <= view[2] and view[1] <= r and r + 1 <= view[3]
                 if abs(v) > 5e-3 and inside:
@@ -834,7 +834,7 @@ def evidence_figure(table, *, style: Style = Style()) -> Figure:
             bars = ax.bar(xs, vals, width * 0.92, color=layer_color[row.layer], edgecolor="black",
                           linewidth=0.6, hatch="//" if row.aggregation == "average" else None,
                           label=row.label)
-            ax.bar_label(bars, labels=[f"{v:.1f}" for v in vals], fontsize=_pt(style) * 0.62, padding=1,
+            ax.bar_label(bars, labels=[f"{v:.1f}" for v in vals], fontsize=_pt(style) * 0.8, padding=1,
                          rotation=90 if n > 3 else 0)
             if ax is axes[0]:
                 handles.append(bars)

@@ -52,8 +52,34 @@ def _store_presenter(key: str) -> None:
     st.session_state[PRESENTER] = bool(st.session_state[key])
 
 
+#: Presenter mode's page style, for a 1280 x 720 projector: every text at least
+#: :data:`PRESENTER_MIN_PX` (headings larger), the page as wide as the window, the header thin,
+#: and a figure never taller than the window below the page's title and controls.
+PRESENTER_MIN_PX = 20
+PRESENTER_CSS = f"""<style>
+.stApp *:not(h1, h1 *, h2, h2 *, h3, h3 *, svg, svg *) {{
+  font-size: max({PRESENTER_MIN_PX}px, 1em) !important; }}
+.stApp h1, .stApp h1 * {{ font-size: 34px !important; line-height: 1.2 !important; padding-top: 0 !important; }}
+.stApp h2, .stApp h2 * {{ font-size: 28px !important; }}
+.stApp h3, .stApp h3 * {{ font-size: 24px !important; }}
+.stApp .stMainBlockContainer {{ max-width: 100% !important; padding: 2.6rem 1.2rem 3rem !important; }}
+.stApp header[data-testid="stHeader"] {{ height: 2.4rem !important; min-height: 2.4rem !important; }}
+.stApp [data-testid="stImage"] img {{ max-height: calc(100vh - var(--roiviz-above, 260px)) !important;
+  width: auto !important; max-width: 100% !important; object-fit: contain; }}
+.stApp button p {{ white-space: nowrap !important; }}
+.stApp div:has(> [data-testid="stMultiSelectTagsContainer"]),
+.stApp [data-testid="stMultiSelectTagsContainer"] {{ max-height: none !important; height: auto !important;
+  overflow: visible !important; }}
+.stApp [data-testid="stMultiSelectTagsContainer"] span {{ max-width: none !important;
+  height: auto !important; white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important; }}
+</style>"""
+
+
 def presenter_toggle(prefix: str, container=None) -> Style:
     """The page's presenter toggle (key ``<prefix>_presenter``), synced with ``presenter_mode``.
+
+    In presenter mode the page also gets :data:`PRESENTER_CSS`.
 
     Returns:
         The :class:`~roiviz.style.Style` to draw with.
@@ -61,9 +87,23 @@ def presenter_toggle(prefix: str, container=None) -> Style:
     key = f"{prefix}_presenter"
     st.session_state[key] = bool(st.session_state.get(PRESENTER, False))
     (container or st).toggle("Presenter mode", key=key, on_change=_store_presenter, args=(key,),
-                             help="For a projector: larger text and thicker lines in the figures. "
-                                  "The setting follows you to the other pages.")
-    return Style(presenter=bool(st.session_state.get(PRESENTER, False)))
+                             help="For a projector: larger text everywhere, thicker lines in the "
+                                  "figures, and each figure fitted to the screen. The setting "
+                                  "follows you to the other pages.")
+    style = Style(presenter=bool(st.session_state.get(PRESENTER, False)))
+    if style.presenter:
+        presenter_css()
+    return style
+
+
+def presenting() -> bool:
+    """Whether presenter mode is on (before the page has drawn its toggle)."""
+    return bool(st.session_state.get(PRESENTER, False))
+
+
+def presenter_css() -> None:
+    """Apply :data:`PRESENTER_CSS` to the page (a style element only: it takes no room)."""
+    st.html(PRESENTER_CSS)
 
 
 def exports(prefix: str, stem: str, png: bytes, svg: bytes, json_text: str,
