@@ -23,7 +23,10 @@ from roiviz.trace import METHODS, Settings
 from roiviz.traces import trace_method
 
 TOLERANCE = 1e-5
-CASES = 600
+CASES = 560
+#: A case is redrawn when RoI Align would take more samples than this, or a Precise RoI Pooling
+#: bin list more cells (it keeps the Python reference's part of the test to seconds).
+SAMPLE_BUDGET = 300
 #: Fields (at any depth) whose numbers are computed values; every other number is geometry.
 VALUE_FIELDS = {"value", "output", "weights", "areas", "cell_weights"}
 STRIDES = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 24, 32)
@@ -85,11 +88,30 @@ def _edges(rng, kind: str, size: int, stride: float) -> tuple[float, float]:
 
 
 def random_case(rng) -> dict:
+    """One map, box and settings within :data:`SAMPLE_BUDGET`; a JSON-ready dict."""
+    while True:
+        case = _draw_case(rng)
+        if _work(case) <= SAMPLE_BUDGET:
+            return case
+
+
+def _work(case: dict) -> int:
+    """About how many samples (or Precise cell weights) tracing ``case`` records."""
+    s = case["settings"]
+    work = 1
+    for axis, pooled in ((0, s["output_size"][1]), (1, s["output_size"][0])):
+        cells = abs(case["box"][axis + 2] - case["box"][axis]) / s["stride"]
+        grid = s["sampling_ratio"] if s["sampling_ratio"] > 0 else math.ceil(max(cells, 1.0) / pooled)
+        work *= max(pooled * grid, cells + 2 * pooled)
+    return work
+
+
+def _draw_case(rng) -> dict:
     """One map, box and settings; a JSON-ready dict (the map's values are float32)."""
     height, width = (int(v) for v in rng.integers(1, 25, size=2))
     stride = float(rng.choice(STRIDES)) if rng.random() < 0.9 else round(float(rng.uniform(1, 32)), 2)
     kind = str(rng.choice(["inside", "outside", "tiny", "half_cells", "reversed", "zero_width"],
-                          p=[0.25, 0.25, 0.15, 0.15, 0.12, 0.08]))
+                          p=[0.25, 0.25, 0.15, 0.15, 0.14, 0.06]))
     x1, x2 = _edges(rng, kind, width, stride)
     y1, y2 = _edges(rng, kind if kind != "zero_width" or rng.random() < 0.5 else "inside",
                     height, stride)
@@ -184,6 +206,8 @@ def check_parity(method: str, cases: list[dict], py: list[dict], js: list[dict])
             if expected.get("error", "<none>").split(", got")[0] != actual.get("error", "<none>").split(", got")[0]:
                 failures.append(f"case {i} ({case['kind']}): python {expected.get('error')!r}, "
                                 f"browser {actual.get('error')!r}")
+            continue
+        if expected == actual:  # the usual case: bit-identical (== is exact on numbers)
             continue
         mismatches, diff = compare(expected, actual, method)
         worst = max(worst, diff)
