@@ -95,7 +95,7 @@ def presenter_page():
     require_chromium()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with streamlit_server() as url, chromium_browser() as browser:
-        context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
+        context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}, accept_downloads=True)
         pg = context.new_page()
         pg.set_default_timeout(90_000)
         pg.goto(url + "/")
@@ -130,3 +130,27 @@ def test_presenter_mode_fits_a_projector(presenter_page, name, path, title, figu
     left, top, right, bottom = m["figure"]
     assert left >= -0.5 and top >= -0.5 and right <= WIDTH + 0.5 and bottom <= HEIGHT + 0.5, m["figure"]
     assert (right - left) * (bottom - top) >= 0.2 * WIDTH * HEIGHT   # and not shrunk to a stamp
+
+
+def test_gif_download_from_the_sensitivity_page(presenter_page):
+    """The GIF button is drawn on click (deferred): the browser gets a looping 16-frame GIF."""
+    import io
+
+    from PIL import Image
+
+    from roiviz.animate import MAX_GIF_BYTES
+
+    pg = presenter_page
+    pg.goto(pg.url_base + "/sensitivity?presenter=0&methods=roi_pool,roi_align")
+    pg.wait_for_selector("h1:has-text('Sub-pixel sensitivity')")
+    _settled(pg, "[data-testid=stImage] img")
+    with pg.expect_download(timeout=180_000) as info:
+        pg.locator(".st-key-sens_dl_gif button:visible").click()
+    download = info.value
+    assert download.suggested_filename == "roiviz-sensitivity-shift-x.gif"
+    path = ARTIFACTS / download.suggested_filename
+    download.save_as(str(path))
+    data = path.read_bytes()
+    assert data.startswith(b"GIF89a") and len(data) <= MAX_GIF_BYTES
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.n_frames == 16 and im.info["loop"] == 0
