@@ -38,7 +38,7 @@ from .render_mpl import (
     draw_method,
     view_rect,
 )
-from .style import Style
+from .style import AREA_STYLES, METHOD_COLORS, SAMPLE_COLOR, WINNER_COLOR, Style
 from .sweeps import shifted_boxes
 from .trace import METHOD_LABELS, METHODS, MethodTrace, Rect, Settings
 from .traces import trace_all
@@ -89,8 +89,7 @@ def animation_offsets(steps: int) -> np.ndarray:
 
 def _frame_title(mode: str, axis: str, offset: float, stride: float) -> str:
     verb = "moved" if mode == "slide" else "grown"
-    return (f"Box {verb} by {offset:.3f} cell ({offset * stride:.1f} px) along {axis}: "
-            "the rounding methods jump, the exact ones follow")
+    return f"Box {verb} by {offset:.3f} cell ({offset * stride:.1f} px) along {axis}"
 
 
 def animate_gif(values: np.ndarray, box, settings: Settings, methods: Sequence[str] = METHODS, *,
@@ -156,7 +155,7 @@ def _render(values: np.ndarray, frames: list[dict[str, MethodTrace]], offsets: n
     ph, pw = settings.output_size
     out_cell = max(0.3, min(0.55, 2.2 / max(ph, pw)))
     out_h = ph * out_cell + 0.7
-    width = n * max(panel_w, pw * out_cell + 0.8, 3.0)
+    width = max(n * max(panel_w, pw * out_cell + 0.8, 3.0), 6.5)
     fig = Figure(figsize=(width, panel_h + out_h + 1.2), dpi=dpi, facecolor="white", layout="constrained")
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(2, n, height_ratios=(panel_h, out_h))
@@ -195,7 +194,7 @@ def _render(values: np.ndarray, frames: list[dict[str, MethodTrace]], offsets: n
         fig.canvas.draw()
         rgb = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3])
         if palette is None:
-            palette = rgb.quantize(colors=255, method=Image.Quantize.MEDIANCUT)
+            palette = _palette(np.asarray(rgb))
         images.append(rgb.quantize(palette=palette, dither=Image.Dither.NONE))
         for ax in maps:
             for artist in [a for a in ax.get_children() if a not in static[ax]]:
@@ -204,3 +203,19 @@ def _render(values: np.ndarray, frames: list[dict[str, MethodTrace]], offsets: n
     images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=int(frame_ms),
                    loop=0, disposal=1)
     return buf.getvalue(), images[0].size
+
+
+def _palette(frame: np.ndarray) -> Image.Image:
+    """A 255-colour palette for every frame: the first frame's colours, with the style's
+    colours (solid and as the light fills of the areas) weighted in so that a small legend swatch
+    keeps its own colour instead of a neighbour's (the lost area's red turning orange)."""
+    colors = [c for c, *_ in AREA_STYLES.values()] + list(METHOD_COLORS.values()) + [SAMPLE_COLOR, WINNER_COLOR]
+    rgb = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in colors], dtype=float)   # [n, 3]
+    light = 255 - 0.30 * (255 - rgb)                                                         # on white
+    swatch = np.repeat(np.concatenate([rgb, light]).astype(np.uint8)[:, None, :], 64, axis=1)  # [2n, 64, 3]
+    width = frame.shape[1]
+    strip = np.full((swatch.shape[0] * 8, width, 3), 255, np.uint8)
+    for i, row in enumerate(swatch):
+        strip[i * 8:(i + 1) * 8, :] = np.resize(row, (width, 3))
+    both = np.concatenate([frame[..., :3], strip])
+    return Image.fromarray(both).quantize(colors=255, method=Image.Quantize.MEDIANCUT)
