@@ -185,11 +185,29 @@ def _renderer(fig):
     return fig.canvas.get_renderer()
 
 
+def _drawn_texts(fig) -> set[int]:
+    """Ids of the texts a draw of ``fig`` draws (tick labels beyond the limits exist but are not)."""
+    drawn: set[int] = set()
+    original = Text.draw
+
+    def record(self, renderer):
+        drawn.add(id(self))
+        return original(self, renderer)
+
+    Text.draw = record
+    try:
+        fig.draw_without_rendering()
+    finally:
+        Text.draw = original
+    return drawn
+
+
 def _text_boxes(fig, renderer) -> list[tuple[str, Bbox]]:
-    """Every visible, non-empty text's window extent (clipped texts: the part inside their axes)."""
+    """Every drawn, non-empty text's window extent (clipped texts: the part inside their axes)."""
     out = []
+    drawn = _drawn_texts(fig)
     for t in fig.findobj(Text):
-        if not t.get_visible() or not t.get_text().strip():
+        if id(t) not in drawn or not t.get_visible() or not t.get_text().strip():
             continue
         box = t.get_window_extent(renderer)
         if t.get_clip_on() and t.axes is not None:
@@ -310,3 +328,28 @@ def test_a_number_is_printed_only_where_it_fits():
     fig.set_size_inches(1.0, 1.0)
     assert R.fit_numbers(fig) == t.output.size
     assert not [tx for tx in fig.axes[0].texts if tx.get_text()]
+
+
+@pytest.mark.parametrize("presenter", [False, True])
+def test_other_pages_exports_have_no_overlapping_text(presenter):
+    style = Style(presenter=presenter)
+    settings = seed_example_settings("library", sampling_ratio=2)
+    figures = [R.gradient_figure(gradient_maps(TOY, SEED_EXAMPLE_BOX, settings), style=style,
+                                 traces=trace_all(TOY, SEED_EXAMPLE_BOX, settings)),
+               R.sweep_figure(sweep_offsets(TOY, SEED_EXAMPLE_BOX, settings, SERIES, np.linspace(-1, 1, 21)),
+                              style=style),
+               R.evidence_figure(TABLE_2C, style=style), R.evidence_figure(TABLE_2D, style=style)]
+    for fig in figures:
+        assert overlapping_texts(fig) == []
+
+
+def test_the_overlap_check_sees_overlaps():
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3, 2))
+    ax = fig.add_subplot()
+    ax.text(0.5, 0.5, "0.7730.608")
+    ax.text(0.52, 0.5, "0.805")
+    ax.set_xticks([0.0, 0.5, 1.0])
+    ax.set_xlim(0.1, 0.9)                 # the ticks at 0 and 1 exist but are not drawn
+    assert overlapping_texts(fig) == [("0.7730.608", "0.805")]
