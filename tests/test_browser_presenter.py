@@ -26,7 +26,8 @@ MEASURE = """(figureSelector) => {
     const text = node.textContent.trim();
     if (!text) continue;
     const el = node.parentElement;
-    if (el.closest('svg, style, script, noscript, [aria-hidden=true], .material-symbols-rounded, [data-testid=stIconMaterial]')) continue;
+    if (el.closest('style, script, noscript, [aria-hidden=true], .material-symbols-rounded, [data-testid=stIconMaterial]')) continue;
+    if (el.closest('svg') && !el.closest('text')) continue;   // charts' SVG text counts, icons do not
     const cs = getComputedStyle(el);
     if (cs.visibility !== 'visible' || parseFloat(cs.opacity) === 0) continue;
     const range = document.createRange();
