@@ -38,7 +38,7 @@ RoI loses nothing and gains 15 cells (15360 px, 60%).
 
 from __future__ import annotations
 
-from .trace import Settings
+from .records import Settings
 
 __all__ = [
     "SEED_EXAMPLE_BOX",
@@ -62,11 +62,11 @@ SEED_EXAMPLE_MAP_SHAPE: tuple[int, int] = (10, 10)
 
 
 def seed_example_settings(convention: str = "article", **changes) -> Settings:
-    """:class:`~roiviz.trace.Settings` for the worked example (3 x 3 output, stride 32).
+    """:class:`~roiviz.records.Settings` for the worked example (3 x 3 output, stride 32).
 
     Args:
         convention: ``"article"`` (default: the seed's picture) or ``"library"``.
-        changes: any other :class:`~roiviz.trace.Settings` field, e.g. ``aligned=False``.
+        changes: any other :class:`~roiviz.records.Settings` field, e.g. ``aligned=False``.
     """
     return Settings(output_size=SEED_EXAMPLE_OUTPUT, stride=SEED_EXAMPLE_STRIDE,
                     convention=convention, **changes)

@@ -25,13 +25,16 @@ from matplotlib.patches import Patch, Rectangle
 from .export import figure_png, figure_svg
 from .style import (
     AREA_STYLES,
-    METHOD_COLORS,
     ROI_COLOR,
     SAMPLE_COLOR,
     WINNER_COLOR,
     Style,
 )
-from .trace import MethodTrace, Rect, feature_rect
+from .methods import REGISTRY
+from .records import MethodTrace, Rect, feature_rect
+
+#: Display names of every method and variant.
+LABELS = {key: method.label for key, method in REGISTRY.items()}
 
 __all__ = [
     "LAYERS",
@@ -56,9 +59,6 @@ __all__ = [
 #: points; ``winner`` the winning sample of ``reduce="max"``.
 LAYERS = frozenset({"map", "values", "roi", "snapped", "lost", "gained", "outside", "bins",
                     "overlap", "argmax", "samples", "winner"})
-#: Line styles and markers that tell the series apart without colour.
-_SERIES_LINES = {"roi_pool": ("-", "s"), "roi_warp": ("--", "D"), "roi_align": ("-", "o"),
-                 "precise_roi_pool": (":", "^"), "roi_align_unaligned": ("-.", "v")}
 _CELL_INCHES = 0.36
 #: Cell values are written in the cells when the map has at most this many cells.
 MAX_ANNOTATED_CELLS = 400
@@ -81,10 +81,9 @@ def _new_figure(width: float, height: float, style: Style) -> Figure:
 
 
 def series_style(series: str) -> tuple[str, str, str]:
-    """``(colour, line style, marker)`` of a method or sweep series."""
-    color = METHOD_COLORS.get(series, METHOD_COLORS["roi_align"])
-    line, marker = _SERIES_LINES.get(series, ("-", "o"))
-    return color, line, marker
+    """``(colour, line style, marker)`` of a method or sweep series (from :mod:`roiviz.methods`)."""
+    method = REGISTRY[series]
+    return method.color, method.line, method.marker
 
 
 def _text_color(value: float, lo: float, hi: float) -> str:
@@ -188,7 +187,7 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
     if unknown:
         raise ValueError(f"unknown layers {sorted(unknown)}; choose from {sorted(LAYERS)}")
     zrange = zrange or _zrange(values)
-    color = METHOD_COLORS.get(trace.method, "#0072B2")
+    color = REGISTRY[trace.method].color
     handles: list = []
     extent = _extent(trace.map_shape, [trace.roi, trace.snapped_box, trace.sampled_box, trace.read_region])
     if focus_sample is not None:
@@ -476,11 +475,9 @@ def sweep_figure(result, *, style: Style = Style(), labels: Mapping[str, str] | 
 
     Args:
         result: a :class:`roiviz.sweeps.SweepResult`.
-        labels: display names of the series (default: the keys).
+        labels: display names of the series (default: the registry's, :mod:`roiviz.methods`).
     """
-    from .sweeps import SERIES_LABELS
-
-    labels = labels or SERIES_LABELS
+    labels = labels or LABELS
     fig = _new_figure(9.0, 6.0, style)
     top, bottom = fig.subplots(2, 1, sharex=True)
     mark_every = max(1, len(result.offsets) // 12)
@@ -518,11 +515,9 @@ def gradient_figure(result, *, style: Style = Style(), traces: Mapping[str, Meth
         result: a :class:`roiviz.gradients.GradientResult`.
         traces: optional traces of the same box; each panel then also shows that method's
             snapped (or sampled) box.
-        labels: display names (default: :data:`roiviz.sweeps.SERIES_LABELS`).
+        labels: display names (default: the registry's, :mod:`roiviz.methods`).
     """
-    from .sweeps import SERIES_LABELS
-
-    labels = labels or SERIES_LABELS
+    labels = labels or LABELS
     keys = list(result.maps)
     vmax = max(float(np.max(np.abs(g))) for g in result.maps.values()) or 1.0
     height, width = next(iter(result.maps.values())).shape
@@ -562,7 +557,7 @@ def gradient_figure(result, *, style: Style = Style(), traces: Mapping[str, Meth
         if trace is not None:
             box = trace.snapped_box or (trace.sampled_box if trace.sampled_box != trace.roi else None)
             if box is not None:
-                ax.add_patch(_rect(box, fill=False, edgecolor=METHOD_COLORS.get(trace.method, "#0072B2"),
+                ax.add_patch(_rect(box, fill=False, edgecolor=REGISTRY[trace.method].color,
                                    linewidth=_lw(style)))
         _roi(ax, roi, style)
         reached = result.cells_reached(key)
@@ -591,8 +586,8 @@ def evidence_figure(table, *, style: Style = Style()) -> Figure:
     """
     from .evidence import METRICS
 
-    layer_color = {"RoIPool": METHOD_COLORS["roi_pool"], "RoIWarp": METHOD_COLORS["roi_warp"],
-                   "RoIAlign": METHOD_COLORS["roi_align"]}
+    layer_color = {"RoIPool": REGISTRY["roi_pool"].color, "RoIWarp": REGISTRY["roi_warp"].color,
+                   "RoIAlign": REGISTRY["roi_align"].color}
     panels = [("mask AP", [r.mask for r in table.rows])]
     if table.has_box:
         panels.append(("box AP", [r.box for r in table.rows]))

@@ -33,14 +33,14 @@ import plotly.graph_objects as go
 from .style import (
     AREA_STYLES,
     FEATURE_COLORSCALE,
-    METHOD_COLORS,
     OUTPUT_COLORSCALE,
     ROI_COLOR,
     SAMPLE_COLOR,
     WINNER_COLOR,
     Style,
 )
-from .trace import MethodTrace, Rect
+from .methods import REGISTRY
+from .records import MethodTrace, Rect
 
 #: Plotly config for every figure: no zoom or pan, so a user can never get stuck outside
 #: select mode; the camera button stays (it saves a PNG in the browser).
@@ -51,8 +51,6 @@ PLOTLY_CONFIG = {
                                "resetScale2d", "lasso2d", "toggleSpikelines",
                                "hoverClosestCartesian", "hoverCompareCartesian"],
 }
-#: Samples beyond this many are not drawn one by one (the panel says so).
-MAX_DRAWN_SAMPLES = 1500
 #: Cell values are written in the cells when the map has at most this many cells.
 MAX_ANNOTATED_CELLS = 400
 #: The image view draws the feature-cell grid only up to this many cells per side.
@@ -319,7 +317,7 @@ def method_spec(trace: MethodTrace, values: np.ndarray, *, zrange: tuple[float, 
         values: the same ``[H, W]`` channel the trace was computed on.
         zrange: colour range of the map, shared by all panels.
     """
-    color = METHOD_COLORS[trace.method]
+    color = REGISTRY[trace.method].color
     # Zoom on the RoI: the cells around it are what the panel is about (and all that is sent).
     rects = [trace.roi, trace.snapped_box, trace.sampled_box, trace.read_region]
     size = max(trace.roi[2] - trace.roi[0], trace.roi[3] - trace.roi[1])
@@ -350,16 +348,13 @@ def method_spec(trace: MethodTrace, values: np.ndarray, *, zrange: tuple[float, 
     elif trace.sampled_box is not None:
         shapes.append(_outline(trace.sampled_box, color, style.line_width, name="sampled box", legend=True))
     shapes += _roi_shapes(trace.roi, style)
-    annotations = []
     _add_bin_hover(data, trace, color, style)
     if trace.method == "roi_pool":
         _add_argmax(data, trace, style)
     elif show_samples and trace.method in ("roi_align", "roi_warp"):
-        _add_samples(data, annotations, trace, style)
+        _add_samples(data, trace, style)
     layout = _frame_layout(extent, style, title or trace.label, height=style.panel_height + 60)
     layout["shapes"] = shapes
-    if annotations:
-        layout["annotations"] = annotations
     _reserve_legend(layout, data, style)
     return {"data": data, "layout": layout}
 
@@ -425,14 +420,9 @@ def _add_argmax(data: list, trace: MethodTrace, style: Style) -> None:
         hoverinfo="text"))
 
 
-def _add_samples(data: list, annotations: list, trace: MethodTrace, style: Style) -> None:
+def _add_samples(data: list, trace: MethodTrace, style: Style) -> None:
     samples = [(b, i, s) for b in trace.bins for i, s in enumerate(b.samples)]
     if not samples:
-        return
-    if len(samples) > MAX_DRAWN_SAMPLES:
-        annotations.append(dict(
-            text=f"{len(samples)} samples: too many to draw; lower the sampling ratio",
-            xref="paper", yref="paper", x=0, y=1, showarrow=False, xanchor="left", bgcolor="white"))
         return
     data.append(dict(
         type="scatter",

@@ -15,7 +15,11 @@ METHOD_COLORS = {
     "roi_warp": "#CC79A7",          # reddish purple
     "roi_align": "#0072B2",         # blue
     "precise_roi_pool": "#56B4E9",  # sky blue
+    "roi_align_unaligned": "#0072B2",  # RoI Align's blue; told apart by its line and marker
 }
+#: Line style and marker per method in line charts (matplotlib), so series differ without colour.
+SERIES_LINES = {"roi_pool": ("-", "s"), "roi_warp": ("--", "D"), "roi_align": ("-", "o"),
+                "precise_roi_pool": (":", "^"), "roi_align_unaligned": ("-.", "v")}
 #: Areas: colour, plotly fill pattern shape, matplotlib hatch, legend label.
 AREA_STYLES = {
     "lost": ("#D55E00", "/", "///", "lost: in the RoI, not read"),

@@ -21,7 +21,7 @@ from roiviz.lessons import (
     walkthrough_steps,
 )
 from roiviz.render_mpl import LAYERS
-from roiviz.trace import METHODS
+from roiviz.methods import METHODS
 
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "roi-pooling-vs-align-vs-warping.txt"
 

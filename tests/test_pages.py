@@ -26,9 +26,10 @@ from roiviz.examples import SEED_EXAMPLE_BOX, seed_example_settings
 from roiviz.export import PNG_SIGNATURE
 from roiviz.gradients import gradient_maps
 from roiviz.lessons import STEP_KEYS, example_map, walkthrough
-from roiviz.sweeps import SERIES, sweep_offsets
-from roiviz.trace import METHODS
-from roiviz.traces import trace_method
+from roiviz.methods import SERIES
+from roiviz.sweeps import sweep_offsets
+from roiviz.methods import METHODS
+from roiviz.methods import trace_method
 
 TIMEOUT = 90
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,8 +21,9 @@ from PIL import Image
 from roiviz import features, samples
 from roiviz import render_plotly as R
 from roiviz.style import Style
-from roiviz.trace import METHODS, Settings
-from roiviz.traces import trace_all
+from roiviz.methods import METHODS
+from roiviz.records import Settings
+from roiviz.methods import trace_all
 
 IMAGE = samples.load_sample_image("astronaut")
 VALUES = features.image_feature_map(IMAGE, 16).channel(0)
@@ -38,7 +39,7 @@ SETTINGS = [
     Settings(output_size=(7, 7), stride=16.0, sampling_ratio=2),
     Settings(output_size=(3, 5), stride=16.0, sampling_ratio=0, aligned=False, reduce="max",
              convention="article"),
-    Settings(output_size=(14, 14), stride=16.0, sampling_ratio=4),  # over MAX_DRAWN_SAMPLES
+    Settings(output_size=(14, 14), stride=16.0, sampling_ratio=4),  # 3136 samples: under the sample budget, all drawn
 ]
 BOXES = [(158.4, 134.4, 378.4, 355.2), (-40.0, -30.0, 100.0, 90.0), (500.0, 500.0, 700.0, 640.0)]
 
