@@ -114,3 +114,24 @@ def test_validated_figures_keep_the_public_api(method):
     fig.update_layout(title="changed")  # a plain, validated plotly figure
     assert fig.layout.title.text == "changed"
     assert R.output_figure(trace, zrange=(0.0, 1.0)).data[0].z.shape == trace.output.shape
+
+
+def test_values_written_in_cells_are_legible_on_every_cell():
+    """Each digit is black or white, whichever contrasts more with its cell (WCAG ratio >= 4.5)."""
+    from roiviz.lessons import example_map
+    from roiviz.style import relative_luminance
+
+    toy = example_map("toy")
+    spec = R.feature_spec(toy, None, zrange=(float(toy.min()), float(toy.max())))
+    heat, text = spec["data"][0], spec["data"][1]
+    assert text["mode"] == "text" and len(text["text"]) == toy.size
+    # The cell's colour as plotly paints it: the colour scale interpolated at the cell's value.
+    t = (toy.ravel() - heat["zmin"]) / (heat["zmax"] - heat["zmin"])
+    stops = np.array([s for s, _ in heat["colorscale"]])
+    rgb = np.array([[float(v) for v in c[c.index("(") + 1:-1].split(",")] for _, c in heat["colorscale"]])
+    cells = np.stack([np.interp(t, stops, rgb[:, k]) for k in range(3)], -1)
+    cell_lum = relative_luminance(cells)
+    text_lum = np.array([1.0 if c.upper() == "#FFFFFF" else 0.0 for c in text["textfont"]["color"]])
+    hi, lo = np.maximum(cell_lum, text_lum), np.minimum(cell_lum, text_lum)
+    assert ((hi + 0.05) / (lo + 0.05)).min() >= 4.5
+    assert set(text["text"]) == {f"{v:.3g}" for v in toy.ravel()}
