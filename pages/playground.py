@@ -271,6 +271,7 @@ def set_box(box, check: bool = True) -> None:
 
 
 @st.fragment
+@ui.timed
 def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: PlaygroundState) -> None:
     ss = st.session_state
     style = Style(presenter=bool(ss["presenter"]))

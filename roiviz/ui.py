@@ -7,6 +7,8 @@ does not load Streamlit).
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,28 @@ from roiviz.style import Style
 
 #: Plain (non-widget) session key shared by every page's presenter toggle.
 PRESENTER = "presenter_mode"
+#: Session key of a list that :func:`timed` functions append ``(name, seconds)`` to, when a
+#: benchmark has put one there (benchmarks/latency.py); absent otherwise.
+TIMINGS = "_timings"
+
+
+def timed(fn):
+    """Record ``fn``'s duration in ``session_state[TIMINGS]`` when that list exists (benchmarks).
+
+    Lets ``benchmarks/latency.py`` time a page's part (the Playground's fragment) as the page
+    runs, without patching the page.
+    """
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        timings = st.session_state.get(TIMINGS)
+        if timings is None:
+            return fn(*args, **kwargs)
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            timings.append((fn.__name__, time.perf_counter() - start))
+    return wrapper
 
 
 def load_link(table: PageParams,
