@@ -32,7 +32,7 @@ under both conventions: 6 columns need ``floor(w) = 6`` in one and ``round(x2) -
 in the other). Its 3 x 3 bins overlap (5/3 rows and 8/3 columns each) and drop nothing; the
 RoI loses nothing and gains 15 cells (15360 px, 60%).
 
-``tests/test_traces.py::test_seed_worked_example_article`` and
+``tests/test_methods.py::test_seed_worked_example_article`` and
 ``::test_seed_worked_example_library`` check every number above.
 """
 

@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .evidence import TABLES
-from .examples import SEED_EXAMPLE_OUTPUT
+from .evidence import SAMPLING_QUOTE, TABLES
+from .examples import SEED_EXAMPLE_OUTPUT, SEED_EXAMPLE_STRIDE
 from .features import STRIDES
 from .geometry import CONVENTIONS, MAX_SAMPLING_RATIO, REDUCES
 from .lessons import EXAMPLE_MAPS, STEP_KEYS
@@ -268,7 +268,8 @@ PLAYGROUND = PageParams("playground", "", (
           help="Photos shipped with roiviz; sources and licences in assets/LICENSE.md.",
           message=f"not a sample image name (one of {', '.join(sample_image_names())})"),
     Param("stride", 16, options=STRIDES, label="Stride (image pixels per feature cell)",
-          help="VGG16's last map has stride 32, the article's case; ResNet's C4 has 16.",
+          help="Detectors pool VGG16's conv5_3 and ResNet's C4 at stride 16; 32 is "
+               "VGG16 after pool5, the article's simplification (and ResNet's C5).",
           message=f"stride must be one of {', '.join(map(str, STRIDES))}"),
     Param("ch", 0, options=tuple(range(256)), label="Channel",
           message="channel must be an integer 0..255"),
@@ -277,7 +278,10 @@ PLAYGROUND = PageParams("playground", "", (
           message=f"output size must be 1..{MAX_OUTPUT} per side, like 7x7"),
     Param("sr", 2, options=tuple(range(MAX_SAMPLING_RATIO + 1)), label="Sampling ratio (per bin side)",
           names={0: "adaptive: ceil(RoI size / output size)"},
-          help="RoI Align and RoI Warp sample each bin at g x g points.",
+          help="RoI Align and RoI Warp sample each bin at g x g points; the Mask R-CNN "
+               "paper uses 2 (four points per bin) and reports, in Section 3, that results "
+               "\"are not sensitive to the exact sampling locations, or how many points are "
+               "sampled, as long as no quantization is performed.\"",
           message=f"sampling ratio must be 0 (adaptive) to {MAX_SAMPLING_RATIO}"),
     Param("aligned", True, "flag", label="aligned (half-cell offset, RoI Align)",
           help="True: Detectron2's fix. False: the legacy mapping, shifted by half a cell."),
@@ -314,7 +318,9 @@ SENSITIVITY = PageParams("sensitivity", "sens_", (
     Param("col", "1", options=tuple(str(i) for i in range(SEED_EXAMPLE_OUTPUT[1])), label="Column"),
     Param("methods", SERIES, "multi", options=SERIES, label="Methods", names=_METHOD_NAMES),
     Param("conv", "library", options=CONVENTIONS, label="RoI Pool / Warp rounding"),
-    Param("sr", "2", **_SENSITIVITY_RATIO),
+    Param("sr", "2", **_SENSITIVITY_RATIO,
+          help=SAMPLING_QUOTE + " The paper uses 2 x 2 points per bin; adaptive is the "
+               "default of torchvision's roi_align and Detectron2's box pooler."),
     Param("reduce", "avg", options=REDUCES, label="Reduce points by"),
     Param("map", "photo", options=tuple(EXAMPLE_MAPS), label="Feature map", names=EXAMPLE_MAPS),
     _presenter(),
@@ -328,9 +334,10 @@ GRADIENTS = PageParams("gradients", "grad_", (
           names={t: "the sum of all 9 bins" if t == "all" else f"bin (row {t[0]}, col {t[2]})"
                  for t in _TARGETS}),
     Param("shift", "0", options=("-0.5", "-0.375", "-0.25", "-0.125", "0", "0.125", "0.25", "0.375", "0.5"),
-          label="Move the box along x by (cells)", help="At stride 32, 0.125 cell is 4 pixels."),
+          label="Move the box along x by (cells)",
+          help=f"At stride {SEED_EXAMPLE_STRIDE:g}, 0.125 cell is {SEED_EXAMPLE_STRIDE / 8:g} pixels."),
     Param("conv", "library", options=CONVENTIONS, label="RoI Pool / Warp rounding"),
-    Param("sr", "2", **_SENSITIVITY_RATIO),
+    Param("sr", "2", **_SENSITIVITY_RATIO, help=SAMPLING_QUOTE + " The paper uses 2 x 2 points per bin."),
     Param("reduce", "avg", options=REDUCES, label="Reduce points by"),
     Param("aligned", True, "flag", label="aligned (RoI Align's half-cell offset)"),
     Param("map", "toy", options=tuple(EXAMPLE_MAPS), label="Feature map", names=EXAMPLE_MAPS),
