@@ -16,6 +16,7 @@ from roiviz.ui import (
     presenting,
     show_link_notices,
     sync_query,
+    widget,
 )
 from roiviz.evidence import (
     ARXIV_URL,
@@ -31,15 +32,9 @@ from roiviz.evidence import (
     table_records,
 )
 from roiviz.export import figure_png, figure_svg, trace_json
+from roiviz.params import EVIDENCE
 from roiviz.render_mpl import evidence_figure
 from roiviz.style import Style
-
-SPEC = {"table": tuple(TABLES), "presenter": ("0", "1")}
-
-
-def apply_link(values: dict[str, str]) -> None:
-    st.session_state["ev_table"] = values.get("table", "2c")
-
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def chart_files(key: str, presenter: bool) -> tuple[bytes, bytes, str]:
@@ -51,7 +46,7 @@ def chart_files(key: str, presenter: bool) -> tuple[bytes, bytes, str]:
     return figure_png(fig), figure_svg(fig), json_text
 
 
-load_link("ev", SPEC, apply_link)
+load_link(EVIDENCE)
 st.title("Evidence: what the rounding costs")
 INTRO = (
     "The Mask R-CNN paper tested the RoI layers against each other with everything else fixed. "
@@ -61,13 +56,12 @@ INTRO = (
 # On a projector the chart comes first (the choice of table goes to the sidebar) to fit the screen.
 if not presenting():
     st.markdown(INTRO)
-show_link_notices("ev")
+show_link_notices(EVIDENCE)
 
 top = (st.sidebar, st.sidebar) if presenting() else st.columns([3, 1], vertical_alignment="center")
-top[0].radio("Table", tuple(TABLES), format_func=lambda k: TABLES[k].title, key="ev_table",
-             persist_state="session")
+widget(EVIDENCE, "table", "radio", container=top[0], persist_state="session")
 with top[1]:
-    style = presenter_toggle("ev")
+    style = presenter_toggle(EVIDENCE)
 
 key = st.session_state.get("ev_table", "2c")
 table = TABLES[key]
@@ -109,6 +103,6 @@ st.caption(VERIFIED_AGAINST)
 st.caption("The walkthrough uses stride 32, like Table 2d: there a rounding error of half a cell "
            "is 16 pixels of the image.")
 
-query = {"table": key, "presenter": "1" if style.presenter else "0"}
-exports("ev", f"roiviz-evidence-table{key}", png, svg, json_text, query)
+query = EVIDENCE.to_query({"table": key, "presenter": style.presenter})
+exports(EVIDENCE, f"roiviz-evidence-table{key}", png, svg, json_text, query)
 sync_query(query)

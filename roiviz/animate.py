@@ -8,7 +8,7 @@ and one fixed colour scale, so that what changes between frames is what the meth
 RoI Pool's and RoI Warp's outputs stand still and then jump; RoI Align's and Precise RoI
 Pooling's drift with every step.
 
-Every frame is traced by the engine (:func:`roiviz.traces.trace_all`) and drawn by
+Every frame is traced by the engine (:func:`roiviz.methods.trace_all`) and drawn by
 :func:`roiviz.render_mpl.draw_method`; matplotlib renders it (Agg, no pyplot) and Pillow writes the
 GIF with one shared 256-colour palette. No Streamlit here.
 """
@@ -38,10 +38,10 @@ from .render_mpl import (
     draw_method,
     view_rect,
 )
-from .style import AREA_STYLES, METHOD_COLORS, SAMPLE_COLOR, WINNER_COLOR, Style
+from .methods import METHODS, label, trace_all
+from .records import MethodTrace, Rect, Settings
+from .style import AREA_STYLES, METHOD_COLORS, SAMPLE_COLOR, WHITE, WINNER_COLOR, Style
 from .sweeps import shifted_boxes
-from .trace import METHOD_LABELS, METHODS, MethodTrace, Rect, Settings
-from .traces import trace_all
 
 __all__ = ["MAX_GIF_BYTES", "MODES", "Animation", "animate_gif", "animation_offsets"]
 
@@ -101,7 +101,7 @@ def animate_gif(values: np.ndarray, box, settings: Settings, methods: Sequence[s
         values: the ``[H, W]`` map channel.
         box: ``(x1, y1, x2, y2)`` in image pixels, the first frame's box.
         settings: the methods' settings (output size, stride, sampling ratio...).
-        methods: which of :data:`roiviz.trace.METHODS` to show, side by side in that order.
+        methods: which of :data:`roiviz.methods.METHODS` to show, side by side in that order.
         mode: one of :data:`MODES`.
         axis: ``"x"`` or ``"y"``.
         steps: frames from 0 to one cell (the loop has ``2 * steps`` frames).
@@ -156,7 +156,7 @@ def _render(values: np.ndarray, frames: list[dict[str, MethodTrace]], offsets: n
     out_cell = max(0.3, min(0.55, 2.2 / max(ph, pw)))
     out_h = ph * out_cell + 0.7
     width = max(n * max(panel_w, pw * out_cell + 0.8, 3.0), 6.5)
-    fig = Figure(figsize=(width, panel_h + out_h + 1.2), dpi=dpi, facecolor="white", layout="constrained")
+    fig = Figure(figsize=(width, panel_h + out_h + 1.2), dpi=dpi, facecolor=WHITE, layout="constrained")
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(2, n, height_ratios=(panel_h, out_h))
     maps = [fig.add_subplot(grid[0, i]) for i in range(n)]
@@ -164,7 +164,7 @@ def _render(values: np.ndarray, frames: list[dict[str, MethodTrace]], offsets: n
     # The map, ticks and titles are drawn once; each frame adds its overlays and removes them after.
     for ax, m in zip(maps, methods):
         draw_method(ax, frames[0][m], values, style=style, layers={"map"}, zrange=zrange, view=view,
-                    cell_in=cell_in, title=METHOD_LABELS[m])
+                    cell_in=cell_in, title=label(m))
     for out_ax, m in zip(outs, methods):
         _draw_output(out_ax, frames[0][m], out_range, style, "output", out_cell)
     static = {ax: set(ax.get_children()) for ax in maps}
@@ -175,9 +175,9 @@ def _render(values: np.ndarray, frames: list[dict[str, MethodTrace]], offsets: n
         for ax, out_ax, m in zip(maps, outs, methods):
             for h in draw_method(ax, traces[m], values, style=style, layers=_LAYERS - {"map"}, zrange=zrange,
                                  view=view, cell_in=cell_in, axes_frame=False):
-                label = h.get_label().split(": ")[0] if "% of the RoI" in h.get_label() else h.get_label()
-                h.set_label(label)
-                handles.setdefault(label, h)
+                text = h.get_label().split(": ")[0] if "% of the RoI" in h.get_label() else h.get_label()
+                h.set_label(text)
+                handles.setdefault(text, h)
             out = traces[m].output
             out_ax.images[0].set_data(out)
             integral = _integral(np.concatenate([f[m].output.ravel() for f in frames]))

@@ -69,7 +69,7 @@ def test_the_default_gif_of_the_playground_weighs_under_2_mb():
     from roiviz.features import image_feature_map
     from roiviz.samples import load_sample_image
     from roiviz.state import default_box
-    from roiviz.trace import Settings
+    from roiviz.records import Settings
 
     values = image_feature_map(load_sample_image("astronaut"), 16).channel(0)
     a = animate_gif(values, default_box(values.shape, 16), Settings(output_size=(7, 7), stride=16, sampling_ratio=2))

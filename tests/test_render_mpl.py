@@ -24,9 +24,10 @@ from roiviz.export import PNG_DPI, PNG_SIGNATURE
 from roiviz.gradients import gradient_maps
 from roiviz.lessons import example_map, walkthrough
 from roiviz.style import AREA_STYLES, Style
-from roiviz.sweeps import SERIES, sweep_offsets
-from roiviz.trace import METHODS
-from roiviz.traces import trace_all
+from roiviz.methods import SERIES
+from roiviz.sweeps import sweep_offsets
+from roiviz.methods import METHODS
+from roiviz.methods import trace_all
 
 TOY = example_map("toy")
 
@@ -159,8 +160,8 @@ def test_comparison_figure_has_a_panel_and_an_output_per_method():
     from roiviz.export import figure_png, figure_svg
     from roiviz.features import toy_grid
     from roiviz.render_mpl import comparison_figure
-    from roiviz.trace import Settings
-    from roiviz.traces import trace_all
+    from roiviz.records import Settings
+    from roiviz.methods import trace_all
     values = toy_grid().channel(0)
     traces = trace_all(values, (40.0, 72.0, 240.0, 200.0), Settings(output_size=(3, 3), stride=32))
     fig = comparison_figure(traces, values)
@@ -240,10 +241,18 @@ def astronaut():
 
 @pytest.mark.parametrize("size, ratio", [(3, 2), (7, 2), (14, 2), (3, 16), (7, 16), (14, 16)])
 def test_comparison_export_stays_readable(astronaut, size, ratio):
-    from roiviz.trace import Settings
+    from roiviz.records import Settings
+
+    from roiviz.geometry import SAMPLE_BUDGET
 
     values, box = astronaut
-    traces = trace_all(values, box, Settings(output_size=(size, size), stride=16, sampling_ratio=ratio))
+    settings = Settings(output_size=(size, size), stride=16, sampling_ratio=ratio)
+    if size * size * ratio * ratio > SAMPLE_BUDGET:
+        # Beyond the sample budget no trace is drawn at all, so no export can be asked for.
+        with pytest.raises(ValueError, match="too many to draw"):
+            trace_all(values, box, settings)
+        return
+    traces = trace_all(values, box, settings)
     fig = R.comparison_figure(traces, values)
     renderer = _renderer(fig)
     assert overlapping_texts(fig) == []

@@ -1,4 +1,4 @@
-"""Tests for roiviz.style: the colours the texts name are the colours drawn."""
+"""Tests for roiviz.style: the one place for colours, and the colours the texts name are the colours drawn."""
 
 from __future__ import annotations
 
@@ -6,9 +6,28 @@ import colorsys
 import re
 from pathlib import Path
 
-from roiviz.style import AREA_STYLES, METHOD_COLORS, Style
+import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+from roiviz.style import AREA_STYLES, BLACK, METHOD_COLORS, WHITE, Style, relative_luminance, text_colors
+
+REPO = Path(__file__).resolve().parent.parent
+#: A colour written as a literal: hex, rgb()/rgba(), or a CSS / matplotlib colour name in quotes.
+COLOUR_LITERAL = re.compile(
+    r"""["']#[0-9a-fA-F]{3,8}["']|["']rgba?\(|["'](white|black|red|green|blue|yellow|orange|viridis|magma_r|gray)["']""")
+
+
+def test_colour_literals_only_in_style():
+    files = [*(REPO / "roiviz").glob("*.py"), *(REPO / "pages").glob("*.py"), REPO / "app.py"]
+    found = [f"{path.relative_to(REPO)}:{i}: {line.strip()}"
+             for path in files if path.name != "style.py"
+             for i, line in enumerate(path.read_text().splitlines(), 1) if COLOUR_LITERAL.search(line)]
+    assert not found, "\n".join(found)
+
+
+def test_relative_luminance_and_text_colours():
+    np.testing.assert_allclose(relative_luminance([[0, 0, 0], [255, 255, 255], [255, 0, 0]]),
+                               [0.0, 1.0, 0.2126])
+    assert list(text_colors([0.0, 0.1, 0.25, 1.0])) == [WHITE, WHITE, BLACK, BLACK]
 
 
 def _hue(hex_color: str) -> tuple[float, float, float]:
@@ -27,8 +46,8 @@ def _named(hue: float) -> str:
 
 
 def test_area_colours_are_the_ones_the_texts_name():
-    texts = "\n".join(p.read_text() for p in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")),
-                                             ROOT / "roiviz" / "lessons.py"])
+    texts = "\n".join(p.read_text() for p in [REPO / "app.py", *sorted((REPO / "pages").glob("*.py")),
+                                             REPO / "roiviz" / "lessons.py", REPO / "roiviz" / "params.py"])
     for area, word in (("lost", "red"), ("gained", "green")):
         hue, _, sat = _hue(AREA_STYLES[area][0])
         assert _named(hue) == word and sat > 0.5, (area, hue)
