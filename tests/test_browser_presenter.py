@@ -20,7 +20,11 @@ WIDTH, HEIGHT = 1280, 720
 MEASURE = """(figureSelector) => {
   const root = document.querySelector('.stApp');
   const texts = [];
-  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  // The page and every shadow root in it (the live stage is a component in one).
+  const roots = [root, ...[...root.querySelectorAll('*')].filter(e => e.shadowRoot).map(e => e.shadowRoot)];
+  const up = (e) => e.parentElement || (e.getRootNode().host || null);
+  for (const scope of roots) {
+  const walker = document.createTreeWalker(scope, NodeFilter.SHOW_TEXT);
   while (walker.nextNode()) {
     const node = walker.currentNode;
     const text = node.textContent.trim();
@@ -43,7 +47,7 @@ MEASURE = """(figureSelector) => {
     let hidden = false;
     let cut = cs.textOverflow === 'ellipsis' && el.scrollWidth > el.clientWidth + 1;
     let scrollsX = false, scrollsY = false;   // once inside a scroller, its outer clips don't cut
-    for (let a = el.parentElement; a && a !== document.documentElement; a = a.parentElement) {
+    for (let a = up(el); a && a !== document.documentElement; a = up(a)) {
       const acs = getComputedStyle(a);
       if (acs.overflowX === 'visible' && acs.overflowY === 'visible') continue;
       const box = a.getBoundingClientRect();
@@ -62,6 +66,7 @@ MEASURE = """(figureSelector) => {
                 where: (el.closest('[data-testid]') || el).dataset.testid || el.tagName,
                 rects: rects.map(r => [r.left, r.top, r.right, r.bottom])});
   }
+  }
   const hit = (a, b) => Math.min(a[2], b[2]) - Math.max(a[0], b[0]) > 1 && Math.min(a[3], b[3]) - Math.max(a[1], b[1]) > 1;
   const overlaps = [];
   for (let i = 0; i < texts.length; i++)
@@ -74,7 +79,8 @@ MEASURE = """(figureSelector) => {
     const box = [r.left, r.top, r.right, r.bottom];
     for (const t of texts) if (t.rects.some(a => hit(a, box))) overlaps.push(['<figure>', t.text]);
   }
-  const fig = document.querySelector(figureSelector);
+  let fig = document.querySelector(figureSelector);
+  for (const scope of roots) fig = fig || scope.querySelector(figureSelector);
   const f = fig ? fig.getBoundingClientRect() : null;
   return {texts, overlaps, figure: f && [f.left, f.top, f.right, f.bottom],
           viewport: [innerWidth, innerHeight]};
