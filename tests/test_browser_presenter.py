@@ -113,9 +113,10 @@ def presenter_page():
 
 
 def _settled(pg, figure: str) -> None:
-    pg.wait_for_function(
-        "(sel) => { const im = document.querySelector(sel);"
-        " return im && (im.tagName !== 'IMG' || (im.complete && im.naturalWidth > 200)); }", arg=figure)
+    pg.locator(figure).first.wait_for(state="visible")        # Playwright's locators pierce shadow roots
+    pg.locator(figure).first.evaluate(
+        "el => el.tagName !== 'IMG' || el.complete && el.naturalWidth > 200 ||"
+        " new Promise(r => el.addEventListener('load', r, {once: true}))")
     pg.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')")
     pg.wait_for_timeout(800)     # fonts and the last layout pass
 
