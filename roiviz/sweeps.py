@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .fpn import PYRAMID_LEVELS, fpn_levels, level_rule
+from .fpn import CANONICAL_LEVEL, CANONICAL_SCALE, PYRAMID_LEVELS, fpn_levels, level_rule
 from .geometry import normalize_box, snap_box
 from .ops import precise_roi_pool, roi_align, roi_pool, roi_warp
 from .roi_pool import pool_geometry
@@ -276,6 +276,8 @@ class SizeSweepResult:
         fixed_stride: the stride of the one-map mode.
         levels: int64 ``[S]``, the FPN level of each size (:func:`roiviz.fpn.fpn_levels`).
         strides: int64 ``[S]``, ``2 ** levels``.
+        boundaries: the sizes (px) where the level changes, ``224 * 2 ** (k - 4)`` for the levels
+            above ``k_min`` (112, 224, 448 for P2-P5).
         positions: boxes per size (the same sub-cell placements for every size and mode).
         settings: output size and convention used.
         aligned: the level rule (``False`` torchvision's, ``True`` Detectron2's).
@@ -290,6 +292,7 @@ class SizeSweepResult:
     fixed_stride: int
     levels: np.ndarray
     strides: np.ndarray
+    boundaries: tuple[float, ...]
     positions: int
     settings: Settings
     aligned: bool
@@ -301,6 +304,7 @@ class SizeSweepResult:
         """JSON-ready arrays (lists) for export."""
         return {"sizes_px": self.sizes.tolist(), "aspect": self.aspect, "fixed_stride": self.fixed_stride,
                 "levels": self.levels.tolist(), "strides": self.strides.tolist(),
+                "level_boundaries_px": list(self.boundaries),
                 "positions": self.positions, "output_size": list(self.settings.output_size),
                 "convention": self.settings.convention, "aligned_level_rule": self.aligned,
                 "methods": list(self.methods),
@@ -383,5 +387,7 @@ def sweep_box_sizes(sizes: Sequence[float], settings: Settings, *, fixed_stride:
     per_size = box_levels.reshape(len(sizes), positions)[:, 0]
     return SizeSweepResult(sizes=sizes, aspect=float(aspect), boxes=boxes, fixed_stride=int(fixed_stride),
                            levels=per_size.astype(np.int64), strides=(2 ** per_size).astype(np.int64),
+                           boundaries=tuple(CANONICAL_SCALE * 2.0 ** (k - CANONICAL_LEVEL)
+                                            for k in range(levels[0] + 1, levels[1] + 1)),
                            positions=int(positions), settings=settings, aligned=bool(aligned),
                            methods=chosen, lost=lost, gained=gained)
