@@ -448,6 +448,7 @@ def main() -> None:
     for name, title, icon in (("walkthrough", "Walkthrough", ":material/school:"),
                               ("sensitivity", "Sub-pixel sensitivity", ":material/tune:"),
                               ("gradients", "Gradient flow", ":material/arrow_back:"),
+                              ("pyramids", "Feature pyramids", ":material/stacks:"),
                               ("evidence", "Evidence", ":material/bar_chart:")):
         if (here / f"{name}.py").exists():
             pages.append(st.Page(str(here / f"{name}.py"), title=title, icon=icon, url_path=name))

@@ -183,7 +183,9 @@ with st.sidebar:
 ss = st.session_state
 state = {name: ss[f"pyr_{name}"] for name in ("img", "ch", "out", "sr", "rule", "conv", "fixed")}
 image = load_sample_image(state["img"])
-if box_problem(ss["pyr_box"], image.shape[:2]):           # e.g. after switching to a smaller image
+if box_problem(ss["pyr_box"], image.shape[:2]):           # a link's box, or a smaller image
+    st.warning(f"The box does not overlap the {image.shape[1]} x {image.shape[0]} image; the default "
+               "box is shown instead.")
     ss["pyr_box"] = parse_box(DEFAULTS["box"])
     for key, v in zip(BOX_KEYS, ss["pyr_box"]):
         ss[key] = v

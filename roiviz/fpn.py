@@ -440,5 +440,5 @@ class MultiScaleRoIAlign(nn.Module):
             idx = torch.where(levels == index)[0]
             pooled = roi_align(feature, rois[idx], self.output_size, scale, self.sampling_ratio,
                                self.aligned)
-            result = result.index_put((idx,), pooled.to(result.dtype))
+            result.index_put_((idx,), pooled.to(result.dtype))   # in place, as torchvision
         return result
