@@ -212,7 +212,9 @@ with st.container(border=True, key="pyr_level"):
     st.markdown(f"### Level P{level.level}: stride {level.stride} px")
     st.markdown(f"The rule ({RULES[state['rule']]}): `{level.formula}`. With your box:")
     st.code("\n".join(level.steps()), language=None)
-    bounds = [(k, 2 ** k, 224 * 2.0 ** (k - 5), 224 * 2.0 ** (k - 4)) for k in PYRAMID_LEVELS]
+    # Level k (unclamped) holds sqrt(w*h) in [s0 * 2^(k - k0), s0 * 2^(k - k0 + 1)).
+    bounds = [(k, 2 ** k, level.canonical_scale * 2.0 ** (k - level.canonical_level),
+               level.canonical_scale * 2.0 ** (k - level.canonical_level + 1)) for k in PYRAMID_LEVELS]
     st.table([{"level": f"P{k}" + (" (yours)" if k == level.level else ""), "stride (px)": s,
                "sqrt(w*h) from (px)": "0" if k == PYRAMID_LEVELS[0] else f"{lo:g}",
                "to below (px)": "no limit" if k == PYRAMID_LEVELS[-1] else f"{hi:g}",
@@ -257,10 +259,11 @@ st.subheader("torchvision, Detectron2, MMDetection")
 st.markdown(
     "- **torchvision** (`MultiScaleRoIAlign`, `LevelMapper`): `floor(4 + log2(sqrt(w*h) / 224) + 1e-6)`, "
     "then RoI Align with **aligned=False**, the legacy half-cell shift. The `1e-6` is added to the level, "
-    "so a box whose size computes a hair below a boundary (223.99985 px in float32) still goes up.\n"
+    "so a box whose size computes a few float32 steps below a boundary (224 x 223.9999 px) still goes up.\n"
     "- **Detectron2** (`ROIPooler` with `ROIAlignV2`): `floor(4 + log2(sqrt(w*h) / 224 + 1e-8))` with the "
     "same canonical 224 px and level 4, then RoI Align with **aligned=True**. Its `1e-8` sits inside the "
-    "logarithm, where in float32 it changes nothing. Switch the library in the sidebar to compare.\n"
+    "logarithm, where in float32 it changes nothing: that 224 x 223.9999 px box reads P3. Switch the "
+    "library in the sidebar to compare.\n"
     "- **MMDetection** (`SingleRoIExtractor`): `floor(log2(sqrt(w*h) / 56 + 1e-6))` counted from P2, "
     "with `finest_scale=56`: on P2-P5 the boundaries are the same 112, 224 and 448 px.\n"
     "- Between the boundaries every box is 14 to 28 cells across on its level (try the buttons above): "

@@ -60,8 +60,8 @@ def pyramid_figure(image: np.ndarray, maps: Sequence[np.ndarray], levels: Sequen
         _roi(ax, rect, style)
         cells = f"{(box[2] - box[0]) / stride:.3g} x {(box[3] - box[1]) / stride:.3g} cells"
         chosen = k == level.level
-        ax.set_title(f"P{k}, stride {stride}: {w} x {h} cells" + (" - pooled here" if chosen else "")
-                     + f"\nbox = {cells}",
+        ax.set_title(f"P{k}, stride {stride}" + (": pooled here" if chosen else "")
+                     + f"\nmap {w} x {h}, box {cells}",
                      fontsize=_pt(style) * 0.95, loc="left", color=CHOSEN_COLOR if chosen else "black",
                      fontweight="bold" if chosen else "normal")
         for side in ax.spines.values():

@@ -291,3 +291,25 @@ def test_bad_calls_raise_clear_errors():
         pooler(pyramid(n=1), [torch.tensor([[10.0, 0.0, 0.0, 10.0]])], [IMAGE])
     with pytest.raises(ValueError, match="featmap_names"):
         MultiScaleRoIAlign("p2", 2, 2)
+
+
+# ----------------------------------------------------------------------------------------------
+# The page's claims (pages/pyramids.py)
+
+
+def test_every_unclamped_box_is_14_to_28_cells_across_on_its_level():
+    sizes = np.geomspace(56, 895.9, 400)
+    boxes = torch.tensor([square(s) for s in sizes], dtype=torch.float64)
+    levels = fpn_levels(boxes, 2, 5).numpy()
+    cells = sizes / 2.0 ** levels
+    assert cells.min() >= 14 - 1e-9 and cells.max() < 28
+
+
+def test_mmdetection_finest_scale_56_has_the_same_boundaries_on_p2_to_p5():
+    # MMDetection's SingleRoIExtractor.map_roi_levels, written out: floor(log2(s / 56 + 1e-6)),
+    # clamped to 0..3 and counted from P2.
+    rng = np.random.default_rng(3)
+    sizes = np.concatenate([np.exp(rng.uniform(np.log(4), np.log(2000), 300)), [112, 224, 448]])
+    mmdet = [2 + min(max(math.floor(math.log2(s / 56 + 1e-6)), 0), 3) for s in sizes]
+    boxes = torch.tensor([square(s) for s in sizes], dtype=torch.float64)
+    assert fpn_levels(boxes, 2, 5).tolist() == mmdet

@@ -38,6 +38,11 @@ def test_default_box_level_steps_and_exports(media):
     assert "sqrt(w*h) = sqrt(150 x 150) = 150.00 px" in steps
     assert "floor(4 + (-0.5785) + 1e-06) = floor(3.4215) = 3" in steps
     assert len(at.get("plotly_chart")) == 2 * len(METHODS)
+    bounds = at.table[0].value
+    assert list(bounds["level"]) == ["P2", "P3 (yours)", "P4", "P5"]
+    assert list(bounds["sqrt(w*h) from (px)"]) == ["0", "112", "224", "448"]
+    assert list(bounds["to below (px)"]) == ["112", "224", "448", "no limit"]
+    assert list(bounds["your box across (cells)"]) == ["37.50", "18.75", "9.38", "4.69"]
     doc = check_files(downloads(at, media))
     box = (180.0, 60.0, 330.0, 210.0)
     assert doc["pooled_at_stride"] == 8 and doc["level"]["stride"] == 8 and doc["level"]["level"] == 3
