@@ -211,7 +211,7 @@ for col, size in zip(st.columns(len(PRESETS)), PRESETS):
 with st.container(border=True, key="pyr_level"):
     st.markdown(f"### Level P{level.level}: stride {level.stride} px")
     st.markdown(f"The rule ({RULES[state['rule']]}): `{level.formula}`. With your box:")
-    st.code("\n".join(level.steps()), language=None)
+    st.code("\n".join(level.steps()), language=None, wrap_lines=True)
     # Level k (unclamped) holds sqrt(w*h) in [s0 * 2^(k - k0), s0 * 2^(k - k0 + 1)).
     bounds = [(k, 2 ** k, level.canonical_scale * 2.0 ** (k - level.canonical_level),
                level.canonical_scale * 2.0 ** (k - level.canonical_level + 1)) for k in PYRAMID_LEVELS]

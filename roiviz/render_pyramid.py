@@ -8,6 +8,7 @@ come from :mod:`roiviz.render_mpl`, so these figures look like the others.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,6 +21,11 @@ from .style import METHOD_COLORS, Style
 from .trace import METHOD_LABELS
 
 __all__ = ["pyramid_figure", "size_sweep_figure"]
+
+
+def _wrap(line: str, width: int = 44) -> str:
+    """Break a step of the level formula at spaces so it fits beside the maps."""
+    return "\n".join(textwrap.wrap(line, width, subsequent_indent="  ")) or line
 
 #: The frame around the level a box is pooled from.
 CHOSEN_COLOR = METHOD_COLORS["roi_align"]
@@ -37,13 +43,17 @@ def pyramid_figure(image: np.ndarray, maps: Sequence[np.ndarray], levels: Sequen
         channel_name: shown in the titles.
 
     Returns:
-        A figure: the image, then one panel per level in feature cells, with the box (black
-        dashed) at its size in cells there.
+        A figure on two rows: the image, then one panel per level in feature cells with the box
+        (black dashed) at its size in cells there, and the formula with the box's numbers
+        (:meth:`LevelTrace.steps`) in the last free panel.
     """
     height, width = image.shape[:2]
     n = len(maps) + 1
-    fig = _new_figure(3.3 * n, 3.3 * height / width + 1.6, style)
-    axes = fig.subplots(1, n)
+    cols = 3                                   # two rows: readable on a phone as on a projector
+    rows = -(-(n + 1) // cols)
+    fig = _new_figure(3.4 * cols, rows * (3.4 * height / width + 0.75) + 0.9, style)
+    grid = fig.subplots(rows, cols)
+    axes, spare = list(grid.ravel()[:n]), list(grid.ravel()[n:])
     box = level.box
     ax = axes[0]
     ax.imshow(image, extent=(0, width, height, 0), interpolation="antialiased")
@@ -52,6 +62,11 @@ def pyramid_figure(image: np.ndarray, maps: Sequence[np.ndarray], levels: Sequen
                  fontsize=_pt(style) * 0.95, loc="left")
     handles = [Line2D([], [], color="black", linestyle="--", linewidth=_lw(style),
                       label=f"box ({box[0]:g}, {box[1]:g}) to ({box[2]:g}, {box[3]:g}) px")]
+    for ax in spare:                           # the decision, in words, where a panel is free
+        ax.axis("off")
+    if spare:
+        spare[0].text(0.0, 1.0, "\n".join(_wrap(line) for line in level.steps()), va="top", ha="left",
+                      family="monospace", fontsize=_pt(style) * 0.72, transform=spare[0].transAxes)
     for ax, values, k in zip(axes[1:], maps, levels):
         stride = 2 ** k
         h, w = values.shape

@@ -20,7 +20,8 @@ def test_pyramid_figure_frames_the_chosen_level():
     level = trace_fpn_level((10, 10, 60, 40))          # sqrt(50 x 30) = 38.7 px -> P2
     fig = pyramid_figure(IMAGE, MAPS, (2, 3, 4, 5), level, channel_name="luminance")
     axes = fig.axes
-    assert len(axes) == 5
+    assert len(axes) == 6              # image, P2..P5, and the steps of the formula
+    assert f"log2(38.73 / 224) = {level.log2_term:.4f}" in axes[5].texts[0].get_text()
     titles = [ax.get_title(loc="left") for ax in axes[1:]]
     assert titles[0].startswith("P2, stride 4: pooled here") and "12.5 x 7.5 cells" in titles[0]
     assert all("pooled here" not in t for t in titles[1:])
