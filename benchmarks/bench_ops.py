@@ -1,6 +1,6 @@
 """Benchmark roiviz's batched ops on the Faster R-CNN box-head workload.
 
-Run: ``.venv/bin/python benchmarks/bench_ops.py [--runs 20] [--fpn]``
+Run: ``.venv/bin/python benchmarks/bench_ops.py [--runs 20] [--fpn [--threads 1]]``
 
 Workload: a 2 x 256 x 50 x 68 float32 feature map (stride 16 of an 800 x 1088 image), 512
 proposals (random centres, widths and heights log-uniform in 16..512 px, clipped to the image),
@@ -19,7 +19,7 @@ level, scatter into the result) against the sum over the four levels of ONNX Run
 ``RoiAlign`` on the same boxes (one session per level, created up front; the boxes' levels are
 computed before timing, so ORT's side has no assignment or scatter cost). Both ``aligned=False``
 (torchvision's pooler) and ``aligned=True`` (Detectron2's ``ROIAlignV2``), measured side by side
-in one run; outputs are checked against ORT first.
+in one run, interleaved run by run; outputs are checked against ORT first.
 """
 
 from __future__ import annotations
@@ -137,6 +137,21 @@ def median_seconds(fn, runs: int, warmup: int = 2) -> float:
     return statistics.median(times)
 
 
+def interleaved_medians(fns, runs: int, warmup: int = 1) -> list[float]:
+    """Median seconds of each function, timed in turn within every round (see median_seconds)."""
+    time.sleep(0.3)
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
+    for _ in range(runs):
+        for fn, t in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            t.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
+
+
 def fpn_workload(seed: int = 0):
     """The FPN head's inputs: ``{name: float32 [2, 256, H/s, W/s]}`` and two ``[1000, 4]`` box arrays."""
     rng = np.random.default_rng(seed)
@@ -153,8 +168,14 @@ def fpn_workload(seed: int = 0):
     return maps, boxes
 
 
-def bench_fpn(runs: int) -> None:
-    """``MultiScaleRoIAlign`` vs the sum of ORT ``RoiAlign`` over the levels, both ``aligned``."""
+def bench_fpn(runs: int, threads: int | None = None) -> None:
+    """``MultiScaleRoIAlign`` vs the sum of ORT ``RoiAlign`` over the levels, both ``aligned``.
+
+    ``threads``: torch's intra-op threads and ORT's, the same number for both (``None``: each
+    library's default, one thread per core).
+    """
+    if threads is not None:
+        torch.set_num_threads(threads)
     maps, boxes = fpn_workload()
     xt = {k: torch.from_numpy(v) for k, v in maps.items()}
     bt = [torch.from_numpy(b) for b in boxes]
@@ -167,7 +188,7 @@ def bench_fpn(runs: int) -> None:
         per_level = []
         for k, name, stride in zip(range(2, 6), FPN_NAMES, FPN_STRIDES):
             idx = np.nonzero(levels == k)[0]
-            sess = align_session(OUTPUT, 1 / stride, RATIO, aligned, "avg", intra_op_threads=None)
+            sess = align_session(OUTPUT, 1 / stride, RATIO, aligned, "avg", intra_op_threads=threads)
             feed = {"X": maps[name], "rois": np.ascontiguousarray(rois[idx, 1:]),
                     "bi": rois[idx, 0].astype(np.int64)}
             per_level.append((idx, sess, feed))
@@ -187,19 +208,19 @@ def bench_fpn(runs: int) -> None:
             ours = lambda: pooler(xt, bt, shapes)  # noqa: E731
             err = float(np.abs(ours().numpy() - ort_levels()).max())
             assert err <= 1e-5, err
-            t_ort = median_seconds(ort_levels_only, runs)
-            name = "torchvision" if not aligned else "Detectron2 ROIAlignV2"
-            rows.append((f"MultiScaleRoIAlign aligned={aligned} ({name}; roiviz)",
-                         median_seconds(ours, runs), t_ort, err))
-            rows.append((f"RoiAlign x 4 levels aligned={aligned} (ONNX Runtime, sum)", t_ort, t_ort, None))
-            rows.append((f"RoiAlign x 4 levels + scatter aligned={aligned} (ONNX Runtime)",
-                         median_seconds(ort_levels, runs), t_ort, None))
+            # Interleaved (ours, ORT, ORT + scatter, ours, ...) so that a busy moment of a shared
+            # machine hits all three alike.
+            t_ours, t_ort, t_ort_scatter = interleaved_medians([ours, ort_levels_only, ort_levels], runs)
+        name = "torchvision" if not aligned else "Detectron2 ROIAlignV2"
+        rows.append((f"MultiScaleRoIAlign aligned={aligned} ({name}; roiviz)", t_ours, t_ort, err))
+        rows.append((f"RoiAlign x 4 levels aligned={aligned} (ONNX Runtime, sum)", t_ort, t_ort, None))
+        rows.append((f"RoiAlign x 4 levels + scatter aligned={aligned} (ONNX Runtime)", t_ort_scatter, t_ort, None))
     print(f"\nFPN head: 2 images {FPN_IMAGE[0]} x {FPN_IMAGE[1]}, P2-P5 {C} channels "
           f"({', '.join(f'{v.shape[2]} x {v.shape[3]}' for v in maps.values())}), "
           f"{FPN_BOXES_PER_IMAGE} boxes per image, output {OUTPUT[0]} x {OUTPUT[1]}, sampling_ratio {RATIO}")
     print(f"boxes per level P2..P5 (aligned=True): {counts}")
-    print(f"torch.get_num_threads() = {torch.get_num_threads()}; ONNX Runtime intra-op threads: default; "
-          f"medians over {runs} runs after warm-up\n")
+    print(f"torch.get_num_threads() = {torch.get_num_threads()}; ONNX Runtime intra-op threads: "
+          f"{'default' if threads is None else threads}; medians over {runs} runs after warm-up\n")
     print("| op | median ms | vs ORT sum of levels | max abs diff vs ORT |")
     print("|---|---:|---:|---:|")
     for name, seconds, reference, err in rows:
@@ -212,9 +233,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--naive-runs", type=int, default=3)
     parser.add_argument("--fpn", action="store_true", help="run only the FPN head workload")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="FPN workload: intra-op threads for torch and ONNX Runtime alike "
+                             "(default: each library's own default)")
     args = parser.parse_args()
     if args.fpn:
-        bench_fpn(args.runs)
+        bench_fpn(args.runs, args.threads)
         return
 
     x, rois = workload()
@@ -283,7 +307,7 @@ def main() -> None:
     for name, seconds, reference in rows:
         ratio = f"{seconds / reference:.2f}x" if reference else ""
         print(f"| {name} | {seconds * 1e3:.1f} | {ratio} |")
-    bench_fpn(args.runs)
+    bench_fpn(args.runs, args.threads)
 
 
 if __name__ == "__main__":

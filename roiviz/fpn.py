@@ -419,16 +419,18 @@ class MultiScaleRoIAlign(nn.Module):
             raise ValueError(f"x has none of the maps {self.featmap_names}; its keys are {list(x)}")
         for f in features:
             _checks.check_input(f)
-        if not isinstance(boxes, (list, tuple)) or len(boxes) != features[0].shape[0]:
+        if not isinstance(boxes, (list, tuple)) or not 1 <= len(boxes) <= features[0].shape[0]:
             raise ValueError(f"boxes must be a list of one [K_i, 4] tensor per image "
-                             f"({features[0].shape[0]} images)")
+                             f"({features[0].shape[0]} images; trailing images may be left out)")
         if self.scales is None:
             self.scales, self.k_min, self.k_max = setup_scales(features, image_shapes)
         if len(features) != len(self.scales):
             raise ValueError(f"x gives {len(features)} maps but the scales were set up for "
                              f"{len(self.scales)} on the first call")
-        # [K, 5] (batch index, x1, y1, x2, y2), validated by roi_align's own checks.
-        batch_idx, coords = _checks.convert_boxes(list(boxes), features[0])
+        # [K, 5] (batch index, x1, y1, x2, y2), as torchvision's _convert_to_roi_format; the
+        # boxes are checked by roi_align's own checks (here, on the image count of x).
+        padded = list(boxes) + [features[0].new_zeros((0, 4))] * (features[0].shape[0] - len(boxes))
+        batch_idx, coords = _checks.convert_boxes(padded, features[0])
         rois = torch.cat([batch_idx[:, None].to(coords.dtype), coords], dim=1)
         if len(features) == 1:
             return roi_align(features[0], rois, self.output_size, self.scales[0],

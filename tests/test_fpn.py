@@ -286,7 +286,7 @@ def test_bad_calls_raise_clear_errors():
     with pytest.raises(ValueError, match="none of the maps"):
         pooler({"q": torch.zeros(1, 1, 4, 4)}, [torch.zeros(0, 4)], [IMAGE])
     with pytest.raises(ValueError, match="one \\[K_i, 4\\] tensor per image"):
-        pooler(pyramid(), box_lists()[:2], [IMAGE] * 3)
+        pooler(pyramid(), box_lists() + [torch.zeros(0, 4)], [IMAGE] * 3)
     with pytest.raises(ValueError, match="negative area"):
         pooler(pyramid(n=1), [torch.tensor([[10.0, 0.0, 0.0, 10.0]])], [IMAGE])
     with pytest.raises(ValueError, match="featmap_names"):
@@ -313,3 +313,12 @@ def test_mmdetection_finest_scale_56_has_the_same_boundaries_on_p2_to_p5():
     mmdet = [2 + min(max(math.floor(math.log2(s / 56 + 1e-6)), 0), 3) for s in sizes]
     boxes = torch.tensor([square(s) for s in sizes], dtype=torch.float64)
     assert fpn_levels(boxes, 2, 5).tolist() == mmdet
+
+
+def test_trailing_images_without_boxes_may_be_left_out():
+    # As in torchvision: two box lists for a batch of three images pools the first two.
+    x = pyramid()
+    pooler = MultiScaleRoIAlign(list(NAMES), 2, 2)
+    two = pooler(x, box_lists()[:2], [IMAGE] * 3)
+    three = pooler(x, box_lists()[:2] + [torch.zeros(0, 4)], [IMAGE] * 3)
+    torch.testing.assert_close(two, three, rtol=0, atol=0)
