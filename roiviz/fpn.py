@@ -437,7 +437,8 @@ class MultiScaleRoIAlign(nn.Module):
                              self.sampling_ratio, self.aligned)
         levels = self.levels([b.detach() for b in boxes]) - self.k_min        # [K], 0-based
         first = features[0]
-        result = first.new_zeros((rois.shape[0], first.shape[1]) + self.output_size)  # [K, C, PH, PW]
+        # Every box has exactly one level (the clamp leaves none out), so every row is written.
+        result = first.new_empty((rois.shape[0], first.shape[1]) + self.output_size)  # [K, C, PH, PW]
         for index, (feature, scale) in enumerate(zip(features, self.scales)):
             idx = torch.where(levels == index)[0]
             pooled = roi_align(feature, rois[idx], self.output_size, scale, self.sampling_ratio,
