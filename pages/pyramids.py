@@ -4,7 +4,7 @@ A thin page: widgets and layout only. The level is :func:`roiviz.fpn.trace_fpn_l
 code as :func:`roiviz.ops.fpn_levels`), the maps :func:`roiviz.features.image_feature_map` at
 strides 4, 8, 16 and 32, the panels the Playground's renderers, the sweep
 :func:`roiviz.sweeps.sweep_box_sizes`, the figures :mod:`roiviz.render_pyramid`.
-Link state: ``?img=&box=&ch=&out=&sr=&rule=&conv=&fixed=&presenter=``.
+Link state: :data:`roiviz.params.PYRAMIDS` (``?img=&box=&ch=&rule=&out=&sr=&conv=&fixed=&presenter=``).
 """
 
 from __future__ import annotations
@@ -18,76 +18,59 @@ import torch
 from roiviz.export import figure_png, figure_svg, trace_json
 from roiviz.features import CHANNEL_NAMES, image_feature_map
 from roiviz.fpn import PYRAMID_LEVELS, MultiScaleRoIAlign, level_rule, trace_fpn_level
-from roiviz.geometry import CONVENTIONS
+from roiviz.methods import METHODS, summary_rows, trace_all
+from roiviz.params import MAX_COORD, PYRAMIDS
+from roiviz.records import Settings
 from roiviz.render_plotly import PLOTLY_CONFIG, method_figure, output_figure
 from roiviz.render_pyramid import pyramid_figure, size_sweep_figure
-from roiviz.samples import load_sample_image, sample_image_names
+from roiviz.samples import load_sample_image
 from roiviz.style import Style
 from roiviz.sweeps import sweep_box_sizes
-from roiviz.trace import METHOD_LABELS, METHODS, Settings
-from roiviz.traces import summary_rows, trace_all
-from roiviz.ui import exports, load_link, presenter_toggle, show_link_notices, sync_query
+from roiviz.ui import (
+    exports,
+    load_link,
+    next_in_lesson,
+    presenter_toggle,
+    show_link_notices,
+    sync_query,
+    widget,
+)
 
 STRIDES = tuple(2 ** k for k in PYRAMID_LEVELS)
 NAMES = tuple(f"p{k}" for k in PYRAMID_LEVELS)
-RULES = {"torchvision": "torchvision (aligned=False)", "detectron2": "Detectron2 ROIAlignV2 (aligned=True)"}
-OUTPUTS = ("3", "5", "7")
-RATIOS = ("0", "1", "2")
-FIXED = ("4", "8", "16", "32")
+RULES = PYRAMIDS["rule"].names
 BOX_KEYS = ("pyr_x1", "pyr_y1", "pyr_x2", "pyr_y2")
 #: Square sizes either side of each boundary, for the "resize to" buttons.
 PRESETS = (111.0, 112.0, 223.0, 224.0, 447.0, 448.0)
-DEFAULTS = {"img": sample_image_names()[0], "box": "180,60,330,210", "ch": "0", "out": "7", "sr": "2",
-            "rule": "torchvision", "conv": "library", "fixed": "16"}
-COORD_LIMIT = 10000.0
-
-
-def parse_box(text: str) -> tuple[float, float, float, float]:
-    """``"x1,y1,x2,y2"`` -> a box with a positive width and height, coordinates within +-10000.
-
-    Raises:
-        ValueError: anything else.
-    """
-    parts = text.split(",")
-    if len(parts) != 4:
-        raise ValueError("a box is four numbers x1,y1,x2,y2")
-    box = tuple(float(p) for p in parts)
-    if not all(math.isfinite(v) and abs(v) <= COORD_LIMIT for v in box):
-        raise ValueError(f"box coordinates must be finite and within +-{COORD_LIMIT:g}")
-    if box[2] <= box[0] or box[3] <= box[1]:
-        raise ValueError("the box needs x2 > x1 and y2 > y1")
-    return box
+#: The picture's settings, by link key (the box and the presenter toggle are kept apart).
+KEYS = tuple(k for k in PYRAMIDS.keys() if k not in ("box", "presenter"))
 
 
 def box_problem(box, image_shape: tuple[int, int]) -> str | None:
-    """Why a box cannot be used on this image (a sentence), or None."""
-    try:
-        parse_box(",".join(str(float(v)) for v in box))
-    except ValueError as exc:
-        return f"The box was not changed: {exc}."
+    """Why a typed box cannot be used on this image (a sentence), or None."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    if not all(math.isfinite(v) and abs(v) <= MAX_COORD for v in box):
+        return f"The box was not changed: coordinates must be finite and within +-{MAX_COORD:g} px."
+    if x2 <= x1 or y2 <= y1:
+        return "The box was not changed: it needs x2 > x1 and y2 > y1."
     height, width = image_shape
-    if box[2] <= 0 or box[3] <= 0 or box[0] >= width or box[1] >= height:
+    if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
         return f"The box was not changed: it must overlap the {width} x {height} image."
     return None
 
 
-def box_text(box) -> str:
-    return ",".join(f"{v:g}" for v in box)
-
-
-SPEC = {"img": sample_image_names(), "box": (lambda t: bool(parse_box(t)), "four numbers x1,y1,x2,y2 with "
-                                             "x2 > x1 and y2 > y1"),
-        "ch": tuple(str(i) for i in range(len(CHANNEL_NAMES))), "out": OUTPUTS, "sr": RATIOS,
-        "rule": tuple(RULES), "conv": CONVENTIONS, "fixed": FIXED, "presenter": ("0", "1")}
-
-
-def apply_link(values: dict[str, str]) -> None:
+def show_box(box) -> None:
     ss = st.session_state
-    for name in ("img", "ch", "out", "sr", "rule", "conv", "fixed"):
-        ss[f"pyr_{name}"] = values.get(name, DEFAULTS[name])
-    ss["pyr_box"] = parse_box(values.get("box", DEFAULTS["box"]))
+    ss["pyr_box"] = tuple(float(v) for v in box)
     for key, v in zip(BOX_KEYS, ss["pyr_box"]):
         ss[key] = v
+
+
+def apply_link(values: dict, given: dict) -> None:
+    ss = st.session_state
+    for key in KEYS:
+        ss[PYRAMIDS.widget_key(key)] = values[key]
+    show_box(values["box"])
 
 
 def set_box(box) -> None:
@@ -97,11 +80,10 @@ def set_box(box) -> None:
     problem = box_problem(box, image.shape[:2])
     if problem:
         ss["_pyr_box_error"] = problem
+        show_box(ss["pyr_box"])
     else:
         ss.pop("_pyr_box_error", None)
-        ss["pyr_box"] = tuple(round(float(v), 3) for v in box)
-    for key, v in zip(BOX_KEYS, ss["pyr_box"]):
-        ss[key] = v
+        show_box(tuple(round(float(v), 3) for v in box))
 
 
 def on_typed_box() -> None:
@@ -156,7 +138,7 @@ def pooled_by_the_module(img: str, box, settings: Settings, aligned: bool) -> np
 
 # ---------------------------------------------------------------------------------------------
 
-load_link("pyr", SPEC, apply_link)
+load_link(PYRAMIDS, apply_link)
 st.title("Feature pyramids")
 st.markdown(
     "Detectors with a Feature Pyramid Network (Mask R-CNN, torchvision's and Detectron2's Faster "
@@ -164,31 +146,26 @@ st.markdown(
     "4, 8, 16 and 32 pixels, and each box is pooled from **one** of them, chosen by its size: small "
     "boxes from the fine P2, large ones from the coarse P5. Since the level sets the stride, it "
     "also sets how many cells wide the box is, and so how much rounding to whole cells costs it.")
-show_link_notices("pyr")
+show_link_notices(PYRAMIDS)
 
 with st.sidebar:
     st.header("Image")
-    st.selectbox("Sample image", sample_image_names(), key="pyr_img", persist_state="session")
-    st.selectbox("Channel", [str(i) for i in range(len(CHANNEL_NAMES))], key="pyr_ch",
-                 format_func=lambda i: f"{i}: {CHANNEL_NAMES[int(i)]}", persist_state="session")
+    widget(PYRAMIDS, "img", persist_state="session")
+    widget(PYRAMIDS, "ch", persist_state="session")
     st.header("Pooling")
-    st.radio("Library", tuple(RULES), format_func=RULES.get, key="pyr_rule", persist_state="session",
-             help="Sets both the level rule and RoI Align's aligned flag, as each library does.")
-    st.select_slider("Output bins per side", OUTPUTS, key="pyr_out", persist_state="session")
-    st.selectbox("Sampling ratio (points per bin side)", RATIOS, key="pyr_sr", persist_state="session",
-                 format_func=lambda v: "adaptive: ceil(bin size)" if v == "0" else v)
-    st.radio("RoI Pool / Warp rounding", CONVENTIONS, key="pyr_conv", horizontal=True, persist_state="session")
-    style = presenter_toggle("pyr")
+    widget(PYRAMIDS, "rule", "radio", persist_state="session")
+    widget(PYRAMIDS, "out", "select_slider", persist_state="session")
+    widget(PYRAMIDS, "sr", persist_state="session")
+    widget(PYRAMIDS, "conv", "radio", horizontal=True, persist_state="session")
+    style = presenter_toggle(PYRAMIDS)
 
 ss = st.session_state
-state = {name: ss[f"pyr_{name}"] for name in ("img", "ch", "out", "sr", "rule", "conv", "fixed")}
+state = {key: ss[PYRAMIDS.widget_key(key)] for key in KEYS}
 image = load_sample_image(state["img"])
 if box_problem(ss["pyr_box"], image.shape[:2]):           # a link's box, or a smaller image
     st.warning(f"The box does not overlap the {image.shape[1]} x {image.shape[0]} image; the default "
                "box is shown instead.")
-    ss["pyr_box"] = parse_box(DEFAULTS["box"])
-    for key, v in zip(BOX_KEYS, ss["pyr_box"]):
-        ss[key] = v
+    show_box(PYRAMIDS["box"].default)
 box = ss["pyr_box"]
 aligned = state["rule"] == "detectron2"
 level = trace_fpn_level(box, **level_rule(aligned))
@@ -201,7 +178,7 @@ st.subheader("Your box")
 cols = st.columns(4)
 for col, key, label in zip(cols, BOX_KEYS, ("x1 (px)", "y1 (px)", "x2 (px)", "y2 (px)")):
     col.number_input(label, key=key, step=1.0, format="%.2f", on_change=on_typed_box,
-                     min_value=-COORD_LIMIT, max_value=COORD_LIMIT)
+                     min_value=-MAX_COORD, max_value=MAX_COORD)
 if ss.get("_pyr_box_error"):
     st.warning(ss["_pyr_box_error"])
 st.caption("Resize it to a square of sqrt(w*h) = ... px about its centre (each pair straddles a boundary):")
@@ -271,8 +248,8 @@ st.markdown(
 
 st.subheader("What the level does to rounding")
 fixed_col, _ = st.columns([1, 3])
-fixed_col.selectbox("One map for every box, stride", FIXED, key="pyr_fixed", persist_state="session")
-state["fixed"] = ss["pyr_fixed"]
+widget(PYRAMIDS, "fixed", container=fixed_col, persist_state="session")
+state["fixed"] = ss[PYRAMIDS.widget_key("fixed")]
 sweep = size_sweep(int(state["out"]), state["conv"], int(state["fixed"]), aligned)
 st.image(sweep_png(int(state["out"]), state["conv"], int(state["fixed"]), aligned, level.size, style.presenter),
          width="stretch")
@@ -288,6 +265,7 @@ doc = {"page": "pyramids", "image": state["img"], "channel": CHANNEL_NAMES[chann
        "level": level.to_dict(), "pooled_at_stride": level.stride, "level_formula": level.formula,
        "library": state["rule"], "size_sweep": sweep.to_dict()}
 json_text = trace_json(traces, doc)
-query = dict(state) | {"box": box_text(box), "presenter": "1" if style.presenter else "0"}
-exports("pyr", f"roiviz-pyramid-P{level.level}", png, svg, json_text, query)
+query = PYRAMIDS.to_query({**state, "box": box, "presenter": style.presenter})
+exports(PYRAMIDS, f"roiviz-pyramid-P{level.level}", png, svg, json_text, query)
+next_in_lesson("pages/pyramids.py")
 sync_query(query)

@@ -18,7 +18,7 @@ from matplotlib.lines import Line2D
 from .fpn import LevelTrace
 from .render_mpl import _legend, _lw, _new_figure, _pt, _roi, series_style
 from .style import METHOD_COLORS, Style
-from .trace import METHOD_LABELS
+from .methods import label as method_label
 
 __all__ = ["pyramid_figure", "size_sweep_figure"]
 
@@ -111,7 +111,7 @@ def size_sweep_figure(result, *, style: Style = Style(), mark_size: float | None
     same = len(result.methods) == 2 and all(
         np.array_equal(d[m]["roi_pool"], d[m]["roi_warp"]) for d in (result.lost, result.gained) for m in d)
     methods = result.methods[:1] if same else result.methods
-    names = {m: ("RoI Pool = RoI Warp" if same else METHOD_LABELS[m]) for m in result.methods}
+    names = {m: ("RoI Pool = RoI Warp" if same else method_label(m)) for m in result.methods}
     modes = (("fixed", "-", f"one map, stride {result.fixed_stride}"), ("pyramid", "--", "FPN level"))
     for ax, name, data in zip(axes, ("lost", "gained"), (result.lost, result.gained)):
         for mode, dash, mode_label in modes:

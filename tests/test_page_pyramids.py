@@ -13,8 +13,8 @@ from roiviz.features import image_feature_map
 from roiviz.fpn import level_rule, trace_fpn_level
 from roiviz.samples import load_sample_image
 from roiviz.sweeps import sweep_box_sizes
-from roiviz.trace import METHODS, Settings
-from roiviz.traces import trace_all
+from roiviz.methods import METHODS, trace_all
+from roiviz.records import Settings
 
 
 def page(**query) -> AppTest:

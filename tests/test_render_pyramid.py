@@ -10,7 +10,7 @@ from roiviz.fpn import trace_fpn_level
 from roiviz.render_pyramid import CHOSEN_COLOR, pyramid_figure, size_sweep_figure
 from roiviz.style import Style
 from roiviz.sweeps import sweep_box_sizes
-from roiviz.trace import Settings
+from roiviz.records import Settings
 
 IMAGE = np.zeros((64, 96, 3), np.uint8)
 MAPS = [np.random.default_rng(0).random((64 // s, 96 // s)).astype(np.float32) for s in (4, 8, 16, 32)]
