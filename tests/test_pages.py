@@ -285,10 +285,11 @@ def test_pages_run_under_the_apps_navigation():
 
 #: Parameters a page shows with widgets of its own (not one widget per table entry): the
 #: Playground's box (drawn or typed in four inputs) and output size (rows and columns).
-OWN_WIDGETS = {("playground", "box"), ("playground", "out")}
+OWN_WIDGETS = {("playground", "box"), ("playground", "out"), ("pyramids", "box")}
 
 
-@pytest.mark.parametrize("page", ["playground", "walkthrough", "sensitivity", "gradients", "evidence"])
+@pytest.mark.parametrize("page", ["playground", "walkthrough", "sensitivity", "gradients", "pyramids",
+                                  "evidence"])
 def test_every_widget_comes_from_the_pages_table(page):
     """Each setting of the page's table is a widget with the table's label, help and key, set to
     the table's default on a plain visit; and the page's copy link holds exactly the table's keys."""
