@@ -324,6 +324,8 @@ SENSITIVITY = PageParams("sensitivity", "sens_", (
                "default of torchvision's roi_align and Detectron2's box pooler."),
     Param("reduce", "avg", options=REDUCES, label="Reduce points by"),
     Param("map", "photo", options=tuple(EXAMPLE_MAPS), label="Feature map", names=EXAMPLE_MAPS),
+    Param("fpn", 16, options=STRIDES, label="Box size sweep: one map for every box, stride",
+          help="Compared with pooling each box from its feature pyramid level (P2-P5)."),
     _presenter(),
 ))
 

@@ -137,3 +137,23 @@ def test_page_runs_under_the_apps_navigation():
     no_problems(at)
     assert at.title[0].value == "Feature pyramids"
     assert len(at.get("download_button")) == 3
+
+
+def test_sensitivity_page_shows_the_box_size_sweep(media):
+    at = AppTest.from_file(str(ROOT / "pages" / "sensitivity.py"), default_timeout=TIMEOUT)
+    at.query_params["fpn"] = "8"
+    at.query_params["conv"] = "article"
+    at.run()
+    no_problems(at)
+    assert at.selectbox(key="sens_fpn").value == 8
+    assert len(at.image) == 2
+    assert any("feature pyramid" in m.value for m in at.markdown)
+    doc = check_files(downloads(at, media))
+    expected = sweep_box_sizes(np.geomspace(24, 1024, 49), Settings(output_size=(3, 3), convention="article"),
+                               fixed_stride=8, positions=32)
+    got = doc["size_sweep"]
+    assert got["fixed_stride"] == 8 and got["convention"] == "article" and got["levels"] == expected.levels.tolist()
+    for mode in ("fixed", "pyramid"):
+        np.testing.assert_allclose(got["lost_percent"][mode]["roi_pool"], expected.lost[mode]["roi_pool"])
+        np.testing.assert_allclose(got["gained_percent"][mode]["roi_warp"], expected.gained[mode]["roi_warp"])
+    assert at.query_params["fpn"] == "8"
