@@ -272,6 +272,10 @@ PLAYGROUND = PageParams("playground", "", (
           help="Detectors pool VGG16's conv5_3 and ResNet's C4 at stride 16; 32 is "
                "VGG16 after pool5, the article's simplification (and ResNet's C5).",
           message=f"stride must be one of {', '.join(map(str, STRIDES))}"),
+    Param("fpn", False, "flag", label="Feature pyramid (P2-P5: the box's size picks the stride)",
+          help="As in Mask R-CNN with FPN: the box is pooled from level k = floor(4 + "
+               "log2(sqrt(w*h) / 224)), clamped to P2-P5 (strides 4 to 32), torchvision's rule "
+               "(Detectron2's with aligned on). Photos only."),
     Param("ch", 0, options=tuple(range(256)), label="Channel",
           message="channel must be an integer 0..255"),
     Param("box", None, "box", label="Box (image pixels)", note=_swapped_corners),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from test_pages import ROOT, TIMEOUT, check_files, downloads, media, no_problems  # noqa: F401
+from test_playground import chart_specs, decode
 from streamlit.testing.v1 import AppTest
 
 from roiviz.features import image_feature_map
@@ -157,3 +158,48 @@ def test_sensitivity_page_shows_the_box_size_sweep(media):
         np.testing.assert_allclose(got["lost_percent"][mode]["roi_pool"], expected.lost[mode]["roi_pool"])
         np.testing.assert_allclose(got["gained_percent"][mode]["roi_warp"], expected.gained[mode]["roi_warp"])
     assert at.query_params["fpn"] == "8"
+
+
+# ----------------------------------------------------------------------------------------------
+# The Playground's "Feature pyramid" option
+
+
+def playground(**query) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / "playground.py"), default_timeout=TIMEOUT)
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def playground_level(at: AppTest) -> str:
+    shown = [m.value for m in at.markdown if m.value.startswith("**Feature pyramid: level")]
+    assert len(shown) == 1
+    return shown[0]
+
+
+def test_playground_pyramid_pools_the_box_on_its_level():
+    at = playground(fpn="1", box="100,100,323.9,323.9", aligned="0", out="7x7")
+    no_problems(at)
+    assert playground_level(at).startswith("**Feature pyramid: level P3, stride 8 px**")
+    assert "+ 1e-06), 2, 5)" in playground_level(at)          # torchvision's rule with aligned off
+    assert at.selectbox(key="stride").disabled          # the level sets the stride
+    at.number_input(key="bx2").set_value(324.0).run()
+    assert playground_level(at).startswith("**Feature pyramid: level P3")   # 224 x 223.9
+    at.number_input(key="by2").set_value(324.0).run()
+    no_problems(at)
+    assert playground_level(at).startswith("**Feature pyramid: level P4, stride 16 px**")
+    assert "14.000 x 14.000 cells" in at.caption[0].value
+    assert at.query_params["fpn"] == "1" and at.query_params["box"] == "100,100,324,324"
+    # The feature view and the panels are on P4 now: the view shows the stride-16 map.
+    values = image_feature_map(load_sample_image("astronaut"), 16).channel(0)
+    z = decode(chart_specs(at)["select_feature"]["data"][0]["z"])
+    np.testing.assert_array_equal(z.reshape(values.shape), values)
+    assert "stride 16" in chart_specs(at)["select_feature"]["layout"]["title"]["text"]
+
+
+def test_playground_pyramid_needs_a_photo():
+    at = playground(fpn="1", src="toy")
+    no_problems(at)
+    assert "needs a photo" in at.info[0].value
+    assert not [m for m in at.markdown if m.value.startswith("**Feature pyramid: level")]
+    assert at.toggle(key="fpn").disabled
