@@ -156,6 +156,9 @@ def sidebar() -> None:
         photo = source in ("sample", "upload")
         ui.widget(PLAYGROUND, "stride", disabled=photo and bool(st.session_state["fpn"]))
         ui.widget(PLAYGROUND, "fpn", "toggle", disabled=not photo)
+        if photo and st.session_state["fpn"]:
+            st.caption("The stride above is not used: the box's level picks it (see the box above "
+                       "the panels and the feature map's title).")
         st.header("Settings")
         c1, c2 = st.columns(2)
         c1.number_input("Output rows", 1, MAX_OUTPUT, key="ph", step=1)

@@ -90,3 +90,26 @@ def test_page_at_other_sizes(server, width, height):
     assert not pg.locator("[data-testid=stException]").count()
     pg.screenshot(path=str(ARTIFACTS / f"pyramids_{width}.png"))
     pg.context.close()
+
+
+def test_playground_pyramid_option_switches_level_across_224_px(server):
+    url, browser = server
+    context = browser.new_context(viewport={"width": 1500, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(120_000)
+    pg.goto(url + "/?fpn=1&aligned=0&box=100,100,323.9,323.9")
+    level = pg.locator(".st-key-pyramid_level p").first
+    level.wait_for()
+    pg.wait_for_function("() => document.querySelector('.st-key-pyramid_level p').innerText"
+                         ".includes('level P3, stride 8 px')")
+    type_number(pg, "bx2", "324")
+    pg.wait_for_url(lambda u: "box=100%2C100%2C324%2C323.9" in u or "box=100,100,324,323.9" in u)
+    assert "level P3" in level.inner_text()
+    type_number(pg, "by2", "324")
+    pg.wait_for_function("() => document.querySelector('.st-key-pyramid_level p').innerText"
+                         ".includes('level P4, stride 16 px')")
+    pg.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
+                         ".some(p => (p._fullLayout?.title?.text || '').includes('stride 16'))")
+    assert not pg.locator("[data-testid=stException]").count()
+    pg.screenshot(path=str(ARTIFACTS / "playground_pyramid_P4.png"))
+    context.close()
