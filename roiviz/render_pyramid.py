@@ -17,7 +17,8 @@ from matplotlib.lines import Line2D
 
 from .fpn import LevelTrace
 from .render_mpl import _legend, _lw, _new_figure, _pt, _roi, series_style
-from .style import METHOD_COLORS, Style
+from .style import (AXIS_LINE, BLACK, CHART_GRID, FEATURE_COLORSCALE, LEGEND_GRAY,
+                    METHOD_COLORS, ROI_COLOR, Style)
 from .methods import label as method_label
 
 __all__ = ["pyramid_figure", "size_sweep_figure"]
@@ -60,7 +61,7 @@ def pyramid_figure(image: np.ndarray, maps: Sequence[np.ndarray], levels: Sequen
     _roi(ax, box, style)
     ax.set_title(f"Image {width} x {height} px\nbox sqrt(w*h) = {level.size:.1f} px",
                  fontsize=_pt(style) * 0.95, loc="left")
-    handles = [Line2D([], [], color="black", linestyle="--", linewidth=_lw(style),
+    handles = [Line2D([], [], color=ROI_COLOR, linestyle="--", linewidth=_lw(style),
                       label=f"box ({box[0]:g}, {box[1]:g}) to ({box[2]:g}, {box[3]:g}) px")]
     for ax in spare:                           # the decision, in words, where a panel is free
         ax.axis("off")
@@ -70,14 +71,14 @@ def pyramid_figure(image: np.ndarray, maps: Sequence[np.ndarray], levels: Sequen
     for ax, values, k in zip(axes[1:], maps, levels):
         stride = 2 ** k
         h, w = values.shape
-        ax.imshow(values, cmap="gray", extent=(0, w, h, 0), interpolation="nearest")
+        ax.imshow(values, cmap=FEATURE_COLORSCALE, extent=(0, w, h, 0), interpolation="nearest")
         rect = tuple(v / stride for v in box)
         _roi(ax, rect, style)
         cells = f"{(box[2] - box[0]) / stride:.3g} x {(box[3] - box[1]) / stride:.3g} cells"
         chosen = k == level.level
         ax.set_title(f"P{k}, stride {stride}" + (": pooled here" if chosen else "")
                      + f"\nmap {w} x {h}, box {cells}",
-                     fontsize=_pt(style) * 0.95, loc="left", color=CHOSEN_COLOR if chosen else "black",
+                     fontsize=_pt(style) * 0.95, loc="left", color=CHOSEN_COLOR if chosen else BLACK,
                      fontweight="bold" if chosen else "normal")
         for side in ax.spines.values():
             side.set_visible(chosen)
@@ -125,7 +126,7 @@ def size_sweep_figure(result, *, style: Style = Style(), mark_size: float | None
                     handles.append(h)
         ax.set_xscale("log")
         ax.set_ylim(bottom=0)
-        ax.grid(True, color="#dddddd", linewidth=0.6)
+        ax.grid(True, color=CHART_GRID, linewidth=0.6)
         ax.tick_params(labelsize=_pt(style) * 0.8)
         ax.set_xlabel("box size sqrt(w*h) (image pixels)", fontsize=_pt(style) * 0.9)
         ax.set_ylabel(f"{name} (% of the box)", fontsize=_pt(style) * 0.9)
@@ -134,16 +135,16 @@ def size_sweep_figure(result, *, style: Style = Style(), mark_size: float | None
         lo, hi = float(result.sizes.min()), float(result.sizes.max())
         edges = [e for e in result.boundaries if lo < e < hi]
         for edge in edges:
-            ax.axvline(edge, color="#777777", linewidth=0.8, linestyle=(0, (2, 2)))
+            ax.axvline(edge, color=LEGEND_GRAY, linewidth=0.8, linestyle=(0, (2, 2)))
         for start in [lo] + edges:
             k = int(result.levels[np.searchsorted(result.sizes, start)])
             ax.annotate(f"P{k}", (start, 1.0), xycoords=("data", "axes fraction"),
                         xytext=(3, -3), textcoords="offset points", va="top",
-                        fontsize=_pt(style) * 0.8, color="#555555")
+                        fontsize=_pt(style) * 0.8, color=AXIS_LINE)
         if mark_size is not None:
-            ax.axvline(mark_size, color="black", linewidth=_lw(style) * 0.6)
+            ax.axvline(mark_size, color=BLACK, linewidth=_lw(style) * 0.6)
     if mark_size is not None:
-        handles.append(Line2D([], [], color="black", linewidth=_lw(style) * 0.6,
+        handles.append(Line2D([], [], color=BLACK, linewidth=_lw(style) * 0.6,
                               label=f"your box, {mark_size:.0f} px"))
     _legend(fig, handles, style, ncols=3)
     note = "\n(RoI Pool's bins cover exactly the box RoI Warp samples: one line for both)" if same else ""
