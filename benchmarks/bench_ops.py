@@ -1,6 +1,6 @@
 """Benchmark roiviz's batched ops on the Faster R-CNN box-head workload.
 
-Run: ``.venv/bin/python benchmarks/bench_ops.py [--runs 20]``
+Run: ``.venv/bin/python benchmarks/bench_ops.py [--runs 20] [--fpn [--threads 1]]``
 
 Workload: a 2 x 256 x 50 x 68 float32 feature map (stride 16 of an 800 x 1088 image), 512
 proposals (random centres, widths and heights log-uniform in 16..512 px, clipped to the image),
@@ -10,6 +10,16 @@ Compared against ONNX Runtime's CPU kernels (``RoiAlign`` opset 16 and ``MaxRoiP
 session created up front, default intra-op threads) and a naive numpy loop over boxes and bins
 (timed on the first 16 boxes and scaled to 512). Outputs are checked against ORT before timing.
 Prints a markdown table of medians.
+
+Then the Faster R-CNN FPN head (``--fpn`` runs only this part): 2 images of 800 x 1216, P2-P5
+with 256 channels (200 x 304, 100 x 152, 50 x 76, 25 x 38), 1000 proposals per image (random
+centres, widths and heights log-uniform in 16..800 px, clipped to the image), 7 x 7 output,
+``sampling_ratio`` 2. roiviz's ``MultiScaleRoIAlign`` (level assignment, one ``roi_align`` per
+level, scatter into the result) against the sum over the four levels of ONNX Runtime's
+``RoiAlign`` on the same boxes (one session per level, created up front; the boxes' levels are
+computed before timing, so ORT's side has no assignment or scatter cost). Both ``aligned=False``
+(torchvision's pooler) and ``aligned=True`` (Detectron2's ``ROIAlignV2``), measured side by side
+in one run, interleaved run by run; outputs are checked against ORT first.
 """
 
 from __future__ import annotations
@@ -27,7 +37,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from onnx_reference import align_session, pool_session  # noqa: E402
-from roiviz.ops import precise_roi_pool, roi_align, roi_pool, roi_warp  # noqa: E402
+from roiviz.fpn import level_rule  # noqa: E402
+from roiviz.ops import MultiScaleRoIAlign, fpn_levels, precise_roi_pool, roi_align, roi_pool, roi_warp  # noqa: E402
 
 N, C, H, W = 2, 256, 50, 68
 IMAGE_H, IMAGE_W = 800, 1088
@@ -36,6 +47,11 @@ OUTPUT = (7, 7)
 SCALE = 1 / 16
 RATIO = 2
 NAIVE_BOXES = 16
+
+FPN_IMAGE = (800, 1216)
+FPN_STRIDES = (4, 8, 16, 32)
+FPN_NAMES = ("p2", "p3", "p4", "p5")
+FPN_BOXES_PER_IMAGE = 1000
 
 
 def workload(seed: int = 0):
@@ -121,11 +137,109 @@ def median_seconds(fn, runs: int, warmup: int = 2) -> float:
     return statistics.median(times)
 
 
+def interleaved_medians(fns, runs: int, warmup: int = 1) -> list[float]:
+    """Median seconds of each function, timed in turn within every round (see median_seconds)."""
+    time.sleep(0.3)
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
+    for _ in range(runs):
+        for fn, t in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            t.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
+
+
+def fpn_workload(seed: int = 0):
+    """The FPN head's inputs: ``{name: float32 [2, 256, H/s, W/s]}`` and two ``[1000, 4]`` box arrays."""
+    rng = np.random.default_rng(seed)
+    height, width = FPN_IMAGE
+    maps = {name: rng.standard_normal((N, C, height // s, width // s), dtype=np.float32)
+            for name, s in zip(FPN_NAMES, FPN_STRIDES)}
+    boxes = []
+    for _ in range(N):
+        cx, cy = rng.uniform(0, width, FPN_BOXES_PER_IMAGE), rng.uniform(0, height, FPN_BOXES_PER_IMAGE)
+        bw, bh = np.exp(rng.uniform(np.log(16), np.log(800), (2, FPN_BOXES_PER_IMAGE)))
+        boxes.append(np.column_stack([np.clip(cx - bw / 2, 0, width), np.clip(cy - bh / 2, 0, height),
+                                      np.clip(cx + bw / 2, 0, width), np.clip(cy + bh / 2, 0, height)]
+                                     ).astype(np.float32))
+    return maps, boxes
+
+
+def bench_fpn(runs: int, threads: int | None = None) -> None:
+    """``MultiScaleRoIAlign`` vs the sum of ORT ``RoiAlign`` over the levels, both ``aligned``.
+
+    ``threads``: torch's intra-op threads and ORT's, the same number for both (``None``: each
+    library's default, one thread per core).
+    """
+    if threads is not None:
+        torch.set_num_threads(threads)
+    maps, boxes = fpn_workload()
+    xt = {k: torch.from_numpy(v) for k, v in maps.items()}
+    bt = [torch.from_numpy(b) for b in boxes]
+    shapes = [FPN_IMAGE] * N
+    rois = np.vstack([np.column_stack([np.full(len(b), i, np.float32), b]) for i, b in enumerate(boxes)])
+    rows, counts = [], None
+    for aligned in (False, True):
+        levels = fpn_levels(torch.from_numpy(rois[:, 1:]), 2, 5, **level_rule(aligned)).numpy()
+        counts = [int((levels == k).sum()) for k in range(2, 6)]
+        per_level = []
+        for k, name, stride in zip(range(2, 6), FPN_NAMES, FPN_STRIDES):
+            idx = np.nonzero(levels == k)[0]
+            sess = align_session(OUTPUT, 1 / stride, RATIO, aligned, "avg", intra_op_threads=threads)
+            feed = {"X": maps[name], "rois": np.ascontiguousarray(rois[idx, 1:]),
+                    "bi": rois[idx, 0].astype(np.int64)}
+            per_level.append((idx, sess, feed))
+
+        def ort_levels():
+            out = np.zeros((len(rois), C) + OUTPUT, np.float32)
+            for idx, sess, feed in per_level:
+                out[idx] = sess.run(None, feed)[0]
+            return out
+
+        def ort_levels_only():     # the four kernel calls alone, no scatter into one array
+            for _, sess, feed in per_level:
+                sess.run(None, feed)
+
+        pooler = MultiScaleRoIAlign(list(FPN_NAMES), OUTPUT, RATIO, aligned=aligned)
+        with torch.no_grad():
+            ours = lambda: pooler(xt, bt, shapes)  # noqa: E731
+            err = float(np.abs(ours().numpy() - ort_levels()).max())
+            assert err <= 1e-5, err
+            # Interleaved (ours, ORT, ORT + scatter, ours, ...) so that a busy moment of a shared
+            # machine hits all three alike.
+            t_ours, t_ort, t_ort_scatter = interleaved_medians([ours, ort_levels_only, ort_levels], runs)
+        name = "torchvision" if not aligned else "Detectron2 ROIAlignV2"
+        rows.append((f"MultiScaleRoIAlign aligned={aligned} ({name}; roiviz)", t_ours, t_ort, err))
+        rows.append((f"RoiAlign x 4 levels aligned={aligned} (ONNX Runtime, sum)", t_ort, t_ort, None))
+        rows.append((f"RoiAlign x 4 levels + scatter aligned={aligned} (ONNX Runtime)", t_ort_scatter, t_ort, None))
+    print(f"\nFPN head: 2 images {FPN_IMAGE[0]} x {FPN_IMAGE[1]}, P2-P5 {C} channels "
+          f"({', '.join(f'{v.shape[2]} x {v.shape[3]}' for v in maps.values())}), "
+          f"{FPN_BOXES_PER_IMAGE} boxes per image, output {OUTPUT[0]} x {OUTPUT[1]}, sampling_ratio {RATIO}")
+    print(f"boxes per level P2..P5 (aligned=True): {counts}")
+    print(f"torch.get_num_threads() = {torch.get_num_threads()}; ONNX Runtime intra-op threads: "
+          f"{'default' if threads is None else threads}; medians over {runs} runs after warm-up\n")
+    print("| op | median ms | vs ORT sum of levels | max abs diff vs ORT |")
+    print("|---|---:|---:|---:|")
+    for name, seconds, reference, err in rows:
+        print(f"| {name} | {seconds * 1e3:.1f} | {seconds / reference:.2f}x | "
+              f"{'' if err is None else f'{err:.2g}'} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--naive-runs", type=int, default=3)
+    parser.add_argument("--fpn", action="store_true", help="run only the FPN head workload")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="FPN workload: intra-op threads for torch and ONNX Runtime alike "
+                             "(default: each library's own default)")
     args = parser.parse_args()
+    if args.fpn:
+        bench_fpn(args.runs, args.threads)
+        return
 
     x, rois = workload()
     xt, rt = torch.from_numpy(x), torch.from_numpy(rois)
@@ -193,6 +307,7 @@ def main() -> None:
     for name, seconds, reference in rows:
         ratio = f"{seconds / reference:.2f}x" if reference else ""
         print(f"| {name} | {seconds * 1e3:.1f} | {ratio} |")
+    bench_fpn(args.runs, args.threads)
 
 
 if __name__ == "__main__":

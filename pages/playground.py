@@ -17,6 +17,7 @@ from roiviz import features, images, samples, ui
 from roiviz.animate import animate_gif
 from roiviz.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_MAP_SHAPE, SEED_EXAMPLE_STRIDE
 from roiviz.export import figure_png, figure_svg, trace_json
+from roiviz.fpn import level_rule, trace_fpn_level
 from roiviz.geometry import SAMPLE_BUDGET
 from roiviz.methods import METHODS, REGISTRY, summary_rows, trace_all
 from roiviz.params import MAX_COORD, MAX_OUTPUT, PLAYGROUND
@@ -29,7 +30,7 @@ from roiviz.state import (PlaygroundState, box_outside_share, box_problem, defau
 from roiviz.style import Style
 
 #: Session keys of the widgets that mirror PlaygroundState fields (the rest is the box).
-WIDGET_KEYS = ("src", "img", "stride", "ch", "ph", "pw", "sr", "aligned", "reduce", "conv",
+WIDGET_KEYS = ("src", "img", "stride", "fpn", "ch", "ph", "pw", "sr", "aligned", "reduce", "conv",
                "methods", "presenter")
 BOX_KEYS = ("bx1", "by1", "bx2", "by2")
 
@@ -97,6 +98,7 @@ def apply_link(values: dict, given: dict) -> None:
 def apply_state(state: PlaygroundState) -> None:
     ss = st.session_state
     ss["src"], ss["img"], ss["stride"], ss["ch"] = state.source, state.sample, state.stride, state.channel
+    ss["fpn"] = state.pyramid
     ss["ph"], ss["pw"] = state.output_size
     ss["sr"], ss["aligned"], ss["reduce"] = state.sampling_ratio, state.aligned, state.reduce
     ss["conv"], ss["methods"], ss["presenter"] = state.convention, list(state.methods), state.presenter
@@ -107,7 +109,8 @@ def apply_state(state: PlaygroundState) -> None:
 def current_state() -> PlaygroundState:
     ss = st.session_state
     return PlaygroundState(
-        source=ss["src"], sample=ss["img"], stride=int(ss["stride"]), channel=int(ss["ch"]),
+        source=ss["src"], sample=ss["img"], stride=int(ss["stride"]), pyramid=bool(ss["fpn"]),
+        channel=int(ss["ch"]),
         box=ss.get("box"), output_size=(int(ss["ph"]), int(ss["pw"])), sampling_ratio=int(ss["sr"]),
         aligned=bool(ss["aligned"]), reduce=ss["reduce"], convention=ss["conv"],
         methods=tuple(m for m in METHODS if m in ss["methods"]), presenter=bool(ss["presenter"]))
@@ -151,7 +154,12 @@ def sidebar() -> None:
                              type=["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"])
         elif source == "npy":
             st.file_uploader("Feature map (.npy, [H, W] or [C, H, W])", key="upload_npy", type=["npy"])
-        ui.widget(PLAYGROUND, "stride")
+        photo = source in ("sample", "upload")
+        ui.widget(PLAYGROUND, "stride", disabled=photo and bool(st.session_state["fpn"]))
+        ui.widget(PLAYGROUND, "fpn", "toggle", disabled=not photo)
+        if photo and st.session_state["fpn"]:
+            st.caption("The stride above is not used: the box's level picks it (see the box above "
+                       "the panels and the feature map's title).")
         st.header("Settings")
         c1, c2 = st.columns(2)
         c1.number_input("Output rows", 1, MAX_OUTPUT, key="ph", step=1)
@@ -250,6 +258,15 @@ def on_typed_box() -> None:
     set_box(tuple(float(st.session_state[k]) for k in BOX_KEYS))
 
 
+def pyramid_level(state: PlaygroundState, box, image):
+    """The box's pyramid level (:class:`roiviz.fpn.LevelTrace`) when the pyramid is on and the
+    input is a photo, else ``None``. The rule follows ``aligned``: torchvision's when off,
+    Detectron2's ``ROIAlignV2`` when on."""
+    if not state.pyramid or image is None or box is None:
+        return None
+    return trace_fpn_level(box, **level_rule(state.aligned))
+
+
 def set_box(box, check: bool = True) -> None:
     ss = st.session_state
     fmap_shape, stride = ss.get("_map_shape"), ss.get("_stride")
@@ -279,6 +296,9 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
     stride = state.stride
     values = fmap.channel(state.channel)
     box = ss["box"]
+    level = pyramid_level(state, box, image)
+    if level is not None and level.stride != stride:
+        st.rerun()   # the box crossed a level boundary: the whole page loads that level's map
     feature_box = tuple(v / stride for v in box)
     zrange = (float(values.min()), float(values.max()) if values.max() > values.min() else float(values.min()) + 1)
 
@@ -299,6 +319,11 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
         st.plotly_chart(fig, key="select_feature", on_select=lambda: on_select("select_feature", float(stride)),
                         selection_mode="box", config=PLOTLY_CONFIG, width="stretch")
 
+    if level is not None:
+        with st.container(border=True, key="pyramid_level"):
+            st.markdown(f"**Feature pyramid: level P{level.level}, stride {level.stride} px** "
+                        f"(`{level.formula}`)")
+            st.code("\n".join(level.steps()), language=None, wrap_lines=True)
     cols = st.columns(4)
     step = max(stride / 8.0, 0.25)
     for col, key, label in zip(cols, BOX_KEYS, ("x1 (px)", "y1 (px)", "x2 (px)", "y2 (px)")):
@@ -354,7 +379,10 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
     ui.exports(PLAYGROUND, "roiviz-playground",
                lambda: figure_png(comparison_figure(traces, values, style=style)),
                lambda: figure_svg(comparison_figure(traces, values, style=style)),
-               lambda: trace_json(traces, {"query": query}), query,
+               lambda: trace_json(traces, {"query": query, "pooled_at_stride": stride,
+                                           **({"pyramid_level": level.to_dict(),
+                                               "level_formula": level.formula} if level else {})}),
+               query,
                link_caption="Copy link (reopens this view; the copy button is at the right):")
     ui.animation_download(PLAYGROUND, "roiviz-playground",
                           lambda: animate_gif(values, box, state.settings(), methods).gif)
@@ -387,9 +415,15 @@ def playground() -> None:
     state = current_state()
     if state.presenter:
         ui.presenter_css()
+    if state.pyramid and state.source not in ("sample", "upload"):
+        st.info("The feature pyramid needs a photo (a sample or an upload): this input has one stride.")
     input_key, fmap, image = load_input(state)
     if fmap is None:
         return
+    if (level := pyramid_level(state, st.session_state.get("box"), image)) is not None:
+        # With the pyramid on, the box's level sets the stride (the sidebar's stride is unused).
+        state = replace(state, stride=level.stride)
+        input_key, fmap, image = load_input(state)
     if state.channel >= fmap.shape[0]:
         st.session_state["ch"] = 0
         state = replace(state, channel=0)
@@ -405,6 +439,11 @@ def playground() -> None:
         # The toy grid opens on the article's worked example; other inputs on a central box.
         toy_box = input_key == "toy" and not box_problem(SEED_EXAMPLE_BOX, map_shape, state.stride)
         ss["box"] = tuple(map(float, SEED_EXAMPLE_BOX)) if toy_box else default_box(map_shape, state.stride)
+    if (level := pyramid_level(state, ss["box"], image)) is not None and level.stride != state.stride:
+        # The default box (drawn for the sidebar's stride) reads another level: load that one.
+        state = replace(state, stride=level.stride)
+        input_key, fmap, image = load_input(state)
+        map_shape = fmap.shape[1:]
     for k, v in zip(BOX_KEYS, ss["box"]):
         ss[k] = v
     ss["_map_shape"], ss["_stride"] = map_shape, state.stride

@@ -18,7 +18,7 @@ from typing import Any
 
 from .evidence import SAMPLING_QUOTE, TABLES
 from .examples import SEED_EXAMPLE_OUTPUT, SEED_EXAMPLE_STRIDE
-from .features import STRIDES
+from .features import CHANNEL_NAMES, STRIDES
 from .geometry import CONVENTIONS, MAX_SAMPLING_RATIO, REDUCES
 from .lessons import EXAMPLE_MAPS, STEP_KEYS
 from .methods import METHODS, REGISTRY, SERIES
@@ -32,6 +32,7 @@ __all__ = [
     "MAX_OUTPUT",
     "PAGES",
     "PLAYGROUND",
+    "PYRAMIDS",
     "SENSITIVITY",
     "WALKTHROUGH",
     "PageParams",
@@ -271,6 +272,10 @@ PLAYGROUND = PageParams("playground", "", (
           help="Detectors pool VGG16's conv5_3 and ResNet's C4 at stride 16; 32 is "
                "VGG16 after pool5, the article's simplification (and ResNet's C5).",
           message=f"stride must be one of {', '.join(map(str, STRIDES))}"),
+    Param("fpn", False, "flag", label="Feature pyramid (P2-P5: the box's size picks the stride)",
+          help="As in Mask R-CNN with FPN: the box is pooled from level k = floor(4 + "
+               "log2(sqrt(w*h) / 224)), clamped to P2-P5 (strides 4 to 32), torchvision's rule "
+               "(Detectron2's with aligned on). Photos only."),
     Param("ch", 0, options=tuple(range(256)), label="Channel",
           message="channel must be an integer 0..255"),
     Param("box", None, "box", label="Box (image pixels)", note=_swapped_corners),
@@ -323,6 +328,8 @@ SENSITIVITY = PageParams("sensitivity", "sens_", (
                "default of torchvision's roi_align and Detectron2's box pooler."),
     Param("reduce", "avg", options=REDUCES, label="Reduce points by"),
     Param("map", "photo", options=tuple(EXAMPLE_MAPS), label="Feature map", names=EXAMPLE_MAPS),
+    Param("fpn", 16, options=STRIDES, label="Box size sweep: one map for every box, stride",
+          help="Compared with pooling each box from its feature pyramid level (P2-P5)."),
     _presenter(),
 ))
 
@@ -350,5 +357,25 @@ EVIDENCE = PageParams("evidence", "ev_", (
     _presenter(),
 ))
 
+PYRAMIDS = PageParams("pyramids", "pyr_", (
+    Param("img", sample_image_names()[0], options=sample_image_names(), label="Sample image",
+          help="Photos shipped with roiviz; sources and licences in assets/LICENSE.md.",
+          message=f"not a sample image name (one of {', '.join(sample_image_names())})"),
+    Param("box", (180.0, 60.0, 330.0, 210.0), "box", label="Box (image pixels)", note=_swapped_corners),
+    Param("ch", 0, options=tuple(range(len(CHANNEL_NAMES))), label="Channel",
+          names={i: f"{i}: {n}" for i, n in enumerate(CHANNEL_NAMES)},
+          message=f"channel must be an integer 0..{len(CHANNEL_NAMES) - 1}"),
+    Param("rule", "torchvision", options=("torchvision", "detectron2"), label="Library",
+          names={"torchvision": "torchvision (aligned=False)",
+                 "detectron2": "Detectron2 ROIAlignV2 (aligned=True)"},
+          help="Sets both the level rule and RoI Align's aligned flag, as each library does."),
+    Param("out", 7, options=(3, 5, 7), label="Output bins per side"),
+    Param("sr", 2, options=(0, 1, 2), label="Sampling ratio (points per bin side)",
+          names={0: "adaptive: ceil(bin size)"}),
+    Param("conv", "library", options=CONVENTIONS, label="RoI Pool / Warp rounding"),
+    Param("fixed", 16, options=STRIDES, label="One map for every box, stride"),
+    _presenter(),
+))
+
 #: Every page's table, by page name.
-PAGES = {t.page: t for t in (PLAYGROUND, WALKTHROUGH, SENSITIVITY, GRADIENTS, EVIDENCE)}
+PAGES = {t.page: t for t in (PLAYGROUND, WALKTHROUGH, SENSITIVITY, GRADIENTS, PYRAMIDS, EVIDENCE)}

@@ -29,6 +29,7 @@ class PlaygroundState:
     source: str = _DEFAULTS["src"]
     sample: str = _DEFAULTS["img"]
     stride: int = _DEFAULTS["stride"]
+    pyramid: bool = _DEFAULTS["fpn"]
     channel: int = _DEFAULTS["ch"]
     box: tuple[float, float, float, float] | None = None
     output_size: tuple[int, int] = _DEFAULTS["out"]
@@ -40,7 +41,7 @@ class PlaygroundState:
     presenter: bool = _DEFAULTS["presenter"]
 
     #: Link key -> field name.
-    FIELDS = {"src": "source", "img": "sample", "stride": "stride", "ch": "channel", "box": "box",
+    FIELDS = {"src": "source", "img": "sample", "stride": "stride", "fpn": "pyramid", "ch": "channel", "box": "box",
               "out": "output_size", "sr": "sampling_ratio", "aligned": "aligned", "reduce": "reduce",
               "conv": "convention", "methods": "methods", "presenter": "presenter"}
 

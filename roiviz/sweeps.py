@@ -18,14 +18,20 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .geometry import normalize_box
+from .fpn import CANONICAL_LEVEL, CANONICAL_SCALE, PYRAMID_LEVELS, fpn_levels, level_rule
+from .geometry import normalize_box, snap_box
 from .methods import REGISTRY, SERIES
-from .records import Settings
+from .records import Settings, feature_rect, region_areas
+from .roi_pool import pool_geometry
 
 __all__ = [
     "AXES",
+    "SIZE_SWEEP_METHODS",
+    "SizeSweepResult",
     "SweepResult",
+    "read_regions",
     "shifted_boxes",
+    "sweep_box_sizes",
     "sweep_offsets",
 ]
 
@@ -180,3 +186,169 @@ def sweep_offsets(values: np.ndarray, box, settings: Settings, methods: Iterable
                        reference=reference, outputs=outputs, bin_values=bin_values,
                        mean_abs_change=change)
 
+
+# ----------------------------------------------------------------------------------------------
+# Lost and gained area against box size: one stride, or the pyramid level the box's size picks.
+
+#: The methods that quantize the box, so lose or gain area (RoI Align and Precise lose none).
+SIZE_SWEEP_METHODS = ("roi_pool", "roi_warp")
+#: The two ways to pick the stride: one map for every box, or the FPN level of each box.
+SIZE_SWEEP_MODES = ("fixed", "pyramid")
+#: Most sizes and positions one size sweep evaluates.
+MAX_SIZES, MAX_POSITIONS = 201, 256
+
+
+def read_regions(method: str, boxes: np.ndarray, stride: float, settings: Settings,
+                 map_shape: tuple[int, int]) -> np.ndarray:
+    """What RoI Pool or RoI Warp reads for many boxes at once, as the traces define it.
+
+    Args:
+        method: ``"roi_pool"`` or ``"roi_warp"``.
+        boxes: ``[K, 4]`` in image pixels (sorted corners).
+        stride: image pixels per cell.
+        settings: uses ``output_size`` and ``convention``.
+        map_shape: ``(H, W)``; bins are clipped to it as the kernels clip them.
+
+    Returns:
+        float64 ``[K, 4]`` read regions in feature units (drawing frame): RoI Pool's union of
+        bins (the trace's ``read_region``), RoI Warp's snapped box.
+    """
+    coords = np.asarray(boxes, dtype=np.float32)
+    scale = np.float32(1.0 / stride)
+    if method == "roi_pool":
+        _, (row_lo, row_hi), (col_lo, col_hi) = pool_geometry(
+            coords, scale, settings.output_size, map_shape, settings.convention)
+        return np.column_stack([col_lo.min(1), row_lo.min(1), col_hi.max(1), row_hi.max(1)]).astype(np.float64)
+    if method == "roi_warp":
+        sx, lx = snap_box(coords[:, 0] * scale, coords[:, 2] * scale, settings.convention)
+        sy, ly = snap_box(coords[:, 1] * scale, coords[:, 3] * scale, settings.convention)
+        return np.column_stack([sx, sy, sx + lx, sy + ly]).astype(np.float64)
+    raise ValueError(f"method must be one of {SIZE_SWEEP_METHODS}, got {method!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class SizeSweepResult:
+    """Lost and gained shares of the box against its size, on one stride or on its FPN level.
+
+    Attributes:
+        sizes: float64 ``[S]``, ``sqrt(w * h)`` of the boxes in image pixels.
+        aspect: ``w / h`` of every box.
+        boxes: float64 ``[S, P, 4]``, every box swept (image pixels).
+        fixed_stride: the stride of the one-map mode.
+        levels: int64 ``[S]``, the FPN level of each size (:func:`roiviz.fpn.fpn_levels`).
+        strides: int64 ``[S]``, ``2 ** levels``.
+        boundaries: the sizes (px) where the level changes, ``224 * 2 ** (k - 4)`` for the levels
+            above ``k_min`` (112, 224, 448 for P2-P5).
+        positions: boxes per size (the same sub-cell placements for every size and mode).
+        settings: output size and convention used.
+        aligned: the level rule (``False`` torchvision's, ``True`` Detectron2's).
+        methods: the methods swept, of :data:`SIZE_SWEEP_METHODS`.
+        lost, gained: ``{mode: {method: float64 [S]}}``, the mean over positions of the area lost
+            (gained) as a percentage of the box's area; mode ``"fixed"`` or ``"pyramid"``.
+    """
+
+    sizes: np.ndarray
+    aspect: float
+    boxes: np.ndarray
+    fixed_stride: int
+    levels: np.ndarray
+    strides: np.ndarray
+    boundaries: tuple[float, ...]
+    positions: int
+    settings: Settings
+    aligned: bool
+    methods: tuple[str, ...]
+    lost: dict[str, dict[str, np.ndarray]]
+    gained: dict[str, dict[str, np.ndarray]]
+
+    def to_dict(self) -> dict:
+        """JSON-ready arrays (lists) for export."""
+        return {"sizes_px": self.sizes.tolist(), "aspect": self.aspect, "fixed_stride": self.fixed_stride,
+                "levels": self.levels.tolist(), "strides": self.strides.tolist(),
+                "level_boundaries_px": list(self.boundaries),
+                "positions": self.positions, "output_size": list(self.settings.output_size),
+                "convention": self.settings.convention, "aligned_level_rule": self.aligned,
+                "methods": list(self.methods),
+                "lost_percent": {m: {k: v.tolist() for k, v in d.items()} for m, d in self.lost.items()},
+                "gained_percent": {m: {k: v.tolist() for k, v in d.items()} for m, d in self.gained.items()}}
+
+
+def sweep_box_sizes(sizes: Sequence[float], settings: Settings, *, fixed_stride: int = 16,
+                    methods: Iterable[str] = SIZE_SWEEP_METHODS, positions: int = 32,
+                    aspect: float = 1.0, aligned: bool = False,
+                    levels: tuple[int, int] = (PYRAMID_LEVELS[0], PYRAMID_LEVELS[-1])) -> SizeSweepResult:
+    """How much of the box RoI Pool and RoI Warp lose and gain, against the box's size.
+
+    Every size is placed at ``positions`` sub-cell offsets (a low-discrepancy sequence over 64 px,
+    so over every phase of every stride up to 32) and the areas are averaged. In ``"fixed"`` mode
+    every box is pooled at ``fixed_stride``; in ``"pyramid"`` mode at ``2 ** k``, ``k`` its FPN level.
+    With one stride, small boxes are a few cells wide and rounding to whole cells costs them a
+    large share; with the pyramid every unclamped box is 14 to 28 cells wide, so the share stays
+    about flat (below 112 px boxes stay on P2 and the share rises again).
+
+    Args:
+        sizes: ``[S]`` values of ``sqrt(w * h)`` in image pixels, each in ``1 .. 4096``.
+        settings: ``output_size`` and ``convention`` (the rest is not used).
+        fixed_stride: stride of the one-map mode, 1 .. 64.
+        methods: among :data:`SIZE_SWEEP_METHODS`.
+        positions: placements per size, 1 .. ``MAX_POSITIONS``.
+        aspect: ``w / h``, 0.1 .. 10.
+        aligned: the level rule: torchvision's (``False``) or Detectron2's (``True``).
+        levels: ``(k_min, k_max)`` of the pyramid.
+
+    Returns:
+        A :class:`SizeSweepResult`. Each area equals the trace's (``tests/test_sweeps.py``).
+
+    Raises:
+        ValueError: for arguments out of range.
+    """
+    sizes = np.asarray(sizes, dtype=np.float64).ravel()
+    if not 1 <= sizes.size <= MAX_SIZES or not np.all(np.isfinite(sizes)) or \
+            sizes.min() < 1 or sizes.max() > 4096:
+        raise ValueError(f"sizes must be 1..{MAX_SIZES} numbers in 1..4096 px, got {sizes.size} values")
+    chosen = tuple(m for m in SIZE_SWEEP_METHODS if m in set(methods))
+    if not chosen or any(m not in SIZE_SWEEP_METHODS for m in methods):
+        raise ValueError(f"methods must be a non-empty selection of {SIZE_SWEEP_METHODS}, got {list(methods)}")
+    if isinstance(positions, bool) or not isinstance(positions, (int, np.integer)) or \
+            not 1 <= positions <= MAX_POSITIONS:
+        raise ValueError(f"positions must be an integer in 1..{MAX_POSITIONS}, got {positions!r}")
+    if isinstance(fixed_stride, bool) or not isinstance(fixed_stride, (int, np.integer)) or \
+            not 1 <= fixed_stride <= 64:
+        raise ValueError(f"fixed_stride must be an integer in 1..64, got {fixed_stride!r}")
+    if not 0.1 <= float(aspect) <= 10:
+        raise ValueError(f"aspect must be in 0.1..10, got {aspect!r}")
+    j = np.arange(positions)
+    # Sub-cell placements: the additive recurrences of the plastic number (R2), over 64 px.
+    offset_x = 64.0 * ((0.5 + j * 0.7548776662466927) % 1.0)
+    offset_y = 64.0 * ((0.5 + j * 0.5698402909980532) % 1.0)
+    w, h = sizes * np.sqrt(aspect), sizes / np.sqrt(aspect)                   # [S]
+    x1 = 64.0 + offset_x[None, :]                                             # [1, P]
+    y1 = 64.0 + offset_y[None, :]
+    boxes = np.stack(np.broadcast_arrays(x1, y1, x1 + w[:, None], y1 + h[:, None]), -1)  # [S, P, 4]
+    flat = boxes.reshape(-1, 4)
+    box_levels = fpn_levels(torch.tensor(flat, dtype=torch.float32), *levels,
+                            **level_rule(bool(aligned))).numpy()              # [S*P]
+    lost = {mode: {} for mode in SIZE_SWEEP_MODES}
+    gained = {mode: {} for mode in SIZE_SWEEP_MODES}
+    for mode in SIZE_SWEEP_MODES:
+        strides = np.full(len(flat), float(fixed_stride)) if mode == "fixed" else 2.0 ** box_levels
+        for method in chosen:
+            lost_pct, gained_pct = np.zeros(len(flat)), np.zeros(len(flat))
+            for stride in np.unique(strides):
+                idx = np.nonzero(strides == stride)[0]
+                # A map that holds every box with room to spare: nothing is outside or clipped.
+                map_shape = (int(np.ceil(flat[idx, 3].max() / stride)) + 4,
+                             int(np.ceil(flat[idx, 2].max() / stride)) + 4)
+                reads = read_regions(method, flat[idx], stride, settings, map_shape)
+                for i, read in zip(idx, reads):
+                    areas = region_areas(feature_rect(tuple(flat[i]), stride), tuple(read), map_shape, stride)
+                    lost_pct[i], gained_pct[i] = areas.percent("lost"), areas.percent("gained")
+            lost[mode][method] = lost_pct.reshape(len(sizes), positions).mean(1)
+            gained[mode][method] = gained_pct.reshape(len(sizes), positions).mean(1)
+    per_size = box_levels.reshape(len(sizes), positions)[:, 0]
+    return SizeSweepResult(sizes=sizes, aspect=float(aspect), boxes=boxes, fixed_stride=int(fixed_stride),
+                           levels=per_size.astype(np.int64), strides=(2 ** per_size).astype(np.int64),
+                           boundaries=tuple(CANONICAL_SCALE * 2.0 ** (k - CANONICAL_LEVEL)
+                                            for k in range(levels[0] + 1, levels[1] + 1)),
+                           positions=int(positions), settings=settings, aligned=bool(aligned),
+                           methods=chosen, lost=lost, gained=gained)

@@ -184,7 +184,7 @@ def test_walkthrough_exports_equal_the_engine(media):
 def test_sensitivity_runs_and_exports_the_sweep(media):
     at = page("sensitivity")
     no_problems(at)
-    assert len(at.image) == 1
+    assert len(at.image) == 2   # the offset sweep and the box-size sweep
     assert [r for r in at.table[0].value["method"]] == [
         "RoI Pool", "RoI Warp", "RoI Align", "Precise RoI Pooling", "RoI Align (aligned=False)"]
     doc = check_files(downloads(at, media))
@@ -216,7 +216,7 @@ def test_sensitivity_widgets_link_and_empty_selection():
     at.multiselect(key="sens_methods").set_value([]).run()
     no_problems(at)
     assert "Choose at least one method" in at.warning[0].value
-    assert len(at.image) == 1          # the previous sweep stays on screen
+    assert len(at.image) == 2          # the previous sweep stays on screen (and the size sweep)
     at.radio(key="sens_axis").set_value("x").run()
     assert at.query_params["axis"] == "x"
 
@@ -297,10 +297,11 @@ def test_pages_run_under_the_apps_navigation():
 
 #: Parameters a page shows with widgets of its own (not one widget per table entry): the
 #: Playground's box (drawn or typed in four inputs) and output size (rows and columns).
-OWN_WIDGETS = {("playground", "box"), ("playground", "out")}
+OWN_WIDGETS = {("playground", "box"), ("playground", "out"), ("pyramids", "box")}
 
 
-@pytest.mark.parametrize("page", ["playground", "walkthrough", "sensitivity", "gradients", "evidence"])
+@pytest.mark.parametrize("page", ["playground", "walkthrough", "sensitivity", "gradients", "pyramids",
+                                  "evidence"])
 def test_every_widget_comes_from_the_pages_table(page):
     """Each setting of the page's table is a widget with the table's label, help and key, set to
     the table's default on a plain visit; and the page's copy link holds exactly the table's keys."""

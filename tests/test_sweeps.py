@@ -10,9 +10,10 @@ import pytest
 from roiviz.examples import SEED_EXAMPLE_BOX, seed_example_settings
 from roiviz.lessons import example_map
 from roiviz.methods import SERIES, UNALIGNED
-from roiviz.sweeps import shifted_boxes, sweep_offsets
+from roiviz.sweeps import shifted_boxes, sweep_box_sizes, sweep_offsets
 from roiviz.methods import METHODS
 from roiviz.methods import trace_method
+from roiviz.records import Settings
 
 TOY = example_map("toy")
 PHOTO = example_map("photo")
@@ -99,3 +100,42 @@ def test_to_dict_is_plain_lists():
     d = r.to_dict()
     assert d["mode"] == "grow" and d["offsets_cells"] == [0.0, 0.25]
     assert d["bin_values"]["roi_pool"] == r.bin_values["roi_pool"].tolist()
+
+
+# ----------------------------------------------------------------------------------------------
+# Lost and gained share against box size, one stride vs the pyramid level
+
+
+@pytest.mark.parametrize("convention", ["library", "article"])
+def test_size_sweep_areas_equal_the_traces(convention):
+    settings = Settings(output_size=(3, 3), convention=convention)
+    r = sweep_box_sizes([40.0, 150.0, 300.0], settings, fixed_stride=16, positions=3, aspect=1.5)
+    assert r.levels.tolist() == [2, 3, 4] and r.strides.tolist() == [4, 8, 16]
+    blank = np.zeros((120, 160), np.float32)   # holds every box at every stride
+    for mode in ("fixed", "pyramid"):
+        for method in ("roi_pool", "roi_warp"):
+            for s in range(3):
+                stride = 16 if mode == "fixed" else int(r.strides[s])
+                areas = [trace_method(method, blank, tuple(b), replace(settings, stride=stride)).areas
+                         for b in r.boxes[s]]
+                assert r.lost[mode][method][s] == pytest.approx(np.mean([a.percent("lost") for a in areas]))
+                assert r.gained[mode][method][s] == pytest.approx(np.mean([a.percent("gained") for a in areas]))
+
+
+def test_size_sweep_one_stride_hurts_small_boxes_the_pyramid_keeps_it_flat():
+    sizes = np.geomspace(112, 880, 12)   # unclamped levels: every box 14 to 28 cells wide
+    r = sweep_box_sizes(sizes, Settings(output_size=(7, 7)), fixed_stride=16, positions=32)
+    fixed, pyramid = r.gained["fixed"]["roi_pool"], r.gained["pyramid"]["roi_pool"]
+    assert fixed[0] > 4 * fixed[-1]                     # falls like 1 / size on one map
+    assert pyramid.max() < 2.5 * pyramid.min()          # about flat with level assignment
+    assert np.all(np.diff(r.levels) >= 0) and r.levels[0] == 3 and r.levels[-1] == 5
+    assert set(r.to_dict()) >= {"sizes_px", "levels", "strides", "lost_percent", "gained_percent"}
+
+
+def test_size_sweep_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="sizes"):
+        sweep_box_sizes([0.5], Settings())
+    with pytest.raises(ValueError, match="methods"):
+        sweep_box_sizes([50.0], Settings(), methods=["roi_align"])
+    with pytest.raises(ValueError, match="positions"):
+        sweep_box_sizes([50.0], Settings(), positions=0)

@@ -1,0 +1,271 @@
+"""Feature pyramids: which level of P2-P5 pools a box, and what that does to quantization.
+
+A thin page: widgets and layout only. The level is :func:`roiviz.fpn.trace_fpn_level` (the same
+code as :func:`roiviz.ops.fpn_levels`), the maps :func:`roiviz.features.image_feature_map` at
+strides 4, 8, 16 and 32, the panels the Playground's renderers, the sweep
+:func:`roiviz.sweeps.sweep_box_sizes`, the figures :mod:`roiviz.render_pyramid`.
+Link state: :data:`roiviz.params.PYRAMIDS` (``?img=&box=&ch=&rule=&out=&sr=&conv=&fixed=&presenter=``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import streamlit as st
+import torch
+
+from roiviz.export import figure_png, figure_svg, trace_json
+from roiviz.features import CHANNEL_NAMES, image_feature_map
+from roiviz.fpn import PYRAMID_LEVELS, MultiScaleRoIAlign, level_rule, trace_fpn_level
+from roiviz.methods import METHODS, summary_rows, trace_all
+from roiviz.params import MAX_COORD, PYRAMIDS
+from roiviz.records import Settings
+from roiviz.render_plotly import PLOTLY_CONFIG, method_figure, output_figure
+from roiviz.render_pyramid import pyramid_figure, size_sweep_figure
+from roiviz.samples import load_sample_image
+from roiviz.style import Style
+from roiviz.sweeps import sweep_box_sizes
+from roiviz.ui import (
+    exports,
+    load_link,
+    next_in_lesson,
+    presenter_toggle,
+    show_link_notices,
+    sync_query,
+    widget,
+)
+
+STRIDES = tuple(2 ** k for k in PYRAMID_LEVELS)
+NAMES = tuple(f"p{k}" for k in PYRAMID_LEVELS)
+RULES = PYRAMIDS["rule"].names
+BOX_KEYS = ("pyr_x1", "pyr_y1", "pyr_x2", "pyr_y2")
+#: Square sizes either side of each boundary, for the "resize to" buttons.
+PRESETS = (111.0, 112.0, 223.0, 224.0, 447.0, 448.0)
+#: The picture's settings, by link key (the box and the presenter toggle are kept apart).
+KEYS = tuple(k for k in PYRAMIDS.keys() if k not in ("box", "presenter"))
+
+
+def box_problem(box, image_shape: tuple[int, int]) -> str | None:
+    """Why a typed box cannot be used on this image (a sentence), or None."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    if not all(math.isfinite(v) and abs(v) <= MAX_COORD for v in box):
+        return f"The box was not changed: coordinates must be finite and within +-{MAX_COORD:g} px."
+    if x2 <= x1 or y2 <= y1:
+        return "The box was not changed: it needs x2 > x1 and y2 > y1."
+    height, width = image_shape
+    if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
+        return f"The box was not changed: it must overlap the {width} x {height} image."
+    return None
+
+
+def show_box(box) -> None:
+    ss = st.session_state
+    ss["pyr_box"] = tuple(float(v) for v in box)
+    for key, v in zip(BOX_KEYS, ss["pyr_box"]):
+        ss[key] = v
+
+
+def apply_link(values: dict, given: dict) -> None:
+    ss = st.session_state
+    for key in KEYS:
+        ss[PYRAMIDS.widget_key(key)] = values[key]
+    show_box(values["box"])
+
+
+def set_box(box) -> None:
+    """Use ``box`` if it is valid on the current image; otherwise remember why and keep the old one."""
+    ss = st.session_state
+    image = load_sample_image(ss["pyr_img"])
+    problem = box_problem(box, image.shape[:2])
+    if problem:
+        ss["_pyr_box_error"] = problem
+        show_box(ss["pyr_box"])
+    else:
+        ss.pop("_pyr_box_error", None)
+        show_box(tuple(round(float(v), 3) for v in box))
+
+
+def on_typed_box() -> None:
+    set_box(tuple(float(st.session_state[k]) for k in BOX_KEYS))
+
+
+def resize_to(size: float) -> None:
+    """A square box of ``size`` px about the current box's centre."""
+    x1, y1, x2, y2 = st.session_state["pyr_box"]
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    set_box((cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Building P2-P5...")
+def pyramid_maps(img: str) -> tuple:
+    """P2..P5 of a sample image: ``FeatureMap`` per level (shared by every session)."""
+    image = load_sample_image(img)
+    return tuple(image_feature_map(image, s, name=img) for s in STRIDES)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def size_sweep(out: int, conv: str, fixed: int, aligned: bool):
+    sizes = np.geomspace(24, 1024, 49)
+    return sweep_box_sizes(sizes, Settings(output_size=(out, out), convention=conv), fixed_stride=fixed,
+                           positions=32, aligned=aligned)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def pyramid_files(img: str, box: tuple, ch: int, aligned: bool, presenter: bool) -> tuple[bytes, bytes]:
+    level = trace_fpn_level(box, **level_rule(aligned))
+    fig = pyramid_figure(load_sample_image(img), [m.channel(ch) for m in pyramid_maps(img)], PYRAMID_LEVELS,
+                         level, style=Style(presenter=presenter), channel_name=CHANNEL_NAMES[ch])
+    return figure_png(fig), figure_svg(fig)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def sweep_png(out: int, conv: str, fixed: int, aligned: bool, size: float, presenter: bool) -> bytes:
+    return figure_png(size_sweep_figure(size_sweep(out, conv, fixed, aligned), style=Style(presenter=presenter),
+                                        mark_size=size))
+
+
+def pooled_by_the_module(img: str, box, settings: Settings, aligned: bool) -> np.ndarray:
+    """``MultiScaleRoIAlign`` on the whole pyramid, all channels: ``[C, PH, PW]``."""
+    maps = pyramid_maps(img)
+    image = load_sample_image(img)
+    x = {n: torch.from_numpy(np.array(m.values))[None] for n, m in zip(NAMES, maps)}
+    pooler = MultiScaleRoIAlign(list(NAMES), settings.output_size, settings.sampling_ratio, aligned=aligned)
+    with torch.no_grad():
+        out = pooler(x, [torch.tensor([box], dtype=torch.float32)], [image.shape[:2]])
+    return out[0].numpy()
+
+
+# ---------------------------------------------------------------------------------------------
+
+load_link(PYRAMIDS, apply_link)
+st.title("Feature pyramids")
+st.markdown(
+    "Detectors with a Feature Pyramid Network (Mask R-CNN, torchvision's and Detectron2's Faster "
+    "R-CNN) do not pool every box from one map. The backbone gives maps **P2 to P5** with strides "
+    "4, 8, 16 and 32 pixels, and each box is pooled from **one** of them, chosen by its size: small "
+    "boxes from the fine P2, large ones from the coarse P5. Since the level sets the stride, it "
+    "also sets how many cells wide the box is, and so how much rounding to whole cells costs it.")
+show_link_notices(PYRAMIDS)
+
+with st.sidebar:
+    st.header("Image")
+    widget(PYRAMIDS, "img", persist_state="session")
+    widget(PYRAMIDS, "ch", persist_state="session")
+    st.header("Pooling")
+    widget(PYRAMIDS, "rule", "radio", persist_state="session")
+    widget(PYRAMIDS, "out", "select_slider", persist_state="session")
+    widget(PYRAMIDS, "sr", persist_state="session")
+    widget(PYRAMIDS, "conv", "radio", horizontal=True, persist_state="session")
+    style = presenter_toggle(PYRAMIDS)
+
+ss = st.session_state
+state = {key: ss[PYRAMIDS.widget_key(key)] for key in KEYS}
+image = load_sample_image(state["img"])
+if box_problem(ss["pyr_box"], image.shape[:2]):           # a link's box, or a smaller image
+    st.warning(f"The box does not overlap the {image.shape[1]} x {image.shape[0]} image; the default "
+               "box is shown instead.")
+    show_box(PYRAMIDS["box"].default)
+box = ss["pyr_box"]
+aligned = state["rule"] == "detectron2"
+level = trace_fpn_level(box, **level_rule(aligned))
+maps = pyramid_maps(state["img"])
+fmap = maps[PYRAMID_LEVELS.index(level.level)]
+channel = int(state["ch"])
+values = fmap.channel(channel)
+
+st.subheader("Your box")
+cols = st.columns(4)
+for col, key, label in zip(cols, BOX_KEYS, ("x1 (px)", "y1 (px)", "x2 (px)", "y2 (px)")):
+    col.number_input(label, key=key, step=1.0, format="%.2f", on_change=on_typed_box,
+                     min_value=-MAX_COORD, max_value=MAX_COORD)
+if ss.get("_pyr_box_error"):
+    st.warning(ss["_pyr_box_error"])
+st.caption("Resize it to a square of sqrt(w*h) = ... px about its centre (each pair straddles a boundary):")
+for col, size in zip(st.columns(len(PRESETS)), PRESETS):
+    col.button(f"{size:g} px", key=f"pyr_size_{size:g}", on_click=resize_to, args=(size,), width="stretch")
+
+with st.container(border=True, key="pyr_level"):
+    st.markdown(f"### Level P{level.level}: stride {level.stride} px")
+    st.markdown(f"The rule ({RULES[state['rule']]}): `{level.formula}`. With your box:")
+    st.code("\n".join(level.steps()), language=None, wrap_lines=True)
+    # Level k (unclamped) holds sqrt(w*h) in [s0 * 2^(k - k0), s0 * 2^(k - k0 + 1)).
+    bounds = [(k, 2 ** k, level.canonical_scale * 2.0 ** (k - level.canonical_level),
+               level.canonical_scale * 2.0 ** (k - level.canonical_level + 1)) for k in PYRAMID_LEVELS]
+    st.table([{"level": f"P{k}" + (" (yours)" if k == level.level else ""), "stride (px)": s,
+               "sqrt(w*h) from (px)": "0" if k == PYRAMID_LEVELS[0] else f"{lo:g}",
+               "to below (px)": "no limit" if k == PYRAMID_LEVELS[-1] else f"{hi:g}",
+               "your box across (cells)": f"{level.size / s:.2f}"} for k, s, lo, hi in bounds],
+             hide_index=True)
+    if level.clamped:
+        st.info(f"Your box is too {'small' if level.unclamped_level < level.level else 'large'} for the "
+                f"pyramid: the formula asks for level {level.unclamped_level:g}, and P{level.level} is the "
+                f"{'finest' if level.level == PYRAMID_LEVELS[0] else 'coarsest'} there is.")
+
+png, svg = pyramid_files(state["img"], box, channel, aligned, style.presenter)
+st.image(png, width="stretch")
+
+st.subheader(f"The four methods on P{level.level}")
+settings = Settings(output_size=(int(state["out"]),) * 2, stride=float(level.stride),
+                    sampling_ratio=int(state["sr"]), aligned=aligned, convention=state["conv"])
+try:
+    traces = trace_all(values, box, settings)
+except ValueError as exc:
+    st.error(f"{exc}. Draw a smaller box or lower the sampling ratio.")
+    st.stop()
+rows = summary_rows(traces)
+zrange = (float(values.min()), max(float(values.max()), float(values.min()) + 1e-6))
+outs = np.concatenate([t.output.ravel() for t in traces.values()])
+out_range = (float(outs.min()), max(float(outs.max()), float(outs.min()) + 1e-6))
+for start in range(0, len(METHODS), 2):
+    for col, method in zip(st.columns(2), METHODS[start:start + 2]):
+        with col, st.container(border=True, key=f"pyr_panel_{method}"):
+            trace = traces[method]
+            st.plotly_chart(method_figure(trace, values, zrange=zrange, style=style, validate=False),
+                            key=f"pyr_fig_{method}", config=PLOTLY_CONFIG, width="stretch")
+            st.plotly_chart(output_figure(trace, zrange=out_range, style=style, validate=False),
+                            key=f"pyr_out_{method}", config=PLOTLY_CONFIG, width="stretch")
+            st.table([rows[method]])
+module_out = pooled_by_the_module(state["img"], box, settings, aligned)
+diff = float(np.abs(module_out[channel] - traces["roi_align"].output).max())
+st.caption(f"`roiviz.ops.MultiScaleRoIAlign(aligned={aligned})` on all of P2-P5 pools this box from "
+           f"P{level.level} too: its output for this channel differs from the RoI Align panel by at most "
+           f"{diff:.1g}.")
+
+st.subheader("torchvision, Detectron2, MMDetection")
+st.markdown(
+    "- **torchvision** (`MultiScaleRoIAlign`, `LevelMapper`): `floor(4 + log2(sqrt(w*h) / 224) + 1e-6)`, "
+    "then RoI Align with **aligned=False**, the legacy half-cell shift. The `1e-6` is added to the level, "
+    "so a box whose size computes a few float32 steps below a boundary (224 x 223.9999 px) still goes up.\n"
+    "- **Detectron2** (`ROIPooler` with `ROIAlignV2`): `floor(4 + log2(sqrt(w*h) / 224 + 1e-8))` with the "
+    "same canonical 224 px and level 4, then RoI Align with **aligned=True**. Its `1e-8` sits inside the "
+    "logarithm, where in float32 it changes nothing: that 224 x 223.9999 px box reads P3. Switch the "
+    "library in the sidebar to compare.\n"
+    "- **MMDetection** (`SingleRoIExtractor`): `floor(log2(sqrt(w*h) / 56 + 1e-6))` counted from P2, "
+    "with `finest_scale=56`: on P2-P5 the boundaries are the same 112, 224 and 448 px.\n"
+    "- Between the boundaries every box is 14 to 28 cells across on its level (try the buttons above): "
+    "that is the point of the rule.")
+
+st.subheader("What the level does to rounding")
+fixed_col, _ = st.columns([1, 3])
+widget(PYRAMIDS, "fixed", container=fixed_col, persist_state="session")
+state["fixed"] = ss[PYRAMIDS.widget_key("fixed")]
+sweep = size_sweep(int(state["out"]), state["conv"], int(state["fixed"]), aligned)
+st.image(sweep_png(int(state["out"]), state["conv"], int(state["fixed"]), aligned, level.size, style.presenter),
+         width="stretch")
+st.markdown(
+    f"RoI Pool and RoI Warp round the box to whole cells. **On one map** (solid lines, stride "
+    f"{state['fixed']}) a small box is only a few cells wide, so the rounding loses or gains a large "
+    "share of it; the share falls as boxes grow. **With level assignment** (dashed) every box between "
+    "112 and 448 px is 14 to 28 cells wide on its level, so the share stays about flat; below 112 px "
+    "boxes stay on P2 and above 448 px on P5, where it changes again. RoI Align and Precise RoI Pooling "
+    "lose nothing at any size.")
+
+doc = {"page": "pyramids", "image": state["img"], "channel": CHANNEL_NAMES[channel],
+       "level": level.to_dict(), "pooled_at_stride": level.stride, "level_formula": level.formula,
+       "library": state["rule"], "size_sweep": sweep.to_dict()}
+json_text = trace_json(traces, doc)
+query = PYRAMIDS.to_query({**state, "box": box, "presenter": style.presenter})
+exports(PYRAMIDS, f"roiviz-pyramid-P{level.level}", png, svg, json_text, query)
+next_in_lesson("pages/pyramids.py")
+sync_query(query)

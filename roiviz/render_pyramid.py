@@ -1,0 +1,154 @@
+"""Static figures of a feature pyramid (matplotlib): which level reads the box, and what the level
+does to the area RoI Pool and RoI Warp lose or gain.
+
+Drawn from :class:`roiviz.fpn.LevelTrace` and :class:`roiviz.sweeps.SizeSweepResult` only; no
+level or area is recomputed here. Shared pieces (sizes, legend, the RoI outline, series colours)
+come from :mod:`roiviz.render_mpl`, so these figures look like the others.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from .fpn import LevelTrace
+from .render_mpl import _legend, _lw, _new_figure, _pt, _roi, series_style
+from .style import (AXIS_LINE, BLACK, CHART_GRID, FEATURE_COLORSCALE, LEGEND_GRAY,
+                    METHOD_COLORS, ROI_COLOR, Style)
+from .methods import label as method_label
+
+__all__ = ["pyramid_figure", "size_sweep_figure"]
+
+
+def _wrap(line: str, width: int = 44) -> str:
+    """Break a step of the level formula at spaces so it fits beside the maps."""
+    return "\n".join(textwrap.wrap(line, width, subsequent_indent="  ")) or line
+
+#: The frame around the level a box is pooled from.
+CHOSEN_COLOR = METHOD_COLORS["roi_align"]
+
+
+def pyramid_figure(image: np.ndarray, maps: Sequence[np.ndarray], levels: Sequence[int],
+                   level: LevelTrace, *, style: Style = Style(), channel_name: str = "") -> Figure:
+    """The image and each pyramid level with the box on it; the level that pools it is framed.
+
+    Args:
+        image: ``uint8 [H, W, 3]``.
+        maps: one ``[h_k, w_k]`` channel per level, finest first.
+        levels: the level numbers of ``maps`` (e.g. ``(2, 3, 4, 5)``); stride ``2 ** k``.
+        level: the box's level decision (its ``box`` is drawn).
+        channel_name: shown in the titles.
+
+    Returns:
+        A figure on two rows: the image, then one panel per level in feature cells with the box
+        (black dashed) at its size in cells there, and the formula with the box's numbers
+        (:meth:`LevelTrace.steps`) in the last free panel.
+    """
+    height, width = image.shape[:2]
+    n = len(maps) + 1
+    cols = 3                                   # two rows: readable on a phone as on a projector
+    rows = -(-(n + 1) // cols)
+    fig = _new_figure(3.4 * cols, rows * (3.4 * height / width + 0.75) + 0.9, style)
+    grid = fig.subplots(rows, cols)
+    axes, spare = list(grid.ravel()[:n]), list(grid.ravel()[n:])
+    box = level.box
+    ax = axes[0]
+    ax.imshow(image, extent=(0, width, height, 0), interpolation="antialiased")
+    _roi(ax, box, style)
+    ax.set_title(f"Image {width} x {height} px\nbox sqrt(w*h) = {level.size:.1f} px",
+                 fontsize=_pt(style) * 0.95, loc="left")
+    handles = [Line2D([], [], color=ROI_COLOR, linestyle="--", linewidth=_lw(style),
+                      label=f"box ({box[0]:g}, {box[1]:g}) to ({box[2]:g}, {box[3]:g}) px")]
+    for ax in spare:                           # the decision, in words, where a panel is free
+        ax.axis("off")
+    if spare:
+        spare[0].text(0.0, 1.0, "\n".join(_wrap(line) for line in level.steps()), va="top", ha="left",
+                      family="monospace", fontsize=_pt(style) * 0.72, transform=spare[0].transAxes)
+    for ax, values, k in zip(axes[1:], maps, levels):
+        stride = 2 ** k
+        h, w = values.shape
+        ax.imshow(values, cmap=FEATURE_COLORSCALE, extent=(0, w, h, 0), interpolation="nearest")
+        rect = tuple(v / stride for v in box)
+        _roi(ax, rect, style)
+        cells = f"{(box[2] - box[0]) / stride:.3g} x {(box[3] - box[1]) / stride:.3g} cells"
+        chosen = k == level.level
+        ax.set_title(f"P{k}, stride {stride}" + (": pooled here" if chosen else "")
+                     + f"\nmap {w} x {h}, box {cells}",
+                     fontsize=_pt(style) * 0.95, loc="left", color=CHOSEN_COLOR if chosen else BLACK,
+                     fontweight="bold" if chosen else "normal")
+        for side in ax.spines.values():
+            side.set_visible(chosen)
+            side.set_color(CHOSEN_COLOR)
+            side.set_linewidth(_lw(style) * 2.2)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_aspect("equal")
+    handles.append(Line2D([], [], color=CHOSEN_COLOR, linewidth=_lw(style) * 2.2,
+                          label=f"the level that pools it: {level.formula}"))
+    _legend(fig, handles, style, ncols=1)
+    what = f" ('{channel_name}')" if channel_name else ""
+    fig.suptitle(f"Feature pyramid P{levels[0]}-P{levels[-1]}{what}: this box is pooled from "
+                 f"P{level.level} (stride {level.stride} px)", fontsize=_pt(style) * 1.05)
+    return fig
+
+
+def size_sweep_figure(result, *, style: Style = Style(), mark_size: float | None = None) -> Figure:
+    """Lost and gained share against box size, one stride (solid) vs the pyramid level (dashed).
+
+    Args:
+        result: a :class:`roiviz.sweeps.SizeSweepResult`.
+        mark_size: a box size (px) to mark with a vertical line (the page's current box).
+    """
+    fig = _new_figure(10.0, 4.4, style)
+    axes = fig.subplots(1, 2, sharex=True)
+    handles = []
+    # Under the library rounding RoI Pool's bins cover exactly the snapped box RoI Warp samples:
+    # one line then stands for both.
+    same = len(result.methods) == 2 and all(
+        np.array_equal(d[m]["roi_pool"], d[m]["roi_warp"]) for d in (result.lost, result.gained) for m in d)
+    methods = result.methods[:1] if same else result.methods
+    names = {m: ("RoI Pool = RoI Warp" if same else method_label(m)) for m in result.methods}
+    modes = (("fixed", "-", f"one map, stride {result.fixed_stride}"), ("pyramid", "--", "FPN level"))
+    for ax, name, data in zip(axes, ("lost", "gained"), (result.lost, result.gained)):
+        for mode, dash, mode_label in modes:
+            for method in methods:
+                color, _, marker = series_style(method)
+                (h,) = ax.plot(result.sizes, data[mode][method], color=color, linestyle=dash, marker=marker,
+                               markevery=max(1, len(result.sizes) // 10), markersize=style.marker_size * 0.6,
+                               linewidth=_lw(style) * (0.9 if method == "roi_pool" else 0.6),
+                               label=f"{names[method]}, {mode_label}")
+                if ax is axes[0]:
+                    handles.append(h)
+        ax.set_xscale("log")
+        ax.set_ylim(bottom=0)
+        ax.grid(True, color=CHART_GRID, linewidth=0.6)
+        ax.tick_params(labelsize=_pt(style) * 0.8)
+        ax.set_xlabel("box size sqrt(w*h) (image pixels)", fontsize=_pt(style) * 0.9)
+        ax.set_ylabel(f"{name} (% of the box)", fontsize=_pt(style) * 0.9)
+        ax.set_title(f"Area {name}", fontsize=_pt(style), loc="left")
+        # The level boundaries (112, 224, 448 px by default): where the pyramid switches level.
+        lo, hi = float(result.sizes.min()), float(result.sizes.max())
+        edges = [e for e in result.boundaries if lo < e < hi]
+        for edge in edges:
+            ax.axvline(edge, color=LEGEND_GRAY, linewidth=0.8, linestyle=(0, (2, 2)))
+        for start in [lo] + edges:
+            k = int(result.levels[np.searchsorted(result.sizes, start)])
+            ax.annotate(f"P{k}", (start, 1.0), xycoords=("data", "axes fraction"),
+                        xytext=(3, -3), textcoords="offset points", va="top",
+                        fontsize=_pt(style) * 0.8, color=AXIS_LINE)
+        if mark_size is not None:
+            ax.axvline(mark_size, color=BLACK, linewidth=_lw(style) * 0.6)
+    if mark_size is not None:
+        handles.append(Line2D([], [], color=BLACK, linewidth=_lw(style) * 0.6,
+                              label=f"your box, {mark_size:.0f} px"))
+    _legend(fig, handles, style, ncols=3)
+    note = "\n(RoI Pool's bins cover exactly the box RoI Warp samples: one line for both)" if same else ""
+    fig.suptitle(f"RoI Pool and RoI Warp ({result.settings.convention} rounding, "
+                 f"{result.settings.output_size[0]} x {result.settings.output_size[1]} bins), mean of "
+                 f"{result.positions} placements per size{note}", fontsize=_pt(style))
+    return fig

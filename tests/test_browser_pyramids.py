@@ -1,0 +1,115 @@
+"""The Feature pyramids page in a real browser: typing a box across sqrt(w*h) = 224 px switches
+the level shown from P3 to P4 (and the pyramid figure and the panels follow); screenshots at
+1500 x 1000, 1280 x 720 and 390 px wide go to tests/artifacts/.
+
+Starts ``streamlit run app.py`` headless and drives Debian's /usr/bin/chromium with Playwright
+(see tests/browser_support.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+from browser_support import ARTIFACTS, chromium_browser, require_chromium, streamlit_server
+
+
+@pytest.fixture(scope="module")
+def server():
+    require_chromium()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with streamlit_server() as url, chromium_browser() as browser:
+        yield url, browser
+
+
+def open_page(server, query: str, width: int, height: int):
+    url, browser = server
+    context = browser.new_context(viewport={"width": width, "height": height})
+    pg = context.new_page()
+    pg.set_default_timeout(120_000)
+    # A fresh server resolves URLs through pages/ until app.py has called st.navigation once.
+    pg.goto(url + "/")
+    pg.locator("[data-testid=stSidebarNav]").get_by_text("Playground").wait_for()
+    pg.goto(url + "/pyramids" + query)
+    return pg
+
+
+def level_text(pg) -> str:
+    return pg.locator(".st-key-pyr_level h3").first.inner_text()
+
+
+def wait_until_idle(pg) -> None:
+    """The script has stopped, nothing is stale and the pyramid figure is loaded."""
+    pg.wait_for_function(
+        "() => { const app = document.querySelector('[data-testid=stApp]');"
+        " if (!app || app.getAttribute('data-test-script-state') === 'running') return false;"
+        " if (document.querySelector('[data-stale=true]')) return false;"
+        " const im = document.querySelector('[data-testid=stImage] img');"
+        " return im && im.complete && im.naturalWidth > 200; }")
+
+
+def type_number(pg, key: str, value: str) -> None:
+    field = pg.locator(f".st-key-{key} input")
+    field.fill(value)
+    field.press("Enter")
+
+
+def test_a_box_resized_across_224_px_changes_the_level(server):
+    pg = open_page(server, "?box=100,100,323.9,323.9", 1500, 1000)
+    pg.wait_for_selector(".st-key-pyr_level h3")
+    wait_until_idle(pg)
+    assert level_text(pg) == "Level P3: stride 8 px"
+    assert "floor(3.9994) = 3" in pg.locator(".st-key-pyr_level [data-testid=stCode]").inner_text()
+    pg.screenshot(path=str(ARTIFACTS / "pyramids_P3_1500.png"), full_page=False)
+    type_number(pg, "pyr_x2", "324")
+    pg.wait_for_url(lambda u: "box=100%2C100%2C324%2C323.9" in u or "box=100,100,324,323.9" in u)
+    wait_until_idle(pg)
+    assert level_text(pg) == "Level P3: stride 8 px"          # 224 x 223.9 is still below 224
+    type_number(pg, "pyr_y2", "324")
+    pg.wait_for_function("() => document.querySelector('.st-key-pyr_level h3').innerText"
+                         ".startsWith('Level P4')")
+    wait_until_idle(pg)
+    assert level_text(pg) == "Level P4: stride 16 px"
+    assert "14.00 x 14.00 cells" in pg.locator(".st-key-pyr_level [data-testid=stCode]").inner_text()
+    assert "box=100%2C100%2C324%2C324" in pg.url or "box=100,100,324,324" in pg.url
+    # The panels are drawn on P4 now (their titles name the stride).
+    panel = pg.locator(".st-key-pyr_panel_roi_align .js-plotly-plot").first
+    panel.wait_for()
+    assert not pg.locator("[data-testid=stException]").count()
+    pg.screenshot(path=str(ARTIFACTS / "pyramids_P4_1500.png"))
+    pg.set_viewport_size({"width": 1500, "height": 4600})
+    wait_until_idle(pg)
+    pg.screenshot(path=str(ARTIFACTS / "pyramids_P4_full.png"))
+    pg.context.close()
+
+
+@pytest.mark.parametrize("width, height", [(1280, 720), (390, 7000)])
+def test_page_at_other_sizes(server, width, height):
+    pg = open_page(server, "?box=40,200,140,280", width, height)
+    pg.wait_for_selector(".st-key-pyr_level h3")
+    wait_until_idle(pg)
+    assert level_text(pg) == "Level P2: stride 4 px"            # sqrt(100 x 80) = 89.4 px
+    assert not pg.locator("[data-testid=stException]").count()
+    pg.screenshot(path=str(ARTIFACTS / f"pyramids_{width}.png"))
+    pg.context.close()
+
+
+def test_playground_pyramid_option_switches_level_across_224_px(server):
+    url, browser = server
+    context = browser.new_context(viewport={"width": 1500, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(120_000)
+    pg.goto(url + "/?fpn=1&aligned=0&box=100,100,323.9,323.9")
+    level = pg.locator(".st-key-pyramid_level p").first
+    level.wait_for()
+    pg.wait_for_function("() => document.querySelector('.st-key-pyramid_level p').innerText"
+                         ".includes('level P3, stride 8 px')")
+    type_number(pg, "bx2", "324")
+    pg.wait_for_url(lambda u: "box=100%2C100%2C324%2C323.9" in u or "box=100,100,324,323.9" in u)
+    assert "level P3" in level.inner_text()
+    type_number(pg, "by2", "324")
+    pg.wait_for_function("() => document.querySelector('.st-key-pyramid_level p').innerText"
+                         ".includes('level P4, stride 16 px')")
+    pg.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
+                         ".some(p => (p._fullLayout?.title?.text || '').includes('stride 16'))")
+    assert not pg.locator("[data-testid=stException]").count()
+    pg.screenshot(path=str(ARTIFACTS / "playground_pyramid_P4.png"))
+    context.close()

@@ -1,0 +1,47 @@
+"""roiviz.render_pyramid: the pyramid and size-sweep figures render (PNG and SVG) from the records,
+name the chosen level and mark the boundaries the sweep reports."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from roiviz.export import PNG_SIGNATURE, figure_png, figure_svg
+from roiviz.fpn import trace_fpn_level
+from roiviz.render_pyramid import CHOSEN_COLOR, pyramid_figure, size_sweep_figure
+from roiviz.style import Style
+from roiviz.sweeps import sweep_box_sizes
+from roiviz.records import Settings
+
+IMAGE = np.zeros((64, 96, 3), np.uint8)
+MAPS = [np.random.default_rng(0).random((64 // s, 96 // s)).astype(np.float32) for s in (4, 8, 16, 32)]
+
+
+def test_pyramid_figure_frames_the_chosen_level():
+    level = trace_fpn_level((10, 10, 60, 40))          # sqrt(50 x 30) = 38.7 px -> P2
+    fig = pyramid_figure(IMAGE, MAPS, (2, 3, 4, 5), level, channel_name="luminance")
+    axes = fig.axes
+    assert len(axes) == 6              # image, P2..P5, and the steps of the formula
+    assert f"log2(38.73 / 224) = {level.log2_term:.4f}" in axes[5].texts[0].get_text()
+    titles = [ax.get_title(loc="left") for ax in axes[1:]]
+    assert titles[0].startswith("P2, stride 4: pooled here") and "12.5 x 7.5 cells" in titles[0]
+    assert all("pooled here" not in t for t in titles[1:])
+    assert axes[1].spines["top"].get_visible() and not axes[2].spines["top"].get_visible()
+    assert axes[1].spines["top"].get_edgecolor()[:3] == tuple(int(CHOSEN_COLOR[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    assert "pooled from P2 (stride 4 px)" in fig._suptitle.get_text()
+    assert figure_png(fig).startswith(PNG_SIGNATURE)
+    assert figure_svg(fig).lstrip().startswith(b"<?xml")
+
+
+def test_size_sweep_figure_marks_boundaries_and_merges_coinciding_lines():
+    result = sweep_box_sizes(np.geomspace(50, 600, 12), Settings(output_size=(3, 3)), positions=4)
+    fig = size_sweep_figure(result, style=Style(presenter=True), mark_size=150.0)
+    lost = fig.axes[0]
+    xs = sorted(line.get_xdata()[0] for line in lost.get_lines() if len(line.get_xdata()) == 2
+                and line.get_xdata()[0] == line.get_xdata()[1])
+    assert xs == [112.0, 150.0, 224.0, 448.0]      # three boundaries and the box's size
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[0] == "RoI Pool = RoI Warp, one map, stride 16" and "your box, 150 px" in labels
+    article = sweep_box_sizes([70.0, 330.0], Settings(output_size=(3, 3), convention="article"), positions=4)
+    labels = [t.get_text() for t in size_sweep_figure(article).legends[0].get_texts()]
+    assert "RoI Pool, FPN level" in labels and "RoI Warp, FPN level" in labels
+    assert figure_png(fig).startswith(PNG_SIGNATURE)
