@@ -83,7 +83,7 @@ class Style:
 
     @property
     def font_size(self) -> int:
-        return 20 if self.presenter else 13
+        return 22 if self.presenter else 13
 
     @property
     def line_width(self) -> float:

@@ -86,6 +86,13 @@ MEASURE = """(figureSelector) => {
           viewport: [innerWidth, innerHeight]};
 }"""
 
+#: The Feature pyramids page (issue 11) draws its method panels with plotly, whose output
+#: heatmap writes three-digit numbers at a fixed size however narrow the cells
+#: (roiviz/render_plotly.py, output_figure): they overlap in presenter mode at 1280 x 720.
+#: Strict: the test fails as soon as they fit, to drop the mark.
+PLOTLY_GAP = pytest.mark.xfail(strict=True, reason="plotly output numbers overlap in narrow cells "
+                               "(render_plotly.output_figure)")
+
 PAGES = [
     ("walkthrough", "/walkthrough?step=6&conv=article&presenter=1", "Walkthrough",
      "[data-testid=stImage] img"),
@@ -94,6 +101,8 @@ PAGES = [
     ("sensitivity", "/sensitivity?presenter=1", "Sub-pixel sensitivity", "[data-testid=stImage] img"),
     ("gradients", "/gradients?presenter=1", "Gradient flow", "[data-testid=stImage] img"),
     ("evidence", "/evidence?table=2d&presenter=1", "Evidence", "[data-testid=stImage] img"),
+    pytest.param("pyramids", "/pyramids?presenter=1", "Feature pyramids", "[data-testid=stImage] img",
+                 marks=PLOTLY_GAP, id="pyramids"),
 ]
 
 
@@ -121,7 +130,8 @@ def _settled(pg, figure: str) -> None:
     pg.wait_for_timeout(800)     # fonts and the last layout pass
 
 
-@pytest.mark.parametrize("name, path, title, figure", PAGES, ids=[p[0] for p in PAGES])
+@pytest.mark.parametrize("name, path, title, figure", PAGES,
+                         ids=[p.id if hasattr(p, "id") else p[0] for p in PAGES])
 def test_presenter_mode_fits_a_projector(presenter_page, name, path, title, figure):
     pg = presenter_page
     pg.goto(pg.url_base + path)
