@@ -119,7 +119,7 @@ function buildPanel(parent, method, style, uid) {
   html("span", "swatch", head);
   html("h3", "panel-title", head, style.method_labels[method]);
   const summary = html("span", "panel-summary", head);
-  const info = html("span", "panel-info", head, "ⓘ");
+  const info = html("span", "panel-info", head, "i");
   info.hidden = true;
   const body = html("div", "panel-body", sec);
   const view = node("svg", { class: "view", preserveAspectRatio: "xMidYMid meet" }, body);

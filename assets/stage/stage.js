@@ -24,6 +24,20 @@ function sortBox(b) {
   return [Math.min(b[0], b[2]), Math.min(b[1], b[3]), Math.max(b[0], b[2]), Math.max(b[1], b[3])];
 }
 
+const f2 = (v) => (Math.round(v * 100) / 100).toString();
+
+/** One line under a panel's title: what the method does with the box, in numbers. */
+function panelSummary(t) {
+  const r = (b) => `x ${f2(b[0])}..${f2(b[2])}, y ${f2(b[1])}..${f2(b[3])}`;
+  if (t.method === "roi_pool") return t.snapped_box ? `reads whole cells ${r(t.snapped_box)}` : "reads no cell";
+  if (t.method === "roi_warp") return t.snapped_box ? `snaps to ${r(t.snapped_box)}, then samples ${t.grid[0]} x ${t.grid[1]} per bin` : "";
+  if (t.method === "roi_align") {
+    const shifted = t.settings.aligned ? "" : " (shifted by half a cell: aligned=False)";
+    return `samples ${t.grid[0]} x ${t.grid[1]} per bin, no rounding${shifted}`;
+  }
+  return "integrates each bin exactly, no rounding, no samples";
+}
+
 class Stage {
   constructor(root, setStateValue) {
     this.root = root;
@@ -203,8 +217,7 @@ class Stage {
       p.sec.hidden = !t;
       if (!t) continue;
       const ref = (d.reference || {})[method];
-      const summary = t.snapped_box ? `snapped to cells x ${t.snapped_box[0]}..${t.snapped_box[2]}, y ${t.snapped_box[1]}..${t.snapped_box[3]}`
-        : (t.sampled_box ? `samples the box x ${t.sampled_box[0].toFixed(2)}..${t.sampled_box[2].toFixed(2)}` : "");
+      const summary = panelSummary(t);
       drawPanel(p, t, { extent, style, map: m, regions: this.regions[method], outRange: [lo, hi], cap: d.max_drawn_samples,
         metrics: this.metrics(t), notes: ref ? ref.notes : [], summary });
     }
