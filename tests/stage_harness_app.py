@@ -25,7 +25,7 @@ from roiviz.ui_stage import applied_seq, released_box, show_stage  # noqa: E402
 
 st.set_page_config(layout="wide", page_title="roiviz stage harness")
 query = st.query_params.to_dict()
-out = int(query.get("out", "3"))
+out = int(query.get("out", "3").split("x")[0])
 state = PlaygroundState(output_size=(out, out))
 stride = state.stride
 if query.get("src") == "toy":

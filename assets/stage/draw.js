@@ -21,6 +21,16 @@ function node(tag, attrs, parent, ns = SVG) {
   return e;
 }
 
+/** Set an attribute only when its value changes (a frame redraws hundreds of elements). */
+function set(e, name, value) {
+  const cache = e.__attrs || (e.__attrs = {});
+  const v = String(value);
+  if (cache[name] !== v) {
+    cache[name] = v;
+    e.setAttribute(name, v);
+  }
+}
+
 function html(tag, className, parent, text) {
   const e = document.createElement(tag);
   if (className) e.className = className;
@@ -30,10 +40,10 @@ function html(tag, className, parent, text) {
 }
 
 function setRect(e, r) {
-  if (!r) { e.setAttribute("visibility", "hidden"); return; }
-  e.setAttribute("visibility", "visible");
-  e.setAttribute("x", r[0]); e.setAttribute("y", r[1]);
-  e.setAttribute("width", Math.max(r[2] - r[0], 0)); e.setAttribute("height", Math.max(r[3] - r[1], 0));
+  if (!r) { set(e, "visibility", "hidden"); return; }
+  set(e, "visibility", "visible");
+  set(e, "x", r[0]); set(e, "y", r[1]);
+  set(e, "width", Math.max(r[2] - r[0], 0)); set(e, "height", Math.max(r[3] - r[1], 0));
 }
 
 function rectsPath(rects) {
@@ -88,7 +98,7 @@ function buildSurface(parent, kind) {
   const cap = html("figcaption", "surface-title", fig);
   const svg = node("svg", { class: "surface-svg", tabindex: "0", role: "application",
     preserveAspectRatio: "xMidYMid meet" }, fig);
-  svg.setAttribute("aria-label", kind === "image"
+  set(svg, "aria-label", kind === "image"
     ? "Photo: drag to draw or move the box; arrow keys move it"
     : "Feature map: drag to draw or move the box; arrow keys move it");
   const picture = node("image", { preserveAspectRatio: "none", class: kind === "map" ? "pixelated" : "" }, svg);
@@ -163,7 +173,7 @@ export function buildStage(root, { hasImage, methods, style, uid }) {
   root.replaceChildren();
   const top = html("div", "stage-top", root);
   const status = html("p", "status", top);
-  status.setAttribute("role", "status");
+  set(status, "role", "status");
   const notices = html("div", "notices", top);
   const layout = html("div", "layout", root);
   const surfacesBox = html("div", "surfaces", layout);
@@ -197,12 +207,14 @@ export function buildStage(root, { hasImage, methods, style, uid }) {
 
 /** Pixels on screen per user unit of an SVG (its viewBox scaled to fit, "meet"). */
 function pixelsPerUnit(svg, extent) {
-  const w = svg.clientWidth || 1, h = svg.clientHeight || 1;
+  // The size comes from a ResizeObserver (stage.js, svg.__size): reading clientWidth here would
+  // force a layout in the middle of a frame.
+  const [w, h] = svg.__size || [svg.clientWidth || 1, svg.clientHeight || 1];
   return Math.min(w / Math.max(extent[2] - extent[0], 1e-9), h / Math.max(extent[3] - extent[1], 1e-9));
 }
 
 function setViewBox(svg, e) {
-  svg.setAttribute("viewBox", `${e[0]} ${e[1]} ${e[2] - e[0]} ${e[3] - e[1]}`);
+  set(svg, "viewBox", `${e[0]} ${e[1]} ${e[2] - e[0]} ${e[3] - e[1]}`);
 }
 
 function gridPath(x1, y1, x2, y2, step) {
@@ -212,14 +224,15 @@ function gridPath(x1, y1, x2, y2, step) {
   return d;
 }
 
-function styleRoi(roi, style, scale = 1) {
-  roi.halo.setAttribute("stroke", "white");
-  roi.halo.setAttribute("stroke-width", style.line_width + 2);
-  roi.line.setAttribute("stroke", style.roi_color);
-  roi.line.setAttribute("stroke-width", style.line_width);
-  roi.line.setAttribute("stroke-dasharray", `${3 * style.line_width} ${2 * style.line_width}`);
-  const r = (v) => v * scale;
-  return r;
+/** The RoI: a black dashed line over a white halo, visible on dark and light cells. */
+function drawRoi(roi, rect, style) {
+  set(roi.halo, "stroke", "white");
+  set(roi.halo, "stroke-width", style.line_width + 2);
+  set(roi.line, "stroke", style.roi_color);
+  set(roi.line, "stroke-width", style.line_width);
+  set(roi.line, "stroke-dasharray", `${3 * style.line_width} ${2 * style.line_width}`);
+  setRect(roi.halo, rect);
+  setRect(roi.line, rect);
 }
 
 /**
@@ -229,15 +242,14 @@ function styleRoi(roi, style, scale = 1) {
 export function drawSurface(s, view, style, title) {
   s.cap.textContent = title;
   setViewBox(s.svg, view.extent);
-  if (s.picture.getAttribute("href") !== view.pictureHref) s.picture.setAttribute("href", view.pictureHref);
-  s.picture.setAttribute("width", view.pictureSize[0]);
-  s.picture.setAttribute("height", view.pictureSize[1]);
+  set(s.picture, "href", view.pictureHref);
+  set(s.picture, "width", view.pictureSize[0]);
+  set(s.picture, "height", view.pictureSize[1]);
   const ppu = pixelsPerUnit(s.svg, view.extent);
   const showGrid = view.gridStep * ppu >= 5;
   const d = showGrid ? gridPath(0, 0, view.pictureSize[0], view.pictureSize[1], view.gridStep) : "";
-  if (s.grid.getAttribute("d") !== d) s.grid.setAttribute("d", d);
-  styleRoi(s.roi, style);
-  setRect(s.roi.halo, view.box); setRect(s.roi.line, view.box);
+  set(s.grid, "d", d);
+  drawRoi(s.roi, view.box, style);
   const hs = (style.presenter ? 10 : 7) / ppu;
   const [x1, y1, x2, y2] = view.box;
   [[x1, y1], [x2, y1], [x1, y2], [x2, y2]].forEach(([x, y], i) => {
@@ -272,27 +284,26 @@ export function drawPanel(p, trace, ctx) {
   const { extent, style } = ctx;
   setViewBox(p.view, extent);
   const ppc = pixelsPerUnit(p.view, extent);  // screen pixels per cell
-  if (p.picture.getAttribute("href") !== ctx.map.href) p.picture.setAttribute("href", ctx.map.href);
-  p.picture.setAttribute("width", ctx.map.width); p.picture.setAttribute("height", ctx.map.height);
+  set(p.picture, "href", ctx.map.href);
+  set(p.picture, "width", ctx.map.width); set(p.picture, "height", ctx.map.height);
   const cellD = ppc >= 6 ? gridPath(Math.max(extent[0], 0), Math.max(extent[1], 0),
     Math.min(extent[2], ctx.map.width), Math.min(extent[3], ctx.map.height), 1) : "";
-  if (p.cells.getAttribute("d") !== cellD) p.cells.setAttribute("d", cellD);
+  set(p.cells, "d", cellD);
   // Hatching: one tile = 8 screen pixels (12 in presenter mode), whatever the zoom.
   const tile = (style.presenter ? 12 : 8) / ppc;
   for (const pat of p.patterns) {
-    pat.setAttribute("patternTransform", `scale(${tile})`);
+    set(pat, "patternTransform", `scale(${tile})`);
   }
   for (const [name, e] of Object.entries(p.areas)) {
-    e.setAttribute("d", rectsPath(ctx.regions[name] || []));
-    e.setAttribute("stroke-width", style.thin_line);
+    set(e, "d", rectsPath(ctx.regions[name] || []));
+    set(e, "stroke-width", style.thin_line);
   }
-  p.bins.setAttribute("d", rectsPath(trace.bins.map((b) => b.rect)));
-  p.bins.setAttribute("stroke-width", style.thin_line);
+  set(p.bins, "d", rectsPath(trace.bins.map((b) => b.rect)));
+  set(p.bins, "stroke-width", style.thin_line);
   setRect(p.snapped, trace.snapped_box || trace.sampled_box);
-  p.snapped.setAttribute("stroke-width", style.line_width);
-  p.snapped.setAttribute("stroke-dasharray", trace.snapped_box ? "" : "1 0");
-  styleRoi(p.roi, style);
-  setRect(p.roi.halo, trace.roi); setRect(p.roi.line, trace.roi);
+  set(p.snapped, "stroke-width", style.line_width);
+  set(p.snapped, "stroke-dasharray", trace.snapped_box ? "" : "1 0");
+  drawRoi(p.roi, trace.roi, style);
 
   // RoI Pool: the winning cell of each bin, outlined in yellow.
   const winners = trace.method === "roi_pool" ? trace.bins.filter((b) => b.argmax) : [];
@@ -301,8 +312,8 @@ export function drawPanel(p, trace, ctx) {
     const [r, c] = b.argmax;
     const e = p.pools.stars[i];
     setRect(e, [c + 0.12, r + 0.12, c + 0.88, r + 0.88]);
-    e.setAttribute("stroke", style.winner_color);
-    e.setAttribute("stroke-width", style.line_width);
+    set(e, "stroke", style.winner_color);
+    set(e, "stroke-width", style.line_width);
   });
 
   // RoI Align / Warp: the sampling points, radius following the spacing on screen.
@@ -327,10 +338,9 @@ export function drawPanel(p, trace, ctx) {
         const s = b.samples[i];
         if (n >= circles.length) circles.push(node("circle", { class: "sample" }, p.samples));
         const e = circles[n++];
-        e.setAttribute("cx", s.x); e.setAttribute("cy", s.y); e.setAttribute("r", r);
+        set(e, "cx", s.x); set(e, "cy", s.y); set(e, "r", r);
         const win = wantMax && b.winner === i;
-        e.setAttribute("class", win ? "sample winner" : (s.on_map ? "sample" : "sample off-map"));
-        e.dataset.bin = `${b.row},${b.col}`; e.dataset.index = String(i);
+        set(e, "class", win ? "sample winner" : (s.on_map ? "sample" : "sample off-map"));
       }
     }
     if (k > 1) note = `Showing 1 in ${k * k} of ${total} samples (too dense to draw them all); hover still reads every bin.`;
@@ -339,7 +349,7 @@ export function drawPanel(p, trace, ctx) {
     const want = i < n ? "" : "none";
     if (p.pools.circles[i].style.display !== want) p.pools.circles[i].style.display = want;
   }
-  p.samples.style.setProperty("--marker-stroke", `${Math.max(0.5, Math.min(1.5, ppc / 30))}px`);
+  set(p.samples, "style", `--marker-stroke: ${Math.max(0.5, Math.min(1.5, ppc / 30))}px`);
   drawOutput(p, trace, ctx);
   p.metricCells.forEach((td, i) => { td.textContent = ctx.metrics[i]; });
   p.note.textContent = note;
@@ -353,7 +363,7 @@ export function drawPanel(p, trace, ctx) {
 function drawOutput(p, trace, ctx) {
   const out = trace.output;
   const ph = out.length, pw = out[0].length;
-  p.out.setAttribute("viewBox", `0 0 ${pw} ${ph}`);
+  set(p.out, "viewBox", `0 0 ${pw} ${ph}`);
   const [lo, hi] = ctx.outRange;
   const span = hi - lo || 1;
   const n = ph * pw;
@@ -366,13 +376,13 @@ function drawOutput(p, trace, ctx) {
     for (let c = 0; c < pw; c++) {
       const i = r * pw + c, v = out[r][c], t = (v - lo) / span;
       const e = p.pools.outRects[i];
-      e.setAttribute("x", c); e.setAttribute("y", r); e.setAttribute("fill", viridis(t));
-      e.dataset.value = String(v);
+      set(e, "x", c); set(e, "y", r); set(e, "fill", viridis(t));
+      set(e, "data-value", v);
       if (showText) {
         const tx = p.pools.outTexts[i];
-        tx.setAttribute("x", c + 0.5); tx.setAttribute("y", r + 0.5);
-        tx.setAttribute("font-size", font / cellPx);
-        tx.setAttribute("fill", t > 0.55 ? "black" : "white");
+        set(tx, "x", c + 0.5); set(tx, "y", r + 0.5);
+        set(tx, "font-size", font / cellPx);
+        set(tx, "fill", t > 0.55 ? "black" : "white");
         tx.textContent = fmt(v, 3);
       }
     }

@@ -54,7 +54,6 @@ class Stage {
     this.extent = null;      // the panels' common view (feature units)
     this.traces = {};
     this.data = null;
-    this.times = window.__roivizStageTimes || null;
     this.resize = new ResizeObserver(() => this.layout());
     this.resize.observe(root);
     this.onWindowResize = () => this.layout();
@@ -63,6 +62,7 @@ class Stage {
 
   destroy() {
     this.resize.disconnect();
+    if (this.sizes) this.sizes.disconnect();
     window.removeEventListener("resize", this.onWindowResize);
     cancelAnimationFrame(this.frame);
     clearTimeout(this.keyTimer);
@@ -84,6 +84,7 @@ class Stage {
       this.dom = buildStage(this.root, { hasImage: !!data.image, methods: data.methods, style: data.style, uid: this.uid });
       this.root.classList.toggle("presenter", !!data.style.presenter);
       this.bindEvents();
+      this.observeSizes();
     }
     if (first) this.seq = data.seq;
     // The server's box wins once it has answered our last release (or for a typed box, a new
@@ -228,9 +229,18 @@ class Stage {
     this.root.dataset.seq = String(this.seq);
     this.root.dataset.serverSeq = String(this.serverSeq);
     this.root.dataset.box = b.join(",");
-    const ms = performance.now() - t0;
-    this.root.dataset.drawMs = ms.toFixed(2);
-    if (this.times) this.times.push(ms);
+    this.root.dataset.drawMs = (performance.now() - t0).toFixed(2);
+  }
+
+  observeSizes() {
+    // Every SVG's size on screen, kept on the element (svg.__size) for the drawing, which must
+    // not read layout in the middle of a frame.
+    if (this.sizes) this.sizes.disconnect();
+    this.sizes = new ResizeObserver((entries) => {
+      for (const e of entries) e.target.__size = [e.contentRect.width || 1, e.contentRect.height || 1];
+      if (this.data && !this.drag) this.schedule();
+    });
+    for (const svg of this.root.querySelectorAll("svg")) this.sizes.observe(svg);
   }
 
   // ---- input ------------------------------------------------------------------------------
@@ -321,8 +331,12 @@ class Stage {
     if (this.frame) return;
     this.frame = requestAnimationFrame(() => {
       this.frame = 0;
+      const t0 = performance.now();
       this.compute();
+      const t1 = performance.now();
       this.draw();
+      // Benchmarks (benchmarks/latency.py) read each frame's engine and drawing times.
+      if (window.__roivizStageFrames) window.__roivizStageFrames.push({ engine: t1 - t0, draw: performance.now() - t1 });
     });
   }
 
