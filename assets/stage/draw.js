@@ -103,9 +103,10 @@ function buildSurface(parent, kind) {
     : "Feature map: drag to draw or move the box; arrow keys move it");
   const picture = node("image", { preserveAspectRatio: "none", class: kind === "map" ? "pixelated" : "" }, svg);
   const grid = node("path", { class: "cell-grid", fill: "none", "vector-effect": "non-scaling-stroke" }, svg);
+  const values = node("g", { class: "cell-values" }, svg);
   const roi = roiRects(svg, "roi");
   const handles = [0, 1, 2, 3].map(() => node("rect", { class: "handle", "vector-effect": "non-scaling-stroke" }, svg));
-  return { kind, fig, cap, svg, picture, grid, roi, handles };
+  return { kind, fig, cap, svg, picture, grid, values, valueTexts: [], roi, handles };
 }
 
 function pattern(defs, id, color, angle, dots) {
@@ -141,6 +142,7 @@ function buildPanel(parent, method, style, uid) {
   }
   const picture = node("image", { preserveAspectRatio: "none", class: "pixelated" }, view);
   const cells = node("path", { class: "cell-grid", fill: "none", "vector-effect": "non-scaling-stroke" }, view);
+  const values = node("g", { class: "cell-values" }, view);
   const areas = {};
   for (const [name, spec] of Object.entries(style.areas)) {
     areas[name] = node("path", { class: `area area-${name}`, fill: `url(#${ids[name]})`, stroke: spec.color,
@@ -161,7 +163,7 @@ function buildPanel(parent, method, style, uid) {
   const metricCells = METRIC_NAMES.map(() => html("td", "", row));
   const note = html("p", "panel-note", sec);
   return { method, sec, summary, view, patterns: Object.values(ids).map((id) => defs.querySelector(`#${CSS.escape(id)}`)),
-    picture, cells, areas, bins, argmax, snapped, roi, samples,
+    picture, cells, values, valueTexts: [], areas, bins, argmax, snapped, roi, samples,
     out, outCells, outText, metricCells, note, info, pools: { circles: [], stars: [], outRects: [], outTexts: [] } };
 }
 
@@ -236,8 +238,34 @@ function drawRoi(roi, rect, style) {
 }
 
 /**
+ * Each cell's value written in it, where a number fits: cells at least ``minPx`` pixels wide on
+ * screen and at most 400 of them in view (the article's toy grid; a map zoomed in).
+ */
+function drawCellValues(g, texts, map, extent, ppu, style) {
+  const c1 = Math.max(Math.floor(extent[0]), 0), c2 = Math.min(Math.ceil(extent[2]), map.width);
+  const r1 = Math.max(Math.floor(extent[1]), 0), r2 = Math.min(Math.ceil(extent[3]), map.height);
+  const font = style.font_size - 2;
+  const fits = ppu >= 3.2 * font && (c2 - c1) * (r2 - r1) <= 400;
+  const n = fits ? Math.max(c2 - c1, 0) * Math.max(r2 - r1, 0) : 0;
+  pool(texts, g, "text", { "text-anchor": "middle", "dominant-baseline": "central" }, n);
+  if (!n) return;
+  const span = map.max - map.min || 1;
+  let i = 0;
+  for (let r = r1; r < r2; r++) {
+    for (let c = c1; c < c2; c++) {
+      const v = map.values[r * map.width + c], e = texts[i++];
+      set(e, "x", c + 0.5); set(e, "y", r + 0.5); set(e, "font-size", font / ppu);
+      set(e, "fill", (v - map.min) / span > 0.55 ? "#000" : "#fff");
+      const text = fmt(v, 3);
+      if (e.textContent !== text) e.textContent = text;
+    }
+  }
+}
+
+/**
  * One drag surface: the photo (image pixels) or the map (feature units), the box, handles.
- * ``view`` = {extent, box (in this surface's units), pictureHref, pictureSize [w, h], gridStep}.
+ * ``view`` = {extent, box (in this surface's units), pictureHref, pictureSize [w, h], gridStep,
+ * map (the feature map, to write its values where they fit; map surface only)}.
  */
 export function drawSurface(s, view, style, title) {
   s.cap.textContent = title;
@@ -249,6 +277,7 @@ export function drawSurface(s, view, style, title) {
   const showGrid = view.gridStep * ppu >= 5;
   const d = showGrid ? gridPath(0, 0, view.pictureSize[0], view.pictureSize[1], view.gridStep) : "";
   set(s.grid, "d", d);
+  if (view.map) drawCellValues(s.values, s.valueTexts, view.map, view.extent, ppu, style);
   drawRoi(s.roi, view.box, style);
   const hs = (style.presenter ? 10 : 7) / ppu;
   const [x1, y1, x2, y2] = view.box;
@@ -278,7 +307,7 @@ export function sampleStep(trace, cap, pitchPx) {
 /**
  * One method's panel from its trace. ``ctx`` = {extent (feature units), map {width, height,
  * href}, regions {lost, gained, outside: [rect]} (the engine's regionRects), outRange [lo, hi],
- * style, cap (most samples drawn), metrics [5 strings], notes [str], summary str}.
+ * style, cap (most samples drawn), metrics [5 strings], notes [str], summary str, waiting str}.
  */
 export function drawPanel(p, trace, ctx) {
   const { extent, style } = ctx;
@@ -289,6 +318,7 @@ export function drawPanel(p, trace, ctx) {
   const cellD = ppc >= 6 ? gridPath(Math.max(extent[0], 0), Math.max(extent[1], 0),
     Math.min(extent[2], ctx.map.width), Math.min(extent[3], ctx.map.height), 1) : "";
   set(p.cells, "d", cellD);
+  drawCellValues(p.values, p.valueTexts, ctx.map, extent, ppc, style);
   // Hatching: one tile = 8 screen pixels (12 in presenter mode), whatever the zoom.
   const tile = (style.presenter ? 12 : 8) / ppc;
   for (const pat of p.patterns) {
@@ -352,7 +382,7 @@ export function drawPanel(p, trace, ctx) {
   set(p.samples, "style", `--marker-stroke: ${Math.max(0.5, Math.min(1.5, ppc / 30))}px`);
   drawOutput(p, trace, ctx);
   p.metricCells.forEach((td, i) => { td.textContent = ctx.metrics[i]; });
-  p.note.textContent = note;
+  p.note.textContent = [ctx.waiting, note].filter(Boolean).join(" ");
   const notes = (ctx.notes || []).join(" ");
   p.info.hidden = !notes;
   p.info.title = notes;

@@ -6,12 +6,13 @@
 // frame; nothing is sent to the server. On release (or a keyboard move) one value,
 // {box, seq}, goes to the server, which traces the box with roiviz and sends its numbers back
 // in the next data; the status line shows the largest difference between the two.
-import { regionRects, traceAll } from "./engine.js";
+import { regionRects, traceMethod } from "./engine.js";
 import { buildStage, drawNotices, drawPanel, drawStatus, drawSurface, heatImage, hoverText, showTooltip } from "./draw.js";
 
 const AGREE = 1e-5;          // largest |browser - server| that still counts as agreement
 const KEY_SEND_DELAY = 350;  // ms after the last arrow key before the box goes to the server
 const NARROW = 760;          // px: below this width the stage stacks into one column
+const LIVE_BUDGET = 40;      // ms: a method slower than this follows a drag only on release
 
 function decodeMap(m) {
   const bytes = Uint8Array.from(atob(m.b64), (c) => c.charCodeAt(0));
@@ -96,20 +97,33 @@ class Stage {
     }
     this.serverSeq = data.seq;
     drawNotices(this.dom, data.notices || []);
-    this.layout();
     this.compute();
-    this.draw();
+    this.layout();  // and draw
   }
 
   // ---- computing: the browser engine, every method, for the box drawn now -----------------
-  compute() {
+  // During a drag a method whose last run took more than LIVE_BUDGET ms (14 x 14 bins at
+  // ratio 16 is 50,000 samples) keeps its last picture until the release, so the others stay
+  // smooth; its panel says so.
+  compute(live = false) {
     const d = this.data;
-    this.traces = traceAll(this.map, this.box, d.settings, d.methods);
-    this.regions = {};
-    for (const [m, t] of Object.entries(this.traces)) {
-      this.regions[m] = {};
-      for (const name of Object.keys(d.style.areas)) this.regions[m][name] = regionRects(t, name);
+    const traces = {}, regions = {};
+    this.cost = this.cost || {};
+    this.waiting = [];
+    for (const m of d.methods) {
+      if (live && this.cost[m] > LIVE_BUDGET && this.traces[m]) {
+        traces[m] = this.traces[m]; regions[m] = this.regions[m];
+        this.waiting.push(m);
+        continue;
+      }
+      const t0 = performance.now();
+      traces[m] = traceMethod(m, this.map, this.box, d.settings);
+      regions[m] = {};
+      for (const name of Object.keys(d.style.areas)) regions[m][name] = regionRects(traces[m], name);
+      this.cost[m] = performance.now() - t0;
     }
+    this.traces = traces;
+    this.regions = regions;
   }
 
   agreement() {
@@ -146,14 +160,25 @@ class Stage {
     const width = this.root.clientWidth || window.innerWidth;
     const narrow = width < NARROW;
     this.root.classList.toggle("narrow", narrow);
-    // Wide: the stage fits the window below where it starts, so the box and all four panels
-    // are on screen together (below a short title); if it starts low on the page, it takes the
-    // window's height less the header bar.
-    const top = this.root.getBoundingClientRect().top + window.scrollY;
-    const below = window.innerHeight - top - 12;
+    // Wide: the stage fits the window below where it starts on the page, so the box and all
+    // four panels are on screen together under a short title; if it starts low on the page,
+    // it takes the window's height less the header bar.
+    const below = window.innerHeight - this.pageTop() - 12;
     const h = Math.max(400, Math.min(below >= 0.6 * window.innerHeight ? below : window.innerHeight - 70, 1100));
     this.root.style.setProperty("--stage-h", `${Math.round(h)}px`);
     if (this.data && !this.drag) this.draw();
+  }
+
+  /** The stage's top on the page (not on screen: the same whether the page is scrolled). */
+  pageTop() {
+    let a = this.root.parentNode;
+    while (a) {
+      if (a instanceof ShadowRoot) a = a.host;
+      if (a.nodeType === 1 && a.scrollHeight > a.clientHeight && /(auto|scroll)/.test(getComputedStyle(a).overflowY)) break;
+      a = a.parentNode;
+    }
+    const top = this.root.getBoundingClientRect().top;
+    return a && a.nodeType === 1 ? top - a.getBoundingClientRect().top + a.scrollTop : top + window.scrollY;
   }
 
   panelExtent() {
@@ -205,7 +230,7 @@ class Stage {
     const m = this.map;
     drawSurface(this.dom.surfaces.map, {
       extent: [-0.5, -0.5, m.width + 0.5, m.height + 0.5],
-      box: b.map((v) => v / stride), pictureHref: m.href, pictureSize: [m.width, m.height], gridStep: 1,
+      box: b.map((v) => v / stride), pictureHref: m.href, pictureSize: [m.width, m.height], gridStep: 1, map: m,
     }, style, `${d.titles.map}: drag a box`);
     const extent = this.panelExtent();
     let lo = Infinity, hi = -Infinity;
@@ -219,8 +244,10 @@ class Stage {
       if (!t) continue;
       const ref = (d.reference || {})[method];
       const summary = panelSummary(t);
+      const waiting = this.drag && this.waiting.includes(method)
+        ? `Too many samples to follow the drag (${Math.round(this.cost[method])} ms a frame): updates on release.` : "";
       drawPanel(p, t, { extent, style, map: m, regions: this.regions[method], outRange: [lo, hi], cap: d.max_drawn_samples,
-        metrics: this.metrics(t), notes: ref ? ref.notes : [], summary });
+        metrics: this.metrics(t), notes: ref ? ref.notes : [], summary, waiting });
     }
     const status = this.drag ? { kind: "live", text: "Dragging: every panel is computed in your browser; release to check with the server." }
       : this.agreement();
@@ -332,7 +359,7 @@ class Stage {
     this.frame = requestAnimationFrame(() => {
       this.frame = 0;
       const t0 = performance.now();
-      this.compute();
+      this.compute(true);
       const t1 = performance.now();
       this.draw();
       // Benchmarks (benchmarks/latency.py) read each frame's engine and drawing times.
