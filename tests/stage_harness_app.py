@@ -1,7 +1,8 @@
 """A small page that mounts the live stage alone (browser tests of the stage, benchmarks).
 
 ``streamlit run tests/stage_harness_app.py`` shows the astronaut at stride 16 (``?src=toy`` the
-toy grid; ``?out=7`` a 7 x 7 output; ``?presenter=1``), the stage, and below it the server's
+toy grid; ``?out=7`` a 7 x 7 output; ``sr``, ``reduce``, ``aligned``, ``conv`` as in the
+Playground's link; ``?presenter=1``), the stage, and below it the server's
 table and box. The Playground mounts the stage the same way (``roiviz.ui_stage``).
 """
 
@@ -26,7 +27,9 @@ from roiviz.ui_stage import applied_seq, released_box, show_stage  # noqa: E402
 st.set_page_config(layout="wide", page_title="roiviz stage harness")
 query = st.query_params.to_dict()
 out = int(query.get("out", "3").split("x")[0])
-state = PlaygroundState(output_size=(out, out))
+state = PlaygroundState(output_size=(out, out), sampling_ratio=int(query.get("sr", "2")),
+                        reduce=query.get("reduce", "avg"), aligned=query.get("aligned", "1") == "1",
+                        convention=query.get("conv", "library"))
 stride = state.stride
 if query.get("src") == "toy":
     fmap, image, uri = features.toy_grid(stride=stride), None, None

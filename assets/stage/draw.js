@@ -300,7 +300,7 @@ function pool(list, parent, tag, attrs, n) {
 export function sampleStep(trace, cap, pitchPx) {
   const total = trace.bins.reduce((n, b) => n + (b.samples ? b.samples.length : 0), 0);
   let k = Math.max(1, Math.ceil(Math.sqrt(total / cap)));
-  while (pitchPx * k < 3 && k < 64) k += 1;  // points closer than 3 px blur into a line
+  while (pitchPx * k < 6 && k < 64) k += 1;  // points closer than 6 px blur into a texture
   return { k, total };
 }
 
@@ -343,7 +343,7 @@ export function drawPanel(p, trace, ctx) {
     const e = p.pools.stars[i];
     setRect(e, [c + 0.12, r + 0.12, c + 0.88, r + 0.88]);
     set(e, "stroke", style.winner_color);
-    set(e, "stroke-width", style.line_width);
+    set(e, "stroke-width", Math.min(Math.max(0.08 * ppc, 1), style.line_width));
   });
 
   // RoI Align / Warp: the sampling points, radius following the spacing on screen.
@@ -373,7 +373,7 @@ export function drawPanel(p, trace, ctx) {
         set(e, "class", win ? "sample winner" : (s.on_map ? "sample" : "sample off-map"));
       }
     }
-    if (k > 1) note = `Showing 1 in ${k * k} of ${total} samples (too dense to draw them all); hover still reads every bin.`;
+    if (k > 1) note = `Showing 1 in ${k * k} of ${total} samples (too dense to draw them all).`;
   }
   for (let i = 0; i < p.pools.circles.length; i++) {
     const want = i < n ? "" : "none";
