@@ -26,8 +26,14 @@ STAGE_DIR = Path(__file__).resolve().parent.parent / "assets" / "stage"
 
 @functools.lru_cache(maxsize=1)
 def stage_script() -> str:
-    """The engine, the drawing and the stage as one JS module (about 40 kB)."""
-    return bundle_modules([*engine_paths(), STAGE_DIR / "draw.js", STAGE_DIR / "stage.js"])
+    """The engine, the drawing and the stage as one JS module (about 55 kB).
+
+    Streamlit sends the script again with every data change, so comment lines and indentation
+    are left out (the files keep them; no line of ours continues a string onto the next).
+    """
+    source = bundle_modules([*engine_paths(), STAGE_DIR / "draw.js", STAGE_DIR / "stage.js"])
+    lines = (line.strip() for line in source.splitlines())
+    return "\n".join(line for line in lines if line and not line.startswith("//")) + "\n"
 
 
 @functools.lru_cache(maxsize=1)
