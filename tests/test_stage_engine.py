@@ -23,18 +23,25 @@ from roiviz.trace import METHODS, Settings
 from roiviz.traces import trace_method
 
 TOLERANCE = 1e-5
-CASES = 560
+CASES = 580
 #: A case is redrawn when RoI Align would take more samples than this, or a Precise RoI Pooling
 #: bin list more cells (it keeps the Python reference's part of the test to seconds).
-SAMPLE_BUDGET = 300
+SAMPLE_BUDGET = 160
 #: Fields (at any depth) whose numbers are computed values; every other number is geometry.
 VALUE_FIELDS = {"value", "output", "weights", "areas", "cell_weights"}
 STRIDES = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 24, 32)
 
-RUN_CASES_JS = """(cases) => JSON.stringify(cases.map((c) => {
-  const feature = {values: Float32Array.from(c.values), height: c.height, width: c.width};
+#: Stores a named set of cases in the page (sent once, used by every method).
+STORE_CASES_JS = """([name, cases]) => {
+  window.storedCases = window.storedCases || {};
+  window.storedCases[name] = cases.map((c) => ({...c, feature: {
+    values: Float32Array.from(c.values), height: c.height, width: c.width}}));
+  return window.storedCases[name].length;
+}"""
+#: Traces every stored case with one method; a refused case gives {error: message}.
+RUN_CASES_JS = """([method, name]) => JSON.stringify(window.storedCases[name].map((c) => {
   try {
-    return window.roivizEngine.traceMethod(c.method, feature, c.box, c.settings);
+    return window.roivizEngine.traceMethod(method, c.feature, c.box, c.settings);
   } catch (e) {
     return {error: String(e.message)};
   }
@@ -146,9 +153,11 @@ def python_trace(method: str, case: dict) -> dict:
     return json.loads(json.dumps(trace))
 
 
-def browser_traces(page, method: str, cases: list[dict]) -> list[dict]:
-    """The engine's traces of all ``cases`` in one page evaluation."""
-    return json.loads(page.evaluate(RUN_CASES_JS, [dict(c, method=method) for c in cases]))
+def browser_traces(page, method: str, name: str, cases: list[dict] | None = None) -> list[dict]:
+    """The engine's traces of the case set ``name`` in one evaluation (``cases`` stores it)."""
+    if cases is not None:
+        page.evaluate(STORE_CASES_JS, [name, cases])
+    return json.loads(page.evaluate(RUN_CASES_JS, [method, name]))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -224,9 +233,16 @@ def random_cases() -> list[dict]:
     return [random_case(rng) for _ in range(CASES)]
 
 
+@pytest.fixture(scope="module")
+def random_page(engine_page, random_cases):
+    """The engine page with the random cases stored in it."""
+    assert engine_page.evaluate(STORE_CASES_JS, ["random", random_cases]) == len(random_cases)
+    yield engine_page
+
+
 @pytest.mark.parametrize("method", METHODS)
-def test_random_parity(engine_page, random_cases, method):
-    js = browser_traces(engine_page, method, random_cases)
+def test_random_parity(random_page, random_cases, method):
+    js = browser_traces(random_page, method, "random")
     py = [python_trace(method, c) for c in random_cases]
     worst = check_parity(method, random_cases, py, js)
     traced = sum("error" not in t for t in py)
@@ -261,7 +277,7 @@ def trace_pair(page, method: str, values: np.ndarray, box, settings: Settings) -
             "settings": {"output_size": list(settings.output_size), "stride": settings.stride,
                          "sampling_ratio": settings.sampling_ratio, "aligned": settings.aligned,
                          "reduce": settings.reduce, "convention": settings.convention}}
-    return python_trace(method, case), browser_traces(page, method, [case])[0]
+    return python_trace(method, case), browser_traces(page, method, "hand", [case])[0]
 
 
 @pytest.mark.parametrize("convention", ["article", "library"])
@@ -315,7 +331,8 @@ def test_refusals_match(engine_page):
 
 
 def test_trace_all_and_regions(engine_page):
-    """traceAll gives every method in teaching order; regionRects equals region_rects."""
+    """traceAll gives every method in teaching order with Settings' fields; regionRects equals
+    region_rects."""
     from roiviz.traces import trace_all
     values = np.arange(64, dtype=np.float32).reshape(8, 8)
     box, settings = (-5.0, 3.0, 21.0, 30.0), Settings(output_size=(2, 3), stride=4.0)
@@ -327,10 +344,12 @@ def test_trace_all_and_regions(engine_page):
           for (const [m, t] of Object.entries(traces)) {
             regions[m] = ['lost', 'gained', 'outside'].map((n) => window.roivizEngine.regionRects(t, n));
           }
-          return {keys: Object.keys(traces), regions};
+          return {keys: Object.keys(traces), regions, settings: traces.roi_align.settings};
         }""",
-        [values.ravel().tolist(), list(box), {"output_size": [2, 3], "stride": 4.0}])
+        [values.ravel().tolist(), list(box), {"output_size": [2, 3], "stride": 4.0, "unknown": 1}])
     assert result["keys"] == list(METHODS)
+    # Missing settings take Settings' defaults; unknown ones are not copied into the trace.
+    assert result["settings"] == json.loads(json.dumps(trace_all(values, box, settings)["roi_align"].to_dict()["settings"]))
     for method, trace in trace_all(values, box, settings).items():
         expected = [[list(r) for r in trace.region_rects(n)] for n in ("lost", "gained", "outside")]
         assert result["regions"][method] == expected

@@ -27,8 +27,9 @@ export function checkTraceArgs(feature, box, settings) {
   }
   const values = feature.values instanceof Float32Array ? feature.values : Float32Array.from(feature.values);
   if (!values.every(Number.isFinite)) throw new Error("feature contains NaN or infinite values");
-  const s = { ...DEFAULT_SETTINGS, ...settings };
-  s.output_size = [...s.output_size];
+  const s = {};  // exactly Settings' fields, defaults filled in
+  for (const key in DEFAULT_SETTINGS) s[key] = settings && key in settings ? settings[key] : DEFAULT_SETTINGS[key];
+  s.output_size = Array.from(s.output_size);
   ["output height", "output width"].forEach((name, i) => {
     const v = s.output_size[i];
     if (!Number.isInteger(v) || v < 1 || v > MAX_TRACE_OUTPUT) {
