@@ -39,10 +39,10 @@ from _common import (CHROMIUM, CHROMIUM_ARGS, ROOT, expected_rows, machine_load,
 sys.path.insert(0, str(ROOT / "tests"))
 from stage_driver import STAGE, stage_box, table_rows, to_screen, wait_for_server  # noqa: E402
 
-from roiviz.trace import METHOD_LABELS  # noqa: E402
+from roiviz.methods import METHODS, label  # noqa: E402
 
 STRIDE = 16
-QUERY = "?src=sample&img=astronaut&stride=16&out=7x7&sr=2&methods=" + ",".join(METHOD_LABELS)
+QUERY = "?src=sample&img=astronaut&stride=16&out=7x7&sr=2&methods=" + ",".join(METHODS)
 
 #: Installed before the page loads: a frame clock, the pointer-up stamp, the per-frame record of
 #: the stage (stage.js pushes to window.__roivizStageFrames), and mutation observers.
@@ -134,7 +134,7 @@ def run(drags: int, moves: int, warmup: int, quiet_ms: float, script: Path, seed
                     continue
                 if r["agreement"] > 1e-5:
                     out["errors"].append(f"drag {i}: browser and server differ by {r['agreement']:.3g}")
-                want = {METHOD_LABELS[m]: row for m, row in expected_rows(r["box"], STRIDE).items()}
+                want = {label(m): row for m, row in expected_rows(r["box"], STRIDE).items()}
                 if table_rows(page) != want:
                     out["errors"].append(f"drag {i}: the table differs from the engine for box {r['box']}")
                 if i < warmup:

@@ -20,10 +20,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .state import MAX_COORD, box_problem
+from .methods import REGISTRY, summary_rows
+from .params import MAX_COORD
+from .records import MethodTrace, Settings
+from .state import box_problem
 from .style import (AREA_STYLES, METHOD_COLORS, ROI_COLOR, SAMPLE_COLOR, WINNER_COLOR, Style)
-from .trace import METHOD_LABELS, MethodTrace, Settings
-from .traces import summary_rows
 
 #: Largest ``seq`` the stage may send (a counter of releases in one page view).
 MAX_SEQ = 2 ** 53
@@ -86,7 +87,7 @@ def stage_style(style: Style) -> dict:
         "thin_line": style.thin_line,
         "marker_size": style.marker_size,
         "method_colors": dict(METHOD_COLORS),
-        "method_labels": dict(METHOD_LABELS),
+        "method_labels": {key: m.label for key, m in REGISTRY.items()},
         "areas": {name: {"color": color, "label": label}
                   for name, (color, _pattern, _hatch, label) in AREA_STYLES.items()},
         "roi_color": ROI_COLOR,
@@ -106,7 +107,7 @@ def stage_data(values: np.ndarray, box: Sequence[float], settings: Settings,
         values: the feature-map channel ``[H, W]`` the methods read.
         box: the box in use, image pixels ``(x1, y1, x2, y2)``.
         settings: the methods' options (``stride`` is image pixels per cell).
-        methods: the methods to show (keys of :data:`roiviz.trace.METHODS`).
+        methods: the methods to show (keys of :data:`roiviz.methods.METHODS`).
         traces: the server's traces of ``box`` (the reference); may lack methods the server
             did not trace.
         style: sizes (presenter mode) and colours.

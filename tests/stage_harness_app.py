@@ -20,8 +20,7 @@ from roiviz.render_plotly import encode_display_image  # noqa: E402
 from roiviz.stage import stage_data  # noqa: E402
 from roiviz.state import PlaygroundState, default_box  # noqa: E402
 from roiviz.style import Style  # noqa: E402
-from roiviz.trace import METHOD_LABELS  # noqa: E402
-from roiviz.traces import summary_rows, trace_all  # noqa: E402
+from roiviz.methods import label, summary_rows, trace_all  # noqa: E402
 from roiviz.ui_stage import applied_seq, released_box, show_stage  # noqa: E402
 
 st.set_page_config(layout="wide", page_title="roiviz stage harness")
@@ -52,5 +51,5 @@ show_stage(stage_data(values, ss["box"], settings, list(traces), traces,
                       image_uri=uri, image_shape=None if image is None else image.shape[:2],
                       map_title=f"Feature map {values.shape[1]} x {values.shape[0]} cells",
                       image_title="Image 512 x 512 px", seq=applied_seq()))
-st.table([{"method": METHOD_LABELS[m], **row} for m, row in summary_rows(traces).items()])
+st.table([{"method": label(m), **row} for m, row in summary_rows(traces).items()])
 st.text(f"server box: {','.join(f'{v:g}' for v in ss['box'])}")

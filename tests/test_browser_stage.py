@@ -9,8 +9,7 @@ import pytest
 from browser_support import ARTIFACTS, ROOT, chromium_browser, require_chromium, streamlit_server
 from roiviz import features, samples
 from roiviz.state import PlaygroundState
-from roiviz.trace import METHOD_LABELS
-from roiviz.traces import summary_rows, trace_all
+from roiviz.methods import label, summary_rows, trace_all
 from stage_driver import (METHODS, STAGE, held_drag, next_frame, panel_geometry, stage_box, stage_state,
                           surface, to_screen, wait_for_server, wait_for_table)
 
@@ -22,7 +21,7 @@ def engine_rows(box, out=3):
     state = PlaygroundState(output_size=(out, out))
     values = features.image_feature_map(samples.load_sample_image("astronaut"), STRIDE).channel(0)
     rows = summary_rows(trace_all(values, box, state.settings()))
-    return {METHOD_LABELS[m]: row for m, row in rows.items()}
+    return {label(m): row for m, row in rows.items()}
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +70,7 @@ def test_a_held_drag_moves_every_panel_before_release_and_release_checks_with_th
     # The stage's own metrics show the same numbers as the server's table.
     want = engine_rows(new_box)
     for m in METHODS:
-        assert panel_geometry(page, m)["metrics"] == list(want[METHOD_LABELS[m]].values()), m
+        assert panel_geometry(page, m)["metrics"] == list(want[label(m)].values()), m
     assert not page.errors
     page.context.close()
 

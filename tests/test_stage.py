@@ -12,10 +12,10 @@ import torch
 
 from roiviz.ops import precise_roi_pool, roi_align, roi_pool, roi_warp
 from roiviz.stage import MAX_DRAWN_SAMPLES, encode_float32, parse_stage_value, stage_data
-from roiviz.state import MAX_COORD
+from roiviz.params import MAX_COORD
 from roiviz.style import METHOD_COLORS, Style
-from roiviz.trace import METHODS, Settings
-from roiviz.traces import summary_rows, trace_all
+from roiviz.methods import METHODS, summary_rows, trace_all
+from roiviz.records import Settings
 
 MAP = np.random.default_rng(0).standard_normal((9, 12)).astype(np.float32)
 STRIDE = 16.0
