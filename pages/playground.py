@@ -346,10 +346,12 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
 
 def playground() -> None:
     init_state()
-    st.title("RoI Pool, RoI Warp, RoI Align and Precise RoI Pooling, side by side")
-    st.markdown("Drag a box on the image or on the feature map. Each panel shows where a method "
-                "snaps it, how it cuts it into bins, where it samples and which value wins; red "
-                "hatching is area the method ignores, green is area it reads by mistake.")
+    # A short title, so that the stage and all four panels fit under it on a projector.
+    st.title("Playground: four RoI poolings, one box")
+    st.caption("Drag the box on the photo or the feature map (or use the arrow keys) and watch RoI "
+               "Pool, RoI Warp, RoI Align and Precise RoI Pooling follow it: where each snaps the "
+               "box, how it cuts it into bins, where it samples and which value wins. Orange "
+               "hatching is area a method ignores, green is area it reads by mistake.")
     ui.show_link_notices(PLAYGROUND)
     sidebar()
     state = current_state()

@@ -268,7 +268,10 @@ function drawCellValues(g, texts, map, extent, ppu, style) {
  * map (the feature map, to write its values where they fit; map surface only)}.
  */
 export function drawSurface(s, view, style, title) {
-  s.cap.textContent = title;
+  if (s.cap.textContent !== title) {
+    s.cap.textContent = title;
+    s.cap.title = title;
+  }
   setViewBox(s.svg, view.extent);
   set(s.picture, "href", view.pictureHref);
   set(s.picture, "width", view.pictureSize[0]);
