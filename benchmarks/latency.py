@@ -106,13 +106,13 @@ def one_drag(page, rng: random.Random, moves: int, quiet_ms: float) -> dict:
     return result
 
 
-def run(drags: int, moves: int, warmup: int, quiet_ms: float, script: Path, seed: int = 1) -> dict:
+def run(drags: int, moves: int, warmup: int, quiet_ms: float, seed: int = 1) -> dict:
     from playwright.sync_api import sync_playwright
 
     rng = random.Random(seed)
     out = {"intervals": [], "engine": [], "draw": [], "answered": [], "last_change": [], "errors": []}
     log = ROOT / "benchmarks" / "latency-server.log"
-    with streamlit_server(log, script=script) as (url, _pid), sync_playwright() as p:
+    with streamlit_server(log) as (url, _pid), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(viewport={"width": 1500, "height": 1000})
@@ -158,14 +158,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--quiet", type=float, default=1500.0,
                         help="ms without a page change that end the wait for the last change")
-    parser.add_argument("--script", type=Path, default=ROOT / "app.py",
-                        help="the page to run (tests/stage_harness_app.py: the stage alone)")
     args = parser.parse_args()
 
     print("Live stage latency: astronaut 512 x 512, stride 16, 7 x 7, ratio 2, all four methods, "
           "Chromium 1500 x 1000")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {machine_load()} at start")
-    r = run(args.drags, args.moves, args.warmup, args.quiet, args.script.resolve())
+    r = run(args.drags, args.moves, args.warmup, args.quiet)
     print(f"frame interval during drags:  {summary(r['intervals'])}")
     print(f"stage engine per frame:       {summary(r['engine'])}")
     print(f"stage drawing per frame:      {summary(r['draw'])}")
