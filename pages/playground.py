@@ -288,12 +288,10 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
     n_samples = samples_per_method(box, stride, state.output_size, state.sampling_ratio)
     heavy = [m for m in ("roi_warp", "roi_align") if m in methods] if n_samples > SAMPLE_BUDGET else []
     if heavy:
-        names, them = " and ".join(REGISTRY[m].label for m in heavy), "them" if len(heavy) > 1 else "it"
+        names, them = " and ".join(REGISTRY[m].label for m in heavy), "they are" if len(heavy) > 1 else "it is"
         st.warning(f"{names} would take up to {n_samples:,} bilinear samples with these settings, "
-                   f"more than the {SAMPLE_BUDGET:,} the server traces per box, so the server does "
-                   f"not check {them}: your browser computes and draws {them} (slowly, on release "
-                   f"only), and the table and the exports leave {them} out. Lower the sampling "
-                   "ratio or the output size, or draw a smaller box.")
+                   f"more than the {SAMPLE_BUDGET:,} the Playground traces live, so {them} not "
+                   "shown. Lower the sampling ratio or the output size, or draw a smaller box.")
     checked = tuple(m for m in methods if m not in heavy)
     traces = {}
     if checked:
@@ -303,7 +301,7 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
         except ValueError as exc:
             st.error(f"{exc}")
     show_stage(stage_data(
-        values, box, state.settings(), methods, traces, style=style,
+        values, box, state.settings(), checked, traces, style=style,
         image_uri=None if image is None else cached_display_image(input_key, image),
         image_shape=None if image is None else image.shape[:2],
         image_title="" if image is None else f"Image ({image.shape[1]} x {image.shape[0]} px)",

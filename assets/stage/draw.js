@@ -314,6 +314,7 @@ export function sampleStep(trace, cap, pitchPx) {
  */
 export function drawPanel(p, trace, ctx) {
   const { extent, style } = ctx;
+  p.sec.classList.remove("refused");
   setViewBox(p.view, extent);
   const ppc = pixelsPerUnit(p.view, extent);  // screen pixels per cell
   set(p.picture, "href", ctx.map.href);
@@ -391,6 +392,14 @@ export function drawPanel(p, trace, ctx) {
   p.info.title = notes;
   p.summary.textContent = ctx.summary || "";
   return ppc;
+}
+
+/** A method the engine refused for this box: its message instead of the picture. */
+export function drawRefusal(p, message) {
+  p.sec.classList.add("refused");
+  p.note.textContent = message;
+  p.summary.textContent = "";
+  p.metricCells.forEach((td) => { td.textContent = ""; });
 }
 
 function drawOutput(p, trace, ctx) {

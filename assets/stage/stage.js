@@ -7,7 +7,7 @@
 // {box, seq}, goes to the server, which traces the box with roiviz and sends its numbers back
 // in the next data; the status line shows the largest difference between the two.
 import { regionRects, traceMethod } from "./engine.js";
-import { buildStage, drawNotices, drawPanel, drawStatus, drawSurface, heatImage, hoverText, showTooltip } from "./draw.js";
+import { buildStage, drawNotices, drawPanel, drawRefusal, drawStatus, drawSurface, heatImage, hoverText, showTooltip } from "./draw.js";
 
 const AGREE = 1e-5;          // largest |browser - server| that still counts as agreement
 const KEY_SEND_DELAY = 350;  // ms after the last arrow key before the box goes to the server
@@ -107,7 +107,7 @@ class Stage {
   // smooth; its panel says so.
   compute(live = false) {
     const d = this.data;
-    const traces = {}, regions = {};
+    const traces = {}, regions = {}, refused = {};
     this.cost = this.cost || {};
     this.waiting = [];
     for (const m of d.methods) {
@@ -117,13 +117,21 @@ class Stage {
         continue;
       }
       const t0 = performance.now();
-      traces[m] = traceMethod(m, this.map, this.box, d.settings);
+      try {
+        traces[m] = traceMethod(m, this.map, this.box, d.settings);
+      } catch (err) {
+        // The engine refuses what roiviz refuses (e.g. more samples than the Playground traces
+        // live, which an adaptive ratio reaches when a box grows): say so in the panel.
+        refused[m] = String(err && err.message ? err.message : err);
+        continue;
+      }
       regions[m] = {};
       for (const name of Object.keys(d.style.areas)) regions[m][name] = regionRects(traces[m], name);
       this.cost[m] = performance.now() - t0;
     }
     this.traces = traces;
     this.regions = regions;
+    this.refused = refused;
   }
 
   agreement() {
@@ -240,8 +248,11 @@ class Stage {
     if (!(hi > lo)) hi = lo + 1;
     for (const [method, p] of Object.entries(this.dom.panels)) {
       const t = this.traces[method];
-      p.sec.hidden = !t;
-      if (!t) continue;
+      p.sec.hidden = !t && !this.refused[method];
+      if (!t) {
+        if (this.refused[method]) drawRefusal(p, this.refused[method]);
+        continue;
+      }
       const ref = (d.reference || {})[method];
       const summary = panelSummary(t);
       const waiting = this.drag && this.waiting.includes(method)
