@@ -312,6 +312,7 @@ class Stage {
   pointerDown(e, s) {
     if (e.button !== undefined && e.button !== 0) return;
     e.preventDefault();
+    this.root.classList.remove("keyboard");
     s.svg.focus({ preventScroll: true });
     s.svg.setPointerCapture(e.pointerId);
     const p = this.toSurface(e, s);
@@ -412,6 +413,7 @@ class Stage {
     const dir = dirs[e.key];
     if (!dir || !this.data) return;
     e.preventDefault();
+    this.root.classList.add("keyboard");
     const step = this.data.settings.stride * (e.shiftKey ? 1 : 0.1);
     const [W, H] = this.imageSize();
     const b = this.box;
