@@ -322,7 +322,10 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
     if outside > 0:
         st.info(f"{100 * outside:.1f}% of the box lies outside the feature map (which covers "
                 f"0..{values.shape[1] * stride:g} x 0..{values.shape[0] * stride:g} image pixels): "
-                "the methods read that part as zeros, shown as 'outside' in each panel.")
+                "that part is drawn as 'outside'. RoI Pool skips cells off the map; RoI Align and "
+                "RoI Warp give a point within one cell of the edge the edge cell's value and a point "
+                "further out 0; roiviz's Precise RoI Pooling integrates that same surface (the "
+                "authors' code reads 0 off the map).")
     if not traces:
         return
     st.markdown("**The server's numbers** (the reference the stage checks its own against)")
