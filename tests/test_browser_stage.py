@@ -185,7 +185,12 @@ def test_phone_width_stacks_and_a_touch_drag_moves_the_box(server):
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
     wait_for_server(page)
     np.testing.assert_allclose(stage_box(page), np.add(box, [-3 * STRIDE, 2 * STRIDE] * 2), atol=1.0)
-    page.locator(STAGE).screenshot(path=str(ARTIFACTS / "stage_390_wide.png"))
+    page.screenshot(path=str(ARTIFACTS / "stage_390x844.png"))
+    # The whole stacked page at once (Streamlit scrolls inside its own container, so a
+    # full-page screenshot would show one screen): a tall window of the same width.
+    page.set_viewport_size({"width": 390, "height": 2600})
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(ARTIFACTS / "stage_390_wide.png"))
     page.context.close()
 
 

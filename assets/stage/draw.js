@@ -201,7 +201,7 @@ export function buildStage(root, { hasImage, methods, style, uid }) {
   for (const m of methods) panels[m] = buildPanel(panelsBox, m, style, uid);
   const tooltip = html("div", "tooltip", root);
   tooltip.hidden = true;
-  return { root, status, notices, layout, surfaces, panels, tooltip, legend };
+  return { root, status, notices, layout, surfacesBox, surfaces, panels, tooltip, legend };
 }
 
 // ------------------------------------------------------------------------------------------

@@ -174,6 +174,15 @@ class Stage {
     const below = window.innerHeight - this.pageTop() - 12;
     const h = Math.max(400, Math.min(below >= 0.6 * window.innerHeight ? below : window.innerHeight - 70, 1100));
     this.root.style.setProperty("--stage-h", `${Math.round(h)}px`);
+    // Photo and map side by side when that draws them larger than one above the other.
+    const box = this.dom.surfacesBox;
+    if (this.dom.surfaces.image && !narrow) {
+      box.classList.remove("pair");
+      const w = box.clientWidth, free = h - 2 * 16 - 150;  // less the status, legend, hint, titles
+      box.classList.toggle("pair", Math.min(w / 2, free) > Math.min(w, free / 2));
+    } else {
+      box.classList.remove("pair");
+    }
     if (this.data && !this.drag) this.draw();
   }
 
