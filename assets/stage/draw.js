@@ -238,14 +238,18 @@ function drawRoi(roi, rect, style) {
 }
 
 /**
- * Each cell's value written in it, where a number fits: cells at least ``minPx`` pixels wide on
- * screen and at most 400 of them in view (the article's toy grid; a map zoomed in).
+ * Each cell's value written in it, where a number fits: cells wide enough on screen for the
+ * map's longest number, and at most 400 of them in view (the article's toy grid; a map zoomed in).
  */
-function drawCellValues(g, texts, map, extent, ppu, style) {
+function drawCellValues(g, texts, map, extent, ppu, style, room = 0.8) {
   const c1 = Math.max(Math.floor(extent[0]), 0), c2 = Math.min(Math.ceil(extent[2]), map.width);
   const r1 = Math.max(Math.floor(extent[1]), 0), r2 = Math.min(Math.ceil(extent[3]), map.height);
   const font = style.font_size - 2;
-  const fits = ppu >= 3.2 * font && (c2 - c1) * (r2 - r1) <= 400;
+  if (map.digits === undefined) {  // the longest number the map writes, once per map
+    map.digits = 1;
+    for (let i = 0; i < map.values.length; i++) map.digits = Math.max(map.digits, fmt(map.values[i], 3).length);
+  }
+  const fits = ppu >= font * (0.62 * map.digits + room) && (c2 - c1) * (r2 - r1) <= 400;
   const n = fits ? Math.max(c2 - c1, 0) * Math.max(r2 - r1, 0) : 0;
   pool(texts, g, "text", { "text-anchor": "middle", "dominant-baseline": "central" }, n);
   if (!n) return;
@@ -322,7 +326,7 @@ export function drawPanel(p, trace, ctx) {
   const cellD = ppc >= 6 ? gridPath(Math.max(extent[0], 0), Math.max(extent[1], 0),
     Math.min(extent[2], ctx.map.width), Math.min(extent[3], ctx.map.height), 1) : "";
   set(p.cells, "d", cellD);
-  drawCellValues(p.values, p.valueTexts, ctx.map, extent, ppc, style);
+  drawCellValues(p.values, p.valueTexts, ctx.map, extent, ppc, style, 1.6);  // room for the marks
   // Hatching: one tile = 8 screen pixels (12 in presenter mode), whatever the zoom.
   const tile = (style.presenter ? 12 : 8) / ppc;
   for (const pat of p.patterns) {
@@ -387,6 +391,7 @@ export function drawPanel(p, trace, ctx) {
   drawOutput(p, trace, ctx);
   p.metricCells.forEach((td, i) => { td.textContent = ctx.metrics[i]; });
   p.note.textContent = [ctx.waiting, note].filter(Boolean).join(" ");
+  p.note.title = p.note.textContent;
   const notes = (ctx.notes || []).join(" ");
   p.info.hidden = !notes;
   p.info.title = notes;
