@@ -13,6 +13,10 @@ Measured in the page (``performance.now``):
 * mouse-up to the last change of the page: the last record of ``MutationObserver``s on the
   document and on the stage's shadow root, once the page has been quiet for ``--quiet`` ms.
 
+Server side (``--reruns``, 0 to skip): the Playground's fragment after a release, under
+Streamlit's AppTest (no browser, no websocket): the stage's value is set in the session as the
+browser would send it, and the fragment records its own duration (``roiviz.ui.timed``).
+
 Each release is also checked: the stage must report agreement with the server (largest
 |difference| <= 1e-5) and the server's table must equal the engine's ``summary_rows``; a miss
 counts as an error. Targets (the issue's): frame p95 <= 33 ms, draw p95 <= 8 ms, server's
@@ -106,6 +110,29 @@ def one_drag(page, rng: random.Random, moves: int, quiet_ms: float) -> dict:
     return result
 
 
+def server_side(reruns: int, seed: int = 0) -> list[float]:
+    """The fragment's time (ms) after each of ``reruns`` releases of random boxes (AppTest)."""
+    from streamlit.testing.v1 import AppTest
+
+    from roiviz.ui import TIMINGS
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for k, v in {"src": "sample", "img": "astronaut", "stride": str(STRIDE), "out": "7x7", "sr": "2"}.items():
+        at.query_params[k] = v
+    at.run()
+    rng = random.Random(seed)
+    for i in range(reruns + 3):  # three warm-up releases
+        if i == 3:
+            at.session_state[TIMINGS] = []
+        w, h = rng.uniform(40, 300), rng.uniform(40, 300)
+        x, y = rng.uniform(0, 512 - w), rng.uniform(0, 512 - h)
+        at.session_state["stage"] = {"box": {"box": [x, y, x + w, y + h], "seq": i + 1}}
+        at.run()
+        if at.exception or at.error:
+            raise RuntimeError([e.value for e in at.exception] + [e.value for e in at.error])
+    return [1000 * s for name, s in at.session_state[TIMINGS] if name == "views_and_panels"]
+
+
 def run(drags: int, moves: int, warmup: int, quiet_ms: float, seed: int = 1) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -156,6 +183,7 @@ def main() -> None:
     parser.add_argument("--drags", type=int, default=30, help="drags measured (after --warmup)")
     parser.add_argument("--moves", type=int, default=60, help="mouse moves per drag")
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--reruns", type=int, default=30, help="releases timed on the server (0: skip)")
     parser.add_argument("--quiet", type=float, default=1500.0,
                         help="ms without a page change that end the wait for the last change")
     args = parser.parse_args()
@@ -163,10 +191,13 @@ def main() -> None:
     print("Live stage latency: astronaut 512 x 512, stride 16, 7 x 7, ratio 2, all four methods, "
           "Chromium 1500 x 1000")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {machine_load()} at start")
+    server = server_side(args.reruns) if args.reruns else []
     r = run(args.drags, args.moves, args.warmup, args.quiet)
+    r["server"] = server
     print(f"frame interval during drags:  {summary(r['intervals'])}")
     print(f"stage engine per frame:       {summary(r['engine'])}")
     print(f"stage drawing per frame:      {summary(r['draw'])}")
+    print(f"server fragment per release: {summary(r['server'])}")
     print(f"mouse-up -> server's numbers: {summary(r['answered'])}")
     print(f"mouse-up -> last page change: {summary(r['last_change'])}")
     for e in r["errors"]:
@@ -178,6 +209,7 @@ def main() -> None:
     for name, key, target in (("frame interval during a drag", "intervals", 33),
                               ("stage's engine time per frame (4 methods)", "engine", None),
                               ("stage's drawing time per frame", "draw", 8),
+                              ("server: the fragment after a release (AppTest)", "server", None),
                               ("mouse-up to the server's numbers on screen", "answered", 250),
                               ("mouse-up to the last change of the page", "last_change", 400)):
         xs = r[key]
