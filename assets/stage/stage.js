@@ -71,7 +71,8 @@ class Stage {
 
   // ---- data from the server -------------------------------------------------------------
   update(data) {
-    if (this.drag) { this.pendingData = data; return; }
+    // Not in the middle of a drag or of keyboard moves not yet sent: apply it afterwards.
+    if (this.drag || this.keyPending) { this.pendingData = data; return; }
     const first = !this.data;
     const mapChanged = !this.data || this.data.map.b64 !== data.map.b64;
     this.data = data;
@@ -433,10 +434,12 @@ class Stage {
     this.compute();
     this.draw();
     clearTimeout(this.keyTimer);
+    this.keyPending = true;
     this.keyTimer = setTimeout(() => {
+      this.keyPending = false;
       this.seq += 1;
       this.setStateValue("box", { box: this.box.slice(), seq: this.seq });
-      this.draw();
+      this.afterDrag();
     }, KEY_SEND_DELAY);
   }
 
