@@ -1,24 +1,29 @@
-"""The Playground's latency budget, measured (never asserted in tests).
+"""The Playground's live stage, timed with the page's own clock in Chromium (never asserted in tests).
 
-Setting (the issue's): the 512 x 512 sample 'astronaut', stride 16, 7 x 7 output, all four
-methods, default settings otherwise.
+Setting (the issue's): the 512 x 512 sample 'astronaut', stride 16, 7 x 7 output, sampling
+ratio 2, all four methods; a real ``streamlit run app.py`` and Debian's headless Chromium at
+1500 x 1000. Each of ``--drags`` drags presses inside the box on the feature map, makes
+``--moves`` mouse moves (the box slides by a fraction of a cell per move) and releases.
+Measured in the page (``performance.now``):
 
-(a) Server side: the time of the Playground's views-and-panels fragment
-    (``pages/playground.py::views_and_panels``: the traces, all ten figures, Streamlit's
-    marshalling of every element into protobuf) after a box change, over ``--reruns`` distinct
-    boxes. ``app.py`` runs unchanged under Streamlit's AppTest (no browser, no websocket); the
-    fragment records its own duration (``roiviz.ui.timed``) because the benchmark puts a list
-    under ``roiviz.ui.TIMINGS`` in the session. The whole script's rerun time as seen by
-    AppTest is reported next to it for context.
-(b) In the browser: a real ``streamlit run app.py`` and Debian's headless Chromium (viewport
-    1500 x 1000); a mouse drag across the feature map, timed in the page from the mouse-up
-    event until the script has stopped, nothing is stale, the URL holds the new box and every
-    panel's Plotly figure shows the new RoI (checked on every animation frame). Each update is
-    also checked against the engine (the tables must equal ``summary_rows`` of ``trace_all``
-    for the box in the URL); a mismatch counts as an error. One drag at a time, 0.3 s apart.
+* during the drag: the interval between animation frames (a ``requestAnimationFrame`` loop),
+  and the stage's own time per frame: the browser engine (all four methods) and the drawing;
+* mouse-up to the server's numbers on screen: until the stage shows that the server answered
+  this release (its status line and ``data-server-seq``, watched by a ``MutationObserver``);
+* mouse-up to the last change of the page: the last record of ``MutationObserver``s on the
+  document and on the stage's shadow root, once the page has been quiet for ``--quiet`` ms.
 
-Run: ``.venv/bin/python benchmarks/latency.py`` (about two minutes). Targets on the reference
-2-core machine: (a) p95 <= 150 ms, (b) p95 <= 500 ms.
+Server side (``--reruns``, 0 to skip): the Playground's fragment after a release, under
+Streamlit's AppTest (no browser, no websocket): the stage's value is set in the session as the
+browser would send it, and the fragment records its own duration (``roiviz.ui.timed``).
+
+Each release is also checked: the stage must report agreement with the server (largest
+|difference| <= 1e-5) and the server's table must equal the engine's ``summary_rows``; a miss
+counts as an error. Targets (the issue's): frame p95 <= 33 ms, draw p95 <= 8 ms, server's
+numbers p95 <= 250 ms, last change p95 <= 400 ms.
+
+Run: ``.venv/bin/python benchmarks/latency.py`` (about two minutes for 30 drags);
+``--drags 3`` for a quick check.
 """
 
 from __future__ import annotations
@@ -27,162 +32,192 @@ import argparse
 import os
 import random
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    MOUSEUP_STAMP_JS,
-    PANELS,
-    PANELS_UPDATED_JS,
-    QUERY,
-    ROOT,
-    box_query,
-    drag_points,
-    expected_rows,
-    machine_load,
-    panel_rows,
-    percentile,
-    streamlit_server,
-    summary,
-)
+from _common import (CHROMIUM, CHROMIUM_ARGS, ROOT, expected_rows, machine_load, percentile,  # noqa: E402
+                     streamlit_server, summary)
 
-APP = ROOT / "app.py"
+sys.path.insert(0, str(ROOT / "tests"))
+from stage_driver import STAGE, stage_box, table_rows, to_screen, wait_for_server  # noqa: E402
+
+from roiviz.methods import METHODS, label  # noqa: E402
+
 STRIDE = 16
+QUERY = "?src=sample&img=astronaut&stride=16&out=7x7&sr=2&methods=" + ",".join(METHODS)
+
+#: Installed before the page loads: a frame clock, the pointer-up stamp, the per-frame record of
+#: the stage (stage.js pushes to window.__roivizStageFrames), and mutation observers.
+PAGE_CLOCK_JS = """
+window.__roivizStageFrames = [];
+window.__frames = null;
+window.__mutations = [];
+(function loop(t) { if (window.__frames) window.__frames.push(t); requestAnimationFrame(loop); })(0);
+// The stage takes pointer events (and cancels the mouse events that would follow them).
+window.addEventListener('pointerup', () => { window.__up = performance.now(); }, true);
+new MutationObserver(() => window.__mutations.push(performance.now()))
+  .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+"""
+
+#: After load: observe the stage's shadow root too, and stamp when the server's answer shows.
+WATCH_STAGE_JS = """stage => {
+  const root = stage.getRootNode();
+  new MutationObserver(() => {
+    window.__mutations.push(performance.now());
+    const d = stage.dataset;
+    if (window.__up && !window.__answered && d.seq === d.serverSeq && (d.state === 'ok' || d.state === 'warn'))
+      window.__answered = performance.now();
+  }).observe(root, {subtree: true, childList: true, attributes: true, characterData: true});
+}"""
 
 
-def server_side(reruns: int, seed: int = 0) -> dict[str, list[float]]:
-    """(a): fragment and whole-script times (ms) over ``reruns`` box changes."""
+def one_drag(page, rng: random.Random, moves: int, quiet_ms: float) -> dict:
+    """Press in the box, ``moves`` mouse moves, release; the page's timings of it (ms)."""
+    box = stage_box(page)
+    cx, cy = (box[0] + box[2]) / 2 / STRIDE, (box[1] + box[3]) / 2 / STRIDE
+    # Slide by 0.1-0.3 cell per move, towards the map's centre, so the box stays on the map.
+    dx = rng.uniform(0.1, 0.3) * (1 if cx < 16 else -1)
+    dy = rng.uniform(-0.1, 0.1) * (1 if cy < 16 else -1)
+    x0, y0 = to_screen(page, "map", cx, cy)
+    x1, y1 = to_screen(page, "map", cx + dx * moves, cy + dy * moves)
+    page.evaluate("() => { window.__up = 0; window.__answered = 0; window.__roivizStageFrames.length = 0; "
+                  "window.__frames = []; }")
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for i in range(1, moves + 1):
+        page.mouse.move(x0 + (x1 - x0) * i / moves, y0 + (y1 - y0) * i / moves)
+    page.evaluate("() => { window.__dragFrames = window.__frames; window.__frames = null; "
+                  "window.__mutations.length = 0; }")
+    page.mouse.up()
+    state = wait_for_server(page)
+    page.wait_for_function(f"""() => {{
+      const m = window.__mutations; const last = m.length ? m[m.length - 1] : window.__up;
+      return performance.now() - last > {quiet_ms}; }}""", polling=50, timeout=60_000)
+    result = page.evaluate("""() => {
+      const f = window.__dragFrames || [];
+      const m = window.__mutations;
+      return {
+        intervals: f.slice(1).map((t, i) => t - f[i]),
+        stage: window.__roivizStageFrames.slice(),
+        answered: window.__answered - window.__up,
+        last_change: (m.length ? m[m.length - 1] : window.__up) - window.__up,
+      };
+    }""")
+    result["agreement"] = float(state.get("agreement", "inf"))
+    result["box"] = stage_box(page)
+    return result
+
+
+def server_side(reruns: int, seed: int = 0) -> list[float]:
+    """The fragment's time (ms) after each of ``reruns`` releases of random boxes (AppTest)."""
     from streamlit.testing.v1 import AppTest
 
     from roiviz.ui import TIMINGS
 
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    for k, v in {"src": "sample", "img": "astronaut", "stride": str(STRIDE), "out": "7x7"}.items():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for k, v in {"src": "sample", "img": "astronaut", "stride": str(STRIDE), "out": "7x7", "sr": "2"}.items():
         at.query_params[k] = v
     at.run()
-    if at.exception:
-        raise RuntimeError([e.value for e in at.exception])
-    assert set(at.session_state["methods"]) == set(PANELS)
     rng = random.Random(seed)
-    script_ms = []
-    for _ in range(3):  # warm-up: imports, caches, plotly's validators
-        at.session_state["box"] = _random_box(rng)
+    for i in range(reruns + 3):  # three warm-up releases
+        if i == 3:
+            at.session_state[TIMINGS] = []
+        w, h = rng.uniform(40, 300), rng.uniform(40, 300)
+        x, y = rng.uniform(0, 512 - w), rng.uniform(0, 512 - h)
+        at.session_state["stage"] = {"box": {"box": [x, y, x + w, y + h], "seq": i + 1}}
         at.run()
-    at.session_state[TIMINGS] = []
-    for _ in range(reruns):
-        at.session_state["box"] = _random_box(rng)
-        t0 = time.perf_counter()
-        at.run()
-        script_ms.append(1000 * (time.perf_counter() - t0))
         if at.exception or at.error:
             raise RuntimeError([e.value for e in at.exception] + [e.value for e in at.error])
-    fragment_ms = [1000 * s for name, s in at.session_state[TIMINGS] if name == "views_and_panels"]
-    assert len(fragment_ms) == reruns, len(fragment_ms)
-    return {"fragment": fragment_ms, "script": script_ms}
+    return [1000 * s for name, s in at.session_state[TIMINGS] if name == "views_and_panels"]
 
 
-def _random_box(rng: random.Random) -> tuple[float, float, float, float]:
-    w, h = rng.uniform(40, 300), rng.uniform(40, 300)
-    x, y = rng.uniform(0, 512 - w), rng.uniform(0, 512 - h)
-    return (round(x, 3), round(y, 3), round(x + w, 3), round(y + h, 3))
-
-
-def drag_and_time(page, rng: random.Random, timeout_ms: float = 30_000) -> tuple[float, tuple, dict]:
-    """One drag on the feature map. Returns (mouse-up to updated panels in ms, as timed in the
-    page; the new box; the panels' metrics rows)."""
-    bb = page.locator(".st-key-select_feature .nsewdrag").first.bounding_box()
-    points = drag_points(bb, rng)
-    old = box_query(page.url)
-    page.mouse.move(*points[0])
-    page.mouse.down()
-    for p in points[1:]:
-        page.mouse.move(*p)
-    page.mouse.up()
-    done = page.wait_for_function(PANELS_UPDATED_JS, arg=[old, STRIDE], polling="raf",
-                                  timeout=timeout_ms).json_value()
-    box = tuple(float(v) for v in done["box"].split(","))
-    return float(done["ms"]), box, panel_rows(done["rows"])
-
-
-def browser_side(drags: int, seed: int = 1, warmup: int = 3) -> dict:
+def run(drags: int, moves: int, warmup: int, quiet_ms: float, seed: int = 1) -> dict:
     from playwright.sync_api import sync_playwright
 
     rng = random.Random(seed)
-    times, errors = [], []
+    out = {"intervals": [], "engine": [], "draw": [], "answered": [], "last_change": [], "errors": []}
     log = ROOT / "benchmarks" / "latency-server.log"
     with streamlit_server(log) as (url, _pid), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(viewport={"width": 1500, "height": 1000})
-            context.add_init_script(MOUSEUP_STAMP_JS)
+            context.add_init_script(PAGE_CLOCK_JS)
             page = context.new_page()
             page.set_default_timeout(60_000)
-            page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+            page.on("pageerror", lambda exc: out["errors"].append(f"page error: {exc}"))
             page.goto(url + "/" + QUERY)
-            page.wait_for_selector(".st-key-panel_precise_roi_pool [data-testid=stTable]")
-            page.locator(".st-key-select_feature .nsewdrag").first.scroll_into_view_if_needed()
-            page.wait_for_timeout(1500)
+            page.wait_for_selector(f"{STAGE} .panel[data-method=precise_roi_pool] .out rect")
+            wait_for_server(page)
+            page.locator(STAGE).evaluate(WATCH_STAGE_JS)
+            page.wait_for_timeout(1000)
             for i in range(drags + warmup):
                 try:
-                    ms, box, rows = drag_and_time(page, rng)
+                    r = one_drag(page, rng, moves, quiet_ms)
                 except Exception as exc:  # noqa: BLE001 - a timeout is an error, recorded
-                    errors.append(f"drag {i}: {type(exc).__name__}: {str(exc)[:120]}")
+                    out["errors"].append(f"drag {i}: {type(exc).__name__}: {str(exc)[:160]}")
                     page.wait_for_timeout(1000)
                     continue
-                if rows != expected_rows(box):
-                    errors.append(f"drag {i}: tables differ from the engine for box {box}")
-                if i >= warmup:  # the first drags warm the browser's Plotly and the server's caches
-                    times.append(ms)
+                if r["agreement"] > 1e-5:
+                    out["errors"].append(f"drag {i}: browser and server differ by {r['agreement']:.3g}")
+                want = {label(m): row for m, row in expected_rows(r["box"], STRIDE).items()}
+                if table_rows(page) != want:
+                    out["errors"].append(f"drag {i}: the table differs from the engine for box {r['box']}")
+                if i < warmup:
+                    continue
+                out["intervals"] += r["intervals"]
+                out["engine"] += [f["engine"] for f in r["stage"]]
+                out["draw"] += [f["draw"] for f in r["stage"]]
+                out["answered"].append(r["answered"])
+                out["last_change"].append(r["last_change"])
                 page.wait_for_timeout(300)
             context.close()
         finally:
             browser.close()
-    return {"times": times, "errors": errors}
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reruns", type=int, default=60, help="box changes for (a)")
-    parser.add_argument("--drags", type=int, default=60, help="mouse drags for (b)")
-    parser.add_argument("--skip-browser", action="store_true")
-    parser.add_argument("--skip-server", action="store_true")
+    parser.add_argument("--drags", type=int, default=30, help="drags measured (after --warmup)")
+    parser.add_argument("--moves", type=int, default=60, help="mouse moves per drag")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--reruns", type=int, default=30, help="releases timed on the server (0: skip)")
+    parser.add_argument("--quiet", type=float, default=1500.0,
+                        help="ms without a page change that end the wait for the last change")
     args = parser.parse_args()
 
-    print("Latency budget: astronaut 512 x 512, stride 16, output 7 x 7, all four methods")
+    print("Live stage latency: astronaut 512 x 512, stride 16, 7 x 7, ratio 2, all four methods, "
+          "Chromium 1500 x 1000")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {machine_load()} at start")
-    rows = []
-    if not args.skip_server:
-        server = server_side(args.reruns)
-        frag, script = server["fragment"], server["script"]
-        print(f"(a) fragment, server side:   {summary(frag)}")
-        print(f"    whole script (AppTest):  {summary(script)}")
-        rows.append(("(a) fragment rerun after a box change (server)", len(frag),
-                     percentile(frag, 50), percentile(frag, 95), 150))
-        rows.append(("whole-script rerun, for context (AppTest)", len(script),
-                     percentile(script, 50), percentile(script, 95), None))
-    errors = []
-    if not args.skip_browser:
-        browser = browser_side(args.drags)
-        times, errors = browser["times"], browser["errors"]
-        print(f"(b) mouse-up to panels:      {summary(times)}; errors {len(errors)}")
-        for e in errors:
-            print("    error:", e)
-        rows.append(("(b) mouse-up to updated panels (Chromium)", len(times),
-                     percentile(times, 50), percentile(times, 95), 500))
+    server = server_side(args.reruns) if args.reruns else []
+    r = run(args.drags, args.moves, args.warmup, args.quiet)
+    r["server"] = server
+    print(f"frame interval during drags:  {summary(r['intervals'])}")
+    print(f"stage engine per frame:       {summary(r['engine'])}")
+    print(f"stage drawing per frame:      {summary(r['draw'])}")
+    print(f"server fragment per release: {summary(r['server'])}")
+    print(f"mouse-up -> server's numbers: {summary(r['answered'])}")
+    print(f"mouse-up -> last page change: {summary(r['last_change'])}")
+    for e in r["errors"]:
+        print("    error:", e)
     print(f"load average {machine_load()} at the end")
     print()
     print("| measure | n | p50 (ms) | p95 (ms) | target p95 | met |")
     print("|---|---|---|---|---|---|")
-    for name, n, p50, p95, target in rows:
-        met = "" if target is None else ("yes" if p95 <= target else "no")
-        print(f"| {name} | {n} | {p50:.0f} | {p95:.0f} | {'' if target is None else f'<= {target}'} | {met} |")
-    if not args.skip_browser:
-        print(f"| (b) errors (timeouts, page errors, tables differing from the engine) | {len(errors)} | | | 0 | {'yes' if not errors else 'no'} |")
+    for name, key, target in (("frame interval during a drag", "intervals", 33),
+                              ("stage's engine time per frame (4 methods)", "engine", None),
+                              ("stage's drawing time per frame", "draw", 8),
+                              ("server: the fragment after a release (AppTest)", "server", None),
+                              ("mouse-up to the server's numbers on screen", "answered", 250),
+                              ("mouse-up to the last change of the page", "last_change", 400)):
+        xs = r[key]
+        met = "" if target is None else ("yes" if xs and percentile(xs, 95) <= target else "no")
+        print(f"| {name} | {len(xs)} | {percentile(xs, 50):.1f} | {percentile(xs, 95):.1f} | "
+              f"{'' if target is None else f'<= {target}'} | {met} |")
+    print(f"| errors (timeouts, page errors, disagreements, tables differing from the engine) | "
+          f"{len(r['errors'])} | | | 0 | {'yes' if not r['errors'] else 'no'} |")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 A thin page: widgets and layout only. The settings and their link form are the Playground's
 table in :mod:`roiviz.params` (:data:`~roiviz.params.PLAYGROUND`), the methods come from the
-registry in :mod:`roiviz.methods`, the figures from :mod:`roiviz.render_plotly` (the live
-panels) and :mod:`roiviz.render_mpl` (the exported figure).
+registry in :mod:`roiviz.methods`, the live stage from :mod:`roiviz.ui_stage` (drag surfaces
+and method panels, computed in the browser while a box is dragged; :mod:`roiviz.stage` builds
+its data) and the exported figure from :mod:`roiviz.render_mpl`.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from roiviz.methods import METHODS, REGISTRY, summary_rows, trace_all
 from roiviz.params import MAX_COORD, MAX_OUTPUT, PLAYGROUND
 from roiviz.records import Settings
 from roiviz.render_mpl import comparison_figure
-from roiviz.render_plotly import (PLOTLY_CONFIG, encode_display_image, feature_figure,
-                                  image_figure, method_figure, output_figure)
+from roiviz.render_plotly import encode_display_image
+from roiviz.stage import stage_data
 from roiviz.state import (PlaygroundState, box_outside_share, box_problem, default_box,
                           samples_per_method)
 from roiviz.style import Style
+from roiviz.ui_stage import applied_seq, released_box, show_stage
 
 #: Session keys of the widgets that mirror PlaygroundState fields (the rest is the box).
 WIDGET_KEYS = ("src", "img", "stride", "fpn", "ch", "ph", "pw", "sr", "aligned", "reduce", "conv",
@@ -240,18 +242,7 @@ def read_upload(widget_key: str, store_key: str, decode) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# The box: drawn on either view, or typed.
-
-
-def on_select(chart_key: str, scale: float) -> None:
-    """Box selection callback: the selection (data units) times ``scale`` -> image pixels."""
-    event = st.session_state.get(chart_key)
-    boxes = (event or {}).get("selection", {}).get("box", []) if event else []
-    if not boxes or len(boxes[-1].get("x", [])) < 2:
-        return  # a cleared selection keeps the current box
-    xs, ys = boxes[-1]["x"], boxes[-1]["y"]
-    box = (min(xs) * scale, min(ys) * scale, max(xs) * scale, max(ys) * scale)
-    set_box(box)
+# The box: dragged on the stage, or typed.
 
 
 def on_typed_box() -> None:
@@ -285,7 +276,11 @@ def set_box(box, check: bool = True) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# The views and the panels (one fragment: dragging reruns only this part).
+# The stage: the drag surfaces and the four method panels in one persistent element
+# (roiviz.ui_stage), in one fragment, so that a release reruns only this part. While a box is
+# dragged the browser computes every method itself; on release the stage sends the box here,
+# the server traces it with roiviz (the reference for the table, the link and the exports) and
+# sends its numbers back, and the stage shows how far its own numbers are from them.
 
 
 @st.fragment
@@ -295,29 +290,45 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
     style = Style(presenter=bool(ss["presenter"]))
     stride = state.stride
     values = fmap.channel(state.channel)
+    released, refused = released_box(values.shape, stride)
+    if released is not None:
+        set_box(released.box)
+    elif refused:
+        set_box(ss["box"])  # the inputs show the box still in use
+        ss["box_error"] = refused
     box = ss["box"]
     level = pyramid_level(state, box, image)
     if level is not None and level.stride != stride:
         st.rerun()   # the box crossed a level boundary: the whole page loads that level's map
     feature_box = tuple(v / stride for v in box)
-    zrange = (float(values.min()), float(values.max()) if values.max() > values.min() else float(values.min()) + 1)
-
     if ss.get("box_error"):
         st.warning(f"{ss['box_error']} The previous box is kept.")
-    left, right = st.columns(2) if image is not None else (None, st.container())
-    if image is not None:
-        with left:
-            fig = image_figure(cached_display_image(input_key, image), image.shape[:2], box, stride,
-                               style=style, validate=False,
-                               title=f"Image ({image.shape[1]} x {image.shape[0]} px): drag a box")
-            st.plotly_chart(fig, key="select_image", on_select=lambda: on_select("select_image", 1.0),
-                            selection_mode="box", config=PLOTLY_CONFIG, width="stretch")
-    with right:
-        fig = feature_figure(values, feature_box, zrange=zrange, style=style, validate=False,
-                             title=f"Feature map {values.shape[1]} x {values.shape[0]} cells "
-                                   f"(stride {stride}, '{fmap.channel_names[state.channel]}'): drag a box")
-        st.plotly_chart(fig, key="select_feature", on_select=lambda: on_select("select_feature", float(stride)),
-                        selection_mode="box", config=PLOTLY_CONFIG, width="stretch")
+    methods = state.methods
+    if not methods:
+        st.info("Choose at least one method in the sidebar.")
+    n_samples = samples_per_method(box, stride, state.output_size, state.sampling_ratio)
+    heavy = [m for m in ("roi_warp", "roi_align") if m in methods] if n_samples > SAMPLE_BUDGET else []
+    if heavy:
+        names, them = " and ".join(REGISTRY[m].label for m in heavy), "they are" if len(heavy) > 1 else "it is"
+        st.warning(f"{names} would take up to {n_samples:,} bilinear samples with these settings, "
+                   f"more than the {SAMPLE_BUDGET:,} the Playground traces live, so {them} not "
+                   "shown. Lower the sampling ratio or the output size, or draw a smaller box.")
+    checked = tuple(m for m in methods if m not in heavy)
+    traces = {}
+    if checked:
+        try:
+            traces = cached_traces(f"{input_key}@{stride}", state.channel, box, state.settings(),
+                                   checked, values)
+        except ValueError as exc:
+            st.error(f"{exc}")
+    show_stage(stage_data(
+        values, box, state.settings(), checked, traces, style=style,
+        image_uri=None if image is None else cached_display_image(input_key, image),
+        image_shape=None if image is None else image.shape[:2],
+        image_title="" if image is None else f"Image ({image.shape[1]} x {image.shape[0]} px)",
+        map_title=f"Feature map {values.shape[1]} x {values.shape[0]} cells (stride {stride}, "
+                  f"'{fmap.channel_names[state.channel]}')",
+        seq=applied_seq()))
 
     if level is not None:
         with st.container(border=True, key="pyramid_level"):
@@ -341,39 +352,13 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
                 "RoI Warp give a point within one cell of the edge the edge cell's value and a point "
                 "further out 0; roiviz's Precise RoI Pooling integrates that same surface (the "
                 "authors' code reads 0 off the map).")
-
-    if not state.methods:
-        st.info("Choose at least one method in the sidebar.")
+    if not traces:
         return
-    methods = state.methods
-    n_samples = samples_per_method(box, stride, state.output_size, state.sampling_ratio)
-    heavy = [m for m in ("roi_warp", "roi_align") if m in methods]
-    if heavy and n_samples > SAMPLE_BUDGET:
-        st.warning(f"{' and '.join(REGISTRY[m].label for m in heavy)} would take up to "
-                   f"{n_samples:,} bilinear samples with these settings, more than the "
-                   f"{SAMPLE_BUDGET:,} the Playground traces live, so "
-                   f"{'they are' if len(heavy) > 1 else 'it is'} not shown. Lower the sampling "
-                   "ratio or the output size, or draw a smaller box.")
-        methods = tuple(m for m in methods if m not in heavy)
-        if not methods:
-            return
-    try:
-        traces = cached_traces(f"{input_key}@{stride}", state.channel, box, state.settings(),
-                               methods, values)
-    except ValueError as exc:
-        st.error(f"{exc}")
-        return
-    rows = summary_rows(traces)
-    outputs = [t.output for t in traces.values()]
-    out_range = (min(float(o.min()) for o in outputs), max(float(o.max()) for o in outputs))
-    if out_range[1] <= out_range[0]:
-        out_range = (out_range[0], out_range[0] + 1.0)
-    per_row = 2
-    methods = list(traces)
-    for start in range(0, len(methods), per_row):
-        for col, method in zip(st.columns(per_row), methods[start:start + per_row]):
-            with col:
-                method_panel(traces[method], values, zrange, out_range, rows[method], style)
+    st.markdown("**The server's numbers** (the reference the stage checks its own against)")
+    st.table([{"method": REGISTRY[m].label, **row} for m, row in summary_rows(traces).items()])
+    with st.expander("Show the code"):
+        for tab, method in zip(st.tabs([REGISTRY[m].label for m in traces]), traces):
+            tab.code(REGISTRY[method].reference_source(), language="python")
     query = current_state().to_query()
     st.query_params.from_dict(query)
     ui.exports(PLAYGROUND, "roiviz-playground",
@@ -388,28 +373,17 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
                           lambda: animate_gif(values, box, state.settings(), methods).gif)
 
 
-def method_panel(trace, values, zrange, out_range, row, style: Style) -> None:
-    with st.container(border=True, key=f"panel_{trace.method}"):
-        st.plotly_chart(method_figure(trace, values, zrange=zrange, style=style, validate=False),
-                        key=f"fig_{trace.method}", config=PLOTLY_CONFIG, width="stretch")
-        st.plotly_chart(output_figure(trace, zrange=out_range, style=style, validate=False),
-                        key=f"out_{trace.method}", config=PLOTLY_CONFIG, width="stretch")
-        st.table([row])
-        for note in trace.notes:
-            st.caption(note)
-        with st.expander("Show the code"):
-            st.code(REGISTRY[trace.method].reference_source(), language="python")
-
-
 # ---------------------------------------------------------------------------------------------
 
 
 def playground() -> None:
     init_state()
-    st.title("RoI Pool, RoI Warp, RoI Align and Precise RoI Pooling, side by side")
-    st.markdown("Drag a box on the image or on the feature map. Each panel shows where a method "
-                "snaps it, how it cuts it into bins, where it samples and which value wins; red "
-                "hatching is area the method ignores, green is area it reads by mistake.")
+    # A short title, so that the stage and all four panels fit under it on a projector.
+    st.title("Playground: four RoI poolings, one box")
+    st.caption("Drag the box on the photo or the feature map (or use the arrow keys) and watch RoI "
+               "Pool, RoI Warp, RoI Align and Precise RoI Pooling follow it: where each snaps the "
+               "box, how it cuts it into bins, where it samples and which value wins. Orange "
+               "hatching is area a method ignores, green is area it reads by mistake.")
     ui.show_link_notices(PLAYGROUND)
     sidebar()
     state = current_state()

@@ -40,15 +40,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_process(log_path: Path | None = None, timeout: float = 90.0, extra_args=()):
-    """Run ``streamlit run app.py`` headless on a free port; yield ``(base_url, pid)``.
+def streamlit_process(log_path: Path | None = None, timeout: float = 90.0, extra_args=(),
+                      script: Path = ROOT / "app.py"):
+    """Run ``streamlit run <script>`` (the app by default) headless on a free port; yield
+    ``(base_url, pid)``.
 
     Shared by the browser tests and ``benchmarks/`` (which read the server's memory via ``pid``).
     """
     port = free_port()
     log = open(log_path, "w") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless=true",
+        [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless=true",
          f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
          *extra_args],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
@@ -77,10 +79,11 @@ def streamlit_process(log_path: Path | None = None, timeout: float = 90.0, extra
 
 
 @contextlib.contextmanager
-def streamlit_server(timeout: float = 90.0):
-    """Run ``streamlit run app.py`` headless on a free port; yield its base URL."""
+def streamlit_server(timeout: float = 90.0, script: Path = ROOT / "app.py"):
+    """Run ``streamlit run <script>`` (the app by default) headless on a free port; yield its
+    base URL."""
     log = ARTIFACTS / f"server-{time.time_ns()}.log" if ARTIFACTS.exists() else None
-    with streamlit_process(log, timeout) as (url, _pid):
+    with streamlit_process(log, timeout, script=script) as (url, _pid):
         yield url
 
 

@@ -9,7 +9,6 @@ script in a link, a click without a drag, and the server still serving afterward
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import pathlib
@@ -28,13 +27,13 @@ from browser_support import (
     streamlit_server,
 )
 from PIL import Image
+from stage_driver import STAGE
 from streamlit.testing.v1 import AppTest
 
 from roiviz import samples
 from roiviz.methods import METHODS
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-PANELS = METHODS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -48,25 +47,25 @@ def new_app(query: dict | None = None) -> AppTest:
     return at
 
 
-def specs(at: AppTest) -> dict[str, dict]:
-    return {c.proto.id.rsplit("-", 1)[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
-
-
-def _z(z) -> np.ndarray:
-    if isinstance(z, dict):
-        arr = np.frombuffer(base64.b64decode(z["bdata"]), dtype=np.dtype(z["dtype"]))
-        return arr.reshape([int(s) for s in z["shape"].split(",")]) if z.get("shape") else arr
-    return np.asarray(z, dtype=np.float64)
+def stage(at: AppTest) -> dict:
+    """The data the page sent its live stage (roiviz.stage.stage_data)."""
+    found = [e for e in at.main if getattr(e.proto, "component_name", None) == "roiviz.stage"]
+    return json.loads(found[0].proto.json) if found else {}
 
 
 def outputs(at: AppTest) -> dict[str, np.ndarray]:
-    sp = specs(at)
-    return {m: _z(sp[f"out_{m}"]["data"][0]["z"]) for m in METHODS if f"out_{m}" in sp}
+    """The server's outputs the stage shows, by method."""
+    ref = stage(at).get("reference", {})
+    return {m: np.reshape(ref[m]["output"], ref[m]["shape"]) for m in METHODS if m in ref}
 
 
 def view_titles(at: AppTest) -> dict[str, str]:
-    sp = specs(at)
-    return {k: sp[k]["layout"]["title"]["text"] for k in ("select_image", "select_feature") if k in sp}
+    """The titles of the stage's drag surfaces (the photo's only for photo sources)."""
+    data = stage(at)
+    titles = {"map": data["titles"]["map"]} if data else {}
+    if data and data["image"] is not None:
+        titles["image"] = data["titles"]["image"]
+    return titles
 
 
 def messages(at: AppTest, kind: str) -> str:
@@ -261,7 +260,7 @@ def test_a_good_upload_after_a_bad_one_is_used():
     at.file_uploader(key="upload_image").set_value(("ok.png", png(noise(96, 128, seed=5)), "image/png")).run()
     assert_no_crash(at)
     assert not at.error
-    assert view_titles(at)["select_image"].startswith("Image (128 x 96 px)")
+    assert view_titles(at)["image"].startswith("Image (128 x 96 px)")
     assert not same_outputs(outputs(at), before)
 
 
@@ -294,7 +293,7 @@ def test_odd_but_valid_images_are_shown(case, name, data, size, pixels):
     assert_no_crash(at)
     assert not at.error, messages(at, "error")
     w, h = size
-    assert view_titles(at)["select_image"].startswith(f"Image ({w} x {h} px)")
+    assert view_titles(at)["image"].startswith(f"Image ({w} x {h} px)")
     assert f"Uploaded image: {w} x {h} RGB" in messages(at, "caption")
     image = at.session_state["_image"][1]
     for (r, c), rgb in pixels.items():
@@ -493,6 +492,7 @@ def test_settings_too_heavy_to_trace_live_are_explained_not_run():
     warning = messages(at, "warning")
     assert "RoI Warp and RoI Align would take up to 50,176" in warning, warning
     assert set(outputs(at)) == {"roi_pool", "precise_roi_pool"}
+    assert stage(at)["methods"] == ["roi_pool", "precise_roi_pool"]  # nor does the browser
     at.number_input(key="ph").set_value(3).run()
     at.number_input(key="pw").set_value(3).run()  # 9 * 256 = 2304 samples: fine
     assert_no_crash(at)
@@ -512,14 +512,16 @@ def browser_page():
         page = context.new_page()
         page.set_default_timeout(60_000)
         page.goto(url + "/")
-        page.wait_for_selector(".st-key-panel_precise_roi_pool [data-testid=stTable]")
+        page.wait_for_selector(f"{STAGE} .panel[data-method=precise_roi_pool] .out rect")
+        page.wait_for_selector("[data-testid=stTable]")
         page.url_base = url  # type: ignore[attr-defined]
         yield page
         context.close()
 
 
-def tables(page) -> list[str]:
-    return [page.locator(f".st-key-panel_{m} [data-testid=stTable]").inner_text() for m in PANELS]
+def tables(page) -> str:
+    """The server's metrics table (one row per method)."""
+    return page.locator("[data-testid=stTable]").first.inner_text()
 
 
 def server_ok(url: str) -> bool:
@@ -589,7 +591,7 @@ def test_browser_exif_photo_is_shown_upright(browser_page, tmp_path):
     dropzone.set_input_files(str(path))
     page.get_by_text("Image (20 x 40 px): drag a box").wait_for()
     assert_no_traceback(page)
-    page.locator(".st-key-panel_precise_roi_pool [data-testid=stTable]").wait_for()
+    page.locator("[data-testid=stTable]").first.wait_for()
     # Back to the sample for the tests that follow.
     page.get_by_text("Sample image", exact=True).click()
     page.get_by_text("Image (512 x 512 px): drag a box").wait_for()
@@ -604,7 +606,7 @@ def test_browser_script_in_a_link_is_never_run_or_rendered(browser_page):
     pg = page.context.new_page()
     try:
         pg.goto(page.url_base + "/?" + urllib.parse.urlencode(query))
-        pg.wait_for_selector(".st-key-panel_precise_roi_pool [data-testid=stTable]", timeout=60_000)
+        pg.wait_for_selector(f"{STAGE} .panel[data-method=precise_roi_pool] .out rect", timeout=60_000)
         pg.wait_for_timeout(1000)
         assert pg.evaluate("() => window.__pwned") is None
         assert pg.locator("img[src=x]").count() == 0
@@ -619,12 +621,12 @@ def test_browser_script_in_a_link_is_never_run_or_rendered(browser_page):
 
 def test_browser_click_without_drag_keeps_the_box(browser_page):
     page = browser_page
-    page.wait_for_selector(".st-key-select_feature .nsewdrag")
+    area = page.locator(f"{STAGE} .surface[data-surface=map] .surface-svg")
+    area.wait_for()
     before_url, before = page.url, tables(page)
-    area = page.locator(".st-key-select_feature .nsewdrag").first
     area.scroll_into_view_if_needed()
     bb = area.bounding_box()
-    page.mouse.click(bb["x"] + bb["width"] / 2, bb["y"] + bb["height"] / 2)  # a zero-size "box"
+    page.mouse.click(bb["x"] + 0.1 * bb["width"], bb["y"] + 0.1 * bb["height"])  # a zero-size "box"
     page.wait_for_timeout(1500)
     assert tables(page) == before
     qs = lambda u: urllib.parse.parse_qs(urllib.parse.urlparse(u).query).get("box")
@@ -639,8 +641,8 @@ def test_browser_server_still_serves_a_new_visitor(browser_page):
     pg = page.context.new_page()
     try:
         pg.goto(page.url_base + "/?out=7x7")
-        pg.wait_for_selector(".st-key-panel_precise_roi_pool [data-testid=stTable]", timeout=60_000)
-        assert pg.locator(".st-key-panel_roi_align [data-testid=stTable]").count() == 1
+        pg.wait_for_selector(f"{STAGE} .panel[data-method=roi_align] .out rect", timeout=60_000)
+        assert pg.locator(f"{STAGE} .panel[data-method=roi_align] .out rect").count() == 49
         assert_no_traceback(pg)
     finally:
         pg.close()

@@ -1,7 +1,9 @@
 """The Playground under Streamlit's AppTest: sources, methods, settings, boxes, links.
 
-Numbers shown in the page are read back from the plotly specs the app sends and compared with
-the batched ops (an independent path from the traces the page draws from).
+Numbers shown in the page are read back from the data the page sends its live stage (the
+server's reference numbers, which the stage compares its own with) and from the table, and
+compared with the batched ops (an independent path from the traces the page draws from).
+Setting the stage's state (``at.session_state["stage"]``) stands in for a drag in the browser.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from roiviz import features, samples
 from roiviz.examples import SEED_EXAMPLE_BOX
 from roiviz.lessons import example_map
 from roiviz.ops import precise_roi_pool, roi_align, roi_pool, roi_warp
-from roiviz.methods import METHODS
+from roiviz.methods import METHODS, label
 
 #: The entry point: its navigation opens the Playground (pages/playground.py) at "/".
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -32,26 +34,34 @@ def new_app(query: dict | None = None) -> AppTest:
     return at
 
 
-def decode(z):
-    if isinstance(z, dict):  # plotly's typed-array encoding
-        arr = np.frombuffer(base64.b64decode(z["bdata"]), dtype=np.dtype(z["dtype"]))
-        shape = z.get("shape")
-        return arr.reshape([int(s) for s in shape.split(",")]) if shape else arr
-    return np.asarray(z, dtype=np.float64)
+def stage(at: AppTest) -> dict:
+    """The data the page sent its live stage (roiviz.stage.stage_data)."""
+    found = [e for e in at.main if getattr(e.proto, "component_name", None) == "roiviz.stage"]
+    assert len(found) == 1, "the page shows one stage"
+    return json.loads(found[0].proto.json)
 
 
-def chart_specs(at: AppTest) -> dict[str, dict]:
-    """Plotly specs by the chart's key (the element id ends with the key)."""
-    out = {}
-    for chart in at.get("plotly_chart"):
-        key = chart.proto.id.rsplit("-", 1)[-1]
-        out[key] = json.loads(chart.proto.spec)
-    return out
+def stage_map(at: AppTest) -> np.ndarray:
+    m = stage(at)["map"]
+    return np.frombuffer(base64.b64decode(m["b64"]), dtype="<f4").reshape(m["height"], m["width"])
 
 
 def shown_outputs(at: AppTest) -> dict[str, np.ndarray]:
-    specs = chart_specs(at)
-    return {m: decode(specs[f"out_{m}"]["data"][0]["z"]) for m in METHODS if f"out_{m}" in specs}
+    """The server's outputs the stage shows and checks itself against, by method."""
+    ref = stage(at)["reference"]
+    return {m: np.reshape(ref[m]["output"], ref[m]["shape"]) for m in METHODS if m in ref}
+
+
+def table_rows(at: AppTest) -> dict[str, dict[str, str]]:
+    """The server's metrics table, by method label."""
+    table = at.table[0].value
+    return {row["method"]: {k: v for k, v in row.items() if k != "method"} for _, row in table.iterrows()}
+
+
+def release(at: AppTest, box, seq: int = 1) -> None:
+    """What the stage sends when a dragged box is released, then a rerun."""
+    at.session_state["stage"] = {"box": {"box": list(box), "seq": seq}}
+    at.run()
 
 
 def assert_clean(at: AppTest) -> None:
@@ -84,7 +94,10 @@ def test_default_page_shows_all_methods_with_engine_numbers():
     expected = expected_outputs(values, ss["box"], ss)
     for m in METHODS:
         np.testing.assert_allclose(shown[m], expected[m][0, 0].numpy(), atol=1e-5, err_msg=m)
-    assert len(at.table) == 4  # one metrics table per panel
+    assert len(at.table) == 1 and list(table_rows(at)) == [label(m) for m in METHODS]
+    # The stage draws the map the methods read, and all four methods.
+    np.testing.assert_array_equal(stage_map(at), values)
+    assert stage(at)["methods"] == list(METHODS) and stage(at)["box"] == list(ss["box"])
 
 
 def test_injected_box_gives_engine_numbers_and_areas():
@@ -106,7 +119,7 @@ def test_injected_box_gives_engine_numbers_and_areas():
     assert [at.number_input(key=k).value for k in ("bx1", "by1", "bx2", "by2")] == list(box)
     # Areas by hand for RoI Align (aligned): nothing lost or gained; for RoI Pool (library):
     # x 100.5/16 = 6.28 -> 6, 301/16 = 18.81 -> 19, +1 -> cells 6..19 = [6, 20).
-    align_row = at.table[2].value.iloc[0]
+    align_row = table_rows(at)["RoI Align"]
     assert align_row["lost %"] == "0.0" and align_row["gained %"] == "0.0" and align_row["IoU"] == "1.000"
     roi = (100.5 / 16, 130.25 / 16, 301.0 / 16, 250.75 / 16)
     read = (6, 8, 20, 17)  # y: 8.14 -> 8, 15.67 -> 16, +1 -> [8, 17)
@@ -114,8 +127,49 @@ def test_injected_box_gives_engine_numbers_and_areas():
     roi_area = (roi[2] - roi[0]) * (roi[3] - roi[1])
     lost = 100 * (roi_area - inter) / roi_area
     gained = 100 * ((read[2] - read[0]) * (read[3] - read[1]) - inter) / roi_area
-    pool_row = at.table[0].value.iloc[0]
+    pool_row = table_rows(at)["RoI Pool"]
     assert pool_row["lost %"] == f"{lost:.1f}" and pool_row["gained %"] == f"{gained:.1f}"
+
+
+def test_a_box_released_on_the_stage_gives_engine_numbers_link_and_inputs():
+    at = new_app()
+    at.run()
+    release(at, (301.0, 250.75, 100.50049, 130.25))  # corners as dragged up-left, unrounded
+    assert_clean(at)
+    box = (100.5, 130.25, 301.0, 250.75)
+    ss = at.session_state
+    assert tuple(ss["box"]) == box
+    assert [at.number_input(key=k).value for k in ("bx1", "by1", "bx2", "by2")] == list(box)
+    values = features.image_feature_map(samples.load_sample_image(ss["img"]), ss["stride"]).channel(ss["ch"])
+    expected = expected_outputs(values, box, ss)
+    for m, out in shown_outputs(at).items():
+        np.testing.assert_allclose(out, expected[m][0, 0].numpy(), atol=1e-5, err_msg=m)
+    # The stage gets the box and the release it answers, so it can check itself.
+    assert stage(at)["box"] == list(box) and stage(at)["seq"] == 1
+    assert at.query_params["box"] in (["100.5,130.25,301,250.75"], "100.5,130.25,301,250.75")
+    # The same value again (a rerun for another reason) is not applied twice: a typed box stays.
+    at.number_input(key="bx2").set_value(400.0).run()
+    assert tuple(at.session_state["box"]) == (100.5, 130.25, 400.0, 250.75)
+    assert stage(at)["seq"] == 1
+
+
+@pytest.mark.parametrize("value, fragment", [
+    ({"box": [1e308, 0, 1e309, 5], "seq": 1}, "finite"),
+    ({"box": "<script>alert(1)</script>", "seq": 1}, "four coordinates"),
+    ({"box": [5000, 5000, 6000, 6000], "seq": 1}, "entirely off"),
+    ("not a dict", "not a box"),
+])
+def test_a_hostile_stage_value_is_refused_and_the_box_kept(value, fragment):
+    at = new_app()
+    at.run()
+    box = tuple(at.session_state["box"])
+    at.session_state["stage"] = {"box": value}
+    at.run()
+    assert not at.exception
+    assert tuple(at.session_state["box"]) == box and stage(at)["box"] == list(box)
+    warnings = " ".join(w.value for w in at.warning)
+    assert fragment in warnings and "<script>" not in warnings
+    assert set(shown_outputs(at)) == set(METHODS)
 
 
 @pytest.mark.parametrize("name", samples.sample_image_names())
@@ -131,8 +185,7 @@ def test_toy_grid_source_has_no_image_view():
     at = new_app({"src": "toy"})
     at.run()
     assert_clean(at)
-    specs = chart_specs(at)
-    assert "select_image" not in specs and "select_feature" in specs
+    assert stage(at)["image"] is None
     values = example_map("toy")
     expected = expected_outputs(values, at.session_state["box"], at.session_state)
     for m, out in shown_outputs(at).items():
@@ -148,13 +201,13 @@ def test_uploaded_image_and_npy_sources():
     at.session_state["_image"] = ("file-1", rng.integers(0, 255, (200, 300, 3), dtype=np.uint8))
     at.run()
     assert_clean(at)
-    assert "select_image" in chart_specs(at) and set(shown_outputs(at)) == set(METHODS)
+    assert stage(at)["image"]["width"] == 300 and set(shown_outputs(at)) == set(METHODS)
     fmap = features.load_npy(_npy_bytes(rng.standard_normal((2, 12, 20)).astype(np.float32)))
     at.session_state["src"] = "npy"
     at.session_state["_npy"] = ("file-2", fmap)
     at.run()
     assert_clean(at)
-    assert "select_image" not in chart_specs(at)
+    assert stage(at)["image"] is None
     assert set(shown_outputs(at)) == set(METHODS)
 
 
@@ -321,8 +374,7 @@ def test_toy_grid_is_the_walkthrough_map_at_stride_32_with_the_seed_box(query):
     assert not at.warning, [w.value for w in at.warning]
     ss = at.session_state
     assert ss["stride"] == 32 and tuple(ss["box"]) == SEED_EXAMPLE_BOX
-    z = decode(chart_specs(at)["select_feature"]["data"][0]["z"])
-    np.testing.assert_array_equal(z.reshape(example_map("toy").shape), example_map("toy"))
+    np.testing.assert_array_equal(stage_map(at), example_map("toy"))
 
 
 def test_show_the_code_is_each_methods_readable_reference():

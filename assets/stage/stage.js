@@ -1,0 +1,471 @@
+// The Playground's live stage (st.components.v2 entry point, the bundle's default export).
+//
+// Streamlit calls the default export on the same parentElement whenever the data changes; the
+// stage keeps its state there and updates in place (it is never rebuilt while it lives). While
+// a box is dragged, every method is computed here, by the browser engine, on each animation
+// frame; nothing is sent to the server. On release (or a keyboard move) one value,
+// {box, seq}, goes to the server, which traces the box with roiviz and sends its numbers back
+// in the next data; the status line shows the largest difference between the two.
+import { regionRects, traceMethod } from "./engine.js";
+import { buildStage, drawNotices, drawPanel, drawRefusal, drawStatus, drawSurface, heatImage, hoverText, showTooltip } from "./draw.js";
+
+const AGREE = 1e-5;          // largest |browser - server| that still counts as agreement
+const KEY_SEND_DELAY = 350;  // ms after the last arrow key before the box goes to the server
+const NARROW = 760;          // px: below this width the stage stacks into one column
+const LIVE_BUDGET = 40;      // ms: a method slower than this follows a drag only on release
+
+function decodeMap(m) {
+  const bytes = Uint8Array.from(atob(m.b64), (c) => c.charCodeAt(0));
+  return { values: new Float32Array(bytes.buffer), height: m.height, width: m.width, min: m.min, max: m.max };
+}
+
+function round3(v) { return Math.round(v * 1000) / 1000; }
+
+function sortBox(b) {
+  return [Math.min(b[0], b[2]), Math.min(b[1], b[3]), Math.max(b[0], b[2]), Math.max(b[1], b[3])];
+}
+
+const f2 = (v) => (Math.round(v * 100) / 100).toString();
+
+/** One line under a panel's title: what the method does with the box, in numbers. */
+function panelSummary(t) {
+  const r = (b) => `x ${f2(b[0])}..${f2(b[2])}, y ${f2(b[1])}..${f2(b[3])}`;
+  if (t.method === "roi_pool") return t.snapped_box ? `reads whole cells ${r(t.snapped_box)}` : "reads no cell";
+  if (t.method === "roi_warp") return t.snapped_box ? `snaps to ${r(t.snapped_box)}, then samples ${t.grid[0]} x ${t.grid[1]} per bin` : "";
+  if (t.method === "roi_align") {
+    const shifted = t.settings.aligned ? "" : " (shifted by half a cell: aligned=False)";
+    return `samples ${t.grid[0]} x ${t.grid[1]} per bin, no rounding${shifted}`;
+  }
+  return "integrates each bin exactly, no rounding, no samples";
+}
+
+class Stage {
+  constructor(root, setStateValue) {
+    this.root = root;
+    this.setStateValue = setStateValue;
+    this.uid = `s${Math.random().toString(36).slice(2, 8)}`;
+    this.dom = null;
+    this.signature = "";
+    this.box = null;         // image pixels, the box drawn now
+    this.seq = 0;            // releases sent by this stage
+    this.serverSeq = 0;      // the last release the server has answered
+    this.drag = null;
+    this.frame = 0;
+    this.keyTimer = 0;
+    this.extent = null;      // the panels' common view (feature units)
+    this.traces = {};
+    this.data = null;
+    this.resize = new ResizeObserver(() => this.layout());
+    this.resize.observe(root);
+    this.onWindowResize = () => this.layout();
+    window.addEventListener("resize", this.onWindowResize);
+  }
+
+  destroy() {
+    this.resize.disconnect();
+    if (this.sizes) this.sizes.disconnect();
+    window.removeEventListener("resize", this.onWindowResize);
+    cancelAnimationFrame(this.frame);
+    clearTimeout(this.keyTimer);
+  }
+
+  // ---- data from the server -------------------------------------------------------------
+  update(data) {
+    // Not in the middle of a drag or of keyboard moves not yet sent: apply it afterwards.
+    if (this.drag || this.keyPending) { this.pendingData = data; return; }
+    const first = !this.data;
+    const mapChanged = !this.data || this.data.map.b64 !== data.map.b64;
+    this.data = data;
+    if (mapChanged) {
+      this.map = decodeMap(data.map);
+      this.map.href = heatImage(this.map);
+    }
+    const signature = JSON.stringify([!!data.image, data.methods, data.style.presenter]);
+    if (signature !== this.signature) {
+      this.signature = signature;
+      this.dom = buildStage(this.root, { hasImage: !!data.image, methods: data.methods, style: data.style, uid: this.uid });
+      this.root.classList.toggle("presenter", !!data.style.presenter);
+      this.bindEvents();
+      this.observeSizes();
+    }
+    if (first) this.seq = data.seq;
+    // The server's box wins once it has answered our last release (or for a typed box, a new
+    // input, new settings: anything that did not come from this stage).
+    if (data.seq >= this.seq) {
+      this.seq = data.seq;
+      this.box = data.box.slice();
+      this.extent = null;
+    }
+    this.serverSeq = data.seq;
+    drawNotices(this.dom, data.notices || []);
+    this.compute();
+    this.layout();  // and draw
+  }
+
+  // ---- computing: the browser engine, every method, for the box drawn now -----------------
+  // During a drag a method whose last run took more than LIVE_BUDGET ms (14 x 14 bins at
+  // ratio 16 is 50,000 samples) keeps its last picture until the release, so the others stay
+  // smooth; its panel says so.
+  compute(live = false) {
+    const d = this.data;
+    const traces = {}, regions = {}, refused = {};
+    this.cost = this.cost || {};
+    this.waiting = [];
+    for (const m of d.methods) {
+      if (live && this.cost[m] > LIVE_BUDGET && this.traces[m]) {
+        traces[m] = this.traces[m]; regions[m] = this.regions[m];
+        this.waiting.push(m);
+        continue;
+      }
+      const t0 = performance.now();
+      try {
+        traces[m] = traceMethod(m, this.map, this.box, d.settings);
+      } catch (err) {
+        // The engine refuses what roiviz refuses (e.g. more samples than the Playground traces
+        // live, which an adaptive ratio reaches when a box grows): say so in the panel.
+        refused[m] = String(err && err.message ? err.message : err);
+        continue;
+      }
+      regions[m] = {};
+      for (const name of Object.keys(d.style.areas)) regions[m][name] = regionRects(traces[m], name);
+      this.cost[m] = performance.now() - t0;
+    }
+    this.traces = traces;
+    this.regions = regions;
+    this.refused = refused;
+  }
+
+  agreement() {
+    const d = this.data;
+    const ref = d.reference || {};
+    const same = this.box.every((v, i) => v === d.box[i]);
+    if (!same || this.seq > this.serverSeq) {
+      return { kind: "pending", text: "Computed in your browser; checking with the server…" };
+    }
+    let worst = 0, where = "";
+    const missing = [];
+    for (const m of d.methods) {
+      const t = this.traces[m], r = ref[m];
+      if (!t) continue;
+      if (!r) { missing.push(d.style.method_labels[m]); continue; }
+      const flat = t.output.flat();
+      let diff = flat.length === r.output.length ? 0 : Infinity;
+      for (let i = 0; i < flat.length && diff !== Infinity; i++) diff = Math.max(diff, Math.abs(flat[i] - r.output[i]));
+      const geom = ["snapped_box", "sampled_box", "read_region"].some((k) => JSON.stringify(t[k]) !== JSON.stringify(r[k]));
+      if (geom) diff = Math.max(diff, 1);
+      if (diff > worst || !where) { worst = Math.max(worst, diff); where = d.style.method_labels[m]; }
+    }
+    this.root.dataset.agreement = String(worst);
+    const tail = missing.length ? ` (${missing.join(", ")}: not traced by the server)` : "";
+    if (worst > AGREE) {
+      return { kind: "warn", text: `⚠ Browser and server disagree: largest |difference| ${worst.toExponential(2)} (${where}). The tables below are the server's numbers.${tail}` };
+    }
+    return { kind: "ok", text: `✓ Browser and server agree: largest |difference| ${worst === 0 ? "0" : worst.toExponential(1)} over all outputs and boxes.${tail}` };
+  }
+
+  // ---- drawing -----------------------------------------------------------------------------
+  layout() {
+    if (!this.dom) return;
+    const width = this.root.clientWidth || window.innerWidth;
+    const narrow = width < NARROW;
+    this.root.classList.toggle("narrow", narrow);
+    // Wide: the stage fits the window below where it starts on the page, so the box and all
+    // four panels are on screen together under a short title; if it starts low on the page,
+    // it takes the window's height less the header bar.
+    const below = window.innerHeight - this.pageTop() - 12;
+    const h = Math.max(400, Math.min(below >= 0.6 * window.innerHeight ? below : window.innerHeight - 70, 1100));
+    this.root.style.setProperty("--stage-h", `${Math.round(h)}px`);
+    // Photo and map side by side when that draws them larger than one above the other.
+    const box = this.dom.surfacesBox;
+    if (this.dom.surfaces.image && !narrow) {
+      box.classList.remove("pair");
+      const w = box.clientWidth, free = h - 2 * 16 - 150;  // less the status, legend, hint, titles
+      box.classList.toggle("pair", Math.min(w / 2, free) > Math.min(w, free / 2));
+    } else {
+      box.classList.remove("pair");
+    }
+    if (this.data && !this.drag) this.draw();
+  }
+
+  /** The stage's top on the page (not on screen: the same whether the page is scrolled). */
+  pageTop() {
+    let a = this.root.parentNode;
+    while (a) {
+      if (a instanceof ShadowRoot) a = a.host;
+      if (a.nodeType === 1 && a.scrollHeight > a.clientHeight && /(auto|scroll)/.test(getComputedStyle(a).overflowY)) break;
+      a = a.parentNode;
+    }
+    const top = this.root.getBoundingClientRect().top;
+    return a && a.nodeType === 1 ? top - a.getBoundingClientRect().top + a.scrollTop : top + window.scrollY;
+  }
+
+  panelExtent() {
+    // One view for all panels (so they compare), around every method's rectangles. During a
+    // drag it only grows, so the map stays still while the box moves over it.
+    let e = this.extent ? this.extent.slice() : null;
+    const grow = (r) => {
+      if (!r) return;
+      if (!e) { e = r.slice(); return; }
+      e = [Math.min(e[0], r[0]), Math.min(e[1], r[1]), Math.max(e[2], r[2]), Math.max(e[3], r[3])];
+    };
+    for (const t of Object.values(this.traces)) {
+      grow(t.roi); grow(t.snapped_box); grow(t.read_region); grow(t.sampled_box);
+    }
+    if (!e) return [0, 0, this.map.width, this.map.height];
+    if (!this.extent) {
+      const pad = Math.max(1, 0.15 * Math.max(e[2] - e[0], e[3] - e[1]));
+      e = [Math.max(e[0] - pad, Math.min(e[0], 0) - 0.5), Math.max(e[1] - pad, Math.min(e[1], 0) - 0.5),
+        Math.min(e[2] + pad, Math.max(e[2], this.map.width) + 0.5), Math.min(e[3] + pad, Math.max(e[3], this.map.height) + 0.5)];
+    }
+    this.extent = e;
+    return e;
+  }
+
+  metrics(trace) {
+    const a = trace.areas;
+    const precise = this.traces.precise_roi_pool;
+    let diff = "";
+    if (precise) {
+      const x = trace.output.flat(), y = precise.output.flat();
+      let s = 0;
+      for (let i = 0; i < x.length; i++) s += Math.abs(x[i] - y[i]);
+      diff = (s / x.length).toFixed(4);
+    }
+    return [a.lost_percent.toFixed(1), a.gained_percent.toFixed(1), a.outside_percent.toFixed(1), a.iou.toFixed(3), diff];
+  }
+
+  draw() {
+    const t0 = performance.now();
+    const d = this.data, style = d.style, stride = d.settings.stride;
+    const b = sortBox(this.box);
+    if (this.dom.surfaces.image) {
+      const im = d.image;
+      drawSurface(this.dom.surfaces.image, {
+        extent: [-0.02 * im.width, -0.02 * im.height, 1.02 * im.width, 1.02 * im.height],
+        box: b, pictureHref: im.uri, pictureSize: [im.width, im.height], gridStep: stride,
+      }, style, `${d.titles.image}: drag a box`);
+    }
+    const m = this.map;
+    drawSurface(this.dom.surfaces.map, {
+      extent: [-0.5, -0.5, m.width + 0.5, m.height + 0.5],
+      box: b.map((v) => v / stride), pictureHref: m.href, pictureSize: [m.width, m.height], gridStep: 1, map: m,
+    }, style, `${d.titles.map}: drag a box`);
+    const extent = this.panelExtent();
+    let lo = Infinity, hi = -Infinity;
+    for (const t of Object.values(this.traces)) {
+      for (const row of t.output) for (const v of row) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    }
+    if (!(hi > lo)) hi = lo + 1;
+    for (const [method, p] of Object.entries(this.dom.panels)) {
+      const t = this.traces[method];
+      p.sec.hidden = !t && !this.refused[method];
+      if (!t) {
+        if (this.refused[method]) drawRefusal(p, this.refused[method]);
+        continue;
+      }
+      const ref = (d.reference || {})[method];
+      const summary = panelSummary(t);
+      const waiting = this.drag && this.waiting.includes(method)
+        ? `Too many samples to follow the drag (${Math.round(this.cost[method])} ms a frame): updates on release.` : "";
+      drawPanel(p, t, { extent, style, map: m, regions: this.regions[method], outRange: [lo, hi], cap: d.max_drawn_samples,
+        metrics: this.metrics(t), notes: ref ? ref.notes : [], summary, waiting });
+    }
+    const status = this.drag ? { kind: "live", text: "Dragging: every panel is computed in your browser; release to check with the server." }
+      : this.agreement();
+    drawStatus(this.dom, status);
+    this.root.dataset.state = this.drag ? "dragging" : status.kind;
+    this.root.dataset.seq = String(this.seq);
+    this.root.dataset.serverSeq = String(this.serverSeq);
+    this.root.dataset.box = b.join(",");
+    this.root.dataset.drawMs = (performance.now() - t0).toFixed(2);
+  }
+
+  observeSizes() {
+    // Every SVG's size on screen, kept on the element (svg.__size) for the drawing, which must
+    // not read layout in the middle of a frame.
+    if (this.sizes) this.sizes.disconnect();
+    this.sizes = new ResizeObserver((entries) => {
+      for (const e of entries) e.target.__size = [e.contentRect.width || 1, e.contentRect.height || 1];
+      if (this.data && !this.drag) this.schedule();
+    });
+    for (const svg of this.root.querySelectorAll("svg")) this.sizes.observe(svg);
+  }
+
+  // ---- input ------------------------------------------------------------------------------
+  bindEvents() {
+    for (const s of Object.values(this.dom.surfaces)) {
+      s.svg.addEventListener("pointerdown", (e) => this.pointerDown(e, s));
+      s.svg.addEventListener("pointermove", (e) => this.pointerMove(e, s));
+      s.svg.addEventListener("pointerup", (e) => this.pointerUp(e, s));
+      s.svg.addEventListener("pointercancel", (e) => this.pointerUp(e, s));
+      s.svg.addEventListener("keydown", (e) => this.keyDown(e));
+    }
+    for (const [method, p] of Object.entries(this.dom.panels)) {
+      p.view.addEventListener("pointermove", (e) => this.hover(e, method, p));
+      p.view.addEventListener("pointerleave", () => showTooltip(this.dom, "", 0, 0));
+    }
+  }
+
+  unitsPerImagePixel(s) { return s.kind === "image" ? 1 : 1 / this.data.settings.stride; }
+
+  toSurface(e, s) {
+    const pt = new DOMPoint(e.clientX, e.clientY).matrixTransform(s.svg.getScreenCTM().inverse());
+    const k = this.unitsPerImagePixel(s);
+    return [pt.x / k, pt.y / k];  // image pixels
+  }
+
+  imageSize() {
+    const st = this.data.settings.stride;
+    return [this.map.width * st, this.map.height * st];
+  }
+
+  pointerDown(e, s) {
+    if (e.button !== undefined && e.button !== 0) return;
+    e.preventDefault();
+    this.root.classList.remove("keyboard");
+    s.svg.focus({ preventScroll: true });
+    s.svg.setPointerCapture(e.pointerId);
+    const p = this.toSurface(e, s);
+    const b = sortBox(this.box);
+    const ctm = s.svg.getScreenCTM();
+    const k = this.unitsPerImagePixel(s);
+    const tol = (e.pointerType === "touch" ? 16 : 8) / (ctm.a * k);  // screen px -> image px
+    const nearX1 = Math.abs(p[0] - b[0]) <= tol, nearX2 = Math.abs(p[0] - b[2]) <= tol;
+    const nearY1 = Math.abs(p[1] - b[1]) <= tol, nearY2 = Math.abs(p[1] - b[3]) <= tol;
+    const withinX = p[0] >= b[0] - tol && p[0] <= b[2] + tol, withinY = p[1] >= b[1] - tol && p[1] <= b[3] + tol;
+    let mode = "new";
+    const edges = { x1: nearX1 && withinY, x2: nearX2 && !nearX1 && withinY, y1: nearY1 && withinX, y2: nearY2 && !nearY1 && withinX };
+    if (edges.x1 || edges.x2 || edges.y1 || edges.y2) mode = "resize";
+    else if (p[0] > b[0] && p[0] < b[2] && p[1] > b[1] && p[1] < b[3]) mode = "move";
+    this.drag = { id: e.pointerId, mode, edges, start: p, startBox: b, screen: [e.clientX, e.clientY], moved: false, surface: s };
+    this.root.dataset.state = "dragging";
+  }
+
+  pointerMove(e, s) {
+    const g = this.drag;
+    if (!g || g.id !== e.pointerId) return;
+    e.preventDefault();
+    if (!g.moved && Math.hypot(e.clientX - g.screen[0], e.clientY - g.screen[1]) < 3) return;
+    g.moved = true;
+    const [W, H] = this.imageSize();
+    const pad = this.data.settings.stride;
+    const p = this.toSurface(e, s);
+    const px = Math.min(Math.max(p[0], -pad), W + pad), py = Math.min(Math.max(p[1], -pad), H + pad);
+    const b0 = g.startBox;
+    let b;
+    if (g.mode === "move") {
+      let dx = px - g.start[0], dy = py - g.start[1];
+      // Keep the box's centre on the map, so it always overlaps it.
+      const cx = (b0[0] + b0[2]) / 2, cy = (b0[1] + b0[3]) / 2;
+      dx = Math.min(Math.max(dx, -cx), W - cx); dy = Math.min(Math.max(dy, -cy), H - cy);
+      b = [b0[0] + dx, b0[1] + dy, b0[2] + dx, b0[3] + dy];
+    } else if (g.mode === "resize") {
+      b = b0.slice();
+      if (g.edges.x1) b[0] = px;
+      if (g.edges.x2) b[2] = px;
+      if (g.edges.y1) b[1] = py;
+      if (g.edges.y2) b[3] = py;
+    } else {
+      b = [g.start[0], g.start[1], px, py];
+    }
+    b = sortBox(b);
+    const minSize = 0.05 * pad;
+    if (b[2] - b[0] < minSize || b[3] - b[1] < minSize) return;
+    if (b[2] <= 0 || b[3] <= 0 || b[0] >= W || b[1] >= H) return;
+    this.box = b;
+    this.schedule();
+  }
+
+  schedule() {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      const t0 = performance.now();
+      this.compute(true);
+      const t1 = performance.now();
+      this.draw();
+      // Benchmarks (benchmarks/latency.py) read each frame's engine and drawing times.
+      if (window.__roivizStageFrames) window.__roivizStageFrames.push({ engine: t1 - t0, draw: performance.now() - t1 });
+    });
+  }
+
+  pointerUp(e, s) {
+    const g = this.drag;
+    if (!g || g.id !== e.pointerId) return;
+    this.drag = null;
+    try { s.svg.releasePointerCapture(e.pointerId); } catch (_) { /* already released */ }
+    cancelAnimationFrame(this.frame); this.frame = 0;
+    if (!g.moved) { this.afterDrag(); return; }  // a click keeps the box
+    this.release();
+  }
+
+  release() {
+    this.box = this.box.map(round3);
+    this.seq += 1;
+    this.setStateValue("box", { box: this.box.slice(), seq: this.seq });
+    this.compute();
+    this.draw();
+    this.afterDrag();
+  }
+
+  afterDrag() {
+    if (this.pendingData) {
+      const d = this.pendingData;
+      this.pendingData = null;
+      this.update(d);
+    } else {
+      this.draw();
+    }
+  }
+
+  keyDown(e) {
+    const dirs = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+    const dir = dirs[e.key];
+    if (!dir || !this.data) return;
+    e.preventDefault();
+    this.root.classList.add("keyboard");
+    const step = this.data.settings.stride * (e.shiftKey ? 1 : 0.1);
+    const [W, H] = this.imageSize();
+    const b = this.box;
+    let dx = dir[0] * step, dy = dir[1] * step;
+    const cx = (b[0] + b[2]) / 2, cy = (b[1] + b[3]) / 2;
+    dx = Math.min(Math.max(dx, -cx), W - cx); dy = Math.min(Math.max(dy, -cy), H - cy);
+    this.box = [b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy].map(round3);
+    this.compute();
+    this.draw();
+    clearTimeout(this.keyTimer);
+    this.keyPending = true;
+    this.keyTimer = setTimeout(() => {
+      this.keyPending = false;
+      this.seq += 1;
+      this.setStateValue("box", { box: this.box.slice(), seq: this.seq });
+      this.afterDrag();
+    }, KEY_SEND_DELAY);
+  }
+
+  hover(e, method, p) {
+    const t = this.traces[method];
+    if (!t || this.drag) return;
+    const pt = new DOMPoint(e.clientX, e.clientY).matrixTransform(p.view.getScreenCTM().inverse());
+    const ppc = p.view.getScreenCTM().a;
+    showTooltip(this.dom, hoverText(t, this.regions[method], pt.x, pt.y, 8 / ppc, this.data.style), e.clientX, e.clientY);
+  }
+}
+
+export default function (component) {
+  const { data, parentElement, setStateValue } = component;
+  let root = parentElement.querySelector(".roiviz-stage");
+  if (!root) {
+    root = document.createElement("div");
+    root.className = "roiviz-stage";
+    parentElement.appendChild(root);
+  }
+  if (!root.__stage) root.__stage = new Stage(root, setStateValue);
+  const stage = root.__stage;
+  stage.setStateValue = setStateValue;
+  if (data) stage.update(data);
+  return () => {
+    stage.destroy();
+    root.__stage = null;
+  };
+}
