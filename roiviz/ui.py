@@ -278,3 +278,12 @@ def next_in_lesson(current: str) -> None:
         st.page_link(path, label=f"Next in the lesson: {label}")
     except (StreamlitAPIException, KeyError):   # not registered: the page runs on its own
         pass
+
+
+def interactive_download(table: PageParams, stem: str, make_html: Callable[[], bytes]) -> None:
+    """A download button for the standalone interactive page (:func:`roiviz.export.interactive_page`)."""
+    st.download_button("Download interactive page", make_html, file_name=f"{stem}.html", mime="text/html",
+                       key=f"{table.prefix}dl_html", on_click="ignore",
+                       help="One HTML file, no server needed: open it, or put it on a blog (an iframe "
+                            "or a link), and readers drag the box while the four panels follow, "
+                            "computed in their browser.")

@@ -86,6 +86,12 @@ MEASURE = """(figureSelector) => {
           viewport: [innerWidth, innerHeight]};
 }"""
 
+#: The live stage sets its own sizes inside its shadow root (assets/stage/stage.css, issue 8): 18 px
+#: text in presenter mode and one-line panel summaries cut with an ellipsis, which the page's
+#: presenter CSS cannot reach. Strict: the test fails as soon as the stage fits, to drop the mark.
+STAGE_GAP = pytest.mark.xfail(strict=True, reason="the stage's presenter text is 18 px and its "
+                              "panel summaries are cut (assets/stage/stage.css)")
+
 #: The Feature pyramids page (issue 11) draws its method panels with plotly, whose output
 #: heatmap writes three-digit numbers at a fixed size however narrow the cells
 #: (roiviz/render_plotly.py, output_figure): they overlap in presenter mode at 1280 x 720.
@@ -94,6 +100,8 @@ PLOTLY_GAP = pytest.mark.xfail(strict=True, reason="plotly output numbers overla
                                "(render_plotly.output_figure)")
 
 PAGES = [
+    pytest.param("playground", "/?presenter=1", "Playground", ".roiviz-stage .layout", marks=STAGE_GAP,
+                 id="playground"),
     ("walkthrough", "/walkthrough?step=6&conv=article&presenter=1", "Walkthrough",
      "[data-testid=stImage] img"),
     ("walkthrough-bilinear", "/walkthrough?step=9&conv=library&presenter=1", "Walkthrough",
@@ -172,3 +180,22 @@ def test_gif_download_from_the_sensitivity_page(presenter_page):
     assert data.startswith(b"GIF89a") and len(data) <= MAX_GIF_BYTES
     with Image.open(io.BytesIO(data)) as im:
         assert im.n_frames == 16 and im.info["loop"] == 0
+
+
+def test_playground_downloads_an_interactive_page(presenter_page):
+    """The Playground's "Download interactive page" gives one HTML file under 1.5 MB that holds
+    the stage (its behaviour from disk is tested in test_interactive_page.py)."""
+    from roiviz.export import MAX_PAGE_BYTES
+
+    pg = presenter_page
+    pg.goto(pg.url_base + "/?presenter=0")
+    pg.wait_for_selector(".roiviz-stage .panel .out rect")
+    with pg.expect_download(timeout=120_000) as info:
+        pg.locator(".st-key-dl_html button:visible").click()
+    download = info.value
+    assert download.suggested_filename == "roiviz-playground.html"
+    path = ARTIFACTS / download.suggested_filename
+    download.save_as(str(path))
+    text = path.read_text(encoding="utf-8")
+    assert len(text.encode("utf-8")) < MAX_PAGE_BYTES
+    assert text.startswith("<!doctype html>") and "mountStage(" in text and "default-src 'none'" in text
