@@ -80,7 +80,7 @@ def _bin_cells(batch_idx: torch.Tensor, shape: tuple[int, int], wy: torch.Tensor
 
     Every bin is first laid out as a padded ``Ly x Lx`` rectangle (the chunk's longest row and
     column spans), which takes a handful of broadcast operations; the padding is then dropped
-    with one boolean mask, which keeps the row-major order. (Listing the cells with
+    with one mask, which keeps the row-major order. (Listing the cells with
     ``repeat_interleave`` and index division takes four times as many operations on ``[T]``
     tensors, and each one costs a thread-pool round trip with 2 threads on a busy machine.)
 
@@ -112,7 +112,9 @@ def _bin_cells(batch_idx: torch.Tensor, shape: tuple[int, int], wy: torch.Tensor
     used = row_used[:, :, None, :, None] & col_used[:, None, :, None, :]
     cells = row_base[:, :, None, :, None] + cols[:, None, :, None, :]
     weights = row_weight[:, :, None, :, None] * col_weight[:, None, :, None, :]
-    return cells[used], weights[used], offsets
+    # One nonzero for both selections (boolean indexing would run it twice, and slower).
+    kept = used.reshape(-1).nonzero().squeeze(1)                               # [T]
+    return cells.reshape(-1).index_select(0, kept), weights.reshape(-1).index_select(0, kept), offsets
 
 
 def separable_apply(input: torch.Tensor, batch_idx: torch.Tensor, wy: torch.Tensor,
