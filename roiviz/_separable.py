@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
-#: Upper bound on listed cells (over all bins) per chunk of :func:`separable_apply`.
+#: Upper bound on listed cells (over all bins, with padding) per chunk of :func:`separable_apply`.
 CHUNK_ENTRIES = 1 << 20
 #: Upper bound on gathered elements (cells x channels) per chunk of :func:`bin_max`: 4 MB of
 #: float32, so that a chunk's gathered cells stay in a core's L2 cache while they are reduced
@@ -46,38 +46,75 @@ def weight_spans(weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return first.clamp(max=size - 1), (last - first + 1).clamp(min=0)
 
 
-def _ranges(cost: torch.Tensor) -> Iterator[tuple[int, int]]:
-    """Consecutive RoI ranges ``[start, stop)`` of total cost <= ``CHUNK_ENTRIES`` (or 1 RoI)."""
-    total = torch.cumsum(cost, 0)
-    k_total, start = cost.numel(), 0
+def _chunks(row_len: torch.Tensor, col_len: torch.Tensor) -> Iterator[torch.Tensor]:
+    """Chunks of RoIs of at most ``CHUNK_ENTRIES`` padded cells each (or 1 RoI), similar RoIs together.
+
+    A chunk of ``k`` RoIs lists ``k * P * Q * Ly * Lx`` cells before :func:`_bin_cells` drops the
+    padding, ``Ly`` and ``Lx`` its longest row and column spans. RoIs are taken in order of
+    their ``Ly * Lx`` so that one long thin box (a box clipped at the image border, on a fine
+    pyramid level) does not pad a whole chunk of small ones.
+
+    Args:
+        row_len: ``[K, P]``; col_len: ``[K, Q]``, the bins' span lengths.
+
+    Yields:
+        The RoI indices ``[k]`` of each chunk.
+    """
+    bins = row_len.shape[1] * col_len.shape[1]
+    longest_y, longest_x = row_len.amax(1).clamp(min=1), col_len.amax(1).clamp(min=1)   # [K]
+    order = torch.argsort(longest_y * longest_x, stable=True)
+    longest_y, longest_x = longest_y[order], longest_x[order]
+    start, k_total = 0, order.numel()
     while start < k_total:
-        base = int(total[start - 1]) if start else 0
-        stop = max(int(torch.searchsorted(total, base + CHUNK_ENTRIES, right=True)), start + 1)
-        yield start, stop
+        ly, lx = longest_y[start:].cummax(0).values, longest_x[start:].cummax(0).values
+        cost = torch.arange(1, k_total - start + 1, device=ly.device) * bins * ly * lx   # rising
+        stop = start + max(1, int((cost <= CHUNK_ENTRIES).sum()))
+        yield order[start:stop]
         start = stop
 
 
-def _bin_cells(row_start: torch.Tensor, row_len: torch.Tensor, col_start: torch.Tensor,
-               col_len: torch.Tensor):
-    """List the cells of every bin ``(k, p, q)``, row-major inside each bin.
+def _bin_cells(batch_idx: torch.Tensor, shape: tuple[int, int], wy: torch.Tensor, wx: torch.Tensor,
+               row_start: torch.Tensor, row_len: torch.Tensor, col_start: torch.Tensor,
+               col_len: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """List the cells and weights of every bin ``(k, p, q)``, row-major inside each bin.
+
+    Every bin is first laid out as a padded ``Ly x Lx`` rectangle (the chunk's longest row and
+    column spans), which takes a handful of broadcast operations; the padding is then dropped
+    with one mask, which keeps the row-major order. (Listing the cells with
+    ``repeat_interleave`` and index division takes four times as many operations on ``[T]``
+    tensors, and each one costs a thread-pool round trip with 2 threads on a busy machine.)
 
     Args:
-        row_start, row_len: ``[k, P]``; col_start, col_len: ``[k, Q]`` (lengths >= 0).
+        batch_idx: int64 ``[k]``; shape: the map's ``(H, W)``.
+        wy: ``[k, P, H]``; wx: ``[k, Q, W]``, the weights of this chunk's RoIs.
+        row_start, row_len: ``[k, P]``; col_start, col_len: ``[k, Q]`` (lengths >= 0), the
+            non-zero spans of ``wy`` and ``wx`` (:func:`weight_spans`).
 
     Returns:
-        ``(roi, p, q, rows, cols, offsets)``: the first five ``[T]``, one entry per cell of a
-        bin, bins in ``(k, p, q)`` order; ``offsets [k*P*Q]``, where each bin's entries start.
+        ``(cells, weights, offsets)``: ``cells`` int64 ``[T]``, rows of :func:`cell_table`;
+        ``weights [T]``, ``wy[k, p, h] * wx[k, q, w]``; ``offsets [k*P*Q]``, where each bin's
+        entries start (bins in ``(k, p, q)`` order).
     """
-    p_n, q_n = row_len.shape[1], col_len.shape[1]
+    height, width = shape
     counts = (row_len[:, :, None] * col_len[:, None, :]).reshape(-1)           # [k*P*Q]
     offsets = torch.cumsum(counts, 0) - counts
-    total = int(counts.sum())
-    bag = torch.repeat_interleave(torch.arange(counts.numel(), device=counts.device), counts,
-                                  output_size=total)                          # [T]
-    local = torch.arange(total, device=counts.device) - offsets[bag]
-    roi, p, q = bag // (p_n * q_n), bag // q_n % p_n, bag % q_n
-    width = col_len[roi, q]
-    return roi, p, q, row_start[roi, p] + local // width, col_start[roi, q] + local % width, offsets
+    ly, lx = max(int(row_len.max()), 1), max(int(col_len.max()), 1)
+    i = torch.arange(ly, device=wy.device)
+    j = torch.arange(lx, device=wx.device)
+    rows = (row_start[:, :, None] + i).clamp(max=height - 1)                   # [k, P, Ly]
+    cols = (col_start[:, :, None] + j).clamp(max=width - 1)                    # [k, Q, Lx]
+    row_weight = wy.gather(2, rows)                                            # [k, P, Ly]
+    col_weight = wx.gather(2, cols)                                            # [k, Q, Lx]
+    row_base = (batch_idx[:, None, None] * height + rows) * width              # [k, P, Ly]
+    row_used = i < row_len[:, :, None]                                         # [k, P, Ly]
+    col_used = j < col_len[:, :, None]                                         # [k, Q, Lx]
+    # [k, P, Q, Ly, Lx]: bin (p, q), its row i and column j.
+    used = row_used[:, :, None, :, None] & col_used[:, None, :, None, :]
+    cells = row_base[:, :, None, :, None] + cols[:, None, :, None, :]
+    weights = row_weight[:, :, None, :, None] * col_weight[:, None, :, None, :]
+    # One nonzero for both selections (boolean indexing would run it twice, and slower).
+    kept = used.reshape(-1).nonzero().squeeze(1)                               # [T]
+    return cells.reshape(-1).index_select(0, kept), weights.reshape(-1).index_select(0, kept), offsets
 
 
 def separable_apply(input: torch.Tensor, batch_idx: torch.Tensor, wy: torch.Tensor,
@@ -100,16 +137,15 @@ def separable_apply(input: torch.Tensor, batch_idx: torch.Tensor, wy: torch.Tens
     row_start, row_len = weight_spans(wy)                                     # [K, P]
     col_start, col_len = weight_spans(wx)                                     # [K, Q]
     table = cell_table(input)                                                 # [N*H*W, C]
-    parts = []
-    for start, stop in _ranges(row_len.sum(1) * col_len.sum(1)):
-        roi, p, q, rows, cols, offsets = _bin_cells(row_start[start:stop], row_len[start:stop],
-                                                    col_start[start:stop], col_len[start:stop])
-        roi = roi + start
-        cells = (batch_idx[roi] * height + rows) * width + cols                 # [T]
-        weights = wy[roi, p, rows] * wx[roi, q, cols]                           # [T]
-        parts.append(F.embedding_bag(cells, table, offsets, mode="sum", per_sample_weights=weights))
-    out = torch.cat(parts) if len(parts) > 1 else parts[0]                    # [K*P*Q, C]
-    return out.view(k_total, p_n, q_n, channels).permute(0, 3, 1, 2).contiguous()
+    out = input.new_empty((k_total, channels, p_n, q_n))                      # every RoI is written
+    for rois in _chunks(row_len, col_len):
+        cells, weights, offsets = _bin_cells(batch_idx[rois], (height, width), wy[rois], wx[rois],
+                                             row_start[rois], row_len[rois], col_start[rois],
+                                             col_len[rois])
+        part = F.embedding_bag(cells, table, offsets, mode="sum", per_sample_weights=weights)
+        # [k*P*Q, C] -> [k, C, P, Q], chunk by chunk while the part is still in cache.
+        out.index_copy_(0, rois, part.view(rois.numel(), p_n, q_n, channels).permute(0, 3, 1, 2))
+    return out
 
 
 def _grouped_chunks(exact: torch.Tensor, padded: torch.Tensor,

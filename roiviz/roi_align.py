@@ -115,8 +115,10 @@ def align_from_mapping(input: torch.Tensor, batch_idx: torch.Tensor, mapping_y, 
                               wx.reshape(k_total, pooled_w * max_gx, width))  # [K, C, PH*Gy, PW*Gx]
     channels = input.shape[1]
     samples = samples.reshape(k_total, channels, pooled_h, max_gy, pooled_w, max_gx)
-    samples = samples.permute(0, 1, 2, 4, 3, 5).reshape(k_total, channels, pooled_h, pooled_w, -1)
-    valid = (my[:, :, None, :, None] & mx[:, None, :, None, :]).reshape(k_total, 1, pooled_h, pooled_w, -1)
+    samples = samples.permute(0, 1, 2, 4, 3, 5).reshape(k_total, channels, pooled_h, pooled_w,
+                                                        max_gy * max_gx)   # K may be 0
+    valid = (my[:, :, None, :, None] & mx[:, None, :, None, :]).reshape(k_total, 1, pooled_h, pooled_w,
+                                                                     max_gy * max_gx)
     best = samples.masked_fill(~valid, float("-inf")).max(dim=-1).values    # [K, C, PH, PW]
     return torch.where(valid.any(-1), best, torch.zeros_like(best))
 

@@ -108,8 +108,8 @@ def test_playground_pyramid_option_switches_level_across_224_px(server):
     type_number(pg, "by2", "324")
     pg.wait_for_function("() => document.querySelector('.st-key-pyramid_level p').innerText"
                          ".includes('level P4, stride 16 px')")
-    pg.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
-                         ".some(p => (p._fullLayout?.title?.text || '').includes('stride 16'))")
+    # The live stage now holds the level's map (its title names the stride).
+    pg.locator(".roiviz-stage .surface[data-surface=map]", has_text="stride 16").wait_for()
     assert not pg.locator("[data-testid=stException]").count()
     pg.screenshot(path=str(ARTIFACTS / "playground_pyramid_P4.png"))
     context.close()

@@ -28,23 +28,15 @@ from browser_support import (
 )
 from PIL import Image
 from stage_driver import STAGE
+from test_playground import new_app
 from streamlit.testing.v1 import AppTest
 
 from roiviz import samples
 from roiviz.methods import METHODS
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
-
-
-def new_app(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    return at
 
 
 def stage(at: AppTest) -> dict:

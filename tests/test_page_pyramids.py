@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from test_pages import ROOT, TIMEOUT, check_files, downloads, media, no_problems  # noqa: F401
-from test_playground import chart_specs, decode
+from test_playground import stage, stage_map
 from streamlit.testing.v1 import AppTest
 
 from roiviz.features import image_feature_map
@@ -188,13 +188,13 @@ def test_playground_pyramid_pools_the_box_on_its_level():
     at.number_input(key="by2").set_value(324.0).run()
     no_problems(at)
     assert playground_level(at).startswith("**Feature pyramid: level P4, stride 16 px**")
-    assert "14.000 x 14.000 cells" in at.caption[0].value
+    assert any("14.000 x 14.000 cells" in c.value for c in at.caption)
     assert at.query_params["fpn"] == "1" and at.query_params["box"] == "100,100,324,324"
-    # The feature view and the panels are on P4 now: the view shows the stride-16 map.
+    # The stage and its panels are on P4 now: the stage holds the stride-16 map.
     values = image_feature_map(load_sample_image("astronaut"), 16).channel(0)
-    z = decode(chart_specs(at)["select_feature"]["data"][0]["z"])
-    np.testing.assert_array_equal(z.reshape(values.shape), values)
-    assert "stride 16" in chart_specs(at)["select_feature"]["layout"]["title"]["text"]
+    np.testing.assert_array_equal(stage_map(at), values)
+    assert stage(at)["settings"]["stride"] == 16.0
+    assert "stride 16" in stage(at)["titles"]["map"]
 
 
 def test_playground_pyramid_needs_a_photo():

@@ -228,6 +228,33 @@ def test_integer_translation_invariance(data, stride, aligned, ratio, reduce, dy
                                align(shifted, moved, (2, 3), **kwargs), atol=1e-5)
 
 
+@pytest.mark.parametrize("chunk_entries", [1, 3000])
+def test_chunking_changes_no_bit(chunk_entries, monkeypatch):
+    # Boxes of very different shapes (small squares, long thin strips, one covering the map):
+    # roiviz._separable groups similar boxes into chunks, out of order. Each box's output must
+    # not depend on which chunk it fell in; the input's gradient only up to float rounding (the
+    # chunks' contributions to a cell are added in another order).
+    rng = np.random.default_rng(7)
+    x = torch.tensor(rng.standard_normal((2, 3, 40, 50)).astype(np.float32), requires_grad=True)
+    corner = rng.uniform(-5, 45, (60, 2))
+    size = np.where(rng.uniform(size=(60, 2)) < 0.3, rng.uniform(20, 60, (60, 2)), rng.uniform(0.5, 6, (60, 2)))
+    rois = torch.tensor(np.column_stack([rng.integers(0, 2, 60), corner, corner + size]).astype(np.float32))
+    rois[0] = torch.tensor([1, -3, -3, 52, 43])
+    grad_out = torch.randn(60, 3, 4, 5, generator=torch.Generator().manual_seed(3))
+
+    def run():
+        x.grad = None
+        out = roi_align(x, rois, (4, 5), 1.0, -1, True)
+        out.backward(grad_out)
+        return out.detach(), x.grad.clone()
+
+    one_chunk = run()
+    monkeypatch.setattr("roiviz._separable.CHUNK_ENTRIES", chunk_entries)
+    chunked = run()
+    torch.testing.assert_close(one_chunk[0], chunked[0], rtol=0, atol=0)
+    torch.testing.assert_close(one_chunk[1], chunked[1], rtol=0, atol=1e-5)
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.data(), strides_pow2, st.sampled_from([0, 1, 2, 4]))
 def test_halving_box_and_doubling_scale(data, stride, ratio):
@@ -303,7 +330,8 @@ def test_empty_and_reversed_boxes_give_zeros():
         for ratio in (-1, 1, 2):
             out = roi_align(x, far, 2, 1.0, ratio, aligned)
             assert out.shape == (2, 3, 2, 2) and torch.all(out == 0)
-    assert roi_align(x, torch.zeros(0, 5), (3, 1)).shape == (0, 3, 3, 1)
+    for reduce in ("avg", "max"):
+        assert roi_align(x, torch.zeros(0, 5), (3, 1), reduce=reduce).shape == (0, 3, 3, 1)
     # Documented non-zero cases: aligned=False widens a reversed box to one cell, and a fixed
     # sampling_ratio samples a reversed aligned box in mirror image.
     assert torch.all(roi_align(x, rois[2:3], 1, 1.0, -1, False) > 0)
