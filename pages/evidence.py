@@ -13,6 +13,7 @@ from roiviz.ui import (
     exports,
     load_link,
     presenter_toggle,
+    presenting,
     show_link_notices,
     sync_query,
     widget,
@@ -47,14 +48,17 @@ def chart_files(key: str, presenter: bool) -> tuple[bytes, bytes, str]:
 
 load_link(EVIDENCE)
 st.title("Evidence: what the rounding costs")
-st.markdown(
+INTRO = (
     "The Mask R-CNN paper tested the RoI layers against each other with everything else fixed. "
     "These are its numbers: COCO instance segmentation, trained on trainval35k and tested on "
     "minival. **AP** is average precision over IoU thresholds 0.5 to 0.95; **AP50** and "
     "**AP75** use one threshold each, and AP75 rewards precise outlines most.")
+# On a projector the chart comes first (the choice of table goes to the sidebar) to fit the screen.
+if not presenting():
+    st.markdown(INTRO)
 show_link_notices(EVIDENCE)
 
-top = st.columns([3, 1], vertical_alignment="center")
+top = (st.sidebar, st.sidebar) if presenting() else st.columns([3, 1], vertical_alignment="center")
 widget(EVIDENCE, "table", "radio", container=top[0], persist_state="session")
 with top[1]:
     style = presenter_toggle(EVIDENCE)
@@ -69,6 +73,8 @@ else:
     left, right = st.columns([3, 2], gap="large")
 with left:
     st.image(png, width="stretch")
+    if style.presenter:
+        st.markdown(INTRO)
 with right:
     st.markdown(f"**{table.title}**")
     st.caption(table.caption)

@@ -15,8 +15,9 @@ import numpy as np
 import streamlit as st
 
 from roiviz import features, images, samples, ui
+from roiviz.animate import animate_gif
 from roiviz.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_MAP_SHAPE, SEED_EXAMPLE_STRIDE
-from roiviz.export import figure_png, figure_svg, trace_json
+from roiviz.export import figure_png, figure_svg, interactive_page, trace_json
 from roiviz.fpn import level_rule, trace_fpn_level
 from roiviz.geometry import SAMPLE_BUDGET
 from roiviz.methods import METHODS, REGISTRY, summary_rows, trace_all
@@ -29,6 +30,9 @@ from roiviz.state import (PlaygroundState, box_outside_share, box_problem, defau
                           samples_per_method)
 from roiviz.style import Style
 from roiviz.ui_stage import applied_seq, released_box, show_stage
+
+#: The page's title (also the interactive page's).
+PAGE_TITLE = "Playground: four RoI poolings, one box"
 
 #: Session keys of the widgets that mirror PlaygroundState fields (the rest is the box).
 WIDGET_KEYS = ("src", "img", "stride", "fpn", "ch", "ph", "pw", "sr", "aligned", "reduce", "conv",
@@ -320,14 +324,15 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
                                    checked, values)
         except ValueError as exc:
             st.error(f"{exc}")
-    show_stage(stage_data(
+    data = stage_data(
         values, box, state.settings(), checked, traces, style=style,
         image_uri=None if image is None else cached_display_image(input_key, image),
         image_shape=None if image is None else image.shape[:2],
         image_title="" if image is None else f"Image ({image.shape[1]} x {image.shape[0]} px)",
         map_title=f"Feature map {values.shape[1]} x {values.shape[0]} cells (stride {stride}, "
                   f"'{fmap.channel_names[state.channel]}')",
-        seq=applied_seq()))
+        seq=applied_seq())
+    show_stage(data)
 
     if level is not None:
         with st.container(border=True, key="pyramid_level"):
@@ -368,6 +373,10 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
                                                "level_formula": level.formula} if level else {})}),
                query,
                link_caption="Copy link (reopens this view; the copy button is at the right):")
+    ui.animation_download(PLAYGROUND, "roiviz-playground",
+                          lambda: animate_gif(values, box, state.settings(), tuple(traces)).gif)
+    ui.interactive_download(PLAYGROUND, "roiviz-playground",
+                            lambda: interactive_page(data, PAGE_TITLE).encode("utf-8"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,14 +385,16 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
 def playground() -> None:
     init_state()
     # A short title, so that the stage and all four panels fit under it on a projector.
-    st.title("Playground: four RoI poolings, one box")
+    st.title(PAGE_TITLE)
     st.caption("Drag the box on the photo or the feature map (or use the arrow keys) and watch RoI "
                "Pool, RoI Warp, RoI Align and Precise RoI Pooling follow it: where each snaps the "
-               "box, how it cuts it into bins, where it samples and which value wins. Orange "
+               "box, how it cuts it into bins, where it samples and which value wins. Red "
                "hatching is area a method ignores, green is area it reads by mistake.")
     ui.show_link_notices(PLAYGROUND)
     sidebar()
     state = current_state()
+    if state.presenter:
+        ui.presenter_css()
     if state.pyramid and state.source not in ("sample", "upload"):
         st.info("The feature pyramid needs a photo (a sample or an upload): this input has one stride.")
     input_key, fmap, image = load_input(state)

@@ -14,14 +14,17 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from roiviz.ui import (
+    animation_download,
     exports,
     load_link,
     next_in_lesson,
     presenter_toggle,
+    presenting,
     show_link_notices,
     sync_query,
     widget,
 )
+from roiviz.animate import animate_gif
 from roiviz.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_STRIDE, seed_example_settings
 from roiviz.export import figure_png, figure_svg, trace_json
 from roiviz.lessons import example_map
@@ -53,7 +56,7 @@ def size_sweep(output_size: tuple[int, int], conv: str, fixed: int, presenter: b
 
 load_link(SENSITIVITY)
 st.title("Sub-pixel sensitivity")
-st.markdown(
+INTRO = (
     f"Nudge the walkthrough's proposal by a fraction of a cell (at stride {SEED_EXAMPLE_STRIDE:g} "
     f"one image pixel is 1/{SEED_EXAMPLE_STRIDE:g} of a cell) and watch what each method outputs. "
     "**RoI Pool** and **RoI Warp** round the "
@@ -61,6 +64,8 @@ st.markdown(
     "all, then it jumps. **RoI Align** and **Precise RoI Pooling** read the box where it is, so "
     "their output follows every pixel. A detector whose features ignore a one-pixel shift cannot "
     "learn to place boxes to the pixel.")
+if not presenting():     # on a projector the chart comes first, so that it fits the screen
+    st.markdown(INTRO)
 show_link_notices(SENSITIVITY)
 
 with st.sidebar:
@@ -109,6 +114,8 @@ if last is None:
 key, result = last
 png, svg = chart_files(key, style.presenter, result)
 st.image(png, width="stretch")
+if style.presenter:
+    st.markdown(INTRO)
 left, right = st.columns([1, 1], gap="large")
 with left:
     st.markdown(f"**Bin (row {result.bin[0]}, col {result.bin[1]}) over {len(result.offsets)} offsets**")
@@ -160,6 +167,13 @@ json_text = trace_json(traces, {"page": "sensitivity", "map": state["map"], "swe
 # The link shows what is on screen (the last sweep's methods while none is chosen).
 query = SENSITIVITY.to_query(state | {"methods": tuple(chosen) or result.series,
                                       "presenter": style.presenter})
-exports(SENSITIVITY, f"roiviz-sensitivity-{state['mode']}-{state['axis']}", png, svg, json_text, query)
+stem = f"roiviz-sensitivity-{state['mode']}-{state['axis']}"
+exports(SENSITIVITY, stem, png, svg, json_text, query)
+animated = [m for m in result.series if m in METHODS]
+if animated:
+    animation_download(SENSITIVITY, stem,
+                       lambda: animate_gif(values, SEED_EXAMPLE_BOX, result.settings, animated,
+                                           mode="slide" if state["mode"] == "shift" else "grow",
+                                           axis=state["axis"]).gif)
 next_in_lesson("pages/sensitivity.py")
 sync_query(query)

@@ -14,6 +14,7 @@ from roiviz.ui import (
     load_link,
     next_in_lesson,
     presenter_toggle,
+    presenting,
     show_link_notices,
     sync_query,
     widget,
@@ -47,7 +48,9 @@ load_link(WALKTHROUGH)
 st.title("Walkthrough: one proposal, four ways to pool it")
 show_link_notices(WALKTHROUGH)
 
-top = st.columns([3, 1], vertical_alignment="center")
+# On a projector the settings go to the sidebar, so that the step's figure fits under the stepper.
+on_projector = presenting()
+top = (st.sidebar, st.sidebar) if on_projector else st.columns([3, 1], vertical_alignment="center")
 with top[0]:
     widget(WALKTHROUGH, "conv", "radio", horizontal=True, persist_state="session")
 with top[1]:
@@ -55,7 +58,7 @@ with top[1]:
 
 conv = st.session_state["walk_conv"]
 index = st.session_state.setdefault("walk_step", 1)
-nav = st.columns([1.4, 5, 1.4], vertical_alignment="bottom")
+nav = st.columns([2.3, 3.4, 2.3] if on_projector else [1.4, 5, 1.4], vertical_alignment="bottom")
 nav[0].button("Previous", key="walk_prev", on_click=move, args=(-1,), disabled=index <= 1,
               width="stretch", shortcut="PageUp",
               help="Previous step (PageUp, or a presentation clicker's back button)")
@@ -70,12 +73,9 @@ step = lesson.steps[index - 1]
 png, svg, json_text = step_files(conv, step.key, style.presenter)
 
 st.subheader(f"Step {index} of {N_STEPS}: {step.title}")
-# On a projector the figure takes the whole width and the explanation goes underneath.
-if style.presenter:
-    picture, (text, numbers) = st.container(), st.columns(2, gap="large")
-else:
-    picture, text = st.columns([5, 3], gap="medium")
-    numbers = text
+# On a projector the figure is fitted to the screen's height, the explanation beside it.
+picture, text = st.columns([5, 3], gap="medium")
+numbers = text
 with picture:
     st.image(png, width="stretch")
     if step.figure == "image":

@@ -7,22 +7,28 @@ neither a browser nor Kaleido.
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
 from .records import MethodTrace
 
 __all__ = [
+    "EMBED_HEIGHT",
+    "MAX_PAGE_BYTES",
     "PNG_DPI",
     "PNG_SIGNATURE",
+    "embed_snippet",
     "figure_png",
     "figure_svg",
+    "interactive_page",
     "jsonable",
     "share_link",
     "trace_json",
@@ -31,6 +37,8 @@ __all__ = [
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: Resolution of exported PNGs (dots per inch; figures are sized in inches).
 PNG_DPI = 150
+#: Height in CSS pixels of the iframe :func:`embed_snippet` writes.
+EMBED_HEIGHT = 900
 
 
 def jsonable(value: Any) -> Any:
@@ -110,3 +118,108 @@ def share_link(base_url: str, query: Mapping[str, str]) -> str:
     parts = urlsplit(base_url or "")
     encoded = urlencode([(str(k), str(v)) for k, v in query.items()])
     return urlunsplit((parts.scheme, parts.netloc, parts.path, encoded, ""))
+
+
+def embed_snippet(link: str, title: str, height: int = EMBED_HEIGHT) -> str:
+    """An ``<iframe>`` that embeds the live app in a post, showing the view ``link`` opens.
+
+    Streamlit's ``?embed=true`` hides the app's menu, header and sidebar in the frame (the view's
+    settings come from the rest of the link). The link and the title are HTML-escaped, so the
+    snippet is safe to paste whatever they hold.
+
+    Example: ``embed_snippet("http://host/walkthrough?step=4", "Walkthrough")`` is
+    ``'<iframe src="http://host/walkthrough?step=4&amp;embed=true" title="Walkthrough" width="100%"
+    height="900" style="border: 0" loading="lazy"></iframe>'``.
+
+    Raises:
+        ValueError: ``height`` is not 200 to 4000 pixels.
+    """
+    if not isinstance(height, int) or not 200 <= height <= 4000:
+        raise ValueError(f"height must be an integer from 200 to 4000 pixels, got {height!r}")
+    parts = urlsplit(link or "")
+    pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "embed"]
+    src = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(pairs + [("embed", "true")]), ""))
+    return (f'<iframe src="{html.escape(src, quote=True)}" title="{html.escape(title, quote=True)}" '
+            f'width="100%" height="{height}" style="border: 0" loading="lazy"></iframe>')
+
+
+#: The live stage's files (``assets/stage/``), inlined by :func:`interactive_page`.
+STAGE_DIR = Path(__file__).resolve().parent.parent / "assets" / "stage"
+#: The most an interactive page may weigh for a 64 x 64 map (bytes).
+MAX_PAGE_BYTES = 1_500_000
+
+
+def stage_module() -> str:
+    """The engine, the drawing and the stage bundled into one JS module (see :mod:`roiviz.stage_bundle`)."""
+    from .stage_bundle import bundle_modules, engine_paths
+
+    return bundle_modules([*engine_paths(), STAGE_DIR / "draw.js", STAGE_DIR / "stage.js"])
+
+
+def interactive_page(data: Mapping[str, Any], title: str) -> str:
+    """One self-contained HTML file in which a reader drags the box and the panels follow.
+
+    The live stage's JavaScript and CSS and its data (:func:`roiviz.stage.stage_data`: the map
+    channel as base64 float32, the box, the settings, the methods, the photo as a data URI) are
+    inlined; the page loads nothing (its Content-Security-Policy forbids any request), needs no
+    Python and no server: every number is computed by the stage's browser engine, the same code
+    as the app's live stage (whose numbers the browser tests check against roiviz's). The stage's
+    line about the server is hidden, since there is none.
+
+    Args:
+        data: the stage payload (JSON-ready).
+        title: the page's heading (escaped; never parsed as HTML).
+
+    Returns:
+        The HTML text (UTF-8).
+    """
+    script = stage_module()
+    entry = "export default function"
+    if script.count(entry) != 1:
+        raise ValueError("the stage bundle must have exactly one default export")
+    script = script.replace(entry, "const mountStage = function")
+    css = (STAGE_DIR / "stage.css").read_text(encoding="utf-8")
+    # JSON inside <script>: "</" and "<!--" must not appear, nor U+2028/9 break the script.
+    payload = (json.dumps(jsonable(dict(data)), allow_nan=False).replace("<", "\\u003c")
+               .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    for text in (script, css):
+        if "</script" in text.lower() or "</style" in text.lower():
+            raise ValueError("the stage's files must not contain a closing script or style tag")
+    safe_title = html.escape(title)
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data: blob:; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
+<title>{safe_title}</title>
+<style>
+body {{ font-family: "Source Sans Pro", "Source Sans 3", system-ui, sans-serif; margin: 12px 16px; color: #262730; }}
+h1 {{ font-size: 22px; margin: 0 0 4px; }}
+.roiviz-about {{ margin: 0 0 8px; font-size: 14px; color: #444; }}
+</style>
+</head>
+<body>
+<h1>{safe_title}</h1>
+<p class="roiviz-about">Drag the box on the image or the feature map: every panel follows. A page
+without a server: RoI Pool, RoI Warp, RoI Align and Precise RoI Pooling are computed in your
+browser by roiviz's JavaScript engine. Made with roiviz.</p>
+<div id="roiviz-host"></div>
+<template id="roiviz-css"><style>{css}
+.status {{ display: none !important; }}
+</style></template>
+<script type="application/json" id="roiviz-data">{payload}</script>
+<script type="module">
+{script}
+const host = document.getElementById("roiviz-host");
+const shadow = host.attachShadow({{ mode: "open" }});
+shadow.appendChild(document.getElementById("roiviz-css").content.cloneNode(true));
+const parentElement = document.createElement("div");
+shadow.appendChild(parentElement);
+const data = JSON.parse(document.getElementById("roiviz-data").textContent);
+// No server: a release is kept by the stage itself (nothing to send, nothing to wait for).
+mountStage({{ data, parentElement, setStateValue: () => {{}}, setTriggerValue: () => {{}} }});
+</script>
+</body>
+</html>
+"""

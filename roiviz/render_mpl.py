@@ -10,13 +10,14 @@ by hatching and legend text as well as colour, so nothing relies on red versus g
 
 from __future__ import annotations
 
+import math
 import re
-
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
-from matplotlib import patheffects
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -31,10 +32,10 @@ from .style import (
     FAINT_GRID,
     FEATURE_COLORSCALE,
     GRADIENT_COLORMAP,
-    OUTPUT_COLORSCALE,
     GRID_LINE,
     LEGEND_GRAY,
     MUTED,
+    OUTPUT_COLORSCALE,
     ROI_COLOR,
     SAMPLE_COLOR,
     WHITE,
@@ -71,9 +72,32 @@ __all__ = [
 #: points; ``winner`` the winning sample of ``reduce="max"``.
 LAYERS = frozenset({"map", "values", "roi", "snapped", "lost", "gained", "outside", "bins",
                     "overlap", "argmax", "samples", "winner"})
-_CELL_INCHES = 0.36
-#: Cell values are written in the cells when the map has at most this many cells.
-MAX_ANNOTATED_CELLS = 400
+# Sizes on paper. A map panel shows the RoI's neighbourhood (a margin of VIEW_MARGIN cells)
+# with each feature cell at least MIN_CELL_INCHES and each bin at least MIN_BIN_INCHES wide;
+# everything drawn inside (numbers, markers, hatching, lines) is sized from those.
+#: Cells of map shown around the union of the RoI, snapped, sampled and read boxes.
+VIEW_MARGIN = 1
+#: Preferred width of a map panel (inches, before the presenter factor).
+PANEL_INCHES = 4.4
+#: Smallest size of one feature cell on paper (inches).
+MIN_CELL_INCHES = 0.26
+#: Smallest size of one bin on paper (inches): at 14 x 14 bins over 7 cells a cell grows.
+MIN_BIN_INCHES = 0.14
+#: Largest size of one feature cell (a tiny box is not blown up beyond this).
+MAX_CELL_INCHES = 1.1
+#: Smallest size of one output cell (inches): room for a two-decimal number.
+MIN_OUTPUT_CELL_INCHES = 0.34
+#: Numbers smaller than this (points) are not printed (map values need a little more).
+MIN_NUMBER_PT = 6.0
+MIN_MAP_NUMBER_PT = 7.0
+#: Largest share of a bin's area the sampling-point markers may cover; beyond it they are thinned.
+MAX_SAMPLE_COVER = 0.25
+#: Smallest sampling-point marker diameter (points) before thinning.
+MIN_MARKER_PT = 3.2
+#: Cell values are written in the cells when the view has at most this many cells.
+MAX_ANNOTATED_CELLS = 900
+#: Group id of the numbers :func:`fit_numbers` checks against their cell.
+_NUMBER_GID = "roiviz-number"
 
 
 def _pt(style: Style) -> float:
@@ -85,11 +109,16 @@ def _lw(style: Style, thin: bool = False) -> float:
     return (style.thin_line if thin else style.line_width) * 0.9
 
 
-def _new_figure(width: float, height: float, style: Style) -> Figure:
-    """A blank figure; presenter figures are 1.3 times larger, their text 1.5 times (so text
-    grows relative to the picture, and the page shows the figure wider)."""
-    scale = 1.3 if style.presenter else 1.0
-    return Figure(figsize=(width * scale, height * scale), layout="constrained", facecolor=WHITE)
+def _scale(style: Style) -> float:
+    """Presenter figures are 1.3 times larger on paper (their text 1.5 times: text grows
+    relative to the picture, and the page shows the figure wider)."""
+    return 1.3 if style.presenter else 1.0
+
+
+def _new_figure(width: float, height: float, style: Style, scaled: bool = True) -> Figure:
+    """A blank figure of ``width x height`` inches (times the presenter factor if ``scaled``)."""
+    k = _scale(style) if scaled else 1.0
+    return Figure(figsize=(width * k, height * k), layout="constrained", facecolor=WHITE)
 
 
 def series_style(series: str) -> tuple[str, str, str]:
@@ -103,18 +132,60 @@ def _text_color(value: float, lo: float, hi: float) -> str:
     return BLACK if value >= (lo + hi) / 2 else WHITE
 
 
-def _draw_values(ax, values: np.ndarray, zrange: tuple[float, float], style: Style,
-                 scale: float = 1.0) -> None:
-    height, width = values.shape
-    if height * width > MAX_ANNOTATED_CELLS:
+def _number(value: float, integral: bool = False) -> str:
+    """A cell's or bin's value as short text: two decimals, or a whole number when the array it
+    comes from holds whole numbers only (``integral``, see :func:`_integral`)."""
+    if integral:
+        return str(int(value))
+    return f"{value:.2f}" if abs(value) < 100 else f"{value:.3g}"
+
+
+def _integral(values: np.ndarray) -> bool:
+    """Whether every value is a whole number (a toy grid's), written without decimals."""
+    return bool(np.all(np.mod(values, 1.0) == 0) and np.all(np.abs(values) < 1e4))
+
+
+def _number_pt(cell_pt: float, text: str, style: Style) -> float:
+    """Font size (points) that fits ``text`` in a square of ``cell_pt`` points, at most the style's."""
+    # A digit is about 0.6 em wide; leave 15% of the cell free.
+    return min(_pt(style) * 0.9, 0.85 * cell_pt / (0.6 * max(len(text), 2)), 0.6 * cell_pt)
+
+
+def _cell_number(ax, x: float, y: float, text: str, size: float, color: str, cell: tuple[float, float],
+                 zorder: float = 7.5) -> None:
+    """A number centred at ``(x, y)`` that :func:`fit_numbers` removes if it overflows ``cell``
+    (its ``(width, height)`` in data units)."""
+    if size < MIN_NUMBER_PT:
         return
-    size = _pt(style) * (0.95 if max(height, width) <= 12 else 0.7) * scale
-    fmt = "{:.3g}"
-    for (r, c), v in np.ndenumerate(values):
-        color = _text_color(v, *zrange)
-        halo = WHITE if color == BLACK else BLACK
-        ax.text(c + 0.5, r + 0.5, fmt.format(v), ha="center", va="center", fontsize=size, color=color,
-                zorder=7.5, clip_on=True, path_effects=[patheffects.withStroke(linewidth=2.2, foreground=halo)])
+    # No halo (a path effect draws text as paths, ten times slower): the colour follows the cell.
+    t = ax.text(x, y, text, ha="center", va="center", fontsize=size, color=color, zorder=zorder,
+                clip_on=True)
+    t.set_gid(_NUMBER_GID)
+    t._roiviz_cell = cell   # the room it has, read by fit_numbers
+
+
+def fit_numbers(fig: Figure, fill: float = 0.88) -> int:
+    """Remove every cell number (from :func:`_cell_number`) whose rendered box overflows its cell.
+
+    The figure is laid out first (constrained layout), then each number's window extent, from the
+    Agg renderer, is compared with its cell's size in display units.
+
+    Returns:
+        How many numbers were removed.
+    """
+    FigureCanvasAgg(fig)
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    removed = 0
+    for ax in fig.axes:
+        for t in [t for t in ax.texts if t.get_gid() == _NUMBER_GID]:
+            w, h = t._roiviz_cell
+            (x0, y0), (x1, y1) = ax.transData.transform([(0.0, 0.0), (w, h)])
+            box = t.get_window_extent(renderer)
+            if box.width > fill * abs(x1 - x0) or box.height > fill * abs(y1 - y0):
+                t.remove()
+                removed += 1
+    return removed
 
 
 def _zrange(values: np.ndarray) -> tuple[float, float]:
@@ -126,52 +197,135 @@ def _rect(rect: Rect, **kw) -> Rectangle:
     return Rectangle((rect[0], rect[1]), rect[2] - rect[0], rect[3] - rect[1], **kw)
 
 
-def _roi(ax, rect: Rect, style: Style, label: str = "RoI (the proposal)") -> Line2D:
+def _roi(ax, rect: Rect, style: Style, label: str = "RoI (the proposal)", width: float | None = None) -> Line2D:
     """The true box: black dashed over a white halo, visible on dark and light cells."""
-    ax.add_patch(_rect(rect, fill=False, edgecolor=WHITE, linewidth=_lw(style) + 2.5, zorder=6))
-    ax.add_patch(_rect(rect, fill=False, edgecolor=ROI_COLOR, linewidth=_lw(style), linestyle="--", zorder=7))
-    return Line2D([], [], color=ROI_COLOR, linestyle="--", linewidth=_lw(style), label=label)
+    lw = width or _lw(style)
+    ax.add_patch(_rect(rect, fill=False, edgecolor=WHITE, linewidth=lw + 2.0, zorder=6))
+    ax.add_patch(_rect(rect, fill=False, edgecolor=ROI_COLOR, linewidth=lw, linestyle="--", zorder=7))
+    return Line2D([], [], color=ROI_COLOR, linestyle="--", linewidth=lw, label=label)
 
 
-def _extent(map_shape: tuple[int, int], rects: Sequence[Rect | None], margin: float = 0.3) -> Rect:
-    """The whole map, widened to show any rectangle that reaches past it."""
-    height, width = map_shape
-    xs = [0.0, float(width)] + [v for r in rects if r for v in (r[0], r[2])]
-    ys = [0.0, float(height)] + [v for r in rects if r for v in (r[1], r[3])]
-    return (min(xs) - margin, min(ys) - margin, max(xs) + margin, max(ys) + margin)
+def view_rect(traces: Sequence[MethodTrace], margin: int = VIEW_MARGIN) -> Rect:
+    """The part of the map a panel shows: every trace's RoI, snapped, sampled and read boxes,
+    widened to whole cells plus ``margin`` cells, clipped to the map (but keeping, with 0.3 cell
+    to spare, any part of a box that lies outside the map). Feature units ``(x1, y1, x2, y2)``.
+
+    Example: an RoI from x 10.6 to 23.7 on a 32-cell-wide map is shown from x 9 to 25.
+    """
+    rects = [r for t in traces for r in (t.roi, t.snapped_box, t.sampled_box, t.read_region) if r]
+    height, width = traces[0].map_shape
+    lo_x, hi_x = min(r[0] for r in rects), max(r[2] for r in rects)
+    lo_y, hi_y = min(r[1] for r in rects), max(r[3] for r in rects)
+    x1 = max(math.floor(lo_x) - margin, min(0.0, lo_x - 0.3))
+    y1 = max(math.floor(lo_y) - margin, min(0.0, lo_y - 0.3))
+    x2 = min(math.ceil(hi_x) + margin, max(float(width), hi_x + 0.3))
+    y2 = min(math.ceil(hi_y) + margin, max(float(height), hi_y + 0.3))
+    return (float(x1), float(y1), float(x2), float(y2))
 
 
-def _frame(ax, extent: Rect, map_shape: tuple[int, int], style: Style, title: str | None) -> None:
-    x1, y1, x2, y2 = extent
-    height, width = map_shape
-    step = 1 if max(height, width) <= 16 else (2 if max(height, width) <= 32 else 8)
-    xt, yt = np.arange(0, width + 1, step), np.arange(0, height + 1, step)
-    ax.set_xticks(xt[(xt >= x1) & (xt <= x2)])   # ticks first: set_xticks widens the limits
-    ax.set_yticks(yt[(yt >= y1) & (yt <= y2)])
-    ax.set_xlim(x1, x2)
-    ax.set_ylim(y2, y1)
-    ax.set_aspect("equal")
-    ax.tick_params(labelsize=_pt(style) * 0.8, length=2)
-    ax.set_xlabel("x (feature cells)", fontsize=_pt(style) * 0.85)
-    ax.set_ylabel("y (feature cells)", fontsize=_pt(style) * 0.85)
-    for side in ax.spines.values():
-        side.set_visible(False)
-    if title:
-        ax.set_title(title, fontsize=_pt(style) * 1.1, loc="left")
+def _smallest_bin(trace: MethodTrace) -> float:
+    """The smallest bin side of a trace, in feature cells (RoI Pool's may be 0: then one cell)."""
+    sides = [min(b.rect[2] - b.rect[0], b.rect[3] - b.rect[1]) for b in trace.bins if b.rect is not None]
+    sides = [s for s in sides if s > 1e-9]
+    return min(sides) if sides else 1.0
 
 
-def _draw_map(ax, values: np.ndarray, zrange: tuple[float, float], style: Style, numbers: bool,
-              cmap: str = FEATURE_COLORSCALE, text_scale: float = 1.0) -> None:
+def cell_inches(view: Rect, traces: Sequence[MethodTrace], style: Style = Style(),
+                panel: float = PANEL_INCHES) -> float:
+    """Size of one feature cell on paper (inches) for a panel showing ``view``.
+
+    The view fills ``panel`` inches, but a cell never gets smaller than
+    :data:`MIN_CELL_INCHES`, nor a bin than :data:`MIN_BIN_INCHES` (so that 14 x 14 bins over a
+    few cells stay apart), nor larger than :data:`MAX_CELL_INCHES`. Presenter figures are 1.3 times
+    larger.
+    """
+    side = max(view[2] - view[0], view[3] - view[1])
+    smallest = min((_smallest_bin(t) for t in traces), default=1.0)
+    lo = max(MIN_CELL_INCHES, MIN_BIN_INCHES / smallest)
+    return float(np.clip(panel / side, lo, max(lo, MAX_CELL_INCHES))) * _scale(style)
+
+
+def _hatch(base: str, cell_in: float) -> str:
+    """``base`` ('/', '\\\\', '.', 'x') repeated so that about four lines cross a cell.
+
+    Matplotlib draws a single hatch character as six lines per inch.
+    """
+    return base * int(np.clip(round(4.0 / (6.0 * cell_in)), 1, 4))
+
+
+def _draw_map(ax, values: np.ndarray, view: Rect, zrange: tuple[float, float], style: Style,
+              numbers: bool, cell_pt: float, cmap: str = FEATURE_COLORSCALE) -> None:
+    """The map as an image, its cell grid, and (if ``numbers``) each value that fits its cell."""
     height, width = values.shape
     ax.imshow(values, cmap=cmap, vmin=zrange[0], vmax=zrange[1], extent=(0, width, height, 0),
               interpolation="nearest", zorder=0)
-    if max(height, width) <= 64:
-        for x in range(width + 1):
-            ax.axvline(x, color=GRID_LINE, linewidth=0.4, zorder=1)
-        for y in range(height + 1):
-            ax.axhline(y, color=GRID_LINE, linewidth=0.4, zorder=1)
-    if numbers:
-        _draw_values(ax, values, zrange, style, scale=text_scale)
+    c1, r1 = max(0, math.floor(view[0])), max(0, math.floor(view[1]))
+    c2, r2 = min(width, math.ceil(view[2])), min(height, math.ceil(view[3]))
+    grid = [((x, r1), (x, r2)) for x in range(c1, c2 + 1)] + [((c1, y), (c2, y)) for y in range(r1, r2 + 1)]
+    ax.add_collection(LineCollection(grid, colors=GRID_LINE, linewidths=min(0.5, cell_pt / 40), zorder=1))
+    if not numbers or (c2 - c1) * (r2 - r1) > MAX_ANNOTATED_CELLS:
+        return
+    # Only cells wholly inside the view: a clipped number would still take room.
+    rows = range(max(r1, math.ceil(view[1])), min(r2, math.floor(view[3])))
+    cols = range(max(c1, math.ceil(view[0])), min(c2, math.floor(view[2])))
+    integral = _integral(values)
+    longest = max((_number(values[r, c], integral) for r in rows for c in cols), key=len, default="0")
+    size = _number_pt(cell_pt, longest, style)
+    if size < MIN_MAP_NUMBER_PT:
+        return
+    for r in rows:
+        for c in cols:
+            v = float(values[r, c])
+            _cell_number(ax, c + 0.5, r + 0.5, _number(v, integral), size, _text_color(v, *zrange), (1.0, 1.0))
+
+
+def _frame(ax, extent: Rect, style: Style, title: str | None) -> None:
+    x1, y1, x2, y2 = extent
+    side = max(x2 - x1, y2 - y1)
+    step = 1 if side <= 16 else (2 if side <= 32 else (4 if side <= 64 else 8))
+    xt = np.arange(math.ceil(x1 / step) * step, x2 + 1e-9, step)
+    yt = np.arange(math.ceil(y1 / step) * step, y2 + 1e-9, step)
+    ylabels = [f"{v:g}" for v in yt]
+    if len(xt) and len(yt) and math.isclose(xt[0], x1) and math.isclose(yt[-1], y2):
+        ylabels[-1] = ""        # the bottom-left corner: x's first label would touch y's last
+    ax.set_xticks(xt, [f"{v:g}" for v in xt])   # ticks first: set_xticks widens the limits
+    ax.set_yticks(yt, ylabels)
+    ax.set_xlim(x1, x2)
+    ax.set_ylim(y2, y1)
+    ax.set_aspect("equal")
+    ax.tick_params(labelsize=_pt(style) * 0.75, length=2, pad=1.5)
+    ax.set_xlabel("x (feature cells)", fontsize=_pt(style) * 0.8)
+    ax.set_ylabel("y (feature cells)", fontsize=_pt(style) * 0.8)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    if title:
+        ax.set_title(title, fontsize=_pt(style) * 1.05, loc="left")
+
+
+def _thinning(trace: MethodTrace, bin_pt: tuple[float, float], style: Style) -> tuple[float, int]:
+    """``(marker diameter in points, k)``: draw every ``k``-th sample row and column of a bin.
+
+    The marker is at most the style's size and half the spacing of the samples; when even
+    :data:`MIN_MARKER_PT` markers would cover more than :data:`MAX_SAMPLE_COVER` of a bin, only
+    every ``k``-th row and column is drawn.
+    """
+    gy, gx = trace.grid
+    bw, bh = bin_pt
+    spacing = min(bw / max(gx, 1), bh / max(gy, 1))
+    diameter = float(np.clip(0.5 * spacing, MIN_MARKER_PT, style.marker_size * 1.1))
+    def covers(d: float, k: int) -> float:   # share of the bin covered (with the white edge)
+        shown = len(range(k // 2, gy, k)) * len(range(k // 2, gx, k))
+        return shown * math.pi / 4 * (d + 0.8) ** 2 / (bw * bh)
+
+    k = 1
+    while covers(diameter, k) > MAX_SAMPLE_COVER and k < max(gy, gx):
+        k += 1
+    if k > 1:   # thinned: the points drawn may be as large as their own spacing allows
+        bigger = float(np.clip(0.5 * spacing * k, diameter, style.marker_size * 1.1))
+        while bigger > diameter and covers(bigger, k) > MAX_SAMPLE_COVER:
+            bigger -= 0.25
+        diameter = max(diameter, bigger)
+    return diameter, k
 
 
 def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = Style(),
@@ -179,7 +333,8 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
                 focus_bin: tuple[int, int] | None = None,
                 focus_sample: tuple[int, int, int] | None = None,
                 guide_bins: Sequence[Rect] = (), regions: MethodTrace | None = None,
-                title: str | None = None) -> list:
+                title: str | None = None, view: Rect | None = None,
+                cell_in: float | None = None, axes_frame: bool = True) -> list:
     """Draw one method's panel on ``ax``; returns the legend handles.
 
     Args:
@@ -194,6 +349,12 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
         regions: the trace whose lost / gained / outside areas are hatched (default ``trace``;
             e.g. RoI Warp's, whose read region is the snapped box, to show the first rounding alone).
         title: the axes title (default: the method's name).
+        view: the part of the map shown (feature units; default :func:`view_rect` of the trace,
+            or the focused sample's neighbours and one cell around them).
+        cell_in: one cell's size on paper in inches (default :func:`cell_inches`); markers,
+            numbers, hatching and lines are sized from it.
+        axes_frame: set the limits, ticks, axis labels and title (``False`` when redrawing the
+            overlays on axes already framed, as the animation's frames do).
     """
     unknown = set(layers) - LAYERS
     if unknown:
@@ -201,20 +362,24 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
     zrange = zrange or _zrange(values)
     color = REGISTRY[trace.method].color
     handles: list = []
-    extent = _extent(trace.map_shape, [trace.roi, trace.snapped_box, trace.sampled_box, trace.read_region])
     if focus_sample is not None:
         # Zoom on the sample: its four neighbours and one cell around them.
         cells = trace.bin(*focus_sample[:2]).samples[focus_sample[2]].neighbours
         rows, cols = [r for r, _ in cells], [c for _, c in cells]
-        extent = (min(cols) - 1.0, min(rows) - 1.0, max(cols) + 2.0, max(rows) + 2.0)
-    zoom = min(2.0, max(trace.map_shape) / max(extent[2] - extent[0], extent[3] - extent[1]))
+        view = (min(cols) - 1.0, min(rows) - 1.0, max(cols) + 2.0, max(rows) + 2.0)
+    view = view or view_rect([trace])
+    cell_in = cell_in or cell_inches(view, [trace], style)
+    cell_pt = cell_in * 72.0
+    bin_lw = float(np.clip(_smallest_bin(trace) * cell_pt * 0.06, 0.6, _lw(style, True) * 1.4))
+    line = min(_lw(style), max(1.0, cell_pt * 0.08))
     if "map" in layers:
-        _draw_map(ax, values, zrange, style, numbers="values" in layers, text_scale=max(zoom, 1.0))
+        _draw_map(ax, values, view, zrange, style, "values" in layers, cell_pt)
 
     for name in ("lost", "gained", "outside"):
         if name not in layers:
             continue
         area_color, _, hatch, label = AREA_STYLES[name]
+        hatch = _hatch(hatch[0], cell_in)
         source = regions or trace
         rects = source.region_rects(name)
         for r in rects:
@@ -227,17 +392,18 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
     if "overlap" in layers:
         counts = Counter(cell for b in trace.bins for cell in b.cells)
         twice = [cell for cell, n in counts.items() if n > 1]
+        cross = _hatch("x", cell_in)
         for r, c in twice:
-            ax.add_patch(Rectangle((c, r), 1, 1, fill=False, hatch="xx", edgecolor=BLACK,
-                                   hatchcolor=BLACK, linewidth=0, alpha=0.55, zorder=3))
+            ax.add_patch(Rectangle((c, r), 1, 1, fill=False, hatch=cross, edgecolor=BLACK,
+                                   hatchcolor=BLACK, linewidth=0, alpha=0.45, zorder=3))
         if twice:
-            handles.append(Patch(fill=False, hatch="xx", edgecolor=BLACK,
+            handles.append(Patch(fill=False, hatch=cross, edgecolor=BLACK,
                                  label=f"read by more than one bin ({len(twice)} cells)"))
 
     for r in guide_bins:
-        ax.add_patch(_rect(r, fill=False, edgecolor=color, linestyle=":", linewidth=_lw(style), zorder=4))
+        ax.add_patch(_rect(r, fill=False, edgecolor=color, linestyle=":", linewidth=line, zorder=4))
     if guide_bins:
-        handles.append(Line2D([], [], color=color, linestyle=":", linewidth=_lw(style),
+        handles.append(Line2D([], [], color=color, linestyle=":", linewidth=line,
                               label="exact split (fractions of a cell)"))
 
     if "bins" in layers:
@@ -248,81 +414,96 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
         for b in drawn:
             x1, y1, x2, y2 = b.rect
             ax.add_patch(_rect((x1 + inset, y1 + inset, x2 - inset, y2 - inset), fill=False, edgecolor=color,
-                               linewidth=_lw(style, True) * 1.4, zorder=5))
+                               linewidth=bin_lw, zorder=5))
         if drawn:
-            handles.append(Line2D([], [], color=color, linewidth=_lw(style, True) * 1.4,
+            handles.append(Line2D([], [], color=color, linewidth=max(bin_lw, 1.5),
                                   label=f"bins ({trace.settings.output_size[0]} x {trace.settings.output_size[1]})"))
     if focus_bin is not None:
         b = trace.bin(*focus_bin)
         if b.rect is not None:
-            ax.add_patch(_rect(b.rect, fill=False, edgecolor=color, linewidth=_lw(style) * 1.8, zorder=8))
-            handles.append(Line2D([], [], color=color, linewidth=_lw(style) * 1.8,
+            ax.add_patch(_rect(b.rect, fill=False, edgecolor=color, linewidth=line * 1.8, zorder=8))
+            handles.append(Line2D([], [], color=color, linewidth=line * 1.8,
                                   label=f"bin (row {b.row}, col {b.col})"))
 
     if "snapped" in layers:
         box, label = ((trace.snapped_box, "snapped box (whole cells)") if trace.snapped_box is not None
                       else (trace.sampled_box, "sampled box"))
         if box is not None and not (trace.snapped_box is None and box == trace.roi):
-            ax.add_patch(_rect(box, fill=False, edgecolor=color, linewidth=_lw(style) * 1.2, zorder=6))
-            handles.append(Line2D([], [], color=color, linewidth=_lw(style) * 1.2, label=label))
+            ax.add_patch(_rect(box, fill=False, edgecolor=color, linewidth=line * 1.2, zorder=6))
+            handles.append(Line2D([], [], color=color, linewidth=line * 1.2, label=label))
 
     if "roi" in layers:
-        handles.insert(0, _roi(ax, trace.roi, style))
+        handles.insert(0, _roi(ax, trace.roi, style, width=line))
 
     if "argmax" in layers:
         winners = [b for b in trace.bins if b.argmax is not None]
         if winners:
             # A ring around the winning cell and a star in its corner: the number stays readable.
+            ring = min(_lw(style), cell_pt * 0.05)
             for cell in {b.argmax for b in winners}:
-                ax.add_patch(Rectangle((cell[1] + 0.16, cell[0] + 0.16), 0.68, 0.68, fill=False,
-                                       edgecolor=BLACK, linewidth=_lw(style) + 1.6, zorder=8))
-                ax.add_patch(Rectangle((cell[1] + 0.16, cell[0] + 0.16), 0.68, 0.68, fill=False,
-                                       edgecolor=WINNER_COLOR, linewidth=_lw(style), zorder=8))
-            ax.scatter([b.argmax[1] + 0.8 for b in winners], [b.argmax[0] + 0.2 for b in winners],
-                       marker="*", s=(style.marker_size * 2.6) ** 2 / 4, c=WINNER_COLOR,
-                       edgecolors=BLACK, linewidths=0.8, zorder=9)
+                for edge, width in ((BLACK, ring + 1.2), (WINNER_COLOR, ring)):
+                    ax.add_patch(Rectangle((cell[1] + 0.14, cell[0] + 0.14), 0.72, 0.72, fill=False,
+                                           edgecolor=edge, linewidth=width, zorder=8))
+            star = min(style.marker_size * 1.3, cell_pt * 0.3)
+            ax.scatter([b.argmax[1] + 0.82 for b in winners], [b.argmax[0] + 0.18 for b in winners],
+                       marker="*", s=star ** 2, c=WINNER_COLOR, edgecolors=BLACK, linewidths=0.6, zorder=9)
             handles.append(Line2D([], [], marker="*", linestyle="none", markersize=style.marker_size * 1.6,
                                   markerfacecolor=WINNER_COLOR, markeredgecolor=BLACK,
                                   label="maximum of each bin"))
 
     if "samples" in layers:
-        samples = [s for b in trace.bins for s in b.samples]
-        if samples:
+        bins = [b for b in trace.bins if b.samples]
+        if bins:
+            gy, gx = trace.grid
+            bw = min((b.rect[2] - b.rect[0]) for b in bins if b.rect) if any(b.rect for b in bins) else 1.0
+            bh = min((b.rect[3] - b.rect[1]) for b in bins if b.rect) if any(b.rect for b in bins) else 1.0
+            diameter, k = _thinning(trace, (bw * cell_pt, bh * cell_pt), style)
+            keep = {iy * gx + ix for iy in range(k // 2, gy, k) for ix in range(k // 2, gx, k)}
+            samples = [s for b in bins for i, s in enumerate(b.samples) if i in keep]
             on = [s for s in samples if s.on_map]
             off = [s for s in samples if not s.on_map]
-            ms = (style.marker_size * 1.1) ** 2
+            ms = diameter ** 2
+            edge = min(0.8, diameter / 6)
             if on:
                 ax.scatter([s.x for s in on], [s.y for s in on], s=ms, c=SAMPLE_COLOR,
-                           edgecolors=WHITE, linewidths=0.8, zorder=9)
+                           edgecolors=WHITE, linewidths=edge, zorder=9, gid="roiviz-samples")
             if off:
                 ax.scatter([s.x for s in off], [s.y for s in off], s=ms, c=MUTED, marker="X",
-                           edgecolors=WHITE, linewidths=0.8, zorder=9)
+                           edgecolors=WHITE, linewidths=edge, zorder=9, gid="roiviz-samples")
+            shown = (f"; every {_ordinal(k)} row and column shown" if k > 1 else "")
             handles.append(Line2D([], [], marker="o", linestyle="none", markersize=style.marker_size,
                                   markerfacecolor=SAMPLE_COLOR, markeredgecolor=WHITE,
-                                  label=f"sampling points ({trace.grid[0]} x {trace.grid[1]} per bin)"))
+                                  label=f"sampling points ({gy} x {gx} per bin{shown})"))
     if "winner" in layers:
         best = [b.samples[b.winner] for b in trace.bins if b.winner is not None]
         if best:
+            star = min(style.marker_size * 1.6, _smallest_bin(trace) * cell_pt * 0.4)
             ax.scatter([s.x for s in best], [s.y for s in best], marker="*",
-                       s=(style.marker_size * 3.2) ** 2 / 4, c=WINNER_COLOR, edgecolors=BLACK,
-                       linewidths=0.8, zorder=10)
+                       s=star ** 2, c=WINNER_COLOR, edgecolors=BLACK, linewidths=0.6, zorder=10)
             handles.append(Line2D([], [], marker="*", linestyle="none", markersize=style.marker_size * 1.6,
                                   markerfacecolor=WINNER_COLOR, markeredgecolor=BLACK,
                                   label="largest sample of each bin (max)"))
 
     if focus_sample is not None:
-        handles += _draw_neighbours(ax, trace, focus_sample, style)
-    _frame(ax, extent, trace.map_shape, style, trace.label if title is None else title)
+        handles += _draw_neighbours(ax, trace, focus_sample, style, cell_pt)
+    if axes_frame:
+        _frame(ax, view, style, trace.label if title is None else title)
     return handles
 
 
-def _draw_neighbours(ax, trace: MethodTrace, focus: tuple[int, int, int], style: Style) -> list:
+def _ordinal(k: int) -> str:
+    return f"{k}{'nd' if k == 2 else 'rd' if k == 3 else 'th'}"
+
+
+def _draw_neighbours(ax, trace: MethodTrace, focus: tuple[int, int, int], style: Style,
+                     cell_pt: float) -> list:
     """One sample, lines to its four neighbours' centres, and each weight written by the centre."""
     row, col, index = focus
     sample = trace.bin(row, col).samples[index]
     # Each weight is written in its cell's outer corner (top-left, top-right, bottom-left,
     # bottom-right, the order of Sample.neighbours), away from the sample and the cell's value.
     corners = ((0.22, 0.14), (0.78, 0.14), (0.22, 0.86), (0.78, 0.86))
+    size = min(_pt(style) * 1.1, cell_pt * 0.16)
     for (r, c), w, (dx, dy) in zip(sample.neighbours, sample.weights, corners):
         for edge, width in ((BLACK, _lw(style) * 1.3 + 1.6), (WINNER_COLOR, _lw(style) * 1.3)):
             ax.add_patch(Rectangle((c + 0.04, r + 0.04), 0.92, 0.92, fill=False, edgecolor=edge,
@@ -331,7 +512,7 @@ def _draw_neighbours(ax, trace: MethodTrace, focus: tuple[int, int, int], style:
         ax.plot([sample.x, sample.x + 0.7 * (c + 0.5 - sample.x)],
                 [sample.y, sample.y + 0.7 * (r + 0.5 - sample.y)], color=BLACK,
                 linewidth=_lw(style, True), zorder=8)
-        ax.text(c + dx, r + dy, f"{w:.2f}", ha="center", va="center", fontsize=_pt(style) * 1.1,
+        ax.text(c + dx, r + dy, f"{w:.2f}", ha="center", va="center", fontsize=size,
                 color=BLACK, zorder=11, clip_on=True,
                 bbox=dict(boxstyle="round,pad=0.1", facecolor=WINNER_COLOR, edgecolor=BLACK,
                           linewidth=0.5))
@@ -343,15 +524,22 @@ def _draw_neighbours(ax, trace: MethodTrace, focus: tuple[int, int, int], style:
 
 
 def _legend(fig: Figure, handles: list, style: Style, ncols: int = 2) -> None:
+    """The legend in its own row below every axes (constrained layout keeps it off them)."""
     if handles:
         fig.legend(handles=handles, loc="outside lower center", ncols=ncols, fontsize=_pt(style) * 0.85,
                    frameon=False)
 
 
-def _map_size(map_shape: tuple[int, int], legend_rows: int = 3) -> tuple[float, float]:
-    height, width = map_shape
-    scale = _CELL_INCHES if max(height, width) <= 16 else 6.0 / max(height, width)
-    return max(4.2, width * scale + 1.0), height * scale + 0.9 + 0.25 * legend_rows
+def _legend_columns(handles: list, width_in: float, style: Style) -> int:
+    """As many legend columns as fit in ``width_in`` inches (the longest label sets the width)."""
+    longest = max((len(h.get_label()) for h in handles), default=10)
+    column_in = (longest * 0.55 * _pt(style) * 0.85 + 30) / 72
+    return int(max(1, min(len(handles), width_in // column_in)))
+
+
+def _panel_size(view: Rect, cell_in: float) -> tuple[float, float]:
+    """Inches taken by a map panel showing ``view``, with its tick labels, axis labels and title."""
+    return (view[2] - view[0]) * cell_in + 0.9, (view[3] - view[1]) * cell_in + 0.9
 
 
 def method_figure(trace: MethodTrace, values: np.ndarray, *, style: Style = Style(),
@@ -361,39 +549,54 @@ def method_figure(trace: MethodTrace, values: np.ndarray, *, style: Style = Styl
                   guide_bins: Sequence[Rect] = (), regions: MethodTrace | None = None,
                   title: str | None = None) -> Figure:
     """One method's panel as a figure (see :func:`draw_method` for the arguments)."""
-    fig = _new_figure(*_map_size(trace.map_shape), style)
+    view = view_rect([trace])
+    cell_in = cell_inches(view, [trace], style)
+    width, height = _panel_size(view, cell_in)
+    fig = _new_figure(max(width, 4.0 * _scale(style)), height + 1.0, style, scaled=False)
     ax = fig.add_subplot()
     handles = draw_method(ax, trace, values, style=style, layers=layers, zrange=zrange,
                           focus_bin=focus_bin, focus_sample=focus_sample, guide_bins=guide_bins,
-                          regions=regions, title=title)
-    _legend(fig, handles, style)
+                          regions=regions, title=title, view=None if focus_sample else view,
+                          cell_in=None if focus_sample else cell_in)
+    _legend(fig, handles, style, ncols=_legend_columns(handles, max(width, 4.0), style))
+    fit_numbers(fig)
     return fig
 
 
-def _draw_output(ax, trace: MethodTrace, zrange: tuple[float, float], style: Style, title: str) -> None:
+def _draw_output(ax, trace: MethodTrace, zrange: tuple[float, float], style: Style, title: str,
+                 cell_in: float) -> None:
+    """A method's output as a heatmap, each number printed if it fits its bin (``cell_in`` inches)."""
     out = trace.output
     ph, pw = out.shape
     ax.imshow(out, cmap=OUTPUT_COLORSCALE, vmin=zrange[0], vmax=zrange[1], extent=(0, pw, ph, 0),
               interpolation="nearest")
-    if ph * pw <= 196:
-        size = _pt(style) * (1.0 if max(ph, pw) <= 4 else 0.7)
-        for (r, c), v in np.ndenumerate(out):
-            ax.text(c + 0.5, r + 0.5, f"{v:.3g}", ha="center", va="center", fontsize=size,
-                    color=BLACK if v >= sum(zrange) / 2 else WHITE)
-    ax.set_xticks(np.arange(pw) + 0.5, [str(i) for i in range(pw)])
-    ax.set_yticks(np.arange(ph) + 0.5, [str(i) for i in range(ph)])
-    ax.tick_params(labelsize=_pt(style) * 0.75, length=0)
+    integral = _integral(out)
+    longest = max((_number(v, integral) for v in out.ravel()), key=len, default="0")
+    size = _number_pt(cell_in * 72.0, longest, style)
+    for (r, c), v in np.ndenumerate(out):
+        _cell_number(ax, c + 0.5, r + 0.5, _number(v, integral), size, _text_color(v, *zrange), (1.0, 1.0))
+    step = 1 if max(ph, pw) <= 8 else 2
+    ax.set_xticks(np.arange(0, pw, step) + 0.5, [str(i) for i in range(0, pw, step)])
+    ax.set_yticks(np.arange(0, ph, step) + 0.5, [str(i) for i in range(0, ph, step)])
+    ax.tick_params(labelsize=_pt(style) * 0.75, length=0, pad=1.5)
     ax.set_aspect("equal")
-    ax.set_title(title, fontsize=_pt(style), loc="left")
+    ax.set_title(title, fontsize=_pt(style) * 0.95, loc="left")
+
+
+def _output_cell(shape: tuple[int, int], style: Style, room: float = 3.2) -> float:
+    """Inches per output bin: ``room`` inches for the grid, but at least :data:`MIN_OUTPUT_CELL_INCHES`."""
+    return max(MIN_OUTPUT_CELL_INCHES, min(0.8, room / max(shape))) * _scale(style)
 
 
 def output_figure(trace: MethodTrace, *, style: Style = Style(),
                   zrange: tuple[float, float] | None = None, title: str | None = None) -> Figure:
     """A method's output ``[PH, PW]`` as an annotated heatmap (rows and columns numbered from 0)."""
     ph, pw = trace.output.shape
-    fig = _new_figure(max(2.6, 0.55 * pw + 1.0), max(2.2, 0.55 * ph + 0.9), style)
+    cell = _output_cell((ph, pw), style, room=2.4)
+    fig = _new_figure(max(2.6, cell * pw + 0.8), max(2.2, cell * ph + 0.8), style, scaled=False)
     _draw_output(fig.add_subplot(), trace, zrange or _zrange(trace.output), style,
-                 title or f"{trace.label}: output {ph} x {pw}")
+                 title or f"{trace.label}: output {ph} x {pw}", cell)
+    fit_numbers(fig)
     return fig
 
 
@@ -408,17 +611,23 @@ def outputs_figure(traces: Mapping[str, MethodTrace], *, style: Style = Style(),
     n = len(traces)
     cols = 2 if n == 4 else n          # four outputs as a 2 x 2 grid, larger than a row
     rows = -(-n // cols)
-    cell = 0.75 if max(ph, pw) <= 4 else 0.4
-    fig = _new_figure(max(3.0, cols * (cell * pw + 0.9)), max(2.4, rows * (cell * ph + 0.9)), style)
+    cell = _output_cell((ph, pw), style, room=3.0)
+    fig = _new_figure(max(3.0, cols * (cell * pw + 1.0)), max(2.4, rows * (cell * ph + 0.9)), style,
+                      scaled=False)
     for i, (key, trace) in enumerate(traces.items()):
         title = (titles or {}).get(key, trace.label)
-        _draw_output(fig.add_subplot(rows, cols, i + 1), trace, zrange, style, title)
+        _draw_output(fig.add_subplot(rows, cols, i + 1), trace, zrange, style, title, cell)
+    fit_numbers(fig)
     return fig
 
 
 def comparison_figure(traces: Mapping[str, MethodTrace], values: np.ndarray, *,
                       style: Style = Style()) -> Figure:
-    """The Playground as a static figure: one panel per method (top row) and its output below.
+    """The Playground as a static figure: one panel per method and its output below it.
+
+    Every panel shows the same part of the map (:func:`view_rect` of all traces) at the same
+    cell size (:func:`cell_inches`); up to four panels sit in a row unless that row would be
+    wider than about 20 inches, then two per row. The legend is one row below everything.
 
     Args:
         traces: the methods to show, in order (all on the same map and box).
@@ -426,27 +635,41 @@ def comparison_figure(traces: Mapping[str, MethodTrace], values: np.ndarray, *,
     """
     if not traces:
         raise ValueError("comparison_figure needs at least one trace")
-    n = len(traces)
-    first = next(iter(traces.values()))
+    items = list(traces.values())
+    n = len(items)
+    first = items[0]
     zrange = _zrange(values)
-    outs = np.concatenate([t.output.ravel() for t in traces.values()])
-    out_range = _zrange(outs)
-    fig = _new_figure(4.2 * n, 7.6, style)
-    grid = fig.add_gridspec(2, n, height_ratios=(3, 2))
+    out_range = _zrange(np.concatenate([t.output.ravel() for t in items]))
+    view = view_rect(items)
+    cell_in = cell_inches(view, items, style)
+    panel_w, panel_h = _panel_size(view, cell_in)
+    out_cell = _output_cell(first.output.shape, style, room=2.6)
+    out_w = first.output.shape[1] * out_cell + 0.8
+    out_h = first.output.shape[0] * out_cell + 0.8
+    column_w = max(panel_w, out_w, 3.2 * _scale(style))
+    cols = n if n * column_w <= 24.0 * _scale(style) else min(n, 2)
+    rows = -(-n // cols)
+    width = cols * column_w
+    fig = _new_figure(width, rows * (panel_h + out_h) + 1.6 * _scale(style), style, scaled=False)
+    grid = fig.add_gridspec(2 * rows, cols, height_ratios=[panel_h, out_h] * rows)
     handles: dict[str, object] = {}
-    for i, trace in enumerate(traces.values()):
-        for h in draw_method(fig.add_subplot(grid[0, i]), trace, values, style=style, zrange=zrange):
+    for i, trace in enumerate(items):
+        r, c = divmod(i, cols)
+        for h in draw_method(fig.add_subplot(grid[2 * r, c]), trace, values, style=style, zrange=zrange,
+                             view=view, cell_in=cell_in):
             # Percentages differ per method: they go in the output titles, not the shared legend.
             label = re.sub(r": [\d.]+% of the RoI$", "", h.get_label())
             if label not in handles:
                 h.set_label(label)
                 handles[label] = h
         a = trace.areas
-        _draw_output(fig.add_subplot(grid[1, i]), trace, out_range, style,
-                     f"lost {a.percent('lost'):.1f}%, gained {a.percent('gained'):.1f}%")
-    _legend(fig, list(handles.values()), style, ncols=min(4, max(2, n)))
+        _draw_output(fig.add_subplot(grid[2 * r + 1, c]), trace, out_range, style,
+                     f"output; lost {a.percent('lost'):.1f}%, gained {a.percent('gained'):.1f}%", out_cell)
+    legend = list(handles.values())
+    _legend(fig, legend, style, ncols=_legend_columns(legend, width, style))
     fig.suptitle(f"Box {tuple(round(v, 2) for v in first.image_box)} px, stride {first.settings.stride:g}",
                  fontsize=_pt(style))
+    fit_numbers(fig)
     return fig
 
 
@@ -553,14 +776,13 @@ def gradient_figure(result, *, style: Style = Style(), traces: Mapping[str, Meth
             ax.axvline(x, color=FAINT_GRID, linewidth=0.3)
         for y in range(height + 1):
             ax.axhline(y, color=FAINT_GRID, linewidth=0.3)
-        if height * width <= 200:
+        if height * width <= 400:
+            size = _number_pt(cell * _scale(style) * 72.0, "0.000", style)   # "0.017": 2 digits, 5 characters
             for (r, c), v in np.ndenumerate(g):
-                if abs(v) > 5e-3:
-                    dark = v > 0.3 * vmax
-                    ax.text(c + 0.5, r + 0.5, f"{v:.2g}", ha="center", va="center", clip_on=True, zorder=8,
-                            fontsize=_pt(style) * 0.62, color=WHITE if dark else BLACK,
-                            path_effects=[patheffects.withStroke(linewidth=1.8,
-                                                                 foreground=BLACK if dark else WHITE)])
+                inside = view[0] <= c and c + 1 <= view[2] and view[1] <= r and r + 1 <= view[3]
+                if abs(v) > 5e-3 and inside:
+                    _cell_number(ax, c + 0.5, r + 0.5, f"{v:.2g}", size,
+                                 WHITE if v > 0.3 * vmax else BLACK, (1.0, 1.0), zorder=8)
         trace = (traces or {}).get(key)
         if trace is not None:
             box = trace.snapped_box or (trace.sampled_box if trace.sampled_box != trace.roi else None)
@@ -569,7 +791,7 @@ def gradient_figure(result, *, style: Style = Style(), traces: Mapping[str, Meth
                                    linewidth=_lw(style)))
         _roi(ax, roi, style)
         reached = result.cells_reached(key)
-        _frame(ax, view, (height, width), style, f"{labels.get(key, key)}: {reached} cell{'s' if reached != 1 else ''}")
+        _frame(ax, view, style, f"{labels.get(key, key)}: {reached} cell{'s' if reached != 1 else ''}")
     for ax in axes[len(keys):]:
         ax.set_visible(False)
     if image is not None:
@@ -582,6 +804,7 @@ def gradient_figure(result, *, style: Style = Style(), traces: Mapping[str, Meth
         handles.append(Line2D([], [], color=LEGEND_GRAY, linewidth=_lw(style),
                               label="snapped / sampled box (method colour)"))
     _legend(fig, handles, style)
+    fit_numbers(fig)
     return fig
 
 
@@ -613,7 +836,7 @@ def evidence_figure(table, *, style: Style = Style()) -> Figure:
             bars = ax.bar(xs, vals, width * 0.92, color=layer_color[row.layer], edgecolor=BLACK,
                           linewidth=0.6, hatch="//" if row.aggregation == "average" else None,
                           label=row.label)
-            ax.bar_label(bars, labels=[f"{v:.1f}" for v in vals], fontsize=_pt(style) * 0.62, padding=1,
+            ax.bar_label(bars, labels=[f"{v:.1f}" for v in vals], fontsize=_pt(style) * 0.8, padding=1,
                          rotation=90 if n > 3 else 0)
             if ax is axes[0]:
                 handles.append(bars)
@@ -647,24 +870,32 @@ def lesson_figure(lesson, step, *, style: Style = Style()) -> Figure:
         return fig
     trace = traces[step.method]
     guide = [b.rect for b in traces[step.guide].bins if b.rect is not None] if step.guide else ()
-    width, height = _map_size(trace.map_shape)
+    view = view_rect([trace])
+    cell_in = cell_inches(view, [trace], style)
+    width, height = _panel_size(view, cell_in)
     n_out = len(step.outputs)
-    fig = _new_figure(width + (1.8 if n_out else 0.0), height, style)
+    out_cell = _output_cell(trace.output.shape, style, room=1.6)
+    out_w = trace.output.shape[1] * out_cell + 0.8
+    fig = _new_figure(width + (out_w if n_out else 0.0), max(height, n_out * (trace.output.shape[0] * out_cell + 0.8))
+                      + 1.4 * _scale(style), style, scaled=False)
     grid = fig.add_gridspec(max(n_out, 1) + (1 if n_out == 1 else 0), 2 if n_out else 1,
-                            width_ratios=[width, 1.8] if n_out else None)
+                            width_ratios=[width, out_w] if n_out else None)
     ax = fig.add_subplot(grid[:, 0])
     handles = draw_method(ax, trace, lesson.values, style=style, layers=step.layers,
                           focus_bin=step.focus_bin, focus_sample=step.focus_sample, guide_bins=guide,
                           regions=traces[step.regions] if step.regions else None,
-                          title="")
+                          title="", view=None if step.focus_sample else view,
+                          cell_in=None if step.focus_sample else cell_in)
     fig.suptitle(f"Step {number}: {step.title} · {_TRACE_TITLES.get(step.method, trace.label)}",
                  fontsize=_pt(style) * 1.1, x=0.02, ha="left")
     if n_out:
         outs = [traces[k].output for k in step.outputs]
         zrange = _zrange(np.concatenate([o.ravel() for o in outs]))
         for i, key in enumerate(step.outputs):
-            _draw_output(fig.add_subplot(grid[i, 1]), traces[key], zrange, style, f"{titles[key]}: output")
-    _legend(fig, handles, style)
+            _draw_output(fig.add_subplot(grid[i, 1]), traces[key], zrange, style, f"{titles[key]}: output",
+                         out_cell)
+    _legend(fig, handles, style, ncols=_legend_columns(handles, width + out_w, style))
+    fit_numbers(fig)
     return fig
 
 

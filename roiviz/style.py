@@ -22,9 +22,11 @@ METHOD_COLORS = {
 #: Line style and marker per method in line charts (matplotlib), so series differ without colour.
 SERIES_LINES = {"roi_pool": ("-", "s"), "roi_warp": ("--", "D"), "roi_align": ("-", "o"),
                 "precise_roi_pool": (":", "^"), "roi_align_unaligned": ("-.", "v")}
-#: Areas: colour, plotly fill pattern shape, matplotlib hatch, legend label.
+#: Areas: colour, plotly fill pattern shape, matplotlib hatch, legend label. The texts call lost
+#: area "red" and gained area "green": lost is a clear red (not Okabe-Ito's vermilion, which at
+#: a light fill reads as orange, RoI Pool's colour), gained Okabe-Ito's bluish green.
 AREA_STYLES = {
-    "lost": ("#D55E00", "/", "///", "lost: in the RoI, not read"),
+    "lost": ("#D7191C", "/", "///", "lost: in the RoI, not read"),
     "gained": ("#009E73", "\\", "\\\\\\", "gained: read, not in the RoI"),
     "outside": ("#7F7F7F", ".", "..", "outside the feature map"),
 }
@@ -81,7 +83,7 @@ class Style:
 
     @property
     def font_size(self) -> int:
-        return 20 if self.presenter else 13
+        return 22 if self.presenter else 13
 
     @property
     def line_width(self) -> float:

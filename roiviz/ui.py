@@ -16,7 +16,7 @@ from typing import Any
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from roiviz.export import PNG_SIGNATURE, share_link
+from roiviz.export import PNG_SIGNATURE, embed_snippet, share_link
 from roiviz.params import PageParams
 from roiviz.style import Style
 
@@ -109,8 +109,35 @@ def _store_presenter(key: str) -> None:
     st.session_state[PRESENTER] = bool(st.session_state[key])
 
 
+#: Presenter mode's page style, for a 1280 x 720 projector: every text at least
+#: :data:`PRESENTER_MIN_PX` (headings larger), the page as wide as the window, the header thin,
+#: chosen options wrapped instead of cut, and a figure never taller than the window below the
+#: page's title and controls.
+PRESENTER_MIN_PX = 20
+PRESENTER_CSS = f"""<style>
+.stApp *:not(h1, h1 *, h2, h2 *, h3, h3 *, svg, svg *) {{
+  font-size: max({PRESENTER_MIN_PX}px, 1em) !important; }}
+.stApp h1, .stApp h1 * {{ font-size: 34px !important; line-height: 1.2 !important; padding-top: 0 !important; }}
+.stApp h2, .stApp h2 * {{ font-size: 28px !important; }}
+.stApp h3, .stApp h3 * {{ font-size: 24px !important; }}
+.stApp .stMainBlockContainer {{ max-width: 100% !important; padding: 2.6rem 1.2rem 3rem !important; }}
+.stApp header[data-testid="stHeader"] {{ height: 2.4rem !important; min-height: 2.4rem !important; }}
+.stApp [data-testid="stImage"] img {{ max-height: calc(100vh - var(--roiviz-above, 260px)) !important;
+  width: auto !important; max-width: 100% !important; object-fit: contain; }}
+.stApp button p {{ white-space: nowrap !important; }}
+.stApp div:has(> [data-testid="stMultiSelectTagsContainer"]),
+.stApp [data-testid="stMultiSelectTagsContainer"] {{ max-height: none !important; height: auto !important;
+  overflow: visible !important; }}
+.stApp [data-testid="stMultiSelectTagsContainer"] span {{ max-width: none !important;
+  height: auto !important; white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important; }}
+</style>"""
+
+
 def presenter_toggle(table: PageParams, container=None) -> Style:
     """The page's presenter toggle (its table's ``presenter``), synced with ``presenter_mode``.
+
+    In presenter mode the page also gets :data:`PRESENTER_CSS`.
 
     Returns:
         The :class:`~roiviz.style.Style` to draw with.
@@ -118,7 +145,20 @@ def presenter_toggle(table: PageParams, container=None) -> Style:
     key = table.widget_key("presenter")
     st.session_state[key] = bool(st.session_state.get(PRESENTER, False))
     widget(table, "presenter", "toggle", container, on_change=_store_presenter, args=(key,))
-    return Style(presenter=bool(st.session_state.get(PRESENTER, False)))
+    style = Style(presenter=presenting())
+    if style.presenter:
+        presenter_css()
+    return style
+
+
+def presenting() -> bool:
+    """Whether presenter mode is on (also before the page has drawn its toggle)."""
+    return bool(st.session_state.get(PRESENTER, False))
+
+
+def presenter_css() -> None:
+    """Apply :data:`PRESENTER_CSS` to the page (a style element only: it takes no room)."""
+    st.html(PRESENTER_CSS)
 
 
 LINK_CAPTION = "Copy link (reopens this page in this state; the copy button is at the right):"
@@ -150,8 +190,34 @@ def exports(table: PageParams, stem: str, png, svg, json_text, query: Mapping[st
                        key=f"{prefix}dl_svg", on_click="ignore")
     c3.download_button("Trace as JSON", data, file_name=f"{stem}.json", mime="application/json",
                        key=f"{prefix}dl_json", on_click="ignore")
-    st.caption(link_caption)
-    st.code(share_link(st.context.url or "", query), language=None, wrap_lines=True)
+    copy_link(query, link_caption, title=stem)
+
+
+def copy_link(query: Mapping[str, str], caption: str = LINK_CAPTION, title: str = "roiviz") -> None:
+    """The copyable link that reopens this view, and an iframe snippet that embeds it in a post."""
+    link = share_link(st.context.url or "", query)
+    st.caption(caption)
+    st.code(link, language=None, wrap_lines=True)
+    with st.expander("Embed the live app in a post (iframe)"):
+        st.caption("Paste this into a blog post or slide: the frame shows this view of the running "
+                   "app, without its menu and sidebar (Streamlit's embed=true). Readers can drag and "
+                   "change settings; the app must stay online at this address.")
+        st.code(embed_snippet(link, f"roiviz: {title}"), language="html", wrap_lines=True)
+
+
+def animation_download(table: PageParams, stem: str, make_gif: Callable[[], bytes]) -> None:
+    """A download button for an animated GIF, drawn only when clicked (a few seconds).
+
+    Args:
+        table: the page's parameters; the button's key starts with its prefix.
+        stem: file name without extension.
+        make_gif: returns the GIF's bytes (e.g. ``lambda: animate_gif(...).gif``).
+    """
+    st.download_button("Animation as GIF", make_gif, file_name=f"{stem}.gif", mime="image/gif",
+                       key=f"{table.prefix}dl_gif", on_click="ignore",
+                       help="The box slides across one feature cell and back in sub-pixel steps "
+                            "(or grows by one cell), every method side by side: for a post or a "
+                            "slide. Drawing it takes a few seconds.")
 
 
 def sync_query(query: Mapping[str, str]) -> None:
@@ -212,3 +278,12 @@ def next_in_lesson(current: str) -> None:
         st.page_link(path, label=f"Next in the lesson: {label}")
     except (StreamlitAPIException, KeyError):   # not registered: the page runs on its own
         pass
+
+
+def interactive_download(table: PageParams, stem: str, make_html: Callable[[], bytes]) -> None:
+    """A download button for the standalone interactive page (:func:`roiviz.export.interactive_page`)."""
+    st.download_button("Download interactive page", make_html, file_name=f"{stem}.html", mime="text/html",
+                       key=f"{table.prefix}dl_html", on_click="ignore",
+                       help="One HTML file, no server needed: open it, or put it on a blog (an iframe "
+                            "or a link), and readers drag the box while the four panels follow, "
+                            "computed in their browser.")

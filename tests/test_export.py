@@ -14,6 +14,7 @@ from PIL import Image
 from roiviz.examples import SEED_EXAMPLE_BOX, seed_example_settings
 from roiviz.export import (
     PNG_SIGNATURE,
+    embed_snippet,
     figure_png,
     figure_svg,
     jsonable,
@@ -77,3 +78,22 @@ def test_share_link():
     assert share_link("", {"a": "x y", "b": "1,2"}) == "?a=x+y&b=1%2C2"
 
 
+def test_embed_snippet_is_an_escaped_iframe_of_the_link():
+    import html.parser
+
+    snippet = embed_snippet("http://host:8501/walkthrough?step=4&conv=article&embed=false", 'A "quoted" <title>')
+    found = []
+
+    class P(html.parser.HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found.append((tag, dict(attrs)))
+
+    P().feed(snippet)
+    assert [t for t, _ in found] == ["iframe"]
+    attrs = found[0][1]
+    assert attrs["src"] == "http://host:8501/walkthrough?step=4&conv=article&embed=true"
+    assert attrs["title"] == 'A "quoted" <title>'
+    assert "<title>" not in snippet and snippet.endswith("></iframe>")
+    assert embed_snippet("", "t").startswith('<iframe src="?embed=true"')
+    with pytest.raises(ValueError, match="height"):
+        embed_snippet("http://h/", "t", height=10)

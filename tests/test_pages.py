@@ -69,9 +69,11 @@ def page(name: str, **query) -> AppTest:
 
 
 def downloads(at: AppTest, media) -> dict[str, bytes]:
+    """The files of the page's download buttons (deferred ones, drawn on click, are left out)."""
     out = {}
     for button in at.get("download_button"):
-        out[button.proto.label] = media(button.proto.url)
+        if not button.proto.HasField("deferred_file_id"):
+            out[button.proto.label] = media(button.proto.url)
     return out
 
 
@@ -195,6 +197,13 @@ def test_sensitivity_runs_and_exports_the_sweep(media):
         np.testing.assert_allclose(sweep["bin_values"][s], expected.bin_values[s], atol=1e-6)
     for m in METHODS:
         np.testing.assert_allclose(doc["traces"][m]["output"], expected.reference[m], atol=1e-5)
+    # The animated GIF is drawn only when clicked (roiviz.animate is tested in test_animate.py).
+    gif = [b for b in at.get("download_button") if b.proto.label == "Animation as GIF"]
+    assert len(gif) == 1 and gif[0].proto.HasField("deferred_file_id")
+    # The copy link comes with an iframe snippet that embeds the same view.
+    link = next(c.value for c in at.code if c.value.startswith("http") or c.value.startswith("?"))
+    assert any(c.value.startswith("<iframe") and "embed=true" in c.value for c in at.code)
+    assert "mode=shift" in link
 
 
 def test_sensitivity_widgets_link_and_empty_selection():
@@ -269,7 +278,8 @@ def test_every_page_has_a_copy_link_and_keyboard_controls():
         no_problems(at)
         assert at.code and at.code[0].value.startswith("?")      # no server URL under AppTest
         assert at.toggle(key=f"{prefix}_presenter") is not None
-        assert len(at.get("download_button")) == 3
+        assert len(at.get("download_button")) == (4 if name == "sensitivity" else 3)   # + the GIF
+        assert any(c.value.startswith("<iframe") for c in at.code)                     # embed snippet
 
 
 def test_pages_run_under_the_apps_navigation():
@@ -280,7 +290,9 @@ def test_pages_run_under_the_apps_navigation():
         at.switch_page(f"pages/{name}.py").run()
         no_problems(at)
         assert at.title[0].value.startswith(title)
-        assert len(at.get("download_button")) == 3
+        assert len(at.get("download_button")) == (4 if name == "sensitivity" else 3)   # + the GIF
+        assert any(c.value.startswith("<iframe") for c in at.code)                     # embed snippet
+
 
 
 #: Parameters a page shows with widgets of its own (not one widget per table entry): the

@@ -355,9 +355,12 @@ def test_playground_offers_exports_and_a_link():
     at.run()
     assert_clean(at)
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == ["Figure as PNG", "Figure as SVG", "Trace as JSON"]
+    assert labels == ["Figure as PNG", "Figure as SVG", "Trace as JSON", "Animation as GIF",
+                      "Download interactive page"]
     link = [c.value for c in at.code if "img=chelsea" in c.value]
     assert link and "box=" in link[0]
+    # The iframe snippet embeds the same view (roiviz.export.embed_snippet is tested on its own).
+    assert link[1].startswith("<iframe") and "embed=true" in link[1] and "img=chelsea" in link[1]
 
 
 @pytest.mark.parametrize("query", [{"src": "toy"}, {}])

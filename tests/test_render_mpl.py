@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PathCollection
 from matplotlib.patches import Rectangle
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox
+from PIL import Image
 
 from roiviz import render_mpl as R
 from roiviz.evidence import TABLE_2C, TABLE_2D
 from roiviz.examples import SEED_EXAMPLE_BOX, seed_example_settings
-from roiviz.export import PNG_SIGNATURE
+from roiviz.export import PNG_DPI, PNG_SIGNATURE
 from roiviz.gradients import gradient_maps
 from roiviz.lessons import example_map, walkthrough
 from roiviz.style import AREA_STYLES, Style
@@ -66,7 +73,7 @@ def test_layers_choose_what_is_drawn():
     t = trace_all(TOY, SEED_EXAMPLE_BOX, seed_example_settings("article", sampling_ratio=2), ["roi_align"])["roi_align"]
     fig = R.method_figure(t, TOY, layers={"map"})
     assert _labels(fig) == []
-    assert not [c for c in fig.axes[0].collections if len(c.get_offsets())]
+    assert not [c for c in fig.axes[0].collections if isinstance(c, PathCollection) and len(c.get_offsets())]
     with pytest.raises(ValueError, match="layers"):
         R.method_figure(t, TOY, layers={"map", "sparkles"})
 
@@ -164,3 +171,194 @@ def test_comparison_figure_has_a_panel_and_an_output_per_method():
     pool = traces["roi_pool"].areas
     assert f"gained {pool.percent('gained'):.1f}%" in " ".join(titles)
     assert figure_png(fig).startswith(b"\x89PNG") and b"<svg" in figure_svg(fig)
+
+
+# ---------------------------------------------------------------------------------------------
+# Readable at every size: the Playground's export at 3 x 3, 7 x 7 and 14 x 14 (ratio 2 and 16)
+# on the astronaut's 32 x 32 map (stride 16), the default box of the Playground.
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+def _renderer(fig):
+    FigureCanvasAgg(fig)
+    fig.draw_without_rendering()
+    return fig.canvas.get_renderer()
+
+
+def _drawn_texts(fig) -> set[int]:
+    """Ids of the texts a draw of ``fig`` draws (tick labels beyond the limits exist but are not)."""
+    drawn: set[int] = set()
+    original = Text.draw
+
+    def record(self, renderer):
+        drawn.add(id(self))
+        return original(self, renderer)
+
+    Text.draw = record
+    try:
+        fig.draw_without_rendering()
+    finally:
+        Text.draw = original
+    return drawn
+
+
+def _text_boxes(fig, renderer) -> list[tuple[str, Bbox]]:
+    """Every drawn, non-empty text's window extent (clipped texts: the part inside their axes)."""
+    out = []
+    drawn = _drawn_texts(fig)
+    for t in fig.findobj(Text):
+        if id(t) not in drawn or not t.get_visible() or not t.get_text().strip():
+            continue
+        box = t.get_window_extent(renderer)
+        if t.get_clip_on() and t.axes is not None:
+            clipped = Bbox.intersection(box, t.axes.bbox)
+            if clipped is None or clipped.width <= 0 or clipped.height <= 0:
+                continue
+        out.append((t.get_text(), box))
+    return out
+
+
+def overlapping_texts(fig) -> list[tuple[str, str]]:
+    """Pairs of texts whose rendered boxes intersect (by more than a tenth of a pixel)."""
+    boxes = _text_boxes(fig, _renderer(fig))
+    a = np.array([b.extents for _, b in boxes])                         # [n, 4] x0 y0 x1 y1
+    ix = np.minimum(a[:, None, 2], a[None, :, 2]) - np.maximum(a[:, None, 0], a[None, :, 0])
+    iy = np.minimum(a[:, None, 3], a[None, :, 3]) - np.maximum(a[:, None, 1], a[None, :, 1])
+    hit = np.triu((ix > 0.1) & (iy > 0.1), k=1)
+    return [(boxes[i][0], boxes[j][0]) for i, j in zip(*np.nonzero(hit))]
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    from roiviz.features import image_feature_map
+    from roiviz.samples import load_sample_image
+    from roiviz.state import default_box
+
+    values = image_feature_map(load_sample_image("astronaut"), 16).channel(0)
+    return values, default_box(values.shape, 16)
+
+
+@pytest.mark.parametrize("size, ratio", [(3, 2), (7, 2), (14, 2), (3, 16), (7, 16), (14, 16)])
+def test_comparison_export_stays_readable(astronaut, size, ratio):
+    from roiviz.records import Settings
+
+    from roiviz.geometry import SAMPLE_BUDGET
+
+    values, box = astronaut
+    settings = Settings(output_size=(size, size), stride=16, sampling_ratio=ratio)
+    if size * size * ratio * ratio > SAMPLE_BUDGET:
+        # Beyond the sample budget no trace is drawn at all, so no export can be asked for.
+        with pytest.raises(ValueError, match="too many to draw"):
+            trace_all(values, box, settings)
+        return
+    traces = trace_all(values, box, settings)
+    fig = R.comparison_figure(traces, values)
+    renderer = _renderer(fig)
+    assert overlapping_texts(fig) == []
+    maps, outputs = fig.axes[0::2], fig.axes[1::2]
+    view = R.view_rect(list(traces.values()))
+    for ax, out_ax, t in zip(maps, outputs, traces.values()):
+        # Cropped to the RoI's neighbourhood, not the whole 32 x 32 map.
+        assert ax.get_xlim() == (view[0], view[2]) and view[2] - view[0] < 20
+        assert view[0] <= t.roi[0] - 1 and view[2] >= t.roi[2] + 1
+        # A feature cell and a bin are large enough on paper to tell apart.
+        (x0, _), (x1, _) = ax.transData.transform([(0, 0), (1, 0)])
+        cell_px = abs(x1 - x0)
+        assert cell_px >= 0.9 * R.MIN_CELL_INCHES * fig.dpi
+        # Every bin line is drawn, in the method's colour, inside the panel.
+        rects = _rects(ax)
+        inset = 0.07 if t.method == "roi_pool" else 0.0
+        for b in t.bins:
+            if b.rect is not None:
+                x1_, y1_, x2_, y2_ = b.rect
+                want = tuple(round(v, 6) for v in (x1_ + inset, y1_ + inset, x2_ - inset, y2_ - inset))
+                assert want in rects, (t.method, b.row, b.col)
+                assert view[0] <= x1_ and x2_ <= view[2] and view[1] <= y1_ and y2_ <= view[3]
+        # Sampling points cover at most 35% of the panel (and are thinned, with a note, if needed).
+        area = ax.bbox.width * ax.bbox.height
+        covered = 0.0
+        for c in ax.collections:
+            if c.get_gid() == "roiviz-samples":
+                d = (np.sqrt(c.get_sizes()[0]) + c.get_linewidths()[0]) * fig.dpi / 72
+                covered += len(c.get_offsets()) * np.pi / 4 * d ** 2
+        assert covered <= 0.35 * area, (t.method, covered / area)
+        if t.grid[0] * t.grid[1] * len(t.bins) > 0:
+            drawn = sum(len(c.get_offsets()) for c in ax.collections if c.get_gid() == "roiviz-samples")
+            labels = _labels(fig)
+            if drawn < t.grid[0] * t.grid[1] * len(t.bins):
+                assert any("row and column shown" in s for s in labels)
+            assert drawn > 0
+        # The output shows every number that fits, and at 3 x 3 and 7 x 7 they all fit.
+        numbers = [tx for tx in out_ax.texts if tx.get_text()]
+        if size <= 7:
+            assert len(numbers) == size * size
+            assert {tx.get_text() for tx in numbers} == {f"{v:.2f}" for v in t.output.ravel()}
+    # The legend is its own row: it touches no axes (tick labels included).
+    legend = fig.legends[0].get_window_extent(renderer)
+    for ax in fig.axes:
+        assert not legend.overlaps(ax.get_tightbbox(renderer))
+
+    # Read the PNG back: its size is the figure's, and the map is visible in every panel.
+    png = R.figure_png(fig)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"export-playground-{size}x{size}-ratio{ratio}.png").write_bytes(png)
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    tight = fig.get_tightbbox(renderer)     # inches; the PNG is this box plus 0.08 in of padding
+    expect = ((tight.height + 0.16) * PNG_DPI, (tight.width + 0.16) * PNG_DPI)
+    # (text is measured at the screen's 100 dpi here, at 150 dpi in the PNG: a few pixels differ)
+    assert abs(image.shape[0] - expect[0]) <= 0.01 * expect[0] and abs(image.shape[1] - expect[1]) <= 0.01 * expect[1]
+    assert image.shape[1] <= 24 * PNG_DPI + 10
+    scale = PNG_DPI / fig.dpi
+    for ax in maps:
+        b = ax.bbox      # display pixels from the bottom; the PNG's rows go down from the top
+        left = int((b.x0 / fig.dpi - tight.x0 + 0.08) * PNG_DPI) + 2
+        top = int((tight.y1 - b.y1 / fig.dpi + 0.08) * PNG_DPI) + 2
+        crop = image[top:top + int(b.height * scale) - 4, left:left + int(b.width * scale) - 4]
+        grey = crop[(crop[..., 0] == crop[..., 1]) & (crop[..., 1] == crop[..., 2])]
+        # the map's grey levels show through: many of them, over a good part of the panel
+        assert len(np.unique(grey[:, 0])) >= 12
+        assert len(grey) >= 0.15 * crop.shape[0] * crop.shape[1]
+
+
+def test_walkthrough_exports_have_no_overlapping_text():
+    lesson = walkthrough("article")
+    for step in lesson.steps:
+        for presenter in (False, True):
+            fig = R.lesson_figure(lesson, step, style=Style(presenter=presenter))
+            assert overlapping_texts(fig) == [], (step.key, presenter)
+
+
+def test_a_number_is_printed_only_where_it_fits():
+    t = trace_all(TOY, SEED_EXAMPLE_BOX, seed_example_settings("library"), ["roi_align"])["roi_align"]
+    fig = R.output_figure(t)
+    assert len([tx for tx in fig.axes[0].texts if tx.get_text()]) == t.output.size
+    # Shrink the figure after the fact: numbers that no longer fit their bins are removed.
+    fig.set_size_inches(1.0, 1.0)
+    assert R.fit_numbers(fig) == t.output.size
+    assert not [tx for tx in fig.axes[0].texts if tx.get_text()]
+
+
+@pytest.mark.parametrize("presenter", [False, True])
+def test_other_pages_exports_have_no_overlapping_text(presenter):
+    style = Style(presenter=presenter)
+    settings = seed_example_settings("library", sampling_ratio=2)
+    figures = [R.gradient_figure(gradient_maps(TOY, SEED_EXAMPLE_BOX, settings), style=style,
+                                 traces=trace_all(TOY, SEED_EXAMPLE_BOX, settings)),
+               R.sweep_figure(sweep_offsets(TOY, SEED_EXAMPLE_BOX, settings, SERIES, np.linspace(-1, 1, 21)),
+                              style=style),
+               R.evidence_figure(TABLE_2C, style=style), R.evidence_figure(TABLE_2D, style=style)]
+    for fig in figures:
+        assert overlapping_texts(fig) == []
+
+
+def test_the_overlap_check_sees_overlaps():
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3, 2))
+    ax = fig.add_subplot()
+    ax.text(0.5, 0.5, "0.7730.608")
+    ax.text(0.52, 0.5, "0.805")
+    ax.set_xticks([0.0, 0.5, 1.0])
+    ax.set_xlim(0.1, 0.9)                 # the ticks at 0 and 1 exist but are not drawn
+    assert overlapping_texts(fig) == [("0.7730.608", "0.805")]
