@@ -403,8 +403,9 @@ async def open_page(base_url: str, query_string: str, template: dict, timeout: f
     except BaseException:
         await ws.close()
         raise
-    if status == "compile error":
-        raise RuntimeError("the app failed to compile")
+    if status == "compile error" or page.exceptions:
+        await ws.close()
+        raise RuntimeError(f"exception on the page ({'; '.join(page.exceptions)[:160]})")
     return ws, page, time.perf_counter() - t0
 
 
@@ -463,8 +464,8 @@ async def student(index: int, base_url: str, template: dict, schedule: list, t_s
                 status = await run_page(ws, page, timeout, check)
                 ms = 1000 * (time.time() - sent)
                 if page.exceptions:
-                    out["errors"].append(f"student {index}: exception on the page: "
-                                         f"{page.exceptions[-1]}")
+                    out["errors"].append(f"student {index}: exception on the page "
+                                         f"({page.exceptions[-1]})")
                     page.exceptions.clear()
                 out["releases"].append(Release(index, sent, ms, box, page.box(),
                                                dict(page.tables) if check else None))
@@ -619,16 +620,34 @@ async def _client_process(share, args, template, barrier, t_start_value, results
 
 
 class Sampler(threading.Thread):
-    """Samples the summed VmRSS of ``pids`` every ``period`` s."""
+    """Samples the server processes every ``period`` s: summed VmRSS, and each one's CPU time.
+
+    A worker that dies (``--kill-worker``) keeps the CPU time it had at its last sample, so the
+    CPU used by the whole fleet never goes backwards.
+    """
 
     def __init__(self, pids, period: float = 0.5):
         super().__init__(daemon=True)
         self.pids, self.period, self.samples = pids, period, []
+        self.cpu_by_pid: dict[int, float] = {}
+        self._lock = threading.Lock()
         self._halt = threading.Event()
+        self.cpu()
+
+    def cpu(self) -> float:
+        """CPU seconds used so far by every server process seen."""
+        with self._lock:
+            for pid in self.pids():
+                try:
+                    self.cpu_by_pid[pid] = cpu_seconds(pid)
+                except (OSError, IndexError):
+                    pass
+            return sum(self.cpu_by_pid.values())
 
     def run(self) -> None:
         while not self._halt.is_set():
             self.samples.append(total_rss(self.pids()))
+            self.cpu()
             self._halt.wait(self.period)
 
     def stop(self) -> float:
@@ -643,16 +662,6 @@ def total_rss(pids) -> float:
         try:
             total += rss_mb(pid)
         except (OSError, RuntimeError):
-            pass
-    return total
-
-
-def total_cpu(pids) -> float:
-    total = 0.0
-    for pid in pids:
-        try:
-            total += cpu_seconds(pid)
-        except (OSError, IndexError):
             pass
     return total
 
@@ -686,6 +695,12 @@ class Server:
     def pids(self) -> list[int]:
         return self.fleet.worker_pids() if self.fleet else self._pids
 
+    def backends(self) -> list[str]:
+        """The URLs of the server processes themselves (for the warm-up visits)."""
+        if self.fleet:
+            return [self.fleet.worker_url(i) for i in range(self.fleet.workers)]
+        return [self.url]
+
     def __exit__(self, *exc):
         if self.fleet:
             self.fleet.stop()
@@ -706,8 +721,8 @@ def run_class(server: Server, template: dict, n: int, schedule: list, args) -> d
                 "chaos": args.chaos, "assets": args.assets,
                 "open_concurrency": args.open_concurrency}
     pids = server.pids
-    rss_start, cpu_open0 = total_rss(pids()), total_cpu(pids())
     sampler = Sampler(pids)
+    rss_start, cpu_open0 = total_rss(pids()), sampler.cpu()
     sampler.start()
     t_open = time.time()
     procs = [ctx.Process(target=client_process,
@@ -717,7 +732,7 @@ def run_class(server: Server, template: dict, n: int, schedule: list, args) -> d
         p.start()
     barrier.wait()
     opened_s = time.time() - t_open
-    cpu_open = total_cpu(pids()) - cpu_open0
+    cpu_open = sampler.cpu() - cpu_open0
     t_start = time.time() + 1.0
     t_start_value.value = t_start
     barrier.wait()
@@ -733,7 +748,7 @@ def run_class(server: Server, template: dict, n: int, schedule: list, args) -> d
         killer.start()
     for b in bounds:
         time.sleep(max(0.0, b - time.time()))
-        cpu_at.append(total_cpu(pids()))
+        cpu_at.append(sampler.cpu())
     outs = [results.get(timeout=args.timeout * 2 + 600) for _ in procs]
     for p in procs:
         p.join(timeout=60)
@@ -760,6 +775,13 @@ def run_class(server: Server, template: dict, n: int, schedule: list, args) -> d
             "cpu_open_ms": 1000 * cpu_open / max(len(merged["loads"]), 1),
             "rss_start": rss_start, "rss_peak": peak, "rss_after": rss_after,
             "releases": merged["releases"]}
+
+
+async def warm_up(urls: list[str], template: dict) -> None:
+    """One visit per server process, one after the other, closed: imports and caches are in."""
+    for url in urls:
+        ws, _, _ = await open_page(url, QUERY[1:], template, 300)
+        await ws.close()
 
 
 def check_releases(releases: list[dict]) -> list[str]:
@@ -833,6 +855,8 @@ def main() -> None:
                         help="page loads also fetch the page's scripts and styles")
     parser.add_argument("--template", type=Path, help="a saved capture (else: capture now)")
     parser.add_argument("--save-template", type=Path, help="save the capture here")
+    parser.add_argument("--cold", action="store_true",
+                        help="no warm-up visit: the class opens the link on a fresh server")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if any(not 1 <= n <= 1000 for n in args.students):
@@ -846,6 +870,8 @@ def main() -> None:
             capture_template(server.url, args.save_template)
         print(f"server {server.url} (pids {server.pids()}); release template "
               f"{len(template['release'])} bytes", flush=True)
+        if not args.cold:
+            asyncio.run(warm_up(server.backends(), template))
         rows = []
         if args.ceiling:
             n = args.students[0]
