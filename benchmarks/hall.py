@@ -122,6 +122,7 @@ def capture_template(url: str, save: Path | None = None) -> dict:
             page = browser.new_page(viewport={"width": 1500, "height": 1000})
             page.on("websocket", on_websocket)
             page.goto(url.rstrip("/") + "/" + QUERY)
+            page.wait_for_selector(", ".join(DRAG_TARGETS), state="attached", timeout=180_000)
             page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]",
                                    timeout=180_000)
             page.wait_for_timeout(1000)
