@@ -87,9 +87,8 @@ from _common import (  # noqa: E402
 
 STRIDE = 16
 MAP_CELLS = 512 // STRIDE  # the astronaut is 512 x 512 px: a 32 x 32-cell feature map
-#: The widget a drag sets (its key, the part after the id's hash), and the number inputs that
-#: mirror the box (the browser sends what they show; the server sets them after each drag).
-RELEASE_KEY = "select_feature"
+#: The number inputs that mirror the box (the browser sends what they show; the server sets them
+#: after each drag). The drag's own widget is found in the template by its value (holds_box).
 BOX_KEYS = ("bx1", "by1", "bx2", "by2")
 #: script_finished statuses that end a run (FINISHED_EARLY_FOR_RERUN does not: another follows).
 DONE = {0: "finished", 1: "compile error", 3: "fragment finished"}
@@ -180,12 +179,25 @@ def widget_key(widget_id: str) -> str:
     return parts[2] if widget_id.startswith("$$ID-") and len(parts) == 3 else widget_id
 
 
+def holds_box(widget) -> bool:
+    """Whether a widget state is a drag's: a plotly box selection or a JSON state with a box."""
+    kind = widget.WhichOneof("value")
+    if kind not in ("string_value", "json_value"):
+        return False
+    try:
+        value = json.loads(getattr(widget, kind))
+    except ValueError:
+        return False
+    return isinstance(value, dict) and ("selection" in value or _replace_box(value, None))
+
+
 def put_box(widget, box_px: tuple[float, float, float, float]) -> None:
     """Write ``box_px`` (image pixels) into the drag's widget state, in the browser's format.
 
     A plotly box selection (``{"selection": {"box": [{"x": [..], "y": [..]}]}}``, in the
     chart's data units, feature cells for the feature map) or a component state holding
-    ``"box": [x1, y1, x2, y2]`` (image pixels) anywhere in its JSON.
+    ``"box": [x1, y1, x2, y2]`` (image pixels) anywhere in its JSON; a ``"seq"`` number next to
+    it (the stage counts its releases) is advanced, as the browser does.
     """
     kind = widget.WhichOneof("value")
     value = json.loads(getattr(widget, kind))
@@ -194,16 +206,20 @@ def put_box(widget, box_px: tuple[float, float, float, float]) -> None:
         value["selection"]["box"] = [{"xref": "x", "yref": "y", "x": [cells[0], cells[2]],
                                       "y": [cells[1], cells[3]]}]
         value["selection"]["points"], value["selection"]["point_indices"] = [], []
-    elif not _replace_box(value, list(box_px)):
+    elif not _replace_box(value, [float(v) for v in box_px]):
         raise ValueError("the template's drag widget holds no box this script knows how to set")
     setattr(widget, kind, json.dumps(value))
 
 
-def _replace_box(node, box: list[float]) -> bool:
+def _replace_box(node, box: list[float] | None) -> bool:
+    """Put ``box`` into the first ``"box": [4 numbers]`` of ``node`` (None: only look)."""
     if isinstance(node, dict):
         for k, v in node.items():
             if k == "box" and isinstance(v, list) and len(v) == 4:
-                node[k] = box
+                if box is not None:
+                    node[k] = box
+                    if isinstance(node.get("seq"), int):
+                        node["seq"] += 1
                 return True
             if _replace_box(v, box):
                 return True
@@ -230,7 +246,7 @@ def release_message(template: bytes, page: "PageView", box_px) -> bytes:
         widget.id = page.widget_ids.get(key, widget.id)
         if key in page.numbers and widget.WhichOneof("value") == "double_value":
             widget.double_value = page.numbers[key]
-        if key == RELEASE_KEY or (RELEASE_KEY not in page.widget_ids and "box" in widget.id):
+        if holds_box(widget):
             put_box(widget, box_px)
     return msg.SerializeToString()
 
@@ -481,9 +497,15 @@ async def student(index: int, base_url: str, template: dict, schedule: list, t_s
                 out["releases"].append(Release(index, sent, ms, box, page.box(),
                                                dict(page.tables) if check else None))
             except asyncio.TimeoutError:
+                # Too slow counts as an error; the student's page keeps waiting for its update
+                # (a student does not reload the page), and the wait is recorded.
                 out["errors"].append(f"student {index}: no update within {timeout:g} s")
-                await ws.close()
-                await reopen("reopened after a timeout")
+                try:
+                    await run_page(ws, page, 600, check)
+                    out["releases"].append(Release(index, sent, 1000 * (time.time() - sent), box,
+                                                   page.box(), dict(page.tables) if check else None))
+                except Exception as exc:  # noqa: BLE001
+                    await reopen(f"connection lost ({type(exc).__name__}); reopened")
             except Exception as exc:  # noqa: BLE001 - counted, then the student reconnects
                 await reopen(f"connection lost ({type(exc).__name__}: {str(exc)[:80]}); reopened")
             next_at = max(next_at + interval, time.time())
@@ -766,7 +788,8 @@ def run_class(server: Server, template: dict, n: int, schedule: list, args) -> d
     for b in bounds:
         time.sleep(max(0.0, b - time.time()))
         cpu_at.append(sampler.cpu())
-    outs = [results.get(timeout=args.timeout * 2 + 600) for _ in procs]
+    # In-flight releases may still finish after the last step (a late one waits up to 600 s).
+    outs = [results.get(timeout=args.load_timeout + 900) for _ in procs]
     for p in procs:
         p.join(timeout=60)
     if killer:
