@@ -172,8 +172,8 @@ def sidebar() -> None:
         elif source == "npy":
             st.file_uploader("Feature map (.npy, [H, W] or [C, H, W])", key="upload_npy", type=["npy"])
         st.selectbox("Stride (image pixels per feature cell)", features.STRIDES, key="stride",
-                     help="VGG16's last map has stride 32, the article's case; "
-                          "ResNet's C4 has 16.")
+                     help="Detectors pool VGG16's conv5_3 and ResNet's C4 at stride 16; 32 is "
+                          "VGG16 after pool5, the article's simplification (and ResNet's C5).")
         st.header("Settings")
         c1, c2 = st.columns(2)
         c1.number_input("Output rows", 1, MAX_OUTPUT, key="ph", step=1)
@@ -183,7 +183,10 @@ def sidebar() -> None:
         b2.button("7 x 7", on_click=set_output, args=(7, 7), key="out7", width="stretch")
         st.selectbox("Sampling ratio (per bin side)", list(range(0, MAX_SAMPLING_RATIO + 1)), key="sr",
                      format_func=lambda v: "adaptive: ceil(RoI size / output size)" if v == 0 else str(v),
-                     help="RoI Align and RoI Warp sample each bin at g x g points.")
+                     help="RoI Align and RoI Warp sample each bin at g x g points; the Mask R-CNN "
+                          "paper uses 2 (four points per bin) and reports, in Section 3, that results "
+                          "\"are not sensitive to the exact sampling locations, or how many points are "
+                          "sampled, as long as no quantization is performed.\"")
         st.toggle("aligned (half-cell offset, RoI Align)", key="aligned",
                   help="True: Detectron2's fix. False: the legacy mapping, shifted by half a cell.")
         st.radio("Reduce samples by", ("avg", "max"), key="reduce", horizontal=True)
@@ -340,7 +343,10 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
     if outside > 0:
         st.info(f"{100 * outside:.1f}% of the box lies outside the feature map (which covers "
                 f"0..{values.shape[1] * stride:g} x 0..{values.shape[0] * stride:g} image pixels): "
-                "the methods read that part as zeros, shown as 'outside' in each panel.")
+                "that part is drawn as 'outside'. RoI Pool skips cells off the map; RoI Align and "
+                "RoI Warp give a point within one cell of the edge the edge cell's value and a point "
+                "further out 0; roiviz's Precise RoI Pooling integrates that same surface (the "
+                "authors' code reads 0 off the map).")
 
     if not state.methods:
         st.info("Choose at least one method in the sidebar.")

@@ -21,6 +21,9 @@ from roiviz.evidence import (
     CITATION,
     METRICS,
     PAPER_NOTES,
+    SAMPLING_NOTE,
+    SAMPLING_QUOTE,
+    TABLE_2D_AGGREGATION_NOTE,
     TABLE_2D_GAIN,
     TABLES,
     VERIFIED_AGAINST,
@@ -86,12 +89,15 @@ with right:
     if table.has_box:
         st.markdown("Columns starting with **mask** are mask AP (the segmentation); columns "
                     "starting with **box** are box AP (the detection, AP^bb in the paper).")
+    if not all(r.printed for r in table.rows):
+        st.caption(TABLE_2D_AGGREGATION_NOTE)
     else:
         st.markdown("Every number in this table is **mask AP** (the paper reports no box AP "
                     "for Table 2c).")
 
 st.subheader("What the paper concludes")
 st.markdown("\n".join(f"- {note}" for note in PAPER_NOTES))
+st.markdown(f"**Sampling points.** {SAMPLING_QUOTE} {SAMPLING_NOTE}")
 st.markdown(f"**Source.** {CITATION} [arXiv:1703.06870]({ARXIV_URL})")
 st.caption(VERIFIED_AGAINST)
 st.caption("The walkthrough uses stride 32, like Table 2d: there a rounding error of half a cell "

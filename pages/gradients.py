@@ -7,6 +7,7 @@ Link state: ``?target=&shift=&conv=&sr=&reduce=&aligned=&map=&presenter=``.
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from roiviz.ui import (
@@ -17,7 +18,8 @@ from roiviz.ui import (
     show_link_notices,
     sync_query,
 )
-from roiviz.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_OUTPUT, seed_example_settings
+from roiviz.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_OUTPUT, SEED_EXAMPLE_STRIDE, seed_example_settings
+from roiviz.evidence import SAMPLING_QUOTE
 from roiviz.export import figure_png, figure_svg, trace_json
 from roiviz.geometry import CONVENTIONS
 from roiviz.gradients import gradient_maps
@@ -64,6 +66,21 @@ def compute(state: tuple, presenter: bool):
     return result, figure_png(fig), figure_svg(fig), json_text
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def rounding_steps(state: tuple) -> tuple[list[str], list[str]]:
+    """Slider shifts at which RoI Warp's gradient map equals the one at shift 0, and the others."""
+    s = dict(state)
+    settings = seed_example_settings(s["conv"], sampling_ratio=int(s["sr"]), reduce=s["reduce"],
+                                     aligned=s["aligned"] == "1")
+    values = example_map(s["map"])
+    target = None if s["target"] == "all" else (int(s["target"][0]), int(s["target"][2]))
+    maps = {shift: gradient_maps(values, tuple(shifted_boxes(SEED_EXAMPLE_BOX, [float(shift)], settings.stride,
+                                                             "x")[0]), settings, ["roi_warp"],
+                                 target=target).maps["roi_warp"] for shift in SHIFTS}
+    same = [shift for shift in SHIFTS if np.array_equal(maps[shift], maps["0"])]
+    return same, [shift for shift in SHIFTS if shift not in same]
+
+
 load_link("grad", SPEC, apply_link)
 st.title("Gradient flow")
 st.markdown(
@@ -77,12 +94,13 @@ with st.sidebar:
     st.header("What to differentiate")
     st.selectbox("Output", TARGETS, format_func=target_label, key="grad_target", persist_state="session")
     st.select_slider("Move the box along x by (cells)", SHIFTS, key="grad_shift", persist_state="session",
-                     help="At stride 32, 0.125 cell is 4 pixels.")
+                     help=f"At stride {SEED_EXAMPLE_STRIDE:g}, 0.125 cell is {SEED_EXAMPLE_STRIDE / 8:g} pixels.")
     st.header("Settings")
     st.radio("RoI Pool / Warp rounding", CONVENTIONS, key="grad_conv", horizontal=True,
              persist_state="session")
     st.selectbox("Sampling ratio (points per bin side)", RATIOS, key="grad_sr", persist_state="session",
-                 format_func=lambda v: "adaptive: ceil(bin size)" if v == "0" else v)
+                 format_func=lambda v: "adaptive: ceil(bin size)" if v == "0" else v,
+                 help=SAMPLING_QUOTE + " The paper uses 2 x 2 points per bin.")
     st.radio("Reduce points by", REDUCES, key="grad_reduce", horizontal=True, persist_state="session")
     st.toggle("aligned (RoI Align's half-cell offset)", key="grad_aligned", persist_state="session")
     st.radio("Feature map", tuple(EXAMPLE_MAPS), format_func=EXAMPLE_MAPS.get, key="grad_map",
@@ -110,10 +128,15 @@ with left:
 with right:
     st.markdown(
         "**RoI Pool** hands each bin's whole gradient to one cell, the bin's maximum; every "
-        "other cell gets nothing, and moving the box by less than the rounding step changes "
-        "nothing at all (try the shift slider). **RoI Warp, RoI Align and Precise RoI Pooling** "
-        "spread each bin's gradient over all cells near it with the bilinear weights, and those "
-        "weights slide continuously as the box moves.")
+        "other cell gets nothing. **RoI Warp** spreads each bin's gradient over the cells near "
+        "its points with the bilinear weights, but its points sit in the *snapped* box: like RoI "
+        "Pool's, its picture stays exactly the same until the rounding flips, then jumps. **RoI "
+        "Align and Precise RoI Pooling** spread the gradient over the box itself, so their "
+        "weights follow every move of the box.")
+    same, changed = rounding_steps(tuple(sorted(state.items())))
+    st.caption(f"Computed for these settings ({state['conv']} rounding): RoI Warp's gradient map "
+               f"equals the one at shift 0 for shifts {', '.join(same)} and differs at "
+               f"{', '.join(changed) or 'no shift on the slider'}.")
     pool_peak = float(result.maps["roi_pool"].max())
     if result.target is None and pool_peak > 1:
         st.caption(f"One cell is the maximum of {pool_peak:g} bins at once (bins can share cells under "
@@ -126,14 +149,18 @@ st.markdown(
     "every box position between two flips, so nothing pushes them to be precise to the pixel; "
     "the Evidence page shows the price in the Mask R-CNN paper, largest at stride 32 and at the "
     "strict AP75 threshold.\n"
-    "- With bilinear methods the output is a smooth function of where the box is, so the "
+    "- With RoI Align and Precise RoI Pooling the output follows the box as it moves, so the "
     "gradient is informative everywhere: the backbone learns from all the cells that shaped a "
-    "bin, in proportion to how much each contributed.\n"
-    "- Smoothness also makes the output differentiable with respect to the box coordinates "
-    "themselves. Faster and Mask R-CNN treat proposals as constants (their box regressor learns "
-    "from its own loss), but Precise RoI Pooling was introduced (IoU-Net, ECCV 2018) precisely "
-    "to refine boxes by following that derivative; its integral has no sampling points whose "
-    "number could jump.")
+    "bin, in proportion to how much each contributed. RoI Warp spreads the gradient too, but "
+    "over the snapped box, so it moves in steps like RoI Pool's.\n"
+    "- Gradients can also flow to the box coordinates. MNC's RoI Warp layer was written with a "
+    "backward pass for the box, so that its cascade trains end to end; Faster and Mask R-CNN "
+    "treat proposals as constants (their box regressor learns from its own loss). RoI Align is "
+    "differentiable in the box only piecewise: the derivative jumps whenever a sampling point "
+    "crosses a cell centre, and with adaptive sampling the output itself jumps when the point "
+    "count changes. Precise RoI Pooling's integral "
+    "has a derivative that is continuous in the box, and IoU-Net (ECCV 2018) introduced it to "
+    "refine boxes by following it.")
 
 query = dict(state) | {"presenter": "1" if style.presenter else "0"}
 exports("grad", f"roiviz-gradients-{state['target'].replace(',', '-')}", png, svg, json_text, query)

@@ -18,7 +18,8 @@ from roiviz.ui import (
     show_link_notices,
     sync_query,
 )
-from roiviz.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_OUTPUT, seed_example_settings
+from roiviz.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_OUTPUT, SEED_EXAMPLE_STRIDE, seed_example_settings
+from roiviz.evidence import SAMPLING_QUOTE
 from roiviz.export import figure_png, figure_svg, trace_json
 from roiviz.geometry import CONVENTIONS
 from roiviz.lessons import EXAMPLE_MAPS, example_map
@@ -65,8 +66,9 @@ def chart_files(result_key: tuple, presenter: bool, _result) -> tuple[bytes, byt
 load_link("sens", SPEC, apply_link)
 st.title("Sub-pixel sensitivity")
 st.markdown(
-    "Nudge the walkthrough's proposal by a fraction of a cell (at stride 32 one image pixel is "
-    "1/32 of a cell) and watch what each method outputs. **RoI Pool** and **RoI Warp** round the "
+    f"Nudge the walkthrough's proposal by a fraction of a cell (at stride {SEED_EXAMPLE_STRIDE:g} "
+    f"one image pixel is 1/{SEED_EXAMPLE_STRIDE:g} of a cell) and watch what each method outputs. "
+    "**RoI Pool** and **RoI Warp** round the "
     "box to whole cells first: while the rounding stays the same their output does not move at "
     "all, then it jumps. **RoI Align** and **Precise RoI Pooling** read the box where it is, so "
     "their output follows every pixel. A detector whose features ignore a one-pixel shift cannot "
@@ -92,7 +94,9 @@ with st.sidebar:
     st.radio("RoI Pool / Warp rounding", CONVENTIONS, key="sens_conv", horizontal=True,
              persist_state="session")
     st.selectbox("Sampling ratio (points per bin side)", RATIOS, key="sens_sr", persist_state="session",
-                 format_func=lambda v: "adaptive: ceil(bin size)" if v == "0" else v)
+                 format_func=lambda v: "adaptive: ceil(bin size)" if v == "0" else v,
+                 help=SAMPLING_QUOTE + " The paper uses 2 x 2 points per bin; adaptive is the "
+                      "default of torchvision's roi_align and Detectron2's box pooler.")
     st.radio("Reduce points by", REDUCES, key="sens_reduce", horizontal=True, persist_state="session")
     st.radio("Feature map", tuple(EXAMPLE_MAPS), format_func=EXAMPLE_MAPS.get, key="sens_map",
              persist_state="session")
@@ -141,13 +145,18 @@ with right:
         "offset until the rounding flipped.\n"
         "- A **smooth** curve means every pixel of movement changes the feature a little.\n"
         "- Precise RoI Pooling is the exact average; RoI Align with a few points follows it "
-        "closely. With an adaptive sampling ratio the number of points can change as the box "
-        "grows, which shows as a small kink.")
+        "closely. With an adaptive sampling ratio the number of points changes as the box "
+        "grows past a whole number of cells per bin, and the output **jumps** there: a "
+        "discontinuity, the very thing Precise RoI Pooling's integral removes.")
     if UNALIGNED in result.series:
-        st.info("**RoI Align with aligned=False** is smooth too, but biased: it outputs exactly what "
-                "aligned=True outputs for the box moved half a cell right *and* down (16 px at "
-                "stride 32). Its curve is therefore not the aligned curve slid sideways: it "
-                "describes a different region at every offset.", icon=":material/straighten:")
+        st.info("**RoI Align with aligned=False** is smooth too, but offset: it outputs exactly what "
+                f"aligned=True outputs for the box moved half a cell right *and* down "
+                f"({result.settings.stride / 2:g} px at stride {result.settings.stride:g}). Its curve "
+                "is therefore not the aligned curve slid sideways: it describes a different region "
+                "at every offset. This is about where the features come from, not accuracy: "
+                "Detectron2's `ROIAlign` notes that the half cell makes no difference to the "
+                "model's performance when RoI Align feeds conv layers.",
+                icon=":material/straighten:")
 
 traces = trace_all(values, result.box, result.settings, [m for m in result.series if m in METHODS])
 json_text = trace_json(traces, {"page": "sensitivity", "map": state["map"], "sweep": result.to_dict()})

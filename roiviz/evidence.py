@@ -19,13 +19,18 @@ __all__ = [
     "KEYPOINTS_TABLE_6",
     "METRICS",
     "PAPER_NOTES",
+    "SAMPLING_NOTE",
+    "SAMPLING_QUOTE",
     "TABLES",
     "TABLE_2C",
     "TABLE_2D",
+    "TABLE_2C_GAIN",
+    "TABLE_2D_AGGREGATION_NOTE",
     "TABLE_2D_GAIN",
     "VERIFIED_AGAINST",
     "Row",
     "Table",
+    "mask_gain",
     "table_records",
 ]
 
@@ -46,21 +51,35 @@ class Row:
 
     Attributes:
         layer: ``"RoIPool"``, ``"RoIWarp"`` or ``"RoIAlign"`` (the paper's spelling).
-        aggregation: ``"max"`` or ``"average"`` over a bin.
+        aggregation: ``"max"`` or ``"average"`` over a bin when the table prints it (Table 2c's
+            ``agg.`` column); ``"max"`` for a RoIPool row of a table without that column (RoIPool
+            is max pooling by definition, Fast R-CNN Section 2.1), ``""`` when the paper does
+            not say (Table 2d's RoIAlign row).
         mask: ``(AP, AP50, AP75)`` of the masks, in percent.
-        (Table 2d names no aggregation; its RoIAlign row is marked ``average`` because the paper
-        says it averages everywhere after Table 2c, and RoIPool is max by definition.)
         box: ``(AP, AP50, AP75)`` of the boxes, in percent, or ``None`` when not reported.
+        printed: whether the table itself prints ``aggregation`` (Table 2d has no such column).
     """
 
     layer: str
     aggregation: str
     mask: tuple[float, float, float]
     box: tuple[float, float, float] | None = None
+    printed: bool = True
+
+    @property
+    def aggregation_text(self) -> str:
+        """The aggregation as the page shows it, saying where it is not printed in the table."""
+        if self.printed:
+            return self.aggregation
+        if self.aggregation:
+            return f"{self.aggregation} (by definition; not a column of this table)"
+        return "not stated in the paper"
 
     @property
     def label(self) -> str:
-        return f"{self.layer} ({self.aggregation})"
+        if self.printed:
+            return f"{self.layer} ({self.aggregation})"
+        return f"{self.layer} ({self.aggregation} by definition)" if self.aggregation else self.layer
 
 
 @dataclass(frozen=True)
@@ -108,8 +127,8 @@ TABLE_2D = Table(
     caption="Mask AP and box AP on COCO minival with stride-32 features, the stride of the "
             "article's VGG16 example: the coarser the grid, the more rounding costs.",
     rows=(
-        Row("RoIPool", "max", (23.6, 46.5, 21.6), (28.2, 52.7, 26.9)),
-        Row("RoIAlign", "average", (30.9, 51.8, 32.1), (34.0, 55.3, 36.4)),
+        Row("RoIPool", "max", (23.6, 46.5, 21.6), (28.2, 52.7, 26.9), printed=False),
+        Row("RoIAlign", "", (30.9, 51.8, 32.1), (34.0, 55.3, 36.4), printed=False),
     ))
 
 TABLES = {"2c": TABLE_2C, "2d": TABLE_2D}
@@ -121,20 +140,56 @@ TABLE_2D_GAIN = ((7.3, 5.3, 10.5), (5.8, 2.6, 9.5))
 #: Table 6 (keypoint AP, ResNet-50-FPN, minival): RoIPool -> RoIAlign.
 KEYPOINTS_TABLE_6 = (("RoIPool", 59.8), ("RoIAlign", 64.2))
 
-#: Facts from the paper's text, reworded, shown under the chart.
+def _row(table: Table, layer: str, aggregation: str) -> Row:
+    return next(r for r in table.rows if r.layer == layer and r.aggregation == aggregation)
+
+
+def mask_gain(table: Table, better: tuple[str, str], worse: tuple[str, str]) -> tuple[float, ...]:
+    """``better`` minus ``worse`` mask ``(AP, AP50, AP75)`` of two rows ``(layer, aggregation)``,
+    rounded to the table's one decimal."""
+    a, b = _row(table, *better), _row(table, *worse)
+    return tuple(round(x - y, 1) for x, y in zip(a.mask, b.mask))
+
+
+#: Table 2c: RoIAlign (average) minus RoIPool (max), mask (AP, AP50, AP75).
+TABLE_2C_GAIN = mask_gain(TABLE_2C, ("RoIAlign", "average"), ("RoIPool", "max"))
+
+#: Facts from the paper's text (Section 4.2 unless said otherwise), reworded, shown under the chart.
 PAPER_NOTES = (
-    ("On C4 (stride 16) RoIAlign gains about 3 mask AP over RoIPool, most of it at the strict "
-     "AP75 threshold."),
-    ("RoIWarp samples bilinearly but still rounds the box first, and scores like RoIPool: the "
-     "rounding, not the interpolation, is what costs accuracy."),
-    ("Max or average pooling inside RoIAlign makes no real difference; the rest of the paper "
-     "averages."),
-    ("On C5 (stride 32) the gap grows to 7.3 mask AP and 10.5 mask AP75; with RoIAlign the "
-     "stride-32 model (30.9) even beats the stride-16 one (30.3)."),
-    ("With FPN's finer strides RoIAlign still adds 1.5 mask AP and 0.5 box AP, and 4.4 keypoint "
-     f"AP ({KEYPOINTS_TABLE_6[0][1]} to {KEYPOINTS_TABLE_6[1][1]}, Table 6, ResNet-50-FPN), since "
-     "keypoints need the finest alignment."),
+    (f"On C4 (stride 16) RoIAlign (average) beats RoIPool by +{TABLE_2C_GAIN[0]} mask AP, "
+     f"+{TABLE_2C_GAIN[1]} AP50 and +{TABLE_2C_GAIN[2]} AP75: the paper says much of the gain "
+     "comes at high IoU (AP75)."),
+    ("RoIWarp samples bilinearly but still rounds the box first, and scores like RoIPool; the "
+     "paper concludes that proper alignment, not the interpolation, is what matters."),
+    ("Max or average pooling inside RoIAlign makes little difference in Table 2c "
+     f"({_row(TABLE_2C, 'RoIAlign', 'max').mask[0]} against "
+     f"{_row(TABLE_2C, 'RoIAlign', 'average').mask[0]} mask AP)."),
+    (f"On C5 (stride 32) the gap grows to {TABLE_2D_GAIN[0][0]} mask AP and {TABLE_2D_GAIN[0][2]} "
+     f"mask AP75; with RoIAlign the stride-32 model ({TABLE_2D.rows[1].mask[0]}) even beats the "
+     f"stride-16 one ({_row(TABLE_2C, 'RoIAlign', 'average').mask[0]})."),
+    ("With FPN's finer strides RoIAlign still adds 1.5 mask AP and 0.5 box AP, and "
+     f"{KEYPOINTS_TABLE_6[1][1] - KEYPOINTS_TABLE_6[0][1]:.1f} keypoint AP "
+     f"({KEYPOINTS_TABLE_6[0][1]} to {KEYPOINTS_TABLE_6[1][1]}, Table 6, ResNet-50-FPN)."),
 )
+
+#: Shown with Table 2d: its rows have no aggregation column in the paper.
+TABLE_2D_AGGREGATION_NOTE = (
+    "Table 2d prints no aggregation column. RoIPool takes the maximum by definition (Fast R-CNN, "
+    "Section 2.1); which aggregation the RoIAlign row used the paper does not say, so roiviz "
+    "leaves it unlabelled.")
+
+#: Mask R-CNN, Section 3, on RoIAlign's sampling points (quoted, with attribution).
+SAMPLING_QUOTE = (
+    'Mask R-CNN (Section 3): results "are not sensitive to the exact sampling locations, or how '
+    'many points are sampled, as long as no quantization is performed."')
+
+#: The paper's sampling: 4 regular points per bin (Section 3), against the libraries' default.
+SAMPLING_NOTE = (
+    "The paper samples four regularly spaced points per bin (Section 3). The ops' defaults are "
+    "adaptive instead: torchvision's `roi_align` (`sampling_ratio=-1`) and Detectron2's default "
+    "box pooler (`ROIAlignV2`, `POOLER_SAMPLING_RATIO = 0`) take ceil(bin size) points per bin "
+    "side, so the count changes with the box; torchvision's own Faster R-CNN model passes "
+    "`sampling_ratio=2`, which is the paper's 2 x 2.")
 
 METRICS = ("AP", "AP50", "AP75")
 
@@ -147,7 +202,7 @@ def table_records(table: Table) -> list[dict[str, object]]:
     """
     records = []
     for row in table.rows:
-        record: dict[str, object] = {"layer": row.layer, "aggregation": row.aggregation}
+        record: dict[str, object] = {"layer": row.layer, "aggregation": row.aggregation_text}
         record.update({f"mask {m}": v for m, v in zip(METRICS, row.mask)})
         if table.has_box:
             record.update({f"box {m}": v for m, v in zip(METRICS, row.box or (None,) * 3)})

@@ -283,8 +283,9 @@ def toy_grid(height: int = 8, width: int = 8, seed: int = 0, stride: int = 32) -
         height, width: grid size in cells, each in ``1..64``.
         seed: non-negative seed for ``numpy.random.default_rng``; the same
             ``(height, width, seed)`` always gives the same grid.
-        stride: image pixels per cell recorded in the map (default 32, as in the
-            classic RoI Pool example on a VGG16 conv5 map).
+        stride: image pixels per cell recorded in the map (default 32, the stride of the
+            classic RoI Pool blog example: VGG16 after pool5. Detectors pool VGG16's conv5_3,
+            at stride 16).
 
     Returns:
         ``FeatureMap`` with ``values`` ``float32 [1, height, width]`` holding whole

@@ -1,15 +1,18 @@
 """The walkthrough: the seed article's worked example as a sequence of steps (data, no UI).
 
-The example (:mod:`roiviz.examples`): a 320 x 320 image, a VGG16-style stride-32 feature map of
-10 x 10 cells, the proposal ``SEED_EXAMPLE_BOX`` (``(1.25, 2.25, 7.5, 6.25)`` in cells), a 3 x 3
+The example (:mod:`roiviz.examples`): a 320 x 320 image, a stride-32 feature map of 10 x 10
+cells (the article's VGG16 after pool5; detectors pool VGG16's conv5_3 at stride 16), the proposal ``SEED_EXAMPLE_BOX`` (``(1.25, 2.25, 7.5, 6.25)`` in cells), a 3 x 3
 output. The feature values are :func:`roiviz.features.toy_grid` ``(10, 10, seed=0)``: whole
 numbers 0..9 a reader can check by hand, chosen so that the row the article's RoI Pool drops
-holds the largest values (9) of the box. They stand in for one conv5 channel and are not
+holds the largest values (9) of the box. They stand in for one feature channel and are not
 computed from the photo, which only shows where the proposal and the 32-pixel cells lie.
 
-Every number a step shows is read from the engine's traces (:func:`roiviz.traces.trace_method`)
-or from their areas and bins; nothing is recomputed here. ``tests/test_lessons.py`` checks the
-article convention's numbers against the values worked out by hand in :mod:`roiviz.examples`.
+Every number a step shows is read from the engine's traces (:func:`roiviz.traces.trace_method`),
+from their areas and bins, or from :mod:`roiviz.evidence`; no number is typed into the text.
+``tests/test_lessons.py`` checks the article convention's numbers against the values worked out
+by hand in :mod:`roiviz.examples`; ``tests/test_sources.py`` checks that every property a step
+states (cells shared by bins, numbers quoted from the paper) holds on the traces. The sources of
+every claim are listed in ``docs/sources.md``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .evidence import TABLE_2C
+from .evidence import SAMPLING_NOTE, SAMPLING_QUOTE, TABLE_2C
 from .examples import (
     SEED_EXAMPLE_BOX,
     SEED_EXAMPLE_IMAGE_SHAPE,
@@ -218,6 +221,13 @@ def _pool_bins(trace: MethodTrace) -> dict[str, object]:
             "most": max(counts.values(), default=0)}
 
 
+def shared_cells(trace: MethodTrace) -> tuple[int, int]:
+    """How many map cells receive a non-zero weight from more than one bin, and the largest
+    number of bins one cell serves (read from each bin's ``cell_weights``)."""
+    counts = Counter(cell for b in trace.bins for cell, w in b.cell_weights if w != 0)
+    return sum(1 for n in counts.values() if n > 1), max(counts.values(), default=0)
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -277,7 +287,8 @@ def _steps(convention: str, settings: Settings, values: np.ndarray, image: np.nd
         "size that its heads can classify. The proposal comes in **image pixels**. The article's "
         f"VGG16 feature map is {_n(stride)} times coarser than the image, so each of its cells "
         f"summarises a {_n(stride)} x {_n(stride)} pixel patch: the grid on the photo.\n\n"
-        "From the next step on, the cells hold a **toy feature map**: whole numbers 0 to 9 that "
+        "From the next step on, the cells hold a **toy feature map**: whole numbers "
+        f"{_n(values.min())} to {_n(values.max())} that "
         "stand in for one channel of that map (they are not computed from this photo), so that "
         "every maximum and every weighted sum can be checked by hand.",
         (("proposal", f"x {_n(ibox[0])} to {_n(ibox[2])} px, y {_n(ibox[1])} to {_n(ibox[3])} px"),
@@ -384,25 +395,42 @@ def _steps(convention: str, settings: Settings, values: np.ndarray, image: np.nd
         "max", "Max pooling: one number per bin", "map", "roi_pool", max_text,
         _rows(pool.output) + (("winning cell of each bin", ", ".join(
             f"({b.row},{b.col})←({b.argmax[0]},{b.argmax[1]})" for b in pool.bins if b.argmax is not None)),),
-        layers=_ALL | {"roi", "bins", "argmax", "lost"}, outputs=("roi_pool",)))
+        layers=_ALL | {"roi", "bins", "argmax", "lost"}, outputs=("roi_pool",),
+        differs="**Where RoI Pool comes from.** Fast R-CNN (Section 2.1) describes it as SPP-net's "
+                "spatial pyramid pooling with a single pyramid level: one grid of bins, a maximum "
+                "in each."))
 
     gy, gx = warp.grid
+    n_shared, most_shared = shared_cells(warp)
+    warp_rounding = ("the article's integer parts" if article
+                     else "RoI Pool's library rounding, +1 included")
     steps.append(Step(
         "warp", "RoI Warp: round once, then interpolate", "map", "roi_warp",
-        "RoI Warp (from MNC, the paper before Mask R-CNN) keeps the first rounding and drops the "
-        f"second: the snapped region is cut into exactly equal bins of {_n(snap_h / ph)} x "
-        f"{_n(snap_w / pw)} cells, each bin is read at {gy} x {gx} points by bilinear "
-        "interpolation, and the points are averaged. No cell is dropped or read twice any more, "
-        "but the red and green strips of the first rounding remain: the feature still "
-        "describes a slightly different box.",
+        "RoI Warp comes from MNC (Multi-task Network Cascades, Dai et al., CVPR 2016), an earlier "
+        "instance-segmentation paper that won the COCO 2015 segmentation challenge. MNC is a "
+        "cascade: later stages pool features inside boxes that an earlier stage predicted. It "
+        "built RoI Warp so that the pooled feature is differentiable with respect to those "
+        "boxes, and the whole cascade can be trained end to end.\n\n"
+        "RoI Warp keeps the first rounding and drops the second: the snapped region is cut into "
+        f"exactly equal bins of {_n(snap_h / ph)} x {_n(snap_w / pw)} cells, each bin is read at "
+        f"{gy} x {gx} points by bilinear interpolation, and the points are averaged. No cell is "
+        "dropped any more, but neighbouring bins now share cells through their points' "
+        f"neighbours: {n_shared} cells get weight from more than one bin"
+        + (f", some from {most_shared}" if most_shared > 2 else "") + ". The red and green strips of the first rounding remain: the feature "
+        "still describes a slightly different box.",
         (("bin size", f"{_n(snap_h / ph)} x {_n(snap_w / pw)} cells"),
-         ("points per bin", f"{gy} x {gx}"), ("lost (red)", _area(warp, "lost")),
+         ("points per bin", f"{gy} x {gx}"),
+         ("cells weighted by more than one bin", f"{n_shared} (at most {most_shared} bins per cell)"),
+         ("lost (red)", _area(warp, "lost")),
          ("gained (green)", _area(warp, "gained"))) + _rows(warp.output),
         layers=_ALL | {"roi", "snapped", "bins", "samples", "lost", "gained"}, outputs=("roi_warp",),
-        differs="MNC's own layer differs in detail: it rounds the corners without the +1, takes "
-                "one point per output cell at its top-left corner, warps to 28 x 28 and then "
-                "max-pools 2 x 2. roiviz keeps what the Mask R-CNN paper's comparison is about: "
-                "rounding first, bilinear sampling after."))
+        differs="**roiviz's RoI Warp is a reconstruction.** The Mask R-CNN paper says only that "
+                "RoIWarp quantizes the RoI like RoIPool. roiviz snaps the box with "
+                f"{warp_rounding}, then samples it as RoI Align does. MNC's released Caffe "
+                "layer rounds the corners without the +1 (width = end − start, one cell less per "
+                "axis than the library convention) and takes one bilinear point per output cell. "
+                "Its released VGG16 model warps conv5_3 (stride 16) to 14 x 14 and max-pools "
+                "2 x 2 to 7 x 7 for the box head; the output size is a parameter of the layer."))
 
     first = align.bin(0, 0)
     agy, agx = align.grid
@@ -413,7 +441,10 @@ def _steps(convention: str, settings: Settings, values: np.ndarray, image: np.nd
         f"{_n(roi_h)} / {ph} = {_n(roi_h / ph)} rows by {_n(roi_w)} / {pw} = {_n(roi_w / pw)} "
         f"columns each. In every bin, {agy} x {agx} points sit at the centres of an equal "
         f"{agy} x {agx} split of the bin, and each point's value is interpolated from the four "
-        "cells around it. No area is lost or gained.",
+        "cells around it. No area is lost or gained.\n\n"
+        "The paper samples four regular points per bin, as here, and adds that the exact "
+        "positions and number of points hardly matter once nothing is rounded: "
+        + SAMPLING_QUOTE.split(": ", 1)[1],
         (("bin size", f"{_n(roi_h / ph)} x {_n(roi_w / pw)} cells"),
          ("points per bin", f"{agy} x {agx}"),
          ("points of bin (0, 0)", "; ".join(f"({_n(s.x)}, {_n(s.y)})" for s in first.samples)),
@@ -422,8 +453,8 @@ def _steps(convention: str, settings: Settings, values: np.ndarray, image: np.nd
         differs="**Where the points sit.** The article steps from the box corner by whole bin "
                 "widths (X = x1 + bin width · id), which lands its points on bin edges. "
                 "torchvision, Detectron2 and ONNX Runtime use the centres of equal sub-cells, "
-                "x = x1 + (j + (i + ½) / g) · bin width, as drawn here; with `sampling_ratio=0` "
-                "they pick g = ceil(bin size) per axis instead of a fixed 2."))
+                "x = x1 + (j + (i + ½) / g) · bin width, as drawn here.\n\n"
+                "**How many points.** " + SAMPLING_NOTE))
 
     index = next((i for i, s in enumerate(first.samples)
                   if s.on_map and len(set(s.neighbours)) == 4 and min(s.weights) > 0), 0)
@@ -472,8 +503,13 @@ def _steps(convention: str, settings: Settings, values: np.ndarray, image: np.nd
         layers=_ALL | {"roi", "snapped", "bins", "samples", "lost", "gained", "outside"},
         outputs=("roi_align", UNALIGNED),
         differs="**The article says nothing about this half cell.** torchvision's `roi_align` "
-                "still defaults to `aligned=False` for backward compatibility, Detectron2 and "
-                "ONNX (`half_pixel`) default to the corrected mapping: check the flag."))
+                "still defaults to `aligned=False` for backward compatibility; Detectron2's "
+                "`ROIAlign` defaults to `aligned=True`. ONNX `RoiAlign` has the corrected mapping "
+                "(`coordinate_transformation_mode=\"half_pixel\"`, the default) only from opset "
+                "16; `RoiAlign`-10 has no such attribute and behaves as the legacy mapping. "
+                "Detectron2's own note: the difference does not matter to accuracy when RoI "
+                "Align feeds convolution layers, so the shift is about where the features come "
+                "from, not a claim about AP."))
 
     diffs = difference_from_precise({k: traces[k] for k in METHODS})
     steps.append(Step(
@@ -481,8 +517,11 @@ def _steps(convention: str, settings: Settings, values: np.ndarray, image: np.nd
         "Precise RoI Pooling (Jiang et al., ECCV 2018) replaces the few sampling points by the "
         "exact average: it integrates the interpolated surface over each bin and divides by the "
         "bin's area. There is no sampling ratio to choose and nothing is rounded, so the output "
-        "changes smoothly when the box moves, and a gradient can reach the box coordinates "
-        f"themselves. RoI Align with {agy} x {agx} points is an estimate of these numbers.",
+        "changes smoothly when the box moves. Gradients with respect to the box are not new (MNC's "
+        "RoI Warp already sends them to the box, and RoI Align is differentiable in the box "
+        "between the jumps of its sampling points); what Precise RoI Pooling adds is a gradient "
+        "that is *continuous* in the box coordinates, which IoU-Net uses to refine boxes by "
+        f"gradient ascent. RoI Align with {agy} x {agx} points is an estimate of these numbers.",
         _rows(precise.output) + tuple(
             (f"mean |{traces[m].label} − Precise|", _n(diffs[m])) for m in METHODS[:3]),
         layers=_ALL | {"roi", "bins"}, outputs=("precise_roi_pool",),

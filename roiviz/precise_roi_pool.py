@@ -1,5 +1,6 @@
 """Precise RoI Pooling (Jiang et al., *Acquisition of Localization Confidence for Accurate
-Object Detection*, ECCV 2018, Section 3.3): the exact average of the interpolant over each bin.
+Object Detection*, ECCV 2018, the IoU-Net paper, its section "Precise RoI Pooling"): the exact
+average of the interpolant over each bin.
 
 Each bin's value is the integral, over the bin, of the same bilinear interpolant RoI Align
 samples (:mod:`roiviz.bilinear`), divided by the bin's area: no quantization and no sampling

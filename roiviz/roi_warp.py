@@ -1,14 +1,27 @@
 """RoI Warp (Dai, He, Sun, *Instance-aware Semantic Segmentation via Multi-task Network
 Cascades*, CVPR 2016): quantize the box once, then sample bilinearly.
 
-roiviz defines it as the Mask R-CNN paper's ablation does (Table 2c): the box is snapped to
-whole cells exactly as RoI Pool snaps it (:func:`roiviz.geometry.snap_box`, same convention),
-and the snapped box goes through RoI Align with ``aligned=True`` and ``spatial_scale=1``. With
-the library convention the snapped box is ``(x1q, y1q, x2q + 1, y2q + 1)`` in feature units.
+MNC built its RoI warping layer to be differentiable with respect to the box, so that its
+cascade (later stages pool inside boxes an earlier stage predicted) trains end to end. The
+Mask R-CNN paper's ablation (Section 4.2, Table 2c) says only that RoIWarp "quantizes the RoI
+just like RoIPool"; it does not say which rounding. roiviz's choice, stated here once:
 
-MNC's own Caffe layer differs in detail (rounded corners without the ``+ 1``, one bilinear
-sample per output cell at its top-left corner, a 28 x 28 warp max-pooled 2 x 2 to 14 x 14); the
-quantization it keeps, and so what the ablation measures, is the same.
+* the box is snapped exactly as RoI Pool snaps it, with the **same convention** argument
+  (:func:`roiviz.geometry.snap_box`): ``"library"`` (torchvision / Caffe RoI Pool: rounded
+  corners read inclusively, the snapped box is ``(x1q, y1q, x2q + 1, y2q + 1)`` in feature
+  units) or ``"article"`` (integer parts of corner and size);
+* the snapped box goes through RoI Align with ``aligned=True`` and ``spatial_scale=1``
+  (cell values at cell centres, torchvision's border rules, ``sampling_ratio`` points per bin).
+
+MNC's own Caffe layer (``daijifeng001/caffe-mnc``, ``src/caffe/layers/roi_warping_layer.cu``)
+differs: it rounds the corners **without** the ``+ 1`` (``roi_width = max(end - start, 0)``),
+so its snapped box is one cell smaller per axis than the library convention's; it takes one
+bilinear sample per output cell, at ``start + p * bin_size`` with cell values at integer
+coordinates, and has a backward pass to the box coordinates. Its output size is a layer
+parameter: MNC's released VGG16 model (``models/VGG16/mnc_5stage/test.prototxt``) warps conv5_3
+(``spatial_scale`` 1/16) to 14 x 14 and max-pools 2 x 2 to 7 x 7 for its box head. roiviz does
+not reproduce that layer; it keeps what the ablation compares: rounding first, bilinear
+sampling after.
 """
 
 from __future__ import annotations
@@ -86,8 +99,9 @@ def trace_roi_warp(feature: np.ndarray, box, settings: Settings = Settings()) ->
     mapping_y = _warp_mapping(y1, y2, settings.convention, np.float32)
     left, top = float(mapping_x[0]) + 0.5, float(mapping_y[0]) + 0.5
     snapped = (left, top, left + float(mapping_x[1]), top + float(mapping_y[1]))
-    notes = ("RoI Warp snaps the box like RoI Pool, then samples the snapped box bilinearly "
-             "like RoI Align (aligned=True). MNC's original layer rounds without the +1, takes "
-             "one sample per output cell and max-pools a 28 x 28 warp to 14 x 14.",)
+    notes = ("RoI Warp snaps the box like RoI Pool (same convention), then samples the snapped "
+             "box bilinearly like RoI Align (aligned=True). MNC's original layer rounds without "
+             "the +1 and takes one sample per output cell; its released VGG16 model warps to "
+             "14 x 14 and max-pools 2 x 2 to 7 x 7.",)
     return align_trace_from_mapping("roi_warp", values, image_box, settings, mapping_y,
                                     mapping_x, sampled_box=snapped, snapped_box=snapped, notes=notes)

@@ -1,0 +1,78 @@
+"""How long the browser engine takes to trace a drag frame, in headless Chromium.
+
+The issue's budget case: a 32 x 32 map (a 512-pixel image at stride 16), 7 x 7 output, sampling
+ratio 2, all four methods. Each run traces the box moved by a tenth of a cell (as a keyboard
+nudge or a drag would), timed inside the page with ``performance.now``; the medians are over
+``--runs`` runs after a warm-up. ``traceAll`` is what the stage calls on every animation frame.
+
+Usage: ``python benchmarks/bench_stage_engine.py [--runs 200]``. A benchmark, not a test: the
+numbers depend on the machine and on what else runs on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+from browser_support import chromium_browser, require_chromium  # noqa: E402
+from roiviz.stage_bundle import engine_source  # noqa: E402
+
+MAP_SIZE, STRIDE = 32, 16.0
+SETTINGS = {"output_size": [7, 7], "stride": STRIDE, "sampling_ratio": 2, "aligned": True,
+            "reduce": "avg", "convention": "library"}
+BOX = [100.3, 80.7, 380.2, 300.9]
+
+TIME_JS = """([values, size, box, settings, runs]) => {
+  const E = window.roivizEngine;
+  const feature = {values: Float32Array.from(values), height: size, width: size};
+  const step = settings.stride / 10;  // a tenth of a cell per run
+  const at = (i) => box.map((v) => v + (i % 40) * step);
+  const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+  const p95 = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length * 0.95)]; };
+  const timeIt = (fn) => {
+    for (let i = 0; i < 20; i++) fn(i);  // warm-up (JIT)
+    const ms = [];
+    for (let i = 0; i < runs; i++) { const t0 = performance.now(); fn(i); ms.push(performance.now() - t0); }
+    const t0 = performance.now();
+    for (let i = 0; i < runs; i++) fn(i);
+    return {median: median(ms), p95: p95(ms), mean: (performance.now() - t0) / runs};
+  };
+  const result = {traceAll: timeIt((i) => E.traceAll(feature, at(i), settings))};
+  for (const m of ["roi_pool", "roi_warp", "roi_align", "precise_roi_pool"]) {
+    result[m] = timeIt((i) => E.traceMethod(m, feature, at(i), settings));
+  }
+  return result;
+}"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200)
+    args = parser.parse_args()
+    require_chromium()
+    values = np.random.default_rng(0).standard_normal((MAP_SIZE, MAP_SIZE)).astype(np.float32)
+    source = engine_source()
+    with chromium_browser() as browser:
+        page = browser.new_page()
+        page.set_content("<!doctype html><title>bench</title>")
+        page.add_script_tag(type="module", content=source +
+                            "\nwindow.roivizEngine = { traceMethod, traceAll };\n")
+        page.wait_for_function("window.roivizEngine !== undefined")
+        result = page.evaluate(TIME_JS, [values.ravel().tolist(), MAP_SIZE, BOX, SETTINGS, args.runs])
+    print(f"engine bundle: {len(source.encode('utf-8'))} bytes; {MAP_SIZE} x {MAP_SIZE} map, 7 x 7, "
+          f"ratio 2, {args.runs} runs (performance.now resolution applies)")
+    print(f"{'':18} {'median ms':>10} {'p95 ms':>8} {'mean ms':>8}")
+    for name, t in result.items():
+        print(f"{name:18} {t['median']:10.3f} {t['p95']:8.3f} {t['mean']:8.3f}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,319 @@
+"""The teaching text against the numbers: every property a page states is checked on the engine.
+
+Issue 13: a claim the app makes to a learner must hold on roiviz's own traces, and a number it
+states must be computed, not typed. Each test names the claim (and ``docs/sources.md`` lists
+where it is shown and its source). A test here fails when the text and the engine part ways.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from roiviz.evidence import (
+    PAPER_NOTES,
+    SAMPLING_QUOTE,
+    TABLE_2C,
+    TABLE_2C_GAIN,
+    TABLE_2D,
+    TABLE_2D_GAIN,
+    table_records,
+)
+from roiviz.examples import SEED_EXAMPLE_BOX, seed_example_settings
+from roiviz.gradients import gradient_maps
+from roiviz.lessons import example_map, shared_cells, walkthrough
+from roiviz.ops import precise_roi_pool, roi_align, roi_pool, roi_warp
+from roiviz.sweeps import shifted_boxes
+
+ROOT = Path(__file__).resolve().parent.parent
+SLIDER_SHIFTS = ("-0.5", "-0.375", "-0.25", "-0.125", "0", "0.125", "0.25", "0.375", "0.5")
+
+
+def _text(path: str) -> str:
+    return (ROOT / path).read_text(encoding="utf-8")
+
+
+def _fmt(x: float) -> str:
+    return f"{float(x):g}"
+
+
+# ----------------------------------------------------------------------------------------------
+# The part of a box outside the map (Playground info box, README).
+
+OUTSIDE_BOX = (-1.0, 0.0, 3.0, 4.0)     # a quarter of it left of the map, stride 1
+
+
+def _one(op, value: float, box=OUTSIDE_BOX, side: int = 4, **kw) -> float:
+    x = torch.full((1, 1, side, side), value, dtype=torch.float32)
+    return float(op(x, torch.tensor([[0.0, *box]]), 1, 1.0, **kw)[0, 0, 0, 0])
+
+
+def outside_numbers() -> dict[str, float]:
+    """The worked numbers of the outside-the-map rule, computed by the ops."""
+    # The "reads zeros" model: zero columns to the left of the map (the box leaves it on the left
+    # only), wide enough that nothing reaches past them; the box moves with the map.
+    pad = 4
+    padded = torch.zeros(1, 1, 4, 4 + pad)
+    padded[..., pad:] = 5.0
+    shifted = torch.tensor([[0.0, OUTSIDE_BOX[0] + pad, OUTSIDE_BOX[1], OUTSIDE_BOX[2] + pad,
+                             OUTSIDE_BOX[3]]])
+    zeros_model = float(roi_align(padded, shifted, 1, 1.0, 2, True)[0, 0, 0, 0])
+    return {
+        "roi_align": _one(roi_align, 5.0, sampling_ratio=2, aligned=True),
+        "roi_warp": _one(roi_warp, 5.0, sampling_ratio=2),
+        "precise": _one(precise_roi_pool, 5.0),
+        "zeros": zeros_model,
+        "zeros_exact": float(precise_roi_pool(padded, shifted, 1, 1.0)[0, 0, 0, 0]),
+        "roi_pool_negative": _one(roi_pool, -5.0),
+    }
+
+
+def test_outside_the_map_is_not_read_as_zeros():
+    n = outside_numbers()
+    # RoI Align: both sample columns (-0.5 and 1.5 in the library frame) lie within one cell of
+    # the map, so both take map values: the constant, unlike the zero-padded reading.
+    assert n["roi_align"] == pytest.approx(5.0) and n["roi_warp"] == pytest.approx(5.0)
+    # Reading zeros outside: a quarter of the box is 0, three quarters are 5.
+    assert n["zeros"] == pytest.approx(5.0 * 3 / 4) == pytest.approx(n["zeros_exact"])
+    # roiviz's Precise RoI Pooling integrates the kernel's surface: 0 only beyond one cell.
+    assert n["zeros"] < n["precise"] < n["roi_align"]
+    assert n["precise"] == pytest.approx(5.0 * 3.5 / 4)
+    # RoI Pool skips cells off the map instead of reading 0 (which would win the max over -5).
+    assert n["roi_pool_negative"] == pytest.approx(-5.0)
+
+
+def test_outside_rule_one_sample_at_a_time():
+    """One sample within one cell of the edge takes the edge value; one further out reads 0."""
+    within = _one(roi_align, 5.0, box=(-0.5, 0.0, 0.5, 1.0), sampling_ratio=1, aligned=True)  # x = -0.5
+    beyond = _one(roi_align, 5.0, box=(-1.5, 0.0, -0.5, 1.0), sampling_ratio=1, aligned=True)  # x = -1.5
+    assert within == pytest.approx(5.0) and beyond == 0.0
+
+
+def test_readme_quotes_the_computed_outside_numbers():
+    n = outside_numbers()
+    readme = _text("README.md")
+    section = readme[readme.index("The part of a box off the map"):]
+    for key in ("roi_align", "zeros", "precise", "roi_pool_negative"):
+        assert _fmt(round(n[key], 6)).rstrip("0") in section, key
+    assert f"RoI Align gives\n  {n['roi_align']:.1f}" in section or f"{n['roi_align']:.1f}" in section
+
+
+def test_playground_info_box_states_the_rule_per_method():
+    app = _text("app.py")
+    start = app.index("of the box lies outside the feature map")
+    box_text = app[start:app.index(")", app.index("authors' code", start)) + 1]
+    assert "as zeros" not in box_text
+    for phrase in ("RoI Pool skips cells off the map", "within one cell of the edge",
+                   "further out 0", "authors' code reads 0"):
+        assert phrase in box_text
+
+
+# ----------------------------------------------------------------------------------------------
+# RoI Warp's gradient map moves only when the rounding flips (Gradient flow page, docs/lesson.md).
+
+
+def _unchanged_shifts(convention: str, method: str, kind: str = "toy") -> list[str]:
+    settings = seed_example_settings(convention, sampling_ratio=2)
+    maps = {}
+    for shift in SLIDER_SHIFTS:
+        box = tuple(shifted_boxes(SEED_EXAMPLE_BOX, [float(shift)], settings.stride, "x")[0])
+        maps[shift] = gradient_maps(example_map(kind), box, settings, [method]).maps[method]
+    return [s for s in SLIDER_SHIFTS if np.array_equal(maps[s], maps["0"])]
+
+
+@pytest.mark.parametrize("kind", ["toy", "photo"])
+@pytest.mark.parametrize("method", ["roi_warp", "roi_pool"])
+def test_library_rounding_flips_between_0125_and_025(method, kind):
+    same = _unchanged_shifts("library", method, kind)
+    assert "0.125" in same and "0.25" not in same
+    # ... and it flips on the left too, which the caption reports (computed) rather than assumes.
+    assert same == ["0", "0.125"]
+
+
+def test_article_rounding_flips_only_far_left():
+    same = _unchanged_shifts("article", "roi_warp")
+    assert "0.25" in same and "0.5" in same           # +0.25 is no flip under the article rounding
+    assert "-0.375" not in same and "-0.25" in same   # docs/lesson.md: flips at 0.375 cell left
+    lesson = _text("docs/lesson.md")
+    assert "at +0.125 cell" in lesson and "at +0.25 the rounding" in lesson
+    assert "library rounding" in lesson and "moved left by 0.375" in lesson
+
+
+def test_roi_align_gradient_follows_every_shift():
+    """The page's contrast: RoI Align's map changes at every slider shift."""
+    assert _unchanged_shifts("library", "roi_align") == ["0"]
+
+
+def test_gradients_page_caption_is_computed():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "pages" / "gradients.py"), default_timeout=90)
+    at.query_params["conv"] = "library"
+    at.run()
+    assert not at.exception
+    same = _unchanged_shifts("library", "roi_warp")
+    captions = [c.value for c in at.caption if "RoI Warp's gradient map" in c.value]
+    assert len(captions) == 1
+    assert f"for shifts {', '.join(same)} and differs at" in captions[0]
+    markdown = " ".join(m.value for m in at.markdown)
+    assert "slide continuously" not in markdown and "*snapped* box" in markdown
+
+
+# ----------------------------------------------------------------------------------------------
+# RoI Warp's bins share cells (Walkthrough, RoI Warp step).
+
+
+def _shared_from_samples(trace) -> tuple[int, int]:
+    """Independent count: cells among a bin's samples' neighbours with a positive weight."""
+    per_bin = [{cell for s in b.samples for cell, w in zip(s.neighbours, s.weights) if w > 0}
+               for b in trace.bins]
+    counts = Counter(cell for cells in per_bin for cell in cells)
+    return sum(1 for n in counts.values() if n > 1), max(counts.values())
+
+
+@pytest.mark.parametrize("conv", ["article", "library"])
+def test_warp_step_states_the_cells_shared_by_bins(conv):
+    lesson = walkthrough(conv)
+    warp = lesson.traces["roi_warp"]
+    n_shared, most = shared_cells(warp)
+    assert (n_shared, most) == _shared_from_samples(warp)
+    assert n_shared > 0 and most >= 2          # so "no cell is read twice" would be false
+    step = lesson.step("warp")
+    assert "read twice" not in step.text
+    assert f"{n_shared} cells get weight from more than one bin" in step.text
+    assert dict(step.numbers)["cells weighted by more than one bin"] == f"{n_shared} (at most {most} bins per cell)"
+    if most > 2:
+        assert f"some from {most}" in step.text
+
+
+def test_library_warp_has_cells_in_four_bins():
+    """The issue's observation: under the library rounding some cells serve four bins."""
+    assert shared_cells(walkthrough("library").traces["roi_warp"])[1] == 4
+
+
+# ----------------------------------------------------------------------------------------------
+# Numbers a step states are computed.
+
+#: Numbers the lessons may state that are facts from the sources, not results (docs/sources.md).
+#: Years, section and opset numbers, MNC's 14 x 14 / 7 x 7 and stride 16, VGG16's 512 channels,
+#: and small counts written in words' place ("2 x 2", "+1", "one of 4").
+SOURCE_NUMBERS = {"2015", "2016", "2018", "2.1", "10", "16", "14", "7", "512",
+                  "0", "1", "2", "3", "4", "5"}
+NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
+
+
+@pytest.mark.parametrize("conv", ["article", "library"])
+def test_every_number_in_a_step_is_computed_or_a_cited_fact(conv):
+    lesson = walkthrough(conv)
+    s = lesson.settings
+    from_settings = {_fmt(v) for v in (s.stride, *s.output_size, *lesson.traces["roi_align"].grid,
+                                       s.stride / 2, 0.5, lesson.values.min(), lesson.values.max())}
+    from_table = {_fmt(r.mask[0]) for r in TABLE_2C.rows}
+    boxes = [v for t in lesson.traces.values() for b in (t.roi, t.snapped_box, t.sampled_box) if b
+             for v in (*b, b[2] - b[0], b[3] - b[1])]
+    from_traces = {f"{float(v):.4g}" for v in boxes} | {f"{float(v) - 1:.4g}" for v in boxes}
+    every_stated = {n for st in lesson.steps for _, v in st.numbers for n in NUMBER.findall(v)}
+    for step in lesson.steps:
+        stated = " ".join(v for _, v in step.numbers) + " " + " ".join(label for label, _ in step.numbers)
+        stated_numbers = set(NUMBER.findall(stated))
+        for text in (step.text, step.differs):
+            for token in NUMBER.findall(text.replace("½", "")):
+                allowed = stated_numbers | every_stated | from_settings | from_traces | from_table
+                assert token in allowed | SOURCE_NUMBERS, \
+                    f"step {step.key!r} states {token!r}, which is neither computed nor a cited fact"
+
+
+def test_reduce_step_quotes_table_2c():
+    text = walkthrough("article").step("reduce").text
+    rows = {(r.layer, r.aggregation): r for r in TABLE_2C.rows}
+    assert f"mask AP {rows[('RoIAlign', 'max')].mask[0]} with max" in text
+    assert f"{rows[('RoIAlign', 'average')].mask[0]} with average (Table 2c)" in text
+
+
+# ----------------------------------------------------------------------------------------------
+# The Mask R-CNN numbers the Evidence page and the lessons quote.
+
+
+def test_c4_gain_is_computed_and_largest_at_ap75():
+    pool = next(r for r in TABLE_2C.rows if r.layer == "RoIPool")
+    align = next(r for r in TABLE_2C.rows if (r.layer, r.aggregation) == ("RoIAlign", "average"))
+    gain = tuple(round(a - p, 1) for a, p in zip(align.mask, pool.mask))
+    assert TABLE_2C_GAIN == gain
+    assert gain[2] == max(gain)       # "much of the gain coming at high IoU (AP75)"
+    note = PAPER_NOTES[0]
+    assert all(f"+{g}" in note for g in gain) and "most of it" not in note
+
+
+def test_c5_note_quotes_table_2d():
+    note = PAPER_NOTES[3]
+    assert f"{TABLE_2D_GAIN[0][0]} mask AP" in note and f"{TABLE_2D_GAIN[0][2]} mask AP75" in note
+    assert _fmt(TABLE_2D.rows[1].mask[0]) in note
+
+
+def test_table_2d_aggregation_is_not_presented_as_printed():
+    assert not any(r.printed for r in TABLE_2D.rows) and all(r.printed for r in TABLE_2C.rows)
+    records = table_records(TABLE_2D)
+    assert all(rec["aggregation"] not in ("max", "average") for rec in records)
+    assert "average" not in " ".join(r.label for r in TABLE_2D.rows)
+
+
+def test_sampling_quote_is_the_same_everywhere():
+    quote = SAMPLING_QUOTE.split(": ", 1)[1].strip('"').rstrip('."')
+    assert "as long as no quantization is performed" in quote
+    app = _text("app.py").replace('"\n                          "', "")
+    assert quote in app.replace('\\"', '"')
+    assert SAMPLING_QUOTE.split(": ", 1)[1] in walkthrough("article").step("align").text
+
+
+# ----------------------------------------------------------------------------------------------
+# Claims issue 13 found wrong must not come back.
+
+WRONG = {
+    "28 x 28": ["roiviz/roi_warp.py", "roiviz/lessons.py", "README.md"],
+    "the paper before Mask R-CNN": ["roiviz/lessons.py"],
+    "read twice any more": ["roiviz/lessons.py"],
+    "slide continuously": ["pages/gradients.py"],
+    "small kink": ["pages/sensitivity.py"],
+    "read that part as zeros": ["app.py"],
+    "VGG16's last map has stride 32": ["app.py"],
+    "VGG16 conv5 map": ["roiviz/features.py"],
+    "most of it at the strict": ["roiviz/evidence.py"],
+    "Every number agrees with": ["README.md"],
+    "as the Mask R-CNN ablation does": ["roiviz/roi_warp.py"],
+    "Section 3.3": ["roiviz/precise_roi_pool.py"],
+}
+
+
+@pytest.mark.parametrize("phrase", sorted(WRONG))
+def test_corrected_claims_stay_corrected(phrase):
+    for path in WRONG[phrase]:
+        assert phrase not in " ".join(_text(path).split()), f"{path} says {phrase!r} again"
+
+
+# ----------------------------------------------------------------------------------------------
+# Adaptive sampling makes RoI Align jump as the box grows (Sensitivity page).
+
+
+def test_adaptive_sampling_is_a_jump_not_a_kink():
+    """Growing the box across a whole number of cells per bin changes the point count: the output
+    jumps by far more than Precise RoI Pooling's change over the same tiny step."""
+    from roiviz.sweeps import sweep_offsets
+
+    settings = seed_example_settings("library", sampling_ratio=0)
+    pw = settings.output_size[1]
+    width = (SEED_EXAMPLE_BOX[2] - SEED_EXAMPLE_BOX[0]) / settings.stride         # cells
+    threshold = (np.floor(width / pw) * pw - width)      # growth where the bin width is whole
+    eps = 1e-4
+    result = sweep_offsets(example_map("photo"), SEED_EXAMPLE_BOX, settings,
+                           ["roi_align", "precise_roi_pool"], [threshold - eps, threshold + eps],
+                           axis="x", scale=True, bin=(0, 1))
+    align_step = abs(np.diff(result.bin_values["roi_align"])[0])
+    precise_step = abs(np.diff(result.bin_values["precise_roi_pool"])[0])
+    assert align_step > 100 * max(precise_step, 1e-7)
+    text = _text("pages/sensitivity.py")
+    assert "**jumps**" in text and "kink" not in text
