@@ -857,7 +857,11 @@ def describe(r: dict, label: str) -> str:
         lines.append(f"    error x{c}: {e}")
     for c, k in Counter(r["chaos"]).most_common():
         lines.append(f"    chaos x{k}: {c}")
-    for i, seconds, before, after in r["reconnects"][:5]:
+    if r["reconnects"]:
+        restored = sum(1 for _, _, before, after in r["reconnects"] if before == after)
+        lines.append(f"    {len(r['reconnects'])} reconnections, {restored} with the student's box "
+                     f"restored by the link; slowest {max(x[1] for x in r['reconnects']):.1f} s")
+    for i, seconds, before, after in r["reconnects"][:3]:
         lines.append(f"    student {i} reconnected in {seconds:.1f} s; box before {before}, "
                      f"restored {after}")
     return "\n".join(lines)
