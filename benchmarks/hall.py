@@ -52,13 +52,10 @@ import argparse
 import asyncio
 import base64
 import json
-import math
 import multiprocessing as mp
 import os
 import random
-import signal
 import socket
-import statistics
 import sys
 import threading
 import time
