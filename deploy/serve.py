@@ -65,7 +65,8 @@ class Fleet:
     """W Streamlit workers behind one HAProxy, with a supervisor that restarts dead workers."""
 
     def __init__(self, workers: int = 2, port: int = 0, bind: str = "127.0.0.1",
-                 extra_args=(), log_dir: Path | None = None, app: Path = ROOT / "app.py"):
+                 extra_args=(), log_dir: Path | None = None, app: Path = ROOT / "app.py",
+                 restart_delay: float = 0.0):
         if not 1 <= workers <= 64:
             raise ValueError("workers must be 1..64")
         self.workers, self.bind, self.extra_args, self.app = workers, bind, list(extra_args), app
@@ -74,6 +75,8 @@ class Fleet:
         self.log_dir = log_dir
         self.procs: list[subprocess.Popen | None] = [None] * workers
         self.restarts = [0] * workers
+        self.restart_delay = restart_delay  # seconds a dead worker stays down (tests)
+        self._dead_since: dict[int, float] = {}
         self.proxy: subprocess.Popen | None = None
         self._dir = tempfile.TemporaryDirectory(prefix="roiviz-serve-")
         self._halt = threading.Event()
@@ -133,6 +136,10 @@ class Fleet:
             with self._lock:
                 for i, proc in enumerate(self.procs):
                     if proc is not None and proc.poll() is not None and not self._halt.is_set():
+                        since = self._dead_since.setdefault(i, time.monotonic())
+                        if time.monotonic() - since < self.restart_delay:
+                            continue
+                        del self._dead_since[i]
                         print(f"serve: worker {i + 1} exited ({proc.returncode}); starting it "
                               "again", file=sys.stderr, flush=True)
                         self.restarts[i] += 1

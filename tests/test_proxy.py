@@ -102,7 +102,10 @@ def test_two_workers_behind_haproxy_a_killed_worker_and_the_session_recovers():
     require_chromium()
     require_haproxy()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with Fleet(workers=2, log_dir=ARTIFACTS) as fleet, chromium_browser() as browser:
+    # The killed worker stays down for 30 s, so the page must recover on the other one (with
+    # no delay, a fast restart may bring the page back to the same worker, also fine).
+    with Fleet(workers=2, log_dir=ARTIFACTS, restart_delay=30.0) as fleet, \
+            chromium_browser() as browser:
         context = browser.new_context(viewport={"width": 1500, "height": 1000})
         context.add_init_script(MOUSEUP_STAMP_JS)
         page = context.new_page()
@@ -118,6 +121,7 @@ def test_two_workers_behind_haproxy_a_killed_worker_and_the_session_recovers():
         cookie = {c["name"]: c["value"] for c in context.cookies()}["roiviz_worker"]
         victim = fleet.worker_of(cookie)
         fleet.kill_one(victim)
+        killed_at = time.monotonic()
         # The page notices, reconnects through the proxy to the live worker, and its link
         # (the URL holds the box) restores the view in the new session.
         # (A drag sent before the new session's first run has finished is dropped by Streamlit:
@@ -127,6 +131,7 @@ def test_two_workers_behind_haproxy_a_killed_worker_and_the_session_recovers():
             page.wait_for_timeout(250)
         assert len(sockets) >= 2, "the page did not reconnect"
         assert sockets[-1], "the reconnected page's first run did not finish"
+        assert time.monotonic() - killed_at < 30, "the page waited for the killed worker"
         settled = page.wait_for_function(SETTLED_JS, arg=list(PANELS), polling=200).json_value()
         assert settled["exceptions"] == 0
         assert tuple(float(v) for v in settled["box"].split(",")) == pytest.approx(box, abs=1e-3)
