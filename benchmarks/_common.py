@@ -79,7 +79,7 @@ def expected_rows(box, stride: int = 16, output_size=(7, 7)) -> dict[str, dict[s
     if key not in _EXPECTED:
         from roiviz import features, samples
         from roiviz.state import PlaygroundState
-        from roiviz.traces import summary_rows, trace_all
+        from roiviz.methods import summary_rows, trace_all
 
         state = PlaygroundState(sample="astronaut", stride=stride, output_size=output_size)
         values = features.image_feature_map(samples.load_sample_image("astronaut"), stride).channel(0)

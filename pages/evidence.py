@@ -15,6 +15,7 @@ from roiviz.ui import (
     presenter_toggle,
     show_link_notices,
     sync_query,
+    widget,
 )
 from roiviz.evidence import (
     ARXIV_URL,
@@ -30,15 +31,9 @@ from roiviz.evidence import (
     table_records,
 )
 from roiviz.export import figure_png, figure_svg, trace_json
+from roiviz.params import EVIDENCE
 from roiviz.render_mpl import evidence_figure
 from roiviz.style import Style
-
-SPEC = {"table": tuple(TABLES), "presenter": ("0", "1")}
-
-
-def apply_link(values: dict[str, str]) -> None:
-    st.session_state["ev_table"] = values.get("table", "2c")
-
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def chart_files(key: str, presenter: bool) -> tuple[bytes, bytes, str]:
@@ -50,20 +45,19 @@ def chart_files(key: str, presenter: bool) -> tuple[bytes, bytes, str]:
     return figure_png(fig), figure_svg(fig), json_text
 
 
-load_link("ev", SPEC, apply_link)
+load_link(EVIDENCE)
 st.title("Evidence: what the rounding costs")
 st.markdown(
     "The Mask R-CNN paper tested the RoI layers against each other with everything else fixed. "
     "These are its numbers: COCO instance segmentation, trained on trainval35k and tested on "
     "minival. **AP** is average precision over IoU thresholds 0.5 to 0.95; **AP50** and "
     "**AP75** use one threshold each, and AP75 rewards precise outlines most.")
-show_link_notices("ev")
+show_link_notices(EVIDENCE)
 
 top = st.columns([3, 1], vertical_alignment="center")
-top[0].radio("Table", tuple(TABLES), format_func=lambda k: TABLES[k].title, key="ev_table",
-             persist_state="session")
+widget(EVIDENCE, "table", "radio", container=top[0], persist_state="session")
 with top[1]:
-    style = presenter_toggle("ev")
+    style = presenter_toggle(EVIDENCE)
 
 key = st.session_state.get("ev_table", "2c")
 table = TABLES[key]
@@ -103,6 +97,6 @@ st.caption(VERIFIED_AGAINST)
 st.caption("The walkthrough uses stride 32, like Table 2d: there a rounding error of half a cell "
            "is 16 pixels of the image.")
 
-query = {"table": key, "presenter": "1" if style.presenter else "0"}
-exports("ev", f"roiviz-evidence-table{key}", png, svg, json_text, query)
+query = EVIDENCE.to_query({"table": key, "presenter": style.presenter})
+exports(EVIDENCE, f"roiviz-evidence-table{key}", png, svg, json_text, query)
 sync_query(query)

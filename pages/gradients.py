@@ -17,36 +17,21 @@ from roiviz.ui import (
     presenter_toggle,
     show_link_notices,
     sync_query,
+    widget,
 )
-from roiviz.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_OUTPUT, SEED_EXAMPLE_STRIDE, seed_example_settings
-from roiviz.evidence import SAMPLING_QUOTE
+from roiviz.examples import SEED_EXAMPLE_BOX, seed_example_settings
 from roiviz.export import figure_png, figure_svg, trace_json
-from roiviz.geometry import CONVENTIONS
 from roiviz.gradients import gradient_maps
-from roiviz.lessons import EXAMPLE_MAPS, example_map
+from roiviz.lessons import example_map
+from roiviz.methods import METHODS, label, trace_all
+from roiviz.params import GRADIENTS
 from roiviz.render_mpl import gradient_figure
 from roiviz.style import Style
 from roiviz.sweeps import shifted_boxes
-from roiviz.trace import METHOD_LABELS, METHODS, REDUCES
-from roiviz.traces import trace_all
 
-TARGETS = ("all",) + tuple(f"{r},{c}" for r in range(SEED_EXAMPLE_OUTPUT[0]) for c in range(SEED_EXAMPLE_OUTPUT[1]))
-SHIFTS = ("-0.5", "-0.375", "-0.25", "-0.125", "0", "0.125", "0.25", "0.375", "0.5")
-RATIOS = ("0", "1", "2", "4")
-DEFAULTS = {"target": "all", "shift": "0", "conv": "library", "sr": "2", "reduce": "avg",
-            "aligned": "1", "map": "toy"}
-SPEC = {"target": TARGETS, "shift": SHIFTS, "conv": CONVENTIONS, "sr": RATIOS, "reduce": REDUCES,
-        "aligned": ("0", "1"), "map": tuple(EXAMPLE_MAPS), "presenter": ("0", "1")}
-
-
-def apply_link(values: dict[str, str]) -> None:
-    for name, default in DEFAULTS.items():
-        value = values.get(name, default)
-        st.session_state[f"grad_{name}"] = value == "1" if name == "aligned" else value
-
-
-def target_label(t: str) -> str:
-    return "the sum of all 9 bins" if t == "all" else f"bin (row {t[0]}, col {t[2]})"
+#: The picture's settings (everything but the presenter toggle), by link key.
+KEYS = tuple(k for k in GRADIENTS.keys() if k != "presenter")
+SHIFTS = GRADIENTS["shift"].options
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -81,33 +66,28 @@ def rounding_steps(state: tuple) -> tuple[list[str], list[str]]:
     return same, [shift for shift in SHIFTS if shift not in same]
 
 
-load_link("grad", SPEC, apply_link)
+load_link(GRADIENTS)
 st.title("Gradient flow")
 st.markdown(
     "During training, the loss reaches the backbone only through the cells a pooling layer "
     "read. Below is the gradient each method sends back to the feature map for the "
     "walkthrough's proposal, computed by PyTorch's autograd through roiviz's batched ops: "
     "how much each cell would change the chosen output.")
-show_link_notices("grad")
+show_link_notices(GRADIENTS)
 
 with st.sidebar:
     st.header("What to differentiate")
-    st.selectbox("Output", TARGETS, format_func=target_label, key="grad_target", persist_state="session")
-    st.select_slider("Move the box along x by (cells)", SHIFTS, key="grad_shift", persist_state="session",
-                     help=f"At stride {SEED_EXAMPLE_STRIDE:g}, 0.125 cell is {SEED_EXAMPLE_STRIDE / 8:g} pixels.")
+    widget(GRADIENTS, "target", persist_state="session")
+    widget(GRADIENTS, "shift", "select_slider", persist_state="session")
     st.header("Settings")
-    st.radio("RoI Pool / Warp rounding", CONVENTIONS, key="grad_conv", horizontal=True,
-             persist_state="session")
-    st.selectbox("Sampling ratio (points per bin side)", RATIOS, key="grad_sr", persist_state="session",
-                 format_func=lambda v: "adaptive: ceil(bin size)" if v == "0" else v,
-                 help=SAMPLING_QUOTE + " The paper uses 2 x 2 points per bin.")
-    st.radio("Reduce points by", REDUCES, key="grad_reduce", horizontal=True, persist_state="session")
-    st.toggle("aligned (RoI Align's half-cell offset)", key="grad_aligned", persist_state="session")
-    st.radio("Feature map", tuple(EXAMPLE_MAPS), format_func=EXAMPLE_MAPS.get, key="grad_map",
-             persist_state="session")
-    style = presenter_toggle("grad")
+    widget(GRADIENTS, "conv", "radio", horizontal=True, persist_state="session")
+    widget(GRADIENTS, "sr", persist_state="session")
+    widget(GRADIENTS, "reduce", "radio", horizontal=True, persist_state="session")
+    widget(GRADIENTS, "aligned", "toggle", persist_state="session")
+    widget(GRADIENTS, "map", "radio", persist_state="session")
+    style = presenter_toggle(GRADIENTS)
 
-state = {name: st.session_state[f"grad_{name}"] for name in DEFAULTS}
+state = {name: st.session_state[GRADIENTS.widget_key(name)] for name in KEYS}
 state["aligned"] = "1" if state["aligned"] else "0"
 try:
     result, png, svg, json_text = compute(tuple(sorted(state.items())), style.presenter)
@@ -122,7 +102,7 @@ st.image(png, width="stretch")
 left, right = st.columns([1, 1], gap="large")
 with left:
     st.markdown(f"**d({result.target_label}) / d(cell)**")
-    st.table([{"method": METHOD_LABELS[m], "cells reached": result.cells_reached(m),
+    st.table([{"method": label(m), "cells reached": result.cells_reached(m),
                "largest share": f"{float(result.maps[m].max()):.3g}",
                "total": f"{result.total(m):.3g}"} for m in result.maps], hide_index=True)
 with right:
@@ -162,7 +142,7 @@ st.markdown(
     "has a derivative that is continuous in the box, and IoU-Net (ECCV 2018) introduced it to "
     "refine boxes by following it.")
 
-query = dict(state) | {"presenter": "1" if style.presenter else "0"}
-exports("grad", f"roiviz-gradients-{state['target'].replace(',', '-')}", png, svg, json_text, query)
+query = GRADIENTS.to_query(state | {"aligned": state["aligned"] == "1", "presenter": style.presenter})
+exports(GRADIENTS, f"roiviz-gradients-{state['target'].replace(',', '-')}", png, svg, json_text, query)
 next_in_lesson("pages/gradients.py")
 sync_query(query)

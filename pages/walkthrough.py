@@ -16,17 +16,15 @@ from roiviz.ui import (
     presenter_toggle,
     show_link_notices,
     sync_query,
+    widget,
 )
 from roiviz.export import figure_png, figure_svg, trace_json
-from roiviz.geometry import CONVENTIONS
 from roiviz.lessons import IMAGE_CREDIT, STEP_KEYS, walkthrough
+from roiviz.params import WALKTHROUGH
 from roiviz.render_mpl import lesson_figure
 from roiviz.style import Style
 
 N_STEPS = len(STEP_KEYS)
-CONVENTION_LABELS = {"article": "as in the article", "library": "as in libraries (torchvision)"}
-SPEC = {"step": tuple(str(i) for i in range(1, N_STEPS + 1)), "conv": CONVENTIONS,
-        "presenter": ("0", "1")}
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -41,36 +39,29 @@ def step_files(convention: str, step_key: str, presenter: bool) -> tuple[bytes, 
     return figure_png(fig), figure_svg(fig), trace_json(traces, extra)
 
 
-def apply_link(values: dict[str, str]) -> None:
-    st.session_state["walk_step"] = int(values.get("step", "1"))
-    st.session_state["walk_conv"] = values.get("conv", "article")
-
-
 def move(delta: int) -> None:
     st.session_state["walk_step"] = min(max(st.session_state["walk_step"] + delta, 1), N_STEPS)
 
 
-load_link("walk", SPEC, apply_link)
+load_link(WALKTHROUGH)
 st.title("Walkthrough: one proposal, four ways to pool it")
-show_link_notices("walk")
+show_link_notices(WALKTHROUGH)
 
 top = st.columns([3, 1], vertical_alignment="center")
 with top[0]:
-    st.radio("RoI Pool rounds the box", CONVENTIONS[::-1], format_func=CONVENTION_LABELS.get,
-             key="walk_conv", horizontal=True, persist_state="session",
-             help="The article's simplified rounding, or what torchvision, Caffe and ONNX do.")
+    widget(WALKTHROUGH, "conv", "radio", horizontal=True, persist_state="session")
 with top[1]:
-    style = presenter_toggle("walk")
+    style = presenter_toggle(WALKTHROUGH)
 
 conv = st.session_state["walk_conv"]
 index = st.session_state.setdefault("walk_step", 1)
 nav = st.columns([1.4, 5, 1.4], vertical_alignment="bottom")
 nav[0].button("Previous", key="walk_prev", on_click=move, args=(-1,), disabled=index <= 1,
-              icon=":material/arrow_back:", width="stretch", shortcut="PageUp",
+              width="stretch", shortcut="PageUp",
               help="Previous step (PageUp, or a presentation clicker's back button)")
-nav[1].slider("Step", 1, N_STEPS, key="walk_step", persist_state="session")
+nav[1].slider(WALKTHROUGH["step"].label, 1, N_STEPS, key="walk_step", persist_state="session")
 nav[2].button("Next", key="walk_next", on_click=move, args=(1,), disabled=index >= N_STEPS,
-              icon=":material/arrow_forward:", icon_position="right", width="stretch",
+              width="stretch",
               shortcut="PageDown", help="Next step (PageDown, or a presentation clicker)")
 
 index = st.session_state["walk_step"]
@@ -95,10 +86,10 @@ with numbers:
     st.table({"quantity": [label for label, _ in step.numbers], "value": [value for _, value in step.numbers]},
              hide_index=True, hide_header=True)
     if step.differs:
-        st.info(step.differs, icon=":material/compare_arrows:")
+        st.info(step.differs)
     if index == N_STEPS:
         next_in_lesson("pages/walkthrough.py")
 
-query = {"step": str(index), "conv": conv, "presenter": "1" if style.presenter else "0"}
-exports("walk", f"roiviz-walkthrough-step{index}-{conv}", png, svg, json_text, query)
+query = WALKTHROUGH.to_query({"step": index, "conv": conv, "presenter": style.presenter})
+exports(WALKTHROUGH, f"roiviz-walkthrough-step{index}-{conv}", png, svg, json_text, query)
 sync_query(query)

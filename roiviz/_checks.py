@@ -11,8 +11,7 @@ from numbers import Integral, Real
 
 import torch
 
-from .geometry import CONVENTIONS
-from .trace import REDUCES
+from .geometry import CONVENTIONS, REDUCES
 
 
 def check_input(input: torch.Tensor) -> None:

@@ -32,13 +32,13 @@ under both conventions: 6 columns need ``floor(w) = 6`` in one and ``round(x2) -
 in the other). Its 3 x 3 bins overlap (5/3 rows and 8/3 columns each) and drop nothing; the
 RoI loses nothing and gains 15 cells (15360 px, 60%).
 
-``tests/test_traces.py::test_seed_worked_example_article`` and
+``tests/test_methods.py::test_seed_worked_example_article`` and
 ``::test_seed_worked_example_library`` check every number above.
 """
 
 from __future__ import annotations
 
-from .trace import Settings
+from .records import Settings
 
 __all__ = [
     "SEED_EXAMPLE_BOX",
@@ -62,11 +62,11 @@ SEED_EXAMPLE_MAP_SHAPE: tuple[int, int] = (10, 10)
 
 
 def seed_example_settings(convention: str = "article", **changes) -> Settings:
-    """:class:`~roiviz.trace.Settings` for the worked example (3 x 3 output, stride 32).
+    """:class:`~roiviz.records.Settings` for the worked example (3 x 3 output, stride 32).
 
     Args:
         convention: ``"article"`` (default: the seed's picture) or ``"library"``.
-        changes: any other :class:`~roiviz.trace.Settings` field, e.g. ``aligned=False``.
+        changes: any other :class:`~roiviz.records.Settings` field, e.g. ``aligned=False``.
     """
     return Settings(output_size=SEED_EXAMPLE_OUTPUT, stride=SEED_EXAMPLE_STRIDE,
                     convention=convention, **changes)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
-from .trace import MethodTrace
+from .records import MethodTrace
 
 __all__ = [
     "PNG_DPI",
@@ -24,7 +24,6 @@ __all__ = [
     "figure_png",
     "figure_svg",
     "jsonable",
-    "read_query",
     "share_link",
     "trace_json",
 ]
@@ -99,62 +98,6 @@ def figure_svg(fig) -> bytes:
     fig.savefig(buf, format="svg", bbox_inches="tight", pad_inches=0.08,
                 metadata={"Date": None, "Creator": "roiviz"})
     return buf.getvalue()
-
-
-def read_query(params: Mapping[str, object],
-               spec: Mapping[str, Sequence[str] | tuple[Callable[[str], bool], str]]
-               ) -> tuple[dict[str, str], list[str]]:
-    """Keep the link parameters whose value is allowed.
-
-    A URL is user input: each parameter is accepted only if its (last) value is exactly one of
-    the allowed strings, or passes the given check. Notices name the parameter and what is
-    allowed but never repeat the value received, so nothing typed into a URL is echoed on the
-    page.
-
-    Args:
-        params: ``{key: value or [values]}`` (``st.query_params.to_dict()``).
-        spec: ``{key: allowed values}``, or ``{key: (check, description)}`` where
-            ``check(text) -> bool`` and ``description`` says what is allowed.
-
-    Returns:
-        ``(values, notices)``: the accepted ``{key: value}`` and one sentence per ignored
-        parameter (unknown keys are counted in one sentence).
-
-    Example: ``read_query({"step": "4", "conv": "x"}, {"step": ("1", "2", "3", "4"),
-    "conv": ("article", "library")})`` gives ``({"step": "4"}, ["Ignored the link's 'conv': it
-    must be one of article, library."])``.
-    """
-    values: dict[str, str] = {}
-    notices: list[str] = []
-    unknown = [k for k in params if k not in spec]
-    for key, allowed in spec.items():
-        if key not in params:
-            continue
-        raw = params[key]
-        if isinstance(raw, (list, tuple)):
-            raw = raw[-1] if raw else ""
-        text = str(raw).strip()[:200]
-        if len(allowed) == 2 and callable(allowed[0]):
-            check, description = allowed
-            ok = _safe_check(check, text)
-        else:
-            ok = text in allowed
-            description = "one of " + (", ".join(allowed) if len(allowed) <= 6
-                                       else f"{allowed[0]}, {allowed[1]}, ... {allowed[-1]}")
-        if ok:
-            values[key] = text
-        else:
-            notices.append(f"Ignored the link's '{key}': it must be {description}.")
-    if unknown:
-        notices.append(f"Ignored {len(unknown)} unknown link parameter(s).")
-    return values, notices
-
-
-def _safe_check(check: Callable[[str], bool], text: str) -> bool:
-    try:
-        return bool(check(text))
-    except (ValueError, TypeError, OverflowError):
-        return False
 
 
 def share_link(base_url: str, query: Mapping[str, str]) -> str:

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from .geometry import normalize_box
-from .sweeps import SERIES, run_method
-from .trace import Settings
+from .methods import METHODS, REGISTRY, SERIES
+from .records import Settings
 
 __all__ = ["GradientResult", "gradient_maps"]
 
@@ -66,14 +66,14 @@ class GradientResult:
 
 
 def gradient_maps(values: np.ndarray, box, settings: Settings = Settings(),
-                  methods: Iterable[str] = SERIES[:4], target: tuple[int, int] | None = None) -> GradientResult:
+                  methods: Iterable[str] = METHODS, target: tuple[int, int] | None = None) -> GradientResult:
     """The gradient each method sends back to the feature map, by autograd through the ops.
 
     Args:
         values: the feature map ``[H, W]``, finite real numbers.
         box: ``(x1, y1, x2, y2)`` in image pixels.
         settings: options of every method.
-        methods: keys of :data:`roiviz.sweeps.SERIES` (labels in ``SERIES_LABELS``).
+        methods: keys of :data:`roiviz.methods.SERIES`.
         target: ``None`` to differentiate the sum of all output bins, or a ``(row, col)`` bin.
 
     Returns:
@@ -97,7 +97,7 @@ def gradient_maps(values: np.ndarray, box, settings: Settings = Settings(),
     maps, outputs = {}, {}
     for series in chosen:
         feature = torch.tensor(values, dtype=torch.float32)[None, None].requires_grad_(True)
-        out = run_method(series, feature, rois, settings)                   # [1, 1, PH, PW]
+        out = REGISTRY[series].run(feature, rois, settings)                # [1, 1, PH, PW]
         objective = out.sum() if target is None else out[0, 0, target[0], target[1]]
         (grad,) = torch.autograd.grad(objective, feature, allow_unused=True)
         g = np.zeros(values.shape) if grad is None else grad[0, 0].double().numpy().copy()

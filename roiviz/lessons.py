@@ -7,7 +7,7 @@ numbers 0..9 a reader can check by hand, chosen so that the row the article's Ro
 holds the largest values (9) of the box. They stand in for one feature channel and are not
 computed from the photo, which only shows where the proposal and the 32-pixel cells lie.
 
-Every number a step shows is read from the engine's traces (:func:`roiviz.traces.trace_method`),
+Every number a step shows is read from the engine's traces (:func:`roiviz.methods.trace_method`),
 from their areas and bins, or from :mod:`roiviz.evidence`; no number is typed into the text.
 ``tests/test_lessons.py`` checks the article convention's numbers against the values worked out
 by hand in :mod:`roiviz.examples`; ``tests/test_sources.py`` checks that every property a step
@@ -34,9 +34,8 @@ from .examples import (
 from .features import image_feature_map, toy_grid
 from .geometry import CONVENTIONS
 from .samples import load_sample_image
-from .sweeps import UNALIGNED
-from .trace import METHODS, MethodTrace, Rect, Settings
-from .traces import difference_from_precise, summary_rows, trace_method
+from .methods import METHODS, UNALIGNED, difference_from_precise, summary_rows, trace_method
+from .records import MethodTrace, Rect, Settings
 
 __all__ = [
     "EXAMPLE_MAPS",
@@ -117,7 +116,7 @@ class Lesson:
         settings: the options of the four methods (3 x 3, stride 32, 2 x 2 samples, aligned).
         values: the toy feature map, float32 ``[10, 10]``.
         image: the photo, uint8 ``[320, 320, 3]``.
-        traces: the four methods (keys of :data:`roiviz.trace.METHODS`), RoI Align with
+        traces: the four methods (keys of :data:`roiviz.methods.METHODS`), RoI Align with
             ``reduce="max"`` (``"roi_align_max"``), with ``aligned=False``
             (``"roi_align_unaligned"``) and RoI Pool under the other convention
             (``"roi_pool_other_convention"``).

@@ -16,6 +16,8 @@ it is exactly the limit of the RoI Align it is compared with.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -23,7 +25,10 @@ from . import _checks
 from ._separable import separable_apply
 from .bilinear import interpolant_integral
 from .geometry import align_mapping
-from .trace import Bin, MethodTrace, Settings, check_trace_args, feature_rect, freeze, region_areas
+from .records import Bin, MethodTrace, Settings, check_trace_args, feature_rect, freeze, region_areas
+
+#: The method's key and display name (collected by :mod:`roiviz.methods`).
+KEY, LABEL = "precise_roi_pool", "Precise RoI Pooling"
 
 __all__ = ["precise_roi_pool", "trace_precise_roi_pool", "bin_integrals"]
 
@@ -94,7 +99,7 @@ def trace_precise_roi_pool(feature: np.ndarray, box, settings: Settings = Settin
         settings: uses ``output_size`` and ``stride``.
 
     Returns:
-        A :class:`~roiviz.trace.MethodTrace` whose ``output`` equals :func:`precise_roi_pool`'s;
+        A :class:`~roiviz.records.MethodTrace` whose ``output`` equals :func:`precise_roi_pool`'s;
         each bin's ``cell_weights`` are the cells' integrated weights (they sum to 1 for a bin
         inside the map).
     """
@@ -126,7 +131,65 @@ def trace_precise_roi_pool(feature: np.ndarray, box, settings: Settings = Settin
              "(no half-cell shift) and treats the plane outside the map as zero; roiviz uses the "
              "aligned=True frame so that it is the limit of RoI Align.",)
     return MethodTrace(
-        method="precise_roi_pool", settings=settings, image_box=image_box, roi=roi,
+        method=KEY, label=LABEL, settings=settings, image_box=image_box, roi=roi,
         snapped_box=None, sampled_box=sampled, read_region=sampled, grid=(0, 0), bins=tuple(bins),
         output=freeze(output), map_shape=(height, width),
         areas=region_areas(roi, sampled, (height, width), settings.stride), notes=notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Readable reference
+
+
+def precise_roi_pool_reference(feature: np.ndarray, box, output_size: tuple[int, int],
+                               spatial_scale: float = 1.0) -> np.ndarray:
+    """Precise RoI Pooling of one box on one map as a plain loop: each bin's exact average.
+
+    The map is read as RoI Align reads it (bilinear interpolation of the cells, zero beyond one
+    cell off the map); each bin's output is the integral of that surface over the bin divided by
+    the bin's area, with no sampling points. ``tests/test_precise_roi_pool.py`` checks it
+    against the batched :func:`precise_roi_pool`.
+
+    Args:
+        feature: ``[H, W]`` real values.
+        box: ``(x1, y1, x2, y2)`` in image pixels.
+        output_size: ``(PH, PW)`` bins.
+        spatial_scale: feature cells per image pixel (``1 / stride``).
+
+    Returns:
+        float64 ``[PH, PW]``.
+    """
+    height, width = feature.shape
+    pooled_h, pooled_w = output_size
+    scale = float(np.float32(spatial_scale))
+    # The box in cells, half a cell shifted so that cell j's value sits at j (aligned=True).
+    x1, y1, x2, y2 = (float(np.float32(v)) * scale - 0.5 for v in box)
+    bin_h, bin_w = (y2 - y1) / pooled_h, (x2 - x1) / pooled_w
+    out = np.zeros((pooled_h, pooled_w))
+    if bin_h <= 0 or bin_w <= 0:                        # an empty box outputs 0
+        return out
+
+    def weights(t: float, size: int) -> dict[int, float]:
+        """Each cell's share of the interpolated value at ``t`` along one axis."""
+        if t < -1.0 or t > size:                        # more than a cell off the map: nothing
+            return {}
+        t = min(max(t, 0.0), size - 1.0)                # the border cells extend half a cell
+        j = int(t)
+        return {j: 1.0} if j == size - 1 else {j: 1.0 - (t - j), j + 1: t - j}
+
+    def integrals(lo: float, hi: float, size: int) -> np.ndarray:
+        """Each cell's weight integrated over ``[lo, hi]``: linear between whole cells, so the
+        midpoint rule is exact on each piece."""
+        cuts = [lo, *range(math.floor(lo) + 1, math.ceil(hi)), hi]
+        total = np.zeros(size)
+        for a, b in zip(cuts, cuts[1:]):
+            for j, w in weights((a + b) / 2, size).items():
+                total[j] += w * (b - a)
+        return total
+
+    for ph in range(pooled_h):
+        rows = integrals(y1 + ph * bin_h, y1 + (ph + 1) * bin_h, height)          # [H]
+        for pw in range(pooled_w):
+            cols = integrals(x1 + pw * bin_w, x1 + (pw + 1) * bin_w, width)      # [W]
+            out[ph, pw] = rows @ feature.astype(np.float64) @ cols / (bin_h * bin_w)
+    return out

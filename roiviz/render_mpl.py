@@ -25,13 +25,28 @@ from matplotlib.patches import Patch, Rectangle
 from .export import figure_png, figure_svg
 from .style import (
     AREA_STYLES,
-    METHOD_COLORS,
+    AXIS_LINE,
+    BLACK,
+    CHART_GRID,
+    FAINT_GRID,
+    FEATURE_COLORSCALE,
+    GRADIENT_COLORMAP,
+    OUTPUT_COLORSCALE,
+    GRID_LINE,
+    LEGEND_GRAY,
+    MUTED,
     ROI_COLOR,
     SAMPLE_COLOR,
+    WHITE,
     WINNER_COLOR,
     Style,
+    rgb_fraction,
 )
-from .trace import MethodTrace, Rect, feature_rect
+from .methods import REGISTRY
+from .records import MethodTrace, Rect, feature_rect
+
+#: Display names of every method and variant.
+LABELS = {key: method.label for key, method in REGISTRY.items()}
 
 __all__ = [
     "LAYERS",
@@ -56,9 +71,6 @@ __all__ = [
 #: points; ``winner`` the winning sample of ``reduce="max"``.
 LAYERS = frozenset({"map", "values", "roi", "snapped", "lost", "gained", "outside", "bins",
                     "overlap", "argmax", "samples", "winner"})
-#: Line styles and markers that tell the series apart without colour.
-_SERIES_LINES = {"roi_pool": ("-", "s"), "roi_warp": ("--", "D"), "roi_align": ("-", "o"),
-                 "precise_roi_pool": (":", "^"), "roi_align_unaligned": ("-.", "v")}
 _CELL_INCHES = 0.36
 #: Cell values are written in the cells when the map has at most this many cells.
 MAX_ANNOTATED_CELLS = 400
@@ -77,19 +89,18 @@ def _new_figure(width: float, height: float, style: Style) -> Figure:
     """A blank figure; presenter figures are 1.3 times larger, their text 1.5 times (so text
     grows relative to the picture, and the page shows the figure wider)."""
     scale = 1.3 if style.presenter else 1.0
-    return Figure(figsize=(width * scale, height * scale), layout="constrained", facecolor="white")
+    return Figure(figsize=(width * scale, height * scale), layout="constrained", facecolor=WHITE)
 
 
 def series_style(series: str) -> tuple[str, str, str]:
-    """``(colour, line style, marker)`` of a method or sweep series."""
-    color = METHOD_COLORS.get(series, METHOD_COLORS["roi_align"])
-    line, marker = _SERIES_LINES.get(series, ("-", "o"))
-    return color, line, marker
+    """``(colour, line style, marker)`` of a method or sweep series (from :mod:`roiviz.methods`)."""
+    method = REGISTRY[series]
+    return method.color, method.line, method.marker
 
 
 def _text_color(value: float, lo: float, hi: float) -> str:
     """Black on light cells, white on dark ones (both colour maps used here are light for high values)."""
-    return "black" if value >= (lo + hi) / 2 else "white"
+    return BLACK if value >= (lo + hi) / 2 else WHITE
 
 
 def _draw_values(ax, values: np.ndarray, zrange: tuple[float, float], style: Style,
@@ -101,7 +112,7 @@ def _draw_values(ax, values: np.ndarray, zrange: tuple[float, float], style: Sty
     fmt = "{:.3g}"
     for (r, c), v in np.ndenumerate(values):
         color = _text_color(v, *zrange)
-        halo = "white" if color == "black" else "black"
+        halo = WHITE if color == BLACK else BLACK
         ax.text(c + 0.5, r + 0.5, fmt.format(v), ha="center", va="center", fontsize=size, color=color,
                 zorder=7.5, clip_on=True, path_effects=[patheffects.withStroke(linewidth=2.2, foreground=halo)])
 
@@ -117,7 +128,7 @@ def _rect(rect: Rect, **kw) -> Rectangle:
 
 def _roi(ax, rect: Rect, style: Style, label: str = "RoI (the proposal)") -> Line2D:
     """The true box: black dashed over a white halo, visible on dark and light cells."""
-    ax.add_patch(_rect(rect, fill=False, edgecolor="white", linewidth=_lw(style) + 2.5, zorder=6))
+    ax.add_patch(_rect(rect, fill=False, edgecolor=WHITE, linewidth=_lw(style) + 2.5, zorder=6))
     ax.add_patch(_rect(rect, fill=False, edgecolor=ROI_COLOR, linewidth=_lw(style), linestyle="--", zorder=7))
     return Line2D([], [], color=ROI_COLOR, linestyle="--", linewidth=_lw(style), label=label)
 
@@ -150,15 +161,15 @@ def _frame(ax, extent: Rect, map_shape: tuple[int, int], style: Style, title: st
 
 
 def _draw_map(ax, values: np.ndarray, zrange: tuple[float, float], style: Style, numbers: bool,
-              cmap: str = "gray", text_scale: float = 1.0) -> None:
+              cmap: str = FEATURE_COLORSCALE, text_scale: float = 1.0) -> None:
     height, width = values.shape
     ax.imshow(values, cmap=cmap, vmin=zrange[0], vmax=zrange[1], extent=(0, width, height, 0),
               interpolation="nearest", zorder=0)
     if max(height, width) <= 64:
         for x in range(width + 1):
-            ax.axvline(x, color="#9a9a9a", linewidth=0.4, zorder=1)
+            ax.axvline(x, color=GRID_LINE, linewidth=0.4, zorder=1)
         for y in range(height + 1):
-            ax.axhline(y, color="#9a9a9a", linewidth=0.4, zorder=1)
+            ax.axhline(y, color=GRID_LINE, linewidth=0.4, zorder=1)
     if numbers:
         _draw_values(ax, values, zrange, style, scale=text_scale)
 
@@ -188,7 +199,7 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
     if unknown:
         raise ValueError(f"unknown layers {sorted(unknown)}; choose from {sorted(LAYERS)}")
     zrange = zrange or _zrange(values)
-    color = METHOD_COLORS.get(trace.method, "#0072B2")
+    color = REGISTRY[trace.method].color
     handles: list = []
     extent = _extent(trace.map_shape, [trace.roi, trace.snapped_box, trace.sampled_box, trace.read_region])
     if focus_sample is not None:
@@ -207,20 +218,20 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
         source = regions or trace
         rects = source.region_rects(name)
         for r in rects:
-            ax.add_patch(_rect(r, facecolor=(*_rgb(area_color), 0.30), edgecolor=area_color,
+            ax.add_patch(_rect(r, facecolor=(*rgb_fraction(area_color), 0.30), edgecolor=area_color,
                                hatch=hatch, hatchcolor=area_color, linewidth=_lw(style, True), zorder=3))
         if rects or name != "outside":
-            handles.append(Patch(facecolor=(*_rgb(area_color), 0.30), edgecolor=area_color, hatch=hatch,
+            handles.append(Patch(facecolor=(*rgb_fraction(area_color), 0.30), edgecolor=area_color, hatch=hatch,
                                  label=f"{label}: {source.areas.percent(name):.1f}% of the RoI"))
 
     if "overlap" in layers:
         counts = Counter(cell for b in trace.bins for cell in b.cells)
         twice = [cell for cell, n in counts.items() if n > 1]
         for r, c in twice:
-            ax.add_patch(Rectangle((c, r), 1, 1, fill=False, hatch="xx", edgecolor="#000000",
-                                   hatchcolor="#000000", linewidth=0, alpha=0.55, zorder=3))
+            ax.add_patch(Rectangle((c, r), 1, 1, fill=False, hatch="xx", edgecolor=BLACK,
+                                   hatchcolor=BLACK, linewidth=0, alpha=0.55, zorder=3))
         if twice:
-            handles.append(Patch(fill=False, hatch="xx", edgecolor="#000000",
+            handles.append(Patch(fill=False, hatch="xx", edgecolor=BLACK,
                                  label=f"read by more than one bin ({len(twice)} cells)"))
 
     for r in guide_bins:
@@ -264,14 +275,14 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
             # A ring around the winning cell and a star in its corner: the number stays readable.
             for cell in {b.argmax for b in winners}:
                 ax.add_patch(Rectangle((cell[1] + 0.16, cell[0] + 0.16), 0.68, 0.68, fill=False,
-                                       edgecolor="black", linewidth=_lw(style) + 1.6, zorder=8))
+                                       edgecolor=BLACK, linewidth=_lw(style) + 1.6, zorder=8))
                 ax.add_patch(Rectangle((cell[1] + 0.16, cell[0] + 0.16), 0.68, 0.68, fill=False,
                                        edgecolor=WINNER_COLOR, linewidth=_lw(style), zorder=8))
             ax.scatter([b.argmax[1] + 0.8 for b in winners], [b.argmax[0] + 0.2 for b in winners],
                        marker="*", s=(style.marker_size * 2.6) ** 2 / 4, c=WINNER_COLOR,
-                       edgecolors="black", linewidths=0.8, zorder=9)
+                       edgecolors=BLACK, linewidths=0.8, zorder=9)
             handles.append(Line2D([], [], marker="*", linestyle="none", markersize=style.marker_size * 1.6,
-                                  markerfacecolor=WINNER_COLOR, markeredgecolor="black",
+                                  markerfacecolor=WINNER_COLOR, markeredgecolor=BLACK,
                                   label="maximum of each bin"))
 
     if "samples" in layers:
@@ -282,21 +293,21 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
             ms = (style.marker_size * 1.1) ** 2
             if on:
                 ax.scatter([s.x for s in on], [s.y for s in on], s=ms, c=SAMPLE_COLOR,
-                           edgecolors="white", linewidths=0.8, zorder=9)
+                           edgecolors=WHITE, linewidths=0.8, zorder=9)
             if off:
-                ax.scatter([s.x for s in off], [s.y for s in off], s=ms, c="#999999", marker="X",
-                           edgecolors="white", linewidths=0.8, zorder=9)
+                ax.scatter([s.x for s in off], [s.y for s in off], s=ms, c=MUTED, marker="X",
+                           edgecolors=WHITE, linewidths=0.8, zorder=9)
             handles.append(Line2D([], [], marker="o", linestyle="none", markersize=style.marker_size,
-                                  markerfacecolor=SAMPLE_COLOR, markeredgecolor="white",
+                                  markerfacecolor=SAMPLE_COLOR, markeredgecolor=WHITE,
                                   label=f"sampling points ({trace.grid[0]} x {trace.grid[1]} per bin)"))
     if "winner" in layers:
         best = [b.samples[b.winner] for b in trace.bins if b.winner is not None]
         if best:
             ax.scatter([s.x for s in best], [s.y for s in best], marker="*",
-                       s=(style.marker_size * 3.2) ** 2 / 4, c=WINNER_COLOR, edgecolors="black",
+                       s=(style.marker_size * 3.2) ** 2 / 4, c=WINNER_COLOR, edgecolors=BLACK,
                        linewidths=0.8, zorder=10)
             handles.append(Line2D([], [], marker="*", linestyle="none", markersize=style.marker_size * 1.6,
-                                  markerfacecolor=WINNER_COLOR, markeredgecolor="black",
+                                  markerfacecolor=WINNER_COLOR, markeredgecolor=BLACK,
                                   label="largest sample of each bin (max)"))
 
     if focus_sample is not None:
@@ -313,26 +324,22 @@ def _draw_neighbours(ax, trace: MethodTrace, focus: tuple[int, int, int], style:
     # bottom-right, the order of Sample.neighbours), away from the sample and the cell's value.
     corners = ((0.22, 0.14), (0.78, 0.14), (0.22, 0.86), (0.78, 0.86))
     for (r, c), w, (dx, dy) in zip(sample.neighbours, sample.weights, corners):
-        for edge, width in (("black", _lw(style) * 1.3 + 1.6), (WINNER_COLOR, _lw(style) * 1.3)):
+        for edge, width in ((BLACK, _lw(style) * 1.3 + 1.6), (WINNER_COLOR, _lw(style) * 1.3)):
             ax.add_patch(Rectangle((c + 0.04, r + 0.04), 0.92, 0.92, fill=False, edgecolor=edge,
                                    linewidth=width, zorder=8))
         # A line from the sample towards the neighbour's centre, stopping short of its number.
         ax.plot([sample.x, sample.x + 0.7 * (c + 0.5 - sample.x)],
-                [sample.y, sample.y + 0.7 * (r + 0.5 - sample.y)], color="black",
+                [sample.y, sample.y + 0.7 * (r + 0.5 - sample.y)], color=BLACK,
                 linewidth=_lw(style, True), zorder=8)
         ax.text(c + dx, r + dy, f"{w:.2f}", ha="center", va="center", fontsize=_pt(style) * 1.1,
-                color="black", zorder=11, clip_on=True,
-                bbox=dict(boxstyle="round,pad=0.1", facecolor=WINNER_COLOR, edgecolor="black",
+                color=BLACK, zorder=11, clip_on=True,
+                bbox=dict(boxstyle="round,pad=0.1", facecolor=WINNER_COLOR, edgecolor=BLACK,
                           linewidth=0.5))
     ax.scatter([sample.x], [sample.y], s=(style.marker_size * 1.8) ** 2, c=SAMPLE_COLOR, marker="o",
                edgecolors=WINNER_COLOR, linewidths=2.0, zorder=12)
-    return [Line2D([], [], color="black", marker="o", markerfacecolor=SAMPLE_COLOR,
+    return [Line2D([], [], color=BLACK, marker="o", markerfacecolor=SAMPLE_COLOR,
                    markeredgecolor=WINNER_COLOR, linewidth=_lw(style, True),
                    label=f"one sample at ({sample.x:.3f}, {sample.y:.3f}); its four neighbours and weights")]
-
-
-def _rgb(hex_color: str) -> tuple[float, float, float]:
-    return tuple(int(hex_color[i:i + 2], 16) / 255 for i in (1, 3, 5))  # type: ignore[return-value]
 
 
 def _legend(fig: Figure, handles: list, style: Style, ncols: int = 2) -> None:
@@ -366,13 +373,13 @@ def method_figure(trace: MethodTrace, values: np.ndarray, *, style: Style = Styl
 def _draw_output(ax, trace: MethodTrace, zrange: tuple[float, float], style: Style, title: str) -> None:
     out = trace.output
     ph, pw = out.shape
-    ax.imshow(out, cmap="viridis", vmin=zrange[0], vmax=zrange[1], extent=(0, pw, ph, 0),
+    ax.imshow(out, cmap=OUTPUT_COLORSCALE, vmin=zrange[0], vmax=zrange[1], extent=(0, pw, ph, 0),
               interpolation="nearest")
     if ph * pw <= 196:
         size = _pt(style) * (1.0 if max(ph, pw) <= 4 else 0.7)
         for (r, c), v in np.ndenumerate(out):
             ax.text(c + 0.5, r + 0.5, f"{v:.3g}", ha="center", va="center", fontsize=size,
-                    color="black" if v >= sum(zrange) / 2 else "white")
+                    color=BLACK if v >= sum(zrange) / 2 else WHITE)
     ax.set_xticks(np.arange(pw) + 0.5, [str(i) for i in range(pw)])
     ax.set_yticks(np.arange(ph) + 0.5, [str(i) for i in range(ph)])
     ax.tick_params(labelsize=_pt(style) * 0.75, length=0)
@@ -454,11 +461,11 @@ def image_figure(image: np.ndarray, box: Rect, stride: float, *, style: Style = 
     ax = fig.add_subplot()
     ax.imshow(image, extent=(0, width, height, 0), interpolation="antialiased")
     for x in np.arange(stride, width, stride):
-        ax.axvline(x, color="white", alpha=0.55, linewidth=0.7)
+        ax.axvline(x, color=WHITE, alpha=0.55, linewidth=0.7)
     for y in np.arange(stride, height, stride):
-        ax.axhline(y, color="white", alpha=0.55, linewidth=0.7)
+        ax.axhline(y, color=WHITE, alpha=0.55, linewidth=0.7)
     handle = _roi(ax, box, style, label=f"proposal: x {box[0]:g} to {box[2]:g}, y {box[1]:g} to {box[3]:g} px")
-    grid = Line2D([], [], color="#777777", linewidth=0.7, label=f"one feature cell = {stride:g} x {stride:g} px")
+    grid = Line2D([], [], color=LEGEND_GRAY, linewidth=0.7, label=f"one feature cell = {stride:g} x {stride:g} px")
     ax.set_xlim(0, width)
     ax.set_ylim(height, 0)
     ax.set_xticks(np.arange(0, width + 1, stride * (2 if width / stride > 12 else 1)))
@@ -476,11 +483,9 @@ def sweep_figure(result, *, style: Style = Style(), labels: Mapping[str, str] | 
 
     Args:
         result: a :class:`roiviz.sweeps.SweepResult`.
-        labels: display names of the series (default: the keys).
+        labels: display names of the series (default: the registry's, :mod:`roiviz.methods`).
     """
-    from .sweeps import SERIES_LABELS
-
-    labels = labels or SERIES_LABELS
+    labels = labels or LABELS
     fig = _new_figure(9.0, 6.0, style)
     top, bottom = fig.subplots(2, 1, sharex=True)
     mark_every = max(1, len(result.offsets) // 12)
@@ -495,8 +500,8 @@ def sweep_figure(result, *, style: Style = Style(), labels: Mapping[str, str] | 
     action = "grown" if result.scale else "moved"
     stride = result.settings.stride
     for ax in (top, bottom):
-        ax.axvline(0, color="#555555", linewidth=0.8, linestyle=(0, (2, 2)))
-        ax.grid(True, color="#dddddd", linewidth=0.6)
+        ax.axvline(0, color=AXIS_LINE, linewidth=0.8, linestyle=(0, (2, 2)))
+        ax.grid(True, color=CHART_GRID, linewidth=0.6)
         ax.tick_params(labelsize=_pt(style) * 0.8)
     top.set_ylabel(f"bin (row {result.bin[0]}, col {result.bin[1]})", fontsize=_pt(style) * 0.9)
     bottom.set_ylabel("mean |change| of the output", fontsize=_pt(style) * 0.9)
@@ -518,11 +523,9 @@ def gradient_figure(result, *, style: Style = Style(), traces: Mapping[str, Meth
         result: a :class:`roiviz.gradients.GradientResult`.
         traces: optional traces of the same box; each panel then also shows that method's
             snapped (or sampled) box.
-        labels: display names (default: :data:`roiviz.sweeps.SERIES_LABELS`).
+        labels: display names (default: the registry's, :mod:`roiviz.methods`).
     """
-    from .sweeps import SERIES_LABELS
-
-    labels = labels or SERIES_LABELS
+    labels = labels or LABELS
     keys = list(result.maps)
     vmax = max(float(np.max(np.abs(g))) for g in result.maps.values()) or 1.0
     height, width = next(iter(result.maps.values())).shape
@@ -544,25 +547,25 @@ def gradient_figure(result, *, style: Style = Style(), traces: Mapping[str, Meth
     image = None
     for ax, key in zip(axes, keys):
         g = result.maps[key]
-        image = ax.imshow(g, cmap="magma_r", norm=PowerNorm(0.5, vmin=0.0, vmax=vmax),
+        image = ax.imshow(g, cmap=GRADIENT_COLORMAP, norm=PowerNorm(0.5, vmin=0.0, vmax=vmax),
                           extent=(0, width, height, 0), interpolation="nearest")
         for x in range(width + 1):
-            ax.axvline(x, color="#cccccc", linewidth=0.3)
+            ax.axvline(x, color=FAINT_GRID, linewidth=0.3)
         for y in range(height + 1):
-            ax.axhline(y, color="#cccccc", linewidth=0.3)
+            ax.axhline(y, color=FAINT_GRID, linewidth=0.3)
         if height * width <= 200:
             for (r, c), v in np.ndenumerate(g):
                 if abs(v) > 5e-3:
                     dark = v > 0.3 * vmax
                     ax.text(c + 0.5, r + 0.5, f"{v:.2g}", ha="center", va="center", clip_on=True, zorder=8,
-                            fontsize=_pt(style) * 0.62, color="white" if dark else "black",
+                            fontsize=_pt(style) * 0.62, color=WHITE if dark else BLACK,
                             path_effects=[patheffects.withStroke(linewidth=1.8,
-                                                                 foreground="black" if dark else "white")])
+                                                                 foreground=BLACK if dark else WHITE)])
         trace = (traces or {}).get(key)
         if trace is not None:
             box = trace.snapped_box or (trace.sampled_box if trace.sampled_box != trace.roi else None)
             if box is not None:
-                ax.add_patch(_rect(box, fill=False, edgecolor=METHOD_COLORS.get(trace.method, "#0072B2"),
+                ax.add_patch(_rect(box, fill=False, edgecolor=REGISTRY[trace.method].color,
                                    linewidth=_lw(style)))
         _roi(ax, roi, style)
         reached = result.cells_reached(key)
@@ -576,7 +579,7 @@ def gradient_figure(result, *, style: Style = Style(), traces: Mapping[str, Meth
         bar.ax.tick_params(labelsize=_pt(style) * 0.7)
     handles = [Line2D([], [], color=ROI_COLOR, linestyle="--", linewidth=_lw(style), label="RoI (the proposal)")]
     if traces:
-        handles.append(Line2D([], [], color="#777777", linewidth=_lw(style),
+        handles.append(Line2D([], [], color=LEGEND_GRAY, linewidth=_lw(style),
                               label="snapped / sampled box (method colour)"))
     _legend(fig, handles, style)
     return fig
@@ -591,8 +594,8 @@ def evidence_figure(table, *, style: Style = Style()) -> Figure:
     """
     from .evidence import METRICS
 
-    layer_color = {"RoIPool": METHOD_COLORS["roi_pool"], "RoIWarp": METHOD_COLORS["roi_warp"],
-                   "RoIAlign": METHOD_COLORS["roi_align"]}
+    layer_color = {"RoIPool": REGISTRY["roi_pool"].color, "RoIWarp": REGISTRY["roi_warp"].color,
+                   "RoIAlign": REGISTRY["roi_align"].color}
     panels = [("mask AP", [r.mask for r in table.rows])]
     if table.has_box:
         panels.append(("box AP", [r.box for r in table.rows]))
@@ -607,7 +610,7 @@ def evidence_figure(table, *, style: Style = Style()) -> Figure:
             if vals is None:
                 continue
             xs = np.arange(len(METRICS)) + (i - (n - 1) / 2) * width
-            bars = ax.bar(xs, vals, width * 0.92, color=layer_color[row.layer], edgecolor="black",
+            bars = ax.bar(xs, vals, width * 0.92, color=layer_color[row.layer], edgecolor=BLACK,
                           linewidth=0.6, hatch="//" if row.aggregation == "average" else None,
                           label=row.label)
             ax.bar_label(bars, labels=[f"{v:.1f}" for v in vals], fontsize=_pt(style) * 0.62, padding=1,
@@ -619,7 +622,7 @@ def evidence_figure(table, *, style: Style = Style()) -> Figure:
         ax.set_ylabel(f"{name} on COCO minival (%)", fontsize=_pt(style) * 0.85)
         ax.set_title(f"{name}, {table.backbone} (stride {table.stride})", fontsize=_pt(style), loc="left")
         ax.tick_params(labelsize=_pt(style) * 0.8)
-        ax.grid(True, axis="y", color="#dddddd", linewidth=0.6)
+        ax.grid(True, axis="y", color=CHART_GRID, linewidth=0.6)
         ax.set_axisbelow(True)
     _legend(fig, handles, style, ncols=min(3, n))
     fig.suptitle(f"Mask R-CNN (He et al., ICCV 2017), Table {table.key}", fontsize=_pt(style) * 1.05)

@@ -33,14 +33,22 @@ import plotly.graph_objects as go
 from .style import (
     AREA_STYLES,
     FEATURE_COLORSCALE,
-    METHOD_COLORS,
     OUTPUT_COLORSCALE,
     ROI_COLOR,
+    BLACK,
+    HALO,
+    MUTED,
     SAMPLE_COLOR,
+    TRANSPARENT,
+    WHITE,
     WINNER_COLOR,
     Style,
+    relative_luminance,
+    rgba_css,
+    text_colors,
 )
-from .trace import MethodTrace, Rect
+from .methods import REGISTRY
+from .records import MethodTrace, Rect
 
 #: Plotly config for every figure: no zoom or pan, so a user can never get stuck outside
 #: select mode; the camera button stays (it saves a PNG in the browser).
@@ -51,8 +59,6 @@ PLOTLY_CONFIG = {
                                "resetScale2d", "lasso2d", "toggleSpikelines",
                                "hoverClosestCartesian", "hoverCompareCartesian"],
 }
-#: Samples beyond this many are not drawn one by one (the panel says so).
-MAX_DRAWN_SAMPLES = 1500
 #: Cell values are written in the cells when the map has at most this many cells.
 MAX_ANNOTATED_CELLS = 400
 #: The image view draws the feature-cell grid only up to this many cells per side.
@@ -64,6 +70,16 @@ DISPLAY_MAX_SIDE = 1024
 _FEATURE_SCALE = [list(s) for s in plotly.colors.get_colorscale(FEATURE_COLORSCALE)]
 _OUTPUT_SCALE = [list(s) for s in plotly.colors.get_colorscale(OUTPUT_COLORSCALE)]
 _TICK_LEN = 5
+
+
+def _scale_rgb(scale: list) -> tuple[np.ndarray, np.ndarray]:
+    """A resolved colour scale as positions ``[S]`` and sRGB colours ``[S, 3]`` (0..255)."""
+    rgb = [plotly.colors.unlabel_rgb(plotly.colors.convert_colors_to_same_type(c, "rgb")[0][0])
+           for _, c in scale]
+    return np.array([p for p, _ in scale], dtype=np.float64), np.array(rgb, dtype=np.float64)
+
+
+_FEATURE_STOPS, _FEATURE_RGB = _scale_rgb(_FEATURE_SCALE)
 
 
 def to_figure(spec: dict, *, validate: bool = True) -> go.Figure:
@@ -88,7 +104,7 @@ def _outline(rect: Rect, color: str, width: float, dash: str = "solid", name: st
              legend: bool = False) -> dict:
     shape = dict(type="rect", x0=float(rect[0]), y0=float(rect[1]), x1=float(rect[2]),
                  y1=float(rect[3]), layer="above", line=dict(color=color, width=width, dash=dash),
-                 fillcolor="rgba(0,0,0,0)")
+                 fillcolor=TRANSPARENT)
     if name is not None:
         shape.update(name=name, showlegend=legend)
     return shape
@@ -99,7 +115,7 @@ def _roi_shapes(rect: Rect, style: Style) -> list[dict]:
 
     Always the last shapes of a figure (the browser benchmarks read the RoI from the last one).
     """
-    return [_outline(rect, "white", style.line_width + 2),
+    return [_outline(rect, WHITE, style.line_width + 2),
             _outline(rect, ROI_COLOR, style.line_width, "dash", name="RoI (your box)", legend=True)]
 
 
@@ -109,17 +125,36 @@ def _feature_heatmap(values: np.ndarray, zrange: tuple[float, float], name: str 
     height, width = values.shape
     r = np.arange(height)[rows]
     c = np.arange(width)[cols]
-    annotate = height * width <= MAX_ANNOTATED_CELLS
     cell = np.stack(np.meshgrid(r, c, indexing="ij"), -1).astype(np.int16)
-    trace = dict(
+    return dict(
         type="heatmap", z=np.ascontiguousarray(values[rows, cols]), x=c + 0.5, y=r + 0.5,
         zmin=float(zrange[0]), zmax=float(zrange[1]), colorscale=_FEATURE_SCALE, showscale=False,
-        textfont=dict(color="#d62728", size=10),
         hovertemplate="cell (row %{customdata[0]}, col %{customdata[1]})<br>value %{z:.4g}<extra></extra>",
         customdata=cell, name=name, showlegend=False)
-    if annotate:
-        trace["texttemplate"] = "%{z:.3~g}"
-    return trace
+
+
+def cell_text_colors(values: np.ndarray, zrange: tuple[float, float]) -> np.ndarray:
+    """Black or white per cell: the text colour that contrasts most with the cell's colour on
+    the feature colour scale (its luminance), so that every written value stays legible."""
+    lo, hi = zrange
+    t = np.clip((np.asarray(values, dtype=np.float64) - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
+    rgb = np.stack([np.interp(t, _FEATURE_STOPS, _FEATURE_RGB[:, k]) for k in range(3)], axis=-1)
+    return text_colors(relative_luminance(rgb))
+
+
+def _cell_values(values: np.ndarray, zrange: tuple[float, float], rows: slice = slice(None),
+                 cols: slice = slice(None)) -> list[dict]:
+    """The cells' values written in the cells (small maps only), black or white per cell."""
+    height, width = values.shape
+    if height * width > MAX_ANNOTATED_CELLS:
+        return []
+    r, c = np.arange(height)[rows], np.arange(width)[cols]
+    shown = values[rows, cols]
+    yy, xx = np.meshgrid(r + 0.5, c + 0.5, indexing="ij")
+    return [dict(type="scatter", mode="text", x=xx.ravel(), y=yy.ravel(),
+                 text=[f"{v:.3g}" for v in shown.ravel()], hoverinfo="skip", showlegend=False,
+                 textfont=dict(size=10, color=cell_text_colors(shown, zrange).ravel().tolist()),
+                 name="cell values")]
 
 
 def _margins(extent: Rect, style: Style, top: int = 40, bottom_extra: int = 0) -> dict:
@@ -178,7 +213,7 @@ def _frame_layout(extent: Rect, style: Style, title: str, height: int | None = N
         # At the foot of the figure, under the tick labels, in a margin sized for it.
         legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, xanchor="left",
                     x=0, font=dict(size=style.font_size - 2)),
-        plot_bgcolor="white", uirevision="keep", xaxis=xaxis, yaxis=yaxis)
+        plot_bgcolor=WHITE, uirevision="keep", xaxis=xaxis, yaxis=yaxis)
 
 
 def _view_extent(values_shape: tuple[int, int], rects: Sequence[Rect | None], margin: float = 0.5,
@@ -212,8 +247,8 @@ def _crop(extent: Rect, values_shape: tuple[int, int]) -> tuple[slice, slice]:
 def _selectable(layout: dict) -> None:
     """Box selection (plotly reports the box even where there are no points to select)."""
     layout.update(dragmode="select", selectdirection="any",
-                  newselection=dict(line=dict(color="#0072B2", width=2, dash="dot")),
-                  activeselection=dict(fillcolor="#0072B2", opacity=0.15))
+                  newselection=dict(line=dict(color=SAMPLE_COLOR, width=2, dash="dot")),
+                  activeselection=dict(fillcolor=SAMPLE_COLOR, opacity=0.15))
 
 
 def feature_spec(values: np.ndarray, roi: Rect | None, *, zrange: tuple[float, float],
@@ -224,7 +259,7 @@ def feature_spec(values: np.ndarray, roi: Rect | None, *, zrange: tuple[float, f
     if roi is not None:
         layout["shapes"] = _roi_shapes(roi, style)
     _selectable(layout)
-    data = [_feature_heatmap(values, zrange)]
+    data = [_feature_heatmap(values, zrange), *_cell_values(values, zrange)]
     _reserve_legend(layout, data, style)
     return {"data": data, "layout": layout}
 
@@ -280,7 +315,7 @@ def image_spec(image_uri: str, image_shape: tuple[int, int], box: Rect | None, s
             xs += [0.0, float(width), None]
             ys += [float(y), float(y), None]
     grid = dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
-                line=dict(color="rgba(255,255,255,0.35)", width=1), name="feature cells")
+                line=dict(color=HALO, width=1), name="feature cells")
     layout = _frame_layout((0.0, 0.0, float(width), float(height)), style, title)
     layout["images"] = [dict(source=image_uri, xref="x", yref="y", x=0, y=0, sizex=width,
                              sizey=height, sizing="stretch", layer="below")]
@@ -319,13 +354,14 @@ def method_spec(trace: MethodTrace, values: np.ndarray, *, zrange: tuple[float, 
         values: the same ``[H, W]`` channel the trace was computed on.
         zrange: colour range of the map, shared by all panels.
     """
-    color = METHOD_COLORS[trace.method]
+    color = REGISTRY[trace.method].color
     # Zoom on the RoI: the cells around it are what the panel is about (and all that is sent).
     rects = [trace.roi, trace.snapped_box, trace.sampled_box, trace.read_region]
     size = max(trace.roi[2] - trace.roi[0], trace.roi[3] - trace.roi[1])
     extent = _view_extent(trace.map_shape, rects, margin=max(1.0, 0.2 * size), whole_map=False)
     rows, cols = _crop(extent, values.shape)
-    data = [_feature_heatmap(values, zrange, rows=rows, cols=cols)]
+    data = [_feature_heatmap(values, zrange, rows=rows, cols=cols),
+            *_cell_values(values, zrange, rows=rows, cols=cols)]
     # Lost / gained / outside: hatched fills, one trace each, always in the legend.
     area = trace.areas
     for name, (area_color, pattern, _, label) in AREA_STYLES.items():
@@ -334,7 +370,7 @@ def method_spec(trace: MethodTrace, values: np.ndarray, *, zrange: tuple[float, 
         data.append(dict(
             type="scatter", x=xs, y=ys, mode="lines", fill="toself",
             line=dict(color=area_color, width=style.thin_line),
-            fillcolor=_rgba(area_color, 0.28), fillpattern=dict(shape=pattern, fgcolor=area_color, size=8),
+            fillcolor=rgba_css(area_color, 0.28), fillpattern=dict(shape=pattern, fgcolor=area_color, size=8),
             name=f"{label} ({area.percent(name):.1f}%)", hoverinfo="text", hoveron="fills",
             text=f"{label}: {getattr(area, name):.3g} cells = {area.pixels(name):.4g} px² "
                  f"({area.percent(name):.1f}% of the RoI)", legendgroup=name))
@@ -350,16 +386,13 @@ def method_spec(trace: MethodTrace, values: np.ndarray, *, zrange: tuple[float, 
     elif trace.sampled_box is not None:
         shapes.append(_outline(trace.sampled_box, color, style.line_width, name="sampled box", legend=True))
     shapes += _roi_shapes(trace.roi, style)
-    annotations = []
     _add_bin_hover(data, trace, color, style)
     if trace.method == "roi_pool":
         _add_argmax(data, trace, style)
     elif show_samples and trace.method in ("roi_align", "roi_warp"):
-        _add_samples(data, annotations, trace, style)
+        _add_samples(data, trace, style)
     layout = _frame_layout(extent, style, title or trace.label, height=style.panel_height + 60)
     layout["shapes"] = shapes
-    if annotations:
-        layout["annotations"] = annotations
     _reserve_legend(layout, data, style)
     return {"data": data, "layout": layout}
 
@@ -370,11 +403,6 @@ def method_figure(trace: MethodTrace, values: np.ndarray, *, zrange: tuple[float
     """:func:`method_spec` as a figure."""
     return to_figure(method_spec(trace, values, zrange=zrange, style=style,
                                  show_samples=show_samples, title=title), validate=validate)
-
-
-def _rgba(hex_color: str, alpha: float) -> str:
-    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({r},{g},{b},{alpha})"
 
 
 def _bin_hover_text(trace: MethodTrace, b) -> str:
@@ -420,28 +448,23 @@ def _add_argmax(data: list, trace: MethodTrace, style: Style) -> None:
         x=[b.argmax[1] + 0.5 for b in winners], y=[b.argmax[0] + 0.5 for b in winners],
         mode="markers", name="max of each bin",
         marker=dict(symbol="star", size=style.marker_size + 8, color=WINNER_COLOR,
-                    line=dict(color="black", width=1)),
+                    line=dict(color=BLACK, width=1)),
         hovertext=[f"max of bin ({b.row},{b.col}): cell {b.argmax} = {b.value:.4g}" for b in winners],
         hoverinfo="text"))
 
 
-def _add_samples(data: list, annotations: list, trace: MethodTrace, style: Style) -> None:
+def _add_samples(data: list, trace: MethodTrace, style: Style) -> None:
     samples = [(b, i, s) for b in trace.bins for i, s in enumerate(b.samples)]
     if not samples:
-        return
-    if len(samples) > MAX_DRAWN_SAMPLES:
-        annotations.append(dict(
-            text=f"{len(samples)} samples: too many to draw; lower the sampling ratio",
-            xref="paper", yref="paper", x=0, y=1, showarrow=False, xanchor="left", bgcolor="white"))
         return
     data.append(dict(
         type="scatter",
         x=[float(s.x) for _, _, s in samples], y=[float(s.y) for _, _, s in samples], mode="markers",
         name="sampling points (hover: neighbours, weights)",
         # One colour for all unless some samples fall off the map (per-point styles cost).
-        marker=dict(size=style.marker_size, line=dict(color="white", width=1),
+        marker=dict(size=style.marker_size, line=dict(color=WHITE, width=1),
                     color=SAMPLE_COLOR if all(s.on_map for _, _, s in samples)
-                    else [SAMPLE_COLOR if s.on_map else "#999999" for _, _, s in samples]),
+                    else [SAMPLE_COLOR if s.on_map else MUTED for _, _, s in samples]),
         hovertext=[_sample_hover(s) for _, _, s in samples], hoverinfo="text"))
     if trace.settings.reduce == "max":
         winners = [b.samples[b.winner] for b in trace.bins if b.winner is not None]
@@ -450,7 +473,7 @@ def _add_samples(data: list, annotations: list, trace: MethodTrace, style: Style
             x=[float(s.x) for s in winners], y=[float(s.y) for s in winners], mode="markers",
             name="winning sample",
             marker=dict(symbol="star", size=style.marker_size + 8, color=WINNER_COLOR,
-                        line=dict(color="black", width=1)),
+                        line=dict(color=BLACK, width=1)),
             hovertext=[_sample_hover(s) for s in winners], hoverinfo="text"))
 
 

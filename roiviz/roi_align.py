@@ -14,15 +14,20 @@ sample instead of the maximum of the interpolated values. roiviz follows the pap
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
 from . import _checks
 from ._separable import separable_apply
 from .bilinear import linear_weights
-from .geometry import align_mapping, sample_coords, sampling_grid
-from .trace import (Bin, MethodTrace, Sample, Settings, check_trace_args, feature_rect, freeze,
-                    region_areas, MAX_TRACE_SAMPLES)
+from .geometry import SAMPLE_BUDGET, align_mapping, sample_coords, sampling_grid
+from .records import (Bin, MethodTrace, Sample, Settings, check_trace_args, feature_rect, freeze,
+                      region_areas)
+
+#: The method's key and display name (collected by :mod:`roiviz.methods`).
+KEY, LABEL = "roi_align", "RoI Align"
 
 __all__ = ["roi_align", "trace_roi_align"]
 
@@ -129,10 +134,10 @@ def trace_roi_align(feature: np.ndarray, box, settings: Settings = Settings()) -
         settings: uses ``output_size``, ``stride``, ``sampling_ratio``, ``aligned``, ``reduce``.
 
     Returns:
-        A :class:`~roiviz.trace.MethodTrace` whose ``output`` equals :func:`roi_align`'s.
+        A :class:`~roiviz.records.MethodTrace` whose ``output`` equals :func:`roi_align`'s.
 
     Raises:
-        ValueError: bad arguments, or more than ``MAX_TRACE_SAMPLES`` samples to record.
+        ValueError: bad arguments, or more than ``SAMPLE_BUDGET`` samples to record.
     """
     values, image_box = check_trace_args(feature, box, settings)
     x1, y1, x2, y2 = (np.asarray(v, dtype=np.float32) for v in image_box)
@@ -150,11 +155,11 @@ def trace_roi_align(feature: np.ndarray, box, settings: Settings = Settings()) -
     if not settings.aligned:
         width, height = max(width, 1.0), max(height, 1.0)
     sampled_box = (roi[0] + shift, roi[1] + shift, roi[0] + shift + width, roi[1] + shift + height)
-    return align_trace_from_mapping("roi_align", values, image_box, settings, mapping_y,
+    return align_trace_from_mapping(KEY, LABEL, values, image_box, settings, mapping_y,
                                     mapping_x, sampled_box=sampled_box, snapped_box=None, notes=notes)
 
 
-def align_trace_from_mapping(method: str, values: np.ndarray, image_box, settings: Settings,
+def align_trace_from_mapping(method: str, label: str, values: np.ndarray, image_box, settings: Settings,
                              mapping_y, mapping_x, sampled_box, snapped_box, notes=()) -> MethodTrace:
     """Trace of RoI Align from a mapped box (shared with RoI Warp).
 
@@ -169,9 +174,9 @@ def align_trace_from_mapping(method: str, values: np.ndarray, image_box, setting
     grid_y = sampling_grid(length_y, pooled_h, settings.sampling_ratio)
     grid_x = sampling_grid(length_x, pooled_w, settings.sampling_ratio)
     gy, gx = max(int(grid_y), 0), max(int(grid_x), 0)
-    if pooled_h * pooled_w * gy * gx > MAX_TRACE_SAMPLES:
+    if pooled_h * pooled_w * gy * gx > SAMPLE_BUDGET:
         raise ValueError(f"{pooled_h * pooled_w * gy * gx} samples are too many to draw (at most "
-                         f"{MAX_TRACE_SAMPLES}): choose a smaller sampling_ratio than {gy}")
+                         f"{SAMPLE_BUDGET}): choose a smaller sampling_ratio than {gy}")
     cy, _ = sample_coords(start_y, length_y, pooled_h, grid_y, max(gy, 1))   # [PH, Gy]
     cx, _ = sample_coords(start_x, length_x, pooled_w, grid_x, max(gx, 1))   # [PW, Gx]
     ylo, yhi, wyl, wyh = linear_weights(cy, height)
@@ -211,7 +216,7 @@ def align_trace_from_mapping(method: str, values: np.ndarray, image_box, setting
                 cell_weights=_sample_cell_weights(samples, count, winner, settings.reduce)))
     roi = feature_rect(image_box, settings.stride)
     return MethodTrace(
-        method=method, settings=settings, image_box=image_box, roi=roi, snapped_box=snapped_box,
+        method=method, label=label, settings=settings, image_box=image_box, roi=roi, snapped_box=snapped_box,
         sampled_box=sampled_box, read_region=sampled_box, grid=(gy, gx), bins=tuple(bins),
         output=freeze(output), map_shape=(height, width),
         areas=region_areas(roi, sampled_box, (height, width), settings.stride), notes=tuple(notes))
@@ -227,3 +232,65 @@ def _sample_cell_weights(samples, count: int, winner, reduce: str):
             if w:
                 total[cell] = total.get(cell, 0.0) + w * scale
     return tuple(sorted(total.items()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Readable reference
+
+
+def roi_align_reference(feature: np.ndarray, box, output_size: tuple[int, int],
+                        spatial_scale: float = 1.0, sampling_ratio: int = -1, aligned: bool = True,
+                        reduce: str = "avg") -> np.ndarray:
+    """RoI Align of one box on one map as a plain loop: each bin's samples, weights and mean.
+
+    It follows torchvision's ``roi_align_kernel.cpp`` (``pre_calc`` and
+    ``bilinear_interpolate``) in float32 like the kernel; ``reduce="max"`` keeps the largest
+    sample. ``tests/test_roi_align.py`` checks it against the batched :func:`roi_align`.
+
+    Args:
+        feature: ``[H, W]`` real values.
+        box: ``(x1, y1, x2, y2)`` in image pixels.
+        output_size: ``(PH, PW)`` bins.
+        spatial_scale: feature cells per image pixel (``1 / stride``).
+        sampling_ratio: samples per bin side; ``<= 0``: ``ceil(bin size)`` (adaptive).
+        aligned: shift the box by half a cell, so that cell ``j``'s value sits at ``j + 0.5``.
+        reduce: ``"avg"`` or ``"max"`` over a bin's samples.
+
+    Returns:
+        float32 ``[PH, PW]``.
+    """
+    f32 = np.float32
+    height, width = feature.shape
+    pooled_h, pooled_w = output_size
+    offset = f32(0.5) if aligned else f32(0.0)
+    x1, y1, x2, y2 = (f32(v) * f32(spatial_scale) - offset for v in box)  # cells, no rounding
+    roi_w, roi_h = f32(x2 - x1), f32(y2 - y1)
+    if not aligned:                                     # the legacy mapping: at least one cell
+        roi_w, roi_h = max(roi_w, f32(1)), max(roi_h, f32(1))
+    bin_h, bin_w = f32(roi_h / f32(pooled_h)), f32(roi_w / f32(pooled_w))
+    grid_h = sampling_ratio if sampling_ratio > 0 else math.ceil(roi_h / f32(pooled_h))
+    grid_w = sampling_ratio if sampling_ratio > 0 else math.ceil(roi_w / f32(pooled_w))
+
+    def bilinear(y: float, x: float) -> float:
+        """The map at a point: the four nearest cells, weighted by closeness (0 off the map)."""
+        if y < -1.0 or y > height or x < -1.0 or x > width:
+            return 0.0
+        y, x = min(max(y, f32(0)), f32(height - 1)), min(max(x, f32(0)), f32(width - 1))
+        r, c = min(int(y), height - 1), min(int(x), width - 1)     # top-left neighbour
+        r2, c2 = min(r + 1, height - 1), min(c + 1, width - 1)
+        ly, lx = f32(y - f32(r)), f32(x - f32(c))                   # how far past it
+        return ((1 - ly) * (1 - lx) * feature[r, c] + (1 - ly) * lx * feature[r, c2]
+                + ly * (1 - lx) * feature[r2, c] + ly * lx * feature[r2, c2])
+
+    out = np.zeros((pooled_h, pooled_w), np.float32)
+    for ph in range(pooled_h):
+        for pw in range(pooled_w):
+            samples = [                         # a grid_h x grid_w grid of points in the bin
+                bilinear(f32(y1 + f32(ph) * bin_h + f32(iy + 0.5) * bin_h / f32(grid_h)),
+                         f32(x1 + f32(pw) * bin_w + f32(ix + 0.5) * bin_w / f32(grid_w)))
+                for iy in range(grid_h) for ix in range(grid_w)]
+            if reduce == "avg":                 # the mean (an empty bin gives 0)
+                out[ph, pw] = sum(samples, f32(0)) / f32(max(grid_h * grid_w, 1))
+            else:                               # the largest sample
+                out[ph, pw] = max(samples, default=0.0)
+    return out

@@ -13,13 +13,18 @@ dropped).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
 from . import _checks
 from ._separable import bin_max
 from .geometry import pool_bins, snap_box
-from .trace import Bin, MethodTrace, Settings, check_trace_args, feature_rect, freeze, region_areas
+from .records import Bin, MethodTrace, Settings, check_trace_args, feature_rect, freeze, region_areas
+
+#: The method's key and display name (collected by :mod:`roiviz.methods`).
+KEY, LABEL = "roi_pool", "RoI Pool"
 
 __all__ = ["roi_pool", "trace_roi_pool", "pool_geometry"]
 
@@ -90,7 +95,7 @@ def trace_roi_pool(feature: np.ndarray, box, settings: Settings = Settings()) ->
         settings: uses ``output_size``, ``stride`` and ``convention``.
 
     Returns:
-        A :class:`~roiviz.trace.MethodTrace` whose ``output`` equals :func:`roi_pool`'s.
+        A :class:`~roiviz.records.MethodTrace` whose ``output`` equals :func:`roi_pool`'s.
         ``read_region`` is the union of the bins (under the article convention, the snapped box
         minus the dropped lines).
     """
@@ -128,7 +133,56 @@ def trace_roi_pool(feature: np.ndarray, box, settings: Settings = Settings()) ->
                      "are dropped.")
     roi = feature_rect(image_box, settings.stride)
     return MethodTrace(
-        method="roi_pool", settings=settings, image_box=image_box, roi=roi, snapped_box=snapped,
+        method=KEY, label=LABEL, settings=settings, image_box=image_box, roi=roi, snapped_box=snapped,
         sampled_box=None, read_region=read, grid=(0, 0), bins=tuple(bins), output=freeze(output),
         map_shape=(height, width), areas=region_areas(roi, read, (height, width), settings.stride),
         notes=tuple(notes))
+
+
+# ---------------------------------------------------------------------------------------------
+# Readable reference
+
+
+def roi_pool_reference(feature: np.ndarray, box, output_size: tuple[int, int],
+                       spatial_scale: float = 1.0, convention: str = "library") -> np.ndarray:
+    """RoI Pool of one box on one map as a plain loop: what :func:`roi_pool` computes, cell by cell.
+
+    It follows torchvision's ``roi_pool_kernel.cpp`` line by line, in float32 like the kernel
+    (``tests/test_roi_pool.py`` checks it equals the batched op).
+
+    Args:
+        feature: ``[H, W]`` real values.
+        box: ``(x1, y1, x2, y2)`` in image pixels.
+        output_size: ``(PH, PW)`` bins.
+        spatial_scale: feature cells per image pixel (``1 / stride``).
+        convention: ``"library"`` (torchvision) or ``"article"``.
+
+    Returns:
+        float32 ``[PH, PW]``.
+    """
+    f32 = np.float32
+    height, width = feature.shape
+    pooled_h, pooled_w = output_size
+    x1, y1, x2, y2 = (f32(v) * f32(spatial_scale) for v in box)     # the box in feature cells
+    # First quantization: snap the box to whole cells (library: round each corner and count
+    # the end cell too; article: the integer part of the corner and of the size).
+    col0, cols = (int(v) for v in snap_box(x1, x2, convention))
+    row0, rows = (int(v) for v in snap_box(y1, y2, convention))
+    out = np.zeros((pooled_h, pooled_w), np.float32)
+    for ph in range(pooled_h):
+        for pw in range(pooled_w):
+            # Second quantization: the bin's edges in whole cells.
+            if convention == "library":     # floor / ceil of fractional edges: bins may overlap
+                bin_h, bin_w = f32(rows) / f32(pooled_h), f32(cols) / f32(pooled_w)
+                r1, r2 = math.floor(f32(ph) * bin_h), math.ceil(f32(ph + 1) * bin_h)
+                c1, c2 = math.floor(f32(pw) * bin_w), math.ceil(f32(pw + 1) * bin_w)
+            else:                           # equal whole-cell bins; the remainder is dropped
+                step_h, step_w = max(rows // pooled_h, 1), max(cols // pooled_w, 1)
+                r1, r2 = ph * step_h, (ph + 1) * step_h
+                c1, c2 = pw * step_w, (pw + 1) * step_w
+            # Move the bin onto the box and clip it to the map.
+            r1, r2 = min(max(r1 + row0, 0), height), min(max(r2 + row0, 0), height)
+            c1, c2 = min(max(c1 + col0, 0), width), min(max(c2 + col0, 0), width)
+            cells = feature[r1:r2, c1:c2]
+            out[ph, pw] = cells.max() if cells.size else 0.0        # an empty bin outputs 0
+    return out

@@ -31,8 +31,11 @@ import torch
 
 from . import _checks
 from .geometry import snap_box
-from .roi_align import align_from_mapping, align_trace_from_mapping
-from .trace import MethodTrace, Settings, check_trace_args
+from .roi_align import align_from_mapping, align_trace_from_mapping, roi_align_reference
+from .records import MethodTrace, Settings, check_trace_args
+
+#: The method's key and display name (collected by :mod:`roiviz.methods`).
+KEY, LABEL = "roi_warp", "RoI Warp"
 
 __all__ = ["roi_warp", "trace_roi_warp"]
 
@@ -89,7 +92,7 @@ def trace_roi_warp(feature: np.ndarray, box, settings: Settings = Settings()) ->
             (``aligned`` does not apply: the snapped box is sampled with ``aligned=True``).
 
     Returns:
-        A :class:`~roiviz.trace.MethodTrace` whose ``output`` equals :func:`roi_warp`'s; its
+        A :class:`~roiviz.records.MethodTrace` whose ``output`` equals :func:`roi_warp`'s; its
         ``snapped_box``, ``sampled_box`` and ``read_region`` are the snapped box.
     """
     values, image_box = check_trace_args(feature, box, settings)
@@ -103,5 +106,38 @@ def trace_roi_warp(feature: np.ndarray, box, settings: Settings = Settings()) ->
              "box bilinearly like RoI Align (aligned=True). MNC's original layer rounds without "
              "the +1 and takes one sample per output cell; its released VGG16 model warps to "
              "14 x 14 and max-pools 2 x 2 to 7 x 7.",)
-    return align_trace_from_mapping("roi_warp", values, image_box, settings, mapping_y,
+    return align_trace_from_mapping(KEY, LABEL, values, image_box, settings, mapping_y,
                                     mapping_x, sampled_box=snapped, snapped_box=snapped, notes=notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Readable reference
+
+
+def roi_warp_reference(feature: np.ndarray, box, output_size: tuple[int, int],
+                       spatial_scale: float = 1.0, sampling_ratio: int = -1, reduce: str = "avg",
+                       convention: str = "library") -> np.ndarray:
+    """RoI Warp of one box on one map: snap the box like RoI Pool, then sample it like RoI Align.
+
+    ``tests/test_roi_warp.py`` checks it against the batched :func:`roi_warp`.
+
+    Args:
+        feature: ``[H, W]`` real values.
+        box: ``(x1, y1, x2, y2)`` in image pixels.
+        output_size: ``(PH, PW)`` bins.
+        spatial_scale: feature cells per image pixel (``1 / stride``).
+        sampling_ratio: samples per bin side; ``<= 0``: ``ceil(bin size)`` (adaptive).
+        reduce: ``"avg"`` or ``"max"`` over a bin's samples.
+        convention: how the box snaps, ``"library"`` or ``"article"``.
+
+    Returns:
+        float32 ``[PH, PW]``.
+    """
+    f32 = np.float32
+    x1, y1, x2, y2 = (f32(v) * f32(spatial_scale) for v in box)     # the box in feature cells
+    # The one quantization: whole cells [col, col + cols) x [row, row + rows).
+    col, cols = (int(v) for v in snap_box(x1, x2, convention))
+    row, rows = (int(v) for v in snap_box(y1, y2, convention))
+    snapped = (col, row, col + cols, row + rows)                     # in cells: spatial_scale 1
+    # Then bilinear samples on the snapped box, with RoI Align's half-cell alignment.
+    return roi_align_reference(feature, snapped, output_size, 1.0, sampling_ratio, True, reduce)

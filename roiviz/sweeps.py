@@ -19,57 +19,19 @@ import numpy as np
 import torch
 
 from .geometry import normalize_box
-from .ops import precise_roi_pool, roi_align, roi_pool, roi_warp
-from .trace import METHOD_LABELS, METHODS, Settings
+from .methods import REGISTRY, SERIES
+from .records import Settings
 
 __all__ = [
     "AXES",
-    "SERIES",
-    "SERIES_LABELS",
-    "UNALIGNED",
     "SweepResult",
-    "run_method",
     "shifted_boxes",
     "sweep_offsets",
 ]
 
-#: An extra series: RoI Align with ``aligned=False`` whatever ``Settings.aligned`` says.
-UNALIGNED = "roi_align_unaligned"
-#: Everything :func:`run_method` and :func:`sweep_offsets` accept, in display order.
-SERIES = METHODS + (UNALIGNED,)
-SERIES_LABELS = {**METHOD_LABELS, UNALIGNED: "RoI Align (aligned=False)"}
 AXES = ("x", "y")
 #: Most boxes one sweep evaluates.
 MAX_OFFSETS = 2001
-
-
-def run_method(series: str, input: torch.Tensor, boxes: torch.Tensor, settings: Settings) -> torch.Tensor:
-    """Run one method's batched op with the options of ``settings`` that apply to it.
-
-    Args:
-        series: a key of :data:`SERIES`.
-        input (Tensor[N, C, H, W]): feature maps, floating point.
-        boxes (Tensor[K, 5]): ``(batch index, x1, y1, x2, y2)`` in image pixels.
-        settings: output size, stride, sampling ratio, aligned, reduce, convention.
-
-    Returns:
-        Tensor[K, C, PH, PW], differentiable in ``input``.
-
-    Raises:
-        ValueError: unknown series (or any error of the op).
-    """
-    size, scale = settings.output_size, settings.spatial_scale
-    if series == "roi_pool":
-        return roi_pool(input, boxes, size, scale, convention=settings.convention)
-    if series == "roi_warp":
-        return roi_warp(input, boxes, size, scale, settings.sampling_ratio, settings.reduce,
-                        convention=settings.convention)
-    if series in ("roi_align", UNALIGNED):
-        aligned = settings.aligned and series == "roi_align"
-        return roi_align(input, boxes, size, scale, settings.sampling_ratio, aligned, settings.reduce)
-    if series == "precise_roi_pool":
-        return precise_roi_pool(input, boxes, size, scale)
-    raise ValueError(f"series must be one of {SERIES}, got {series!r}")
 
 
 def shifted_boxes(box, offsets: Sequence[float], stride: float, axis: str = "x",
@@ -171,7 +133,7 @@ def sweep_offsets(values: np.ndarray, box, settings: Settings, methods: Iterable
         values: the feature map ``[H, W]``, real numbers.
         box: ``(x1, y1, x2, y2)`` in image pixels.
         settings: options of every method (output size, stride, ...).
-        methods: keys of :data:`SERIES` (the four methods and :data:`UNALIGNED`).
+        methods: keys of :data:`roiviz.methods.SERIES` (the methods and ``UNALIGNED``).
         offsets: ``[K]`` offsets in cells, ``1 <= K <= MAX_OFFSETS``.
         axis, scale: see :func:`shifted_boxes`.
         bin: the output cell ``(row, col)`` to follow.
@@ -206,7 +168,7 @@ def sweep_offsets(values: np.ndarray, box, settings: Settings, methods: Iterable
         on_progress(0.0)
     with torch.no_grad():
         for i, series in enumerate(chosen):
-            out = run_method(series, feature, rois, settings)[:, 0].numpy()  # [1 + K, PH, PW]
+            out = REGISTRY[series].run(feature, rois, settings)[:, 0].numpy()  # [1 + K, PH, PW]
             ref, swept = out[0], out[1:]
             reference[series], outputs[series] = ref, swept
             bin_values[series] = swept[:, bin[0], bin[1]].astype(np.float64)

@@ -7,91 +7,151 @@ does not load Streamlit).
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from roiviz.export import PNG_SIGNATURE, read_query, share_link
+from roiviz.export import PNG_SIGNATURE, share_link
+from roiviz.params import PageParams
 from roiviz.style import Style
 
 #: Plain (non-widget) session key shared by every page's presenter toggle.
 PRESENTER = "presenter_mode"
+#: Session key of a list that :func:`timed` functions append ``(name, seconds)`` to, when a
+#: benchmark has put one there (benchmarks/latency.py); absent otherwise.
+TIMINGS = "_timings"
 
 
-def load_link(prefix: str, spec: Mapping[str, tuple[str, ...]],
-              apply: Callable[[dict[str, str]], None]) -> None:
-    """On the page's first run in this session, apply the link's valid values, warn about the rest.
+def timed(fn):
+    """Record ``fn``'s duration in ``session_state[TIMINGS]`` when that list exists (benchmarks).
+
+    Lets ``benchmarks/latency.py`` time a page's part (the Playground's fragment) as the page
+    runs, without patching the page.
+    """
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        timings = st.session_state.get(TIMINGS)
+        if timings is None:
+            return fn(*args, **kwargs)
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            timings.append((fn.__name__, time.perf_counter() - start))
+    return wrapper
+
+
+def load_link(table: PageParams,
+              apply: Callable[[dict[str, Any], dict[str, Any]], None] | None = None) -> None:
+    """On the page's first run in this session, set its widgets from the link, with a notice
+    per refused parameter (shown by :func:`show_link_notices`).
 
     Args:
-        prefix: the page's widget prefix (``"walk"``...); one flag per page and session.
-        spec: ``{query key: allowed values}`` (see :func:`roiviz.export.read_query`).
-        apply: sets the widgets' session state from the valid values.
+        table: the page's parameters (:mod:`roiviz.params`).
+        apply: ``apply(values, given)`` sets the widgets from the values (defaults where the
+            link has none) and the link's valid values; by default each widget
+            ``table.widget_key(key)`` gets its value.
     """
-    flag = f"_{prefix}_linked"
+    leave_legacy_pages()
+    flag = f"_{table.page}_linked"
     if st.session_state.get(flag):
         return
     st.session_state[flag] = True
     try:
-        values, notices = read_query(st.query_params.to_dict(), spec)
+        given, notices = table.parse(st.query_params.to_dict())
     except Exception:  # a link must never break the page
-        values, notices = {}, ["The link could not be read; showing the defaults."]
-    if values.get("presenter") in ("0", "1"):
-        st.session_state[PRESENTER] = values["presenter"] == "1"
-    apply(values)
-    st.session_state[f"_{prefix}_notices"] = notices
+        given, notices = {}, ["The link could not be read; showing the defaults."]
+    if "presenter" in given:
+        st.session_state[PRESENTER] = bool(given["presenter"])
+    values = table.values(given)
+    if apply is not None:
+        apply(values, given)
+    else:
+        for p in table:
+            if p.key != "presenter" and values.get(p.key) is not None:
+                value = values[p.key]
+                st.session_state[table.widget_key(p.key)] = list(value) if p.kind == "multi" else value
+    st.session_state[f"_{table.page}_notices"] = notices
 
 
-def show_link_notices(prefix: str) -> None:
-    """The warnings about ignored link parameters (shown once; never echoing their values)."""
-    for notice in st.session_state.pop(f"_{prefix}_notices", []):
+def show_link_notices(table: PageParams) -> None:
+    """The warnings about refused link parameters (shown once; never echoing their values)."""
+    for notice in st.session_state.pop(f"_{table.page}_notices", []):
         st.warning(notice)
+
+
+def widget(table: PageParams, key: str, kind: str = "selectbox", container=None, **kwargs):
+    """The widget of one parameter: label, help, options and option names from its table.
+
+    Args:
+        table, key: the parameter.
+        kind: ``"selectbox"``, ``"radio"``, ``"select_slider"``, ``"multiselect"`` or
+            ``"toggle"``.
+        container: where to draw it (default: the page).
+        kwargs: more widget arguments (``horizontal=True``, ``options=`` to offer fewer...).
+    """
+    p = table[key]
+    make = getattr(container or st, kind)
+    kwargs.setdefault("help", p.help)
+    if kind == "toggle":
+        return make(p.label, key=table.widget_key(key), **kwargs)
+    options = kwargs.pop("options", p.options)
+    kwargs.setdefault("format_func", p.format)
+    return make(p.label, options, key=table.widget_key(key), **kwargs)
 
 
 def _store_presenter(key: str) -> None:
     st.session_state[PRESENTER] = bool(st.session_state[key])
 
 
-def presenter_toggle(prefix: str, container=None) -> Style:
-    """The page's presenter toggle (key ``<prefix>_presenter``), synced with ``presenter_mode``.
+def presenter_toggle(table: PageParams, container=None) -> Style:
+    """The page's presenter toggle (its table's ``presenter``), synced with ``presenter_mode``.
 
     Returns:
         The :class:`~roiviz.style.Style` to draw with.
     """
-    key = f"{prefix}_presenter"
+    key = table.widget_key("presenter")
     st.session_state[key] = bool(st.session_state.get(PRESENTER, False))
-    (container or st).toggle("Presenter mode", key=key, on_change=_store_presenter, args=(key,),
-                             help="For a projector: larger text and thicker lines in the figures. "
-                                  "The setting follows you to the other pages.")
+    widget(table, "presenter", "toggle", container, on_change=_store_presenter, args=(key,))
     return Style(presenter=bool(st.session_state.get(PRESENTER, False)))
 
 
-def exports(prefix: str, stem: str, png: bytes, svg: bytes, json_text: str,
-            query: Mapping[str, str]) -> None:
+LINK_CAPTION = "Copy link (reopens this page in this state; the copy button is at the right):"
+
+
+def exports(table: PageParams, stem: str, png, svg, json_text, query: Mapping[str, str],
+            link_caption: str = LINK_CAPTION) -> None:
     """Download buttons (PNG, SVG, JSON) and a copyable link that reopens this view.
 
     Args:
-        prefix: widget key prefix.
+        table: the page's parameters; the buttons' keys start with its prefix.
         stem: file name without extension, e.g. ``"roiviz-walkthrough-step4"``.
-        png, svg: the figure (see :func:`roiviz.export.figure_png`, ``figure_svg``).
-        json_text: the trace export (:func:`roiviz.export.trace_json`).
-        query: the page's state as query parameters.
+        png, svg: the figure (see :func:`roiviz.export.figure_png`, ``figure_svg``), as bytes or
+            as a function returning them (drawn only when the button is clicked).
+        json_text: the trace export (:func:`roiviz.export.trace_json`), or a function returning it.
+        query: the page's state as query parameters (:meth:`PageParams.to_query`).
+        link_caption: the line above the link.
     """
-    if not png.startswith(PNG_SIGNATURE):
+    if isinstance(png, bytes) and not png.startswith(PNG_SIGNATURE):
         st.error("The figure could not be rendered as PNG.")
         return
+    data = json_text.encode("utf-8") if isinstance(json_text, str) else lambda: json_text().encode("utf-8")
     st.markdown("**Take it with you**")
     c1, c2, c3 = st.columns(3)
+    prefix = table.prefix
     c1.download_button("Figure as PNG", png, file_name=f"{stem}.png", mime="image/png",
-                       key=f"{prefix}_dl_png", icon=":material/image:", on_click="ignore")
+                       key=f"{prefix}dl_png", on_click="ignore")
     c2.download_button("Figure as SVG", svg, file_name=f"{stem}.svg", mime="image/svg+xml",
-                       key=f"{prefix}_dl_svg", icon=":material/draw:", on_click="ignore")
-    c3.download_button("Trace as JSON", json_text.encode("utf-8"), file_name=f"{stem}.json",
-                       mime="application/json", key=f"{prefix}_dl_json", icon=":material/data_object:",
-                       on_click="ignore")
-    base = st.context.url or ""
-    st.caption("Copy link (reopens this page in this state; the copy button is at the right):")
-    st.code(share_link(base, query), language=None, wrap_lines=True)
+                       key=f"{prefix}dl_svg", on_click="ignore")
+    c3.download_button("Trace as JSON", data, file_name=f"{stem}.json", mime="application/json",
+                       key=f"{prefix}dl_json", on_click="ignore")
+    st.caption(link_caption)
+    st.code(share_link(st.context.url or "", query), language=None, wrap_lines=True)
 
 
 def sync_query(query: Mapping[str, str]) -> None:
@@ -100,19 +160,54 @@ def sync_query(query: Mapping[str, str]) -> None:
         st.query_params.from_dict(dict(query))
 
 
-#: The lesson's order after the walkthrough: ``(page file, label)``.
-LESSON_ORDER = (("pages/walkthrough.py", "Walkthrough"), ("pages/sensitivity.py", "Sub-pixel sensitivity"),
-                ("pages/gradients.py", "Gradient flow"), ("pages/evidence.py", "Evidence"))
+#: The app's pages, in menu and lesson order: ``(page file, title, URL path)``. The
+#: Playground is the default page (at ``/``).
+PAGES = (("pages/playground.py", "Playground", "playground"),
+         ("pages/walkthrough.py", "Walkthrough", "walkthrough"),
+         ("pages/sensitivity.py", "Sub-pixel sensitivity", "sensitivity"),
+         ("pages/gradients.py", "Gradient flow", "gradients"),
+         ("pages/evidence.py", "Evidence", "evidence"))
+
+
+def navigation(root: Path) -> None:
+    """Build the app's menu from :data:`PAGES` and run the page the URL asks for.
+
+    Args:
+        root: the folder holding ``app.py`` and ``pages/``.
+    """
+    leave_legacy_pages()
+    pages = [st.Page(str(root / path), title=title, url_path=url, default=(i == 0))
+             for i, (path, title, url) in enumerate(PAGES)]
+    st.navigation(pages).run()
+
+
+def leave_legacy_pages() -> None:
+    """Make sure Streamlit runs ``app.py``'s navigation, not its legacy ``pages/`` menu.
+
+    Because a ``pages/`` folder sits next to ``app.py``, a fresh Streamlit server starts in its
+    legacy multipage mode (``PagesManager.uses_pages_directory``, streamlit 1.67
+    ``runtime/pages_manager.py`` and ``scriptrunner/script_runner.py::_mpa_v1``): until some run
+    calls ``st.navigation``, it lists the files of ``pages/`` under their file names and runs a
+    deep-linked page (``/walkthrough?step=5``) without ``app.py``, so the very first visitor of
+    a new server got another menu and layout. This turns the legacy mode off (what
+    ``st.navigation`` itself does) and reruns, so that the first request is served by ``app.py``
+    like every later one. It does nothing once the mode is off.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def next_in_lesson(current: str) -> None:
     """A link to the lesson's next page (nothing when the page runs alone, outside app.py)."""
-    files = [f for f, _ in LESSON_ORDER]
+    files = [f for f, _, _ in PAGES]
     index = files.index(current) + 1
     if index >= len(files):
         return
-    path, label = LESSON_ORDER[index]
+    path, label, _ = PAGES[index]
     try:
-        st.page_link(path, label=f"Next in the lesson: {label}", icon=":material/arrow_forward:")
+        st.page_link(path, label=f"Next in the lesson: {label}")
     except (StreamlitAPIException, KeyError):   # not registered: the page runs on its own
         pass

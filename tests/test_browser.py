@@ -15,7 +15,7 @@ from browser_support import (ARTIFACTS, box_from_url, chromium_browser, require_
                              streamlit_server)
 from roiviz import features, samples
 from roiviz.state import PlaygroundState
-from roiviz.traces import summary_rows, trace_all
+from roiviz.methods import summary_rows, trace_all
 
 PANEL_KEYS = ("roi_pool", "roi_warp", "roi_align", "precise_roi_pool")
 

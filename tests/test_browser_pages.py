@@ -29,9 +29,8 @@ def browser_page():
         context = browser.new_context(viewport={"width": 1400, "height": 3000}, accept_downloads=True)
         pg = context.new_page()
         pg.set_default_timeout(60_000)
-        # A fresh server resolves URLs through the pages/ folder (Streamlit's pre-st.navigation
-        # mode) until app.py has called st.navigation once: open "/" and wait for app.py's own
-        # navigation (its "Playground" entry) before opening the pages.
+        # Open "/" and wait for app.py's navigation (its "Playground" entry) before the pages.
+        # (A deep link as a fresh server's first request works too: test_browser_first_visit.py.)
         pg.goto(url + "/")
         pg.locator("[data-testid=stSidebarNav]").get_by_text("Playground").wait_for()
         pg.url_base = url  # type: ignore[attr-defined]

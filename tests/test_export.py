@@ -17,12 +17,11 @@ from roiviz.export import (
     figure_png,
     figure_svg,
     jsonable,
-    read_query,
     share_link,
     trace_json,
 )
 from roiviz.lessons import example_map
-from roiviz.traces import trace_all
+from roiviz.methods import trace_all
 
 
 def _figure() -> Figure:
@@ -78,15 +77,3 @@ def test_share_link():
     assert share_link("", {"a": "x y", "b": "1,2"}) == "?a=x+y&b=1%2C2"
 
 
-def test_read_query_keeps_valid_values_and_never_echoes_bad_ones():
-    spec = {"step": ("1", "2", "3"), "conv": ("article", "library"),
-            "methods": (lambda t: set(t.split(",")) <= {"a", "b"}, "a comma list of a, b")}
-    values, notices = read_query({"step": ["9", "2"], "conv": "<script>x</script>", "methods": "a,c",
-                                  "evil": "1"}, spec)
-    assert values == {"step": "2"}
-    assert len(notices) == 3
-    assert all("script" not in n and "a,c" not in n for n in notices)
-    assert "'conv'" in notices[0] and "article, library" in notices[0]
-    assert "comma list" in notices[1]
-    assert "1 unknown" in notices[2]
-    assert read_query({}, spec) == ({}, [])

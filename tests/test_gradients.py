@@ -8,9 +8,9 @@ import pytest
 from roiviz.examples import SEED_EXAMPLE_BOX, seed_example_settings
 from roiviz.gradients import gradient_maps
 from roiviz.lessons import example_map
-from roiviz.sweeps import UNALIGNED
-from roiviz.trace import METHODS
-from roiviz.traces import trace_all
+from roiviz.methods import UNALIGNED
+from roiviz.methods import METHODS
+from roiviz.methods import trace_all
 
 TOY = example_map("toy")
 

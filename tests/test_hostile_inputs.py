@@ -31,7 +31,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from roiviz import samples
-from roiviz.trace import METHODS
+from roiviz.methods import METHODS
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PANELS = METHODS

@@ -1,7 +1,7 @@
 """Tests for roiviz.lessons: the walkthrough's steps and the numbers they quote.
 
 The article convention's numbers are those worked out by hand in roiviz.examples (and checked
-on the traces in tests/test_traces.py); here they must reach the steps unchanged.
+on the traces in tests/test_methods.py); here they must reach the steps unchanged.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from roiviz.lessons import (
     walkthrough_steps,
 )
 from roiviz.render_mpl import LAYERS
-from roiviz.trace import METHODS
+from roiviz.methods import METHODS
 
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "roi-pooling-vs-align-vs-warping.txt"
 

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 #: The engine: numpy and torch only.
 COMPUTING_MODULES = [
-    "roiviz", "roiviz.geometry", "roiviz.bilinear", "roiviz.trace", "roiviz.traces",
+    "roiviz", "roiviz.geometry", "roiviz.bilinear", "roiviz.records", "roiviz.methods", "roiviz.params",
     "roiviz.roi_pool", "roiviz.roi_align", "roiviz.roi_warp", "roiviz.precise_roi_pool",
     "roiviz.ops", "roiviz._separable", "roiviz._checks", "roiviz.examples",
 ]

@@ -26,9 +26,10 @@ from roiviz.examples import SEED_EXAMPLE_BOX, seed_example_settings
 from roiviz.export import PNG_SIGNATURE
 from roiviz.gradients import gradient_maps
 from roiviz.lessons import STEP_KEYS, example_map, walkthrough
-from roiviz.sweeps import SERIES, sweep_offsets
-from roiviz.trace import METHODS
-from roiviz.traces import trace_method
+from roiviz.methods import SERIES
+from roiviz.sweeps import sweep_offsets
+from roiviz.methods import METHODS
+from roiviz.methods import trace_method
 
 TIMEOUT = 90
 ROOT = Path(__file__).resolve().parent.parent
@@ -280,3 +281,33 @@ def test_pages_run_under_the_apps_navigation():
         no_problems(at)
         assert at.title[0].value.startswith(title)
         assert len(at.get("download_button")) == 3
+
+
+#: Parameters a page shows with widgets of its own (not one widget per table entry): the
+#: Playground's box (drawn or typed in four inputs) and output size (rows and columns).
+OWN_WIDGETS = {("playground", "box"), ("playground", "out")}
+
+
+@pytest.mark.parametrize("page", ["playground", "walkthrough", "sensitivity", "gradients", "evidence"])
+def test_every_widget_comes_from_the_pages_table(page):
+    """Each setting of the page's table is a widget with the table's label, help and key, set to
+    the table's default on a plain visit; and the page's copy link holds exactly the table's keys."""
+    from roiviz.params import PAGES
+
+    table = PAGES[page]
+    at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception, [e.value for e in at.exception]
+    widgets = {}
+    for kind in ("selectbox", "radio", "select_slider", "multiselect", "toggle", "slider"):
+        for w in at.get(kind):
+            widgets[w.proto.id.rsplit("-", 1)[-1]] = w
+    for p in table:
+        if (page, p.key) in OWN_WIDGETS:
+            continue
+        w = widgets[table.widget_key(p.key)]
+        assert w.proto.label == p.label, p.key
+        assert (w.proto.help or None) == p.help, p.key
+        value = at.session_state[table.widget_key(p.key)]
+        assert (tuple(value) if p.kind == "multi" else value) == p.default, p.key
+    link = next(c.value for c in at.code if "presenter=" in c.value)
+    assert set(part.split("=")[0] for part in link.split("?", 1)[1].split("&")) == set(table.keys())

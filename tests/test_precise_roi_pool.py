@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from roiviz.precise_roi_pool import precise_roi_pool, trace_precise_roi_pool
+from references import batched
+from roiviz.precise_roi_pool import precise_roi_pool, precise_roi_pool_reference, trace_precise_roi_pool
 from roiviz.roi_align import roi_align
-from roiviz.trace import MAX_TRACE_OUTPUT, Settings
+from roiviz.records import MAX_TRACE_OUTPUT, Settings
 from translation_cases import random_map, translated_case
 
 ARANGE = np.arange(25, dtype=np.float32).reshape(5, 5)   # value of cell (r, c) is 5 r + c
-
 
 def precise(feature, box, output_size, stride=1.0):
     """precise_roi_pool on one 2-D map and one box; returns [PH, PW]."""
@@ -24,74 +22,21 @@ def precise(feature, box, output_size, stride=1.0):
     rois = torch.tensor([[0.0, *box]], dtype=torch.float32)
     return precise_roi_pool(x, rois, output_size, 1.0 / stride)[0, 0].numpy()
 
-
-# ----------------------------------------------------------------------------------------------
-# Slow reference: integrate the kernels' interpolant exactly, piece by piece. Between two
-# consecutive integers every cell's 1-D weight is linear, so the midpoint rule is exact on each
-# piece. The 1-D weight is roi_align_kernel.cpp's bilinear_interpolate along one axis.
-
-
-def weight_1d(t: float, size: int) -> dict[int, float]:
-    if t < -1.0 or t > size:
-        return {}
-    t = max(t, 0.0)
-    low = int(t)
-    if low >= size - 1:
-        return {size - 1: 1.0}
-    frac = t - low
-    return {low: 1.0 - frac, low + 1: frac}
-
-
-def integral_1d(lo: float, hi: float, size: int) -> list[float]:
-    out = [0.0] * size
-    if hi <= lo:
-        return out
-    cuts = [lo] + [float(i) for i in range(math.floor(lo) + 1, math.ceil(hi))] + [hi]
-    for p, q in zip(cuts, cuts[1:]):
-        for j, w in weight_1d((p + q) / 2, size).items():
-            out[j] += w * (q - p)
-    return out
-
-
-def precise_loop(x: np.ndarray, rois: np.ndarray, output_size, spatial_scale: float) -> np.ndarray:
-    _, channels, height, width = x.shape
-    pooled_h, pooled_w = output_size
-    out = np.zeros((len(rois), channels, pooled_h, pooled_w))
-    scale = float(np.float32(spatial_scale))
-    for k, (b, x1, y1, x2, y2) in enumerate(np.asarray(rois, np.float32).astype(np.float64)):
-        start_x, start_y = x1 * scale - 0.5, y1 * scale - 0.5    # aligned=True mapping
-        bin_w, bin_h = (x2 - x1) * scale / pooled_w, (y2 - y1) * scale / pooled_h
-        if bin_w <= 0 or bin_h <= 0:
-            continue
-        for ph in range(pooled_h):
-            iy = integral_1d(start_y + ph * bin_h, start_y + (ph + 1) * bin_h, height)
-            for pw in range(pooled_w):
-                ix = integral_1d(start_x + pw * bin_w, start_x + (pw + 1) * bin_w, width)
-                for c in range(channels):
-                    total = sum(iy[r] * ix[q] * float(x[int(b), c, r, q])
-                                for r in range(height) for q in range(width))
-                    out[k, c, ph, pw] = total / (bin_h * bin_w)
-    return out
-
-
 # ----------------------------------------------------------------------------------------------
 # (a) Golden values on the 5 x 5 arange map. The interpolant is f = 5 Y(y) S(x) + S(y) X(x)
 # where X(x) = x on [0, 4], 0 on [-1, 0) (clamped to cell 0), 4 on (4, 5], and S = 1 on the
 # map [-1, 5], 0 off it (library frame).
-
 
 def test_golden_inside():
     # Box (1, 1, 3, 3), 2 x 2: bins are cells 1 and 2 exactly, where f averages to the cell
     # value: 6, 7, 11, 12.
     np.testing.assert_allclose(precise(ARANGE, (1, 1, 3, 3), 2), [[6, 7], [11, 12]], atol=1e-5)
 
-
 def test_golden_clamped_edge():
     # Box (0, 0, 1.5, 1.5), 1 x 1: library [-0.5, 1.0] on both axes. Mean of X over it:
     # (integral of 0 over [-0.5, 0] + integral of x over [0, 1]) / 1.5 = 0.5 / 1.5 = 1/3.
     # Value 5/3 + 1/3 = 2.
     np.testing.assert_allclose(precise(ARANGE, (0, 0, 1.5, 1.5), 1), [[2.0]], atol=1e-5)
-
 
 def test_golden_off_map_part_is_zero():
     # Box (4, 0, 6, 1), 1 x 1: x in library [3.5, 5.5], y in [-0.5, 0.5].
@@ -100,10 +45,9 @@ def test_golden_off_map_part_is_zero():
     # mean S(y) = 1. Value = 5 * 0.125 * 0.75 + 1 * 2.9375 = 3.40625.
     np.testing.assert_allclose(precise(ARANGE, (4, 0, 6, 1), 1), [[3.40625]], atol=1e-5)
 
-
 # ----------------------------------------------------------------------------------------------
-# (b) Loop reference
-
+# (b) The readable reference (roiviz.precise_roi_pool.precise_roi_pool_reference): the exact
+# integral of the kernels' interpolant, piece by piece between whole cells
 
 def test_matches_loop_reference():
     rng = np.random.default_rng(7)
@@ -121,10 +65,9 @@ def test_matches_loop_reference():
             xs[:, 1] = xs[:, 0] + rng.uniform(0, stride, k)
         rois = np.column_stack([rng.integers(0, n, k), xs[:, 0], ys[:, 0], xs[:, 1], ys[:, 1]]).astype(np.float32)
         output_size = tuple(int(v) for v in rng.integers(1, 5, 2))
-        expected = precise_loop(x, rois, output_size, 1 / stride)
+        expected = batched(precise_roi_pool_reference, x, rois, output_size, 1 / stride)
         out = precise_roi_pool(torch.tensor(x), torch.tensor(rois), output_size, 1 / stride)
         np.testing.assert_allclose(out.numpy(), expected, atol=2e-5, err_msg=f"case {case}")
-
 
 def test_limit_of_roi_align():
     # Precise RoI Pooling = RoI Align (aligned=True, avg) as sampling_ratio grows, for boxes
@@ -144,12 +87,10 @@ def test_limit_of_roi_align():
             sampled = roi_align(x, rois, output_size, 1 / stride, 256, True)
             torch.testing.assert_close(exact, sampled, atol=1e-3, rtol=0)
 
-
 # ----------------------------------------------------------------------------------------------
 # (c) Properties
 
 strides_pow2 = st.sampled_from([1, 2, 4, 8, 16, 32])
-
 
 @settings(max_examples=50, deadline=None)
 @given(st.data(), strides_pow2, st.integers(0, 3), st.integers(0, 3))
@@ -158,7 +99,6 @@ def test_integer_translation_invariance(data, stride, dy, dx):
     np.testing.assert_allclose(precise(feature, box, (2, 3), stride),
                                precise(shifted, moved, (2, 3), stride), atol=1e-5)
 
-
 @settings(max_examples=30, deadline=None)
 @given(st.data(), strides_pow2)
 def test_halving_box_and_doubling_scale(data, stride):
@@ -166,7 +106,6 @@ def test_halving_box_and_doubling_scale(data, stride):
     box = tuple(data.draw(st.integers(-16, 16 * 8)) / 16 * stride for _ in range(4))
     half = tuple(v / 2 for v in box)
     np.testing.assert_array_equal(precise(feature, box, 3, stride), precise(feature, half, 3, stride / 2))
-
 
 @settings(max_examples=40, deadline=None)
 @given(st.data())
@@ -182,7 +121,6 @@ def test_average_within_map_range(data):
     out = precise(feature, box, (3, 2))
     assert np.all(out >= lo - 1e-5) and np.all(out <= hi + 1e-5)
 
-
 @settings(max_examples=40, deadline=None)
 @given(st.floats(-100, 100, width=32), st.data(), st.sampled_from([1, 8, 32]))
 def test_constant_map(value, data, stride):
@@ -193,7 +131,6 @@ def test_constant_map(value, data, stride):
     out = precise(np.full((h, w), value, np.float32), box, (3, 2), stride)
     np.testing.assert_allclose(out, np.full((3, 2), value), rtol=1e-5, atol=1e-5)
 
-
 def test_tiny_bins_keep_float32_precision():
     # A bin 0.0086 cell wide: its integrals are differences of values near 5, divided by 0.0086.
     # Computed in float32 that loses ~3e-5 (found by test_constant_map); roiviz computes the
@@ -203,7 +140,6 @@ def test_tiny_bins_keep_float32_precision():
     trace = trace_precise_roi_pool(ARANGE, (4.1, 0.2, 4.1172, 3.0), Settings(output_size=(3, 2), stride=1.0))
     np.testing.assert_allclose(trace.output, precise(ARANGE, trace.image_box, (3, 2)), atol=1e-5)
 
-
 def test_empty_reversed_and_outside_boxes_give_zeros():
     x = torch.rand(2, 3, 5, 6) + 1
     rois = torch.tensor([[0, 2, 2, 2, 4], [1, 2, 2, 4, 2], [0, 4, 4, 1, 1], [1, 3, 1, 2, 4],
@@ -212,10 +148,8 @@ def test_empty_reversed_and_outside_boxes_give_zeros():
     assert out.shape == (6, 3, 2, 3) and torch.all(out == 0)
     assert precise_roi_pool(x, torch.zeros(0, 5), 2).shape == (0, 3, 2, 2)
 
-
 # ----------------------------------------------------------------------------------------------
 # (d) Trace = op
-
 
 @pytest.mark.parametrize("output_size", [(1, 1), (2, 3), (7, 7), (1, 5)])
 @pytest.mark.parametrize("stride", [1.0, 3.0, 16.0, 32.0])
@@ -232,10 +166,8 @@ def test_trace_equals_op(output_size, stride):
             value = sum(w * feature[cell] for cell, w in b.cell_weights)
             assert value == pytest.approx(b.value, abs=1e-5)
 
-
 # ----------------------------------------------------------------------------------------------
 # Gradients
-
 
 def test_gradcheck():
     x = torch.randn(2, 2, 5, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(2),
@@ -244,10 +176,8 @@ def test_gradcheck():
                         dtype=torch.float64)
     assert torch.autograd.gradcheck(lambda t: precise_roi_pool(t, rois, (2, 3)), (x,), eps=1e-6, atol=1e-5)
 
-
 # ----------------------------------------------------------------------------------------------
 # (e) Argument errors
-
 
 def test_argument_errors():
     x = torch.rand(2, 1, 5, 5)
@@ -267,7 +197,6 @@ def test_argument_errors():
     for call, error, name in cases:
         with pytest.raises(error, match=name):
             call()
-
 
 def test_trace_errors():
     with pytest.raises(ValueError, match="output"):

@@ -17,9 +17,10 @@ from roiviz.export import PNG_SIGNATURE
 from roiviz.gradients import gradient_maps
 from roiviz.lessons import example_map, walkthrough
 from roiviz.style import AREA_STYLES, Style
-from roiviz.sweeps import SERIES, sweep_offsets
-from roiviz.trace import METHODS
-from roiviz.traces import trace_all
+from roiviz.methods import SERIES
+from roiviz.sweeps import sweep_offsets
+from roiviz.methods import METHODS
+from roiviz.methods import trace_all
 
 TOY = example_map("toy")
 
@@ -152,8 +153,8 @@ def test_comparison_figure_has_a_panel_and_an_output_per_method():
     from roiviz.export import figure_png, figure_svg
     from roiviz.features import toy_grid
     from roiviz.render_mpl import comparison_figure
-    from roiviz.trace import Settings
-    from roiviz.traces import trace_all
+    from roiviz.records import Settings
+    from roiviz.methods import trace_all
     values = toy_grid().channel(0)
     traces = trace_all(values, (40.0, 72.0, 240.0, 200.0), Settings(output_size=(3, 3), stride=32))
     fig = comparison_figure(traces, values)

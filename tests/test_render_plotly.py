@@ -21,8 +21,9 @@ from PIL import Image
 from roiviz import features, samples
 from roiviz import render_plotly as R
 from roiviz.style import Style
-from roiviz.trace import METHODS, Settings
-from roiviz.traces import trace_all
+from roiviz.methods import METHODS
+from roiviz.records import Settings
+from roiviz.methods import trace_all
 
 IMAGE = samples.load_sample_image("astronaut")
 VALUES = features.image_feature_map(IMAGE, 16).channel(0)
@@ -38,7 +39,7 @@ SETTINGS = [
     Settings(output_size=(7, 7), stride=16.0, sampling_ratio=2),
     Settings(output_size=(3, 5), stride=16.0, sampling_ratio=0, aligned=False, reduce="max",
              convention="article"),
-    Settings(output_size=(14, 14), stride=16.0, sampling_ratio=4),  # over MAX_DRAWN_SAMPLES
+    Settings(output_size=(14, 14), stride=16.0, sampling_ratio=4),  # 3136 samples: under the sample budget, all drawn
 ]
 BOXES = [(158.4, 134.4, 378.4, 355.2), (-40.0, -30.0, 100.0, 90.0), (500.0, 500.0, 700.0, 640.0)]
 
@@ -113,3 +114,24 @@ def test_validated_figures_keep_the_public_api(method):
     fig.update_layout(title="changed")  # a plain, validated plotly figure
     assert fig.layout.title.text == "changed"
     assert R.output_figure(trace, zrange=(0.0, 1.0)).data[0].z.shape == trace.output.shape
+
+
+def test_values_written_in_cells_are_legible_on_every_cell():
+    """Each digit is black or white, whichever contrasts more with its cell (WCAG ratio >= 4.5)."""
+    from roiviz.lessons import example_map
+    from roiviz.style import relative_luminance
+
+    toy = example_map("toy")
+    spec = R.feature_spec(toy, None, zrange=(float(toy.min()), float(toy.max())))
+    heat, text = spec["data"][0], spec["data"][1]
+    assert text["mode"] == "text" and len(text["text"]) == toy.size
+    # The cell's colour as plotly paints it: the colour scale interpolated at the cell's value.
+    t = (toy.ravel() - heat["zmin"]) / (heat["zmax"] - heat["zmin"])
+    stops = np.array([s for s, _ in heat["colorscale"]])
+    rgb = np.array([[float(v) for v in c[c.index("(") + 1:-1].split(",")] for _, c in heat["colorscale"]])
+    cells = np.stack([np.interp(t, stops, rgb[:, k]) for k in range(3)], -1)
+    cell_lum = relative_luminance(cells)
+    text_lum = np.array([1.0 if c.upper() == "#FFFFFF" else 0.0 for c in text["textfont"]["color"]])
+    hi, lo = np.maximum(cell_lum, text_lum), np.minimum(cell_lum, text_lum)
+    assert ((hi + 0.05) / (lo + 0.05)).min() >= 4.5
+    assert set(text["text"]) == {f"{v:.3g}" for v in toy.ravel()}

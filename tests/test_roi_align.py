@@ -11,8 +11,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from roiviz.roi_align import roi_align, trace_roi_align
-from roiviz.trace import MAX_TRACE_OUTPUT, Settings
+from references import batched
+from roiviz.roi_align import roi_align, roi_align_reference, trace_roi_align
+from roiviz.records import MAX_TRACE_OUTPUT, Settings
 from translation_cases import random_map, translated_case
 
 ARANGE = np.arange(25, dtype=np.float32).reshape(5, 5)   # value of cell (r, c) is 5 r + c
@@ -200,6 +201,10 @@ def test_matches_loop_reference(aligned, reduce, monkeypatch):
         grad_out = rng.standard_normal((len(rois), x.shape[1], *output_size)).astype(np.float32)
         expected, expected_grad = roi_align_loop(x, rois, output_size, scale, sampling_ratio,
                                                  aligned, reduce, grad_out)
+        # The readable reference shown by "Show the code" follows the kernel too.
+        np.testing.assert_allclose(batched(roi_align_reference, x, rois, output_size, scale,
+                                           sampling_ratio=sampling_ratio, aligned=aligned, reduce=reduce),
+                                   expected, atol=1e-5, err_msg=f"case {case}")
         xt = torch.tensor(x, requires_grad=True)
         out = roi_align(xt, torch.tensor(rois), output_size, scale, sampling_ratio, aligned, reduce)
         np.testing.assert_allclose(out.detach().numpy(), expected, atol=1e-5, err_msg=f"case {case}")

@@ -11,8 +11,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from roiviz.roi_pool import roi_pool, trace_roi_pool
-from roiviz.trace import MAX_TRACE_OUTPUT, Settings
+from references import batched
+from roiviz.roi_pool import roi_pool, roi_pool_reference, trace_roi_pool
+from roiviz.records import MAX_TRACE_OUTPUT, Settings
 
 FLT_MAX = float(np.finfo(np.float32).max)
 ARANGE = np.arange(25, dtype=np.float32).reshape(5, 5)   # value of cell (r, c) is 5 r + c
@@ -165,6 +166,9 @@ def test_matches_loop_reference(convention, chunk_elements, monkeypatch):
     for _ in range(60):
         x, rois, output_size, scale = random_case(rng)
         expected, argmax = roi_pool_loop(x, rois, output_size, scale, convention)
+        # The readable reference shown by "Show the code" follows the kernel too.
+        np.testing.assert_array_equal(
+            batched(roi_pool_reference, x, rois, output_size, scale, convention=convention), expected)
         xt = torch.tensor(x, requires_grad=True)
         out = roi_pool(xt, torch.tensor(rois), output_size, scale, convention=convention)
         np.testing.assert_array_equal(out.detach().numpy(), expected)

@@ -10,9 +10,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from roiviz.roi_warp import roi_warp, trace_roi_warp
-from roiviz.trace import MAX_TRACE_OUTPUT, Settings
-from test_roi_align import roi_align_loop
+from references import batched
+from roiviz.roi_warp import roi_warp, roi_warp_reference, trace_roi_warp
+from roiviz.records import MAX_TRACE_OUTPUT, Settings
 from translation_cases import random_map, translated_case
 
 ARANGE = np.arange(25, dtype=np.float32).reshape(5, 5)   # value of cell (r, c) is 5 r + c
@@ -27,9 +27,9 @@ def warp(feature, box, output_size, stride=1.0, sampling_ratio=-1, reduce="avg",
 
 
 # ----------------------------------------------------------------------------------------------
-# Slow reference (SEMANTICS.md, "RoI Warp"): snap each box as roi_pool_kernel.cpp does (C's
-# round, inclusive +1) or as the article does (integer parts), then run the RoI Align loop
-# reference on the snapped box in feature units (spatial_scale 1, aligned=True).
+# The snapped box (SEMANTICS.md, "RoI Warp"), written out: as roi_pool_kernel.cpp does (C's
+# round, inclusive +1) or as the article does (integer parts). The forward reference is
+# roiviz.roi_warp.roi_warp_reference (snap, then RoI Align's reference on the snapped box).
 
 
 def _c_round(v) -> int:
@@ -49,11 +49,6 @@ def snapped_boxes(rois: np.ndarray, spatial_scale: float, convention: str) -> np
             w, h = max(math.floor(f32(u2 - u1)), 1), max(math.floor(f32(v2 - v1)), 1)
         out.append([b, sx, sy, sx + w, sy + h])
     return np.asarray(out, np.float32).reshape(-1, 5)
-
-
-def roi_warp_loop(x, rois, output_size, spatial_scale, sampling_ratio, reduce, convention):
-    return roi_align_loop(x, snapped_boxes(rois, spatial_scale, convention), output_size, 1.0,
-                          sampling_ratio, True, reduce)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -107,7 +102,8 @@ def test_matches_loop_reference(convention, reduce):
         rois = np.column_stack([rng.integers(0, n, k), xs[:, 0], ys[:, 0], xs[:, 1], ys[:, 1]]).astype(np.float32)
         output_size = tuple(int(v) for v in rng.integers(1, 5, 2))
         ratio = int(rng.choice([-1, 0, 1, 2, 3]))
-        expected = roi_warp_loop(x, rois, output_size, 1 / stride, ratio, reduce, convention)
+        expected = batched(roi_warp_reference, x, rois, output_size, 1 / stride, sampling_ratio=ratio,
+                           reduce=reduce, convention=convention)
         out = roi_warp(torch.tensor(x), torch.tensor(rois), output_size, 1 / stride, ratio, reduce,
                        convention=convention)
         np.testing.assert_allclose(out.numpy(), expected, atol=1e-5, err_msg=f"case {case}")

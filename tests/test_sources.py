@@ -104,7 +104,7 @@ def test_readme_quotes_the_computed_outside_numbers():
 
 
 def test_playground_info_box_states_the_rule_per_method():
-    app = _text("app.py")
+    app = _text("pages/playground.py")
     start = app.index("of the box lies outside the feature map")
     box_text = app[start:app.index(")", app.index("authors' code", start)) + 1]
     assert "as zeros" not in box_text
@@ -265,8 +265,8 @@ def test_table_2d_aggregation_is_not_presented_as_printed():
 def test_sampling_quote_is_the_same_everywhere():
     quote = SAMPLING_QUOTE.split(": ", 1)[1].strip('"').rstrip('."')
     assert "as long as no quantization is performed" in quote
-    app = _text("app.py").replace('"\n                          "', "")
-    assert quote in app.replace('\\"', '"')
+    table = re.sub(r'"\s*\n\s*"', "", _text("roiviz/params.py"))   # the Playground's help texts
+    assert quote in table.replace('\\"', '"')
     assert SAMPLING_QUOTE.split(": ", 1)[1] in walkthrough("article").step("align").text
 
 
@@ -279,8 +279,8 @@ WRONG = {
     "read twice any more": ["roiviz/lessons.py"],
     "slide continuously": ["pages/gradients.py"],
     "small kink": ["pages/sensitivity.py"],
-    "read that part as zeros": ["app.py"],
-    "VGG16's last map has stride 32": ["app.py"],
+    "read that part as zeros": ["pages/playground.py"],
+    "VGG16's last map has stride 32": ["roiviz/params.py"],
     "VGG16 conv5 map": ["roiviz/features.py"],
     "most of it at the strict": ["roiviz/evidence.py"],
     "Every number agrees with": ["README.md"],

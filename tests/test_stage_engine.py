@@ -1,6 +1,6 @@
 """The browser engine (``assets/stage/engine/*.js``) against roiviz's traces, in headless Chromium.
 
-The same random cases go to ``roiviz.traces.trace_method`` and to the bundled engine's
+The same random cases go to ``roiviz.methods.trace_method`` and to the bundled engine's
 ``traceMethod`` (all cases of a method in one page evaluation) and the traces are compared field
 by field: geometry (boxes, rectangles, cells, argmax, neighbours, sample positions, grid,
 winner, settings) must be identical; values, weights, outputs, areas and gradients within
@@ -19,14 +19,15 @@ import pytest
 from browser_support import chromium_browser, require_chromium
 from roiviz.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_MAP_SHAPE, seed_example_settings
 from roiviz.stage_bundle import engine_source
-from roiviz.trace import METHODS, Settings
-from roiviz.traces import trace_method
+from roiviz.methods import METHODS
+from roiviz.records import Settings
+from roiviz.methods import trace_method
 
 TOLERANCE = 1e-5
 CASES = 580
 #: A case is redrawn when RoI Align would take more samples than this, or a Precise RoI Pooling
 #: bin list more cells (it keeps the Python reference's part of the test to seconds).
-SAMPLE_BUDGET = 160
+CASE_WORK_LIMIT = 160
 #: Fields (at any depth) whose numbers are computed values; every other number is geometry.
 VALUE_FIELDS = {"value", "output", "weights", "areas", "cell_weights"}
 STRIDES = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 24, 32)
@@ -58,7 +59,8 @@ def engine_page():
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.set_content("<!doctype html><title>engine</title>")
         page.add_script_tag(type="module", content=engine_source() +
-                            "\nwindow.roivizEngine = { traceMethod, traceAll, regionRects };\n")
+                            "\nwindow.roivizEngine = { traceMethod, traceAll, regionRects, SAMPLE_BUDGET, "
+                            "MAX_TRACE_OUTPUT };\n")
         page.wait_for_function("window.roivizEngine !== undefined")
         assert not errors
         yield page
@@ -95,10 +97,10 @@ def _edges(rng, kind: str, size: int, stride: float) -> tuple[float, float]:
 
 
 def random_case(rng) -> dict:
-    """One map, box and settings within :data:`SAMPLE_BUDGET`; a JSON-ready dict."""
+    """One map, box and settings within :data:`CASE_WORK_LIMIT`; a JSON-ready dict."""
     while True:
         case = _draw_case(rng)
-        if _work(case) <= SAMPLE_BUDGET:
+        if _work(case) <= CASE_WORK_LIMIT:
             return case
 
 
@@ -319,6 +321,7 @@ def test_refusals_match(engine_page):
     bad = [
         ((1, 1, 1, 3), Settings()),                                        # zero width
         ((0, 0, 4, 4), Settings(output_size=(14, 14), stride=1, sampling_ratio=32)),  # samples
+        ((0, 0, 4, 4), Settings(output_size=(14, 14), stride=1, sampling_ratio=5)),   # 4900 > budget
         ((0, 0, 4, 4), Settings(reduce="median")),
         ((0, 0, 4, 4), Settings(convention="caffe")),
         ((0, 0, 4, 4), Settings(output_size=(0, 3))),
@@ -330,10 +333,22 @@ def test_refusals_match(engine_page):
         assert py["error"].split(", got")[0] == js["error"].split(", got")[0]
 
 
+def test_bounds_are_roivizs(engine_page):
+    """The engine's bounds are roiviz's: one sample budget (geometry) and one output bound."""
+    from roiviz.geometry import SAMPLE_BUDGET
+    from roiviz.records import MAX_TRACE_OUTPUT
+    js = engine_page.evaluate("[window.roivizEngine.SAMPLE_BUDGET, window.roivizEngine.MAX_TRACE_OUTPUT]")
+    assert js == [SAMPLE_BUDGET, MAX_TRACE_OUTPUT]
+    values = np.zeros((8, 8), dtype=np.float32)
+    at_budget = Settings(output_size=(8, 8), stride=1, sampling_ratio=8)  # 8 * 8 * 8 * 8 = 4096
+    py, js = trace_pair(engine_page, "roi_align", values, (0, 0, 8, 8), at_budget)
+    assert "error" not in py and "error" not in js and len(js["bins"][0]["samples"]) == 64
+
+
 def test_trace_all_and_regions(engine_page):
     """traceAll gives every method in teaching order with Settings' fields; regionRects equals
     region_rects."""
-    from roiviz.traces import trace_all
+    from roiviz.methods import trace_all
     values = np.arange(64, dtype=np.float32).reshape(8, 8)
     box, settings = (-5.0, 3.0, 21.0, 30.0), Settings(output_size=(2, 3), stride=4.0)
     result = engine_page.evaluate(

@@ -9,9 +9,10 @@ import pytest
 
 from roiviz.examples import SEED_EXAMPLE_BOX, seed_example_settings
 from roiviz.lessons import example_map
-from roiviz.sweeps import SERIES, UNALIGNED, shifted_boxes, sweep_offsets
-from roiviz.trace import METHODS
-from roiviz.traces import trace_method
+from roiviz.methods import SERIES, UNALIGNED
+from roiviz.sweeps import shifted_boxes, sweep_offsets
+from roiviz.methods import METHODS
+from roiviz.methods import trace_method
 
 TOY = example_map("toy")
 PHOTO = example_map("photo")

@@ -4,7 +4,7 @@
 // pixels; settings: {output_size: [PH, PW], stride, sampling_ratio, aligned, reduce, convention}.
 
 import { rectDifference, rectIntersection } from "./geometry.js";
-import { METHODS } from "./trace.js";
+import { METHODS } from "./records.js";
 import { traceRoiPool } from "./roi_pool.js";
 import { traceRoiWarp } from "./roi_warp.js";
 import { traceRoiAlign } from "./roi_align.js";

@@ -5,7 +5,7 @@
 
 import { alignMapping, f32 } from "./geometry.js";
 import { interpolantIntegral } from "./bilinear.js";
-import { checkTraceArgs, featureRect, makeBin, makeTrace } from "./trace.js";
+import { checkTraceArgs, featureRect, makeBin, makeTrace } from "./records.js";
 
 // Each bin's integral weights along one axis times 1 / the bin's length: [pooled][size]
 // (all zeros for a bin of length <= 0).

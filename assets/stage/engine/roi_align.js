@@ -5,7 +5,7 @@
 
 import { alignMapping, f32, sampleCoords, samplingGrid } from "./geometry.js";
 import { linearWeights } from "./bilinear.js";
-import { checkTraceArgs, featureRect, makeBin, makeTrace, MAX_TRACE_SAMPLES } from "./trace.js";
+import { checkTraceArgs, featureRect, makeBin, makeTrace, SAMPLE_BUDGET } from "./records.js";
 
 // Trace RoI Align: bins, samples, neighbours, weights, output.
 export function traceRoiAlign(feature, box, settings) {
@@ -32,9 +32,9 @@ export function alignTraceFromMapping(method, values, feature, imageBox, s, mapp
   const { height, width } = feature;
   const gy = Math.max(samplingGrid(lengthY, pooledH, s.sampling_ratio), 0);
   const gx = Math.max(samplingGrid(lengthX, pooledW, s.sampling_ratio), 0);
-  if (pooledH * pooledW * gy * gx > MAX_TRACE_SAMPLES) {
+  if (pooledH * pooledW * gy * gx > SAMPLE_BUDGET) {
     throw new Error(`${pooledH * pooledW * gy * gx} samples are too many to draw (at most ` +
-                    `${MAX_TRACE_SAMPLES}): choose a smaller sampling_ratio than ${gy}`);
+                    `${SAMPLE_BUDGET}): choose a smaller sampling_ratio than ${gy}`);
   }
   const cy = sampleCoords(startY, lengthY, pooledH, gy);                 // [PH][gy]
   const cx = sampleCoords(startX, lengthX, pooledW, gx);                 // [PW][gx]

@@ -3,7 +3,7 @@
 // (poolBins); 3. each bin gives the max of its cells (0 if none), the gradient goes to that cell.
 
 import { f32, poolBins, snapBox } from "./geometry.js";
-import { checkTraceArgs, featureRect, makeBin, makeTrace } from "./trace.js";
+import { checkTraceArgs, featureRect, makeBin, makeTrace } from "./records.js";
 
 // Both quantizations for one box, in float32 like the kernels:
 // returns [[startX, lengthX, startY, lengthY], [rowLo, rowHi], [colLo, colHi]].

@@ -3,7 +3,7 @@
 // With the library convention the snapped box is (x1q, y1q, x2q + 1, y2q + 1) in cells.
 
 import { f32, snapBox } from "./geometry.js";
-import { checkTraceArgs } from "./trace.js";
+import { checkTraceArgs } from "./records.js";
 import { alignTraceFromMapping } from "./roi_align.js";
 
 // Snap [u1, u2] (float32 feature units) and map the snapped box as aligned RoI Align does:

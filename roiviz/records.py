@@ -14,23 +14,15 @@ from typing import Any
 
 import numpy as np
 
+from . import _checks
 from .geometry import normalize_box, rect_area, rect_difference, rect_intersection
 
 Rect = tuple[float, float, float, float]
 Cell = tuple[int, int]
 
-#: Method keys, in teaching order, and their display names.
-METHODS = ("roi_pool", "roi_warp", "roi_align", "precise_roi_pool")
-METHOD_LABELS = {
-    "roi_pool": "RoI Pool",
-    "roi_warp": "RoI Warp",
-    "roi_align": "RoI Align",
-    "precise_roi_pool": "Precise RoI Pooling",
-}
-REDUCES = ("avg", "max")
-#: Bounds for what a trace will draw (the batched ops have no such bound).
+#: Bounds for what a trace will record (the batched ops have no such bound); the samples are
+#: bounded by :data:`roiviz.geometry.SAMPLE_BUDGET`.
 MAX_TRACE_OUTPUT = 32
-MAX_TRACE_SAMPLES = 65536
 
 
 @dataclass(frozen=True)
@@ -163,7 +155,8 @@ class MethodTrace:
     """Everything one method did with one RoI.
 
     Attributes:
-        method: a key of :data:`METHODS`.
+        method: a key of :data:`roiviz.methods.METHODS`.
+        label: the method's display name (``"RoI Align"``).
         settings: the options used.
         image_box: the RoI in image pixels, corners sorted.
         roi: the RoI in feature units (``image_box / stride``), drawing frame.
@@ -180,6 +173,7 @@ class MethodTrace:
     """
 
     method: str
+    label: str
     settings: Settings
     image_box: Rect
     roi: Rect
@@ -192,10 +186,6 @@ class MethodTrace:
     map_shape: tuple[int, int]
     areas: Areas
     notes: tuple[str, ...] = field(default=())
-
-    @property
-    def label(self) -> str:
-        return METHOD_LABELS[self.method]
 
     def bin(self, row: int, col: int) -> Bin:
         return self.bins[row * self.settings.output_size[1] + col]
@@ -257,7 +247,7 @@ def check_trace_args(feature: np.ndarray, box, settings: Settings) -> tuple[np.n
     if not (np.issubdtype(feature.dtype, np.number) or feature.dtype == bool) or np.iscomplexobj(feature):
         raise ValueError(f"feature must hold real numbers, got dtype {feature.dtype}")
     if not isinstance(settings, Settings):
-        raise TypeError(f"settings must be a roiviz.trace.Settings, got {type(settings).__name__}")
+        raise TypeError(f"settings must be a roiviz.records.Settings, got {type(settings).__name__}")
     ph, pw = settings.output_size
     for name, v in (("output height", ph), ("output width", pw)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= MAX_TRACE_OUTPUT:
@@ -265,7 +255,6 @@ def check_trace_args(feature: np.ndarray, box, settings: Settings) -> tuple[np.n
     if isinstance(settings.stride, bool) or not isinstance(settings.stride, (int, float)) or \
             not math.isfinite(settings.stride) or settings.stride <= 0:
         raise ValueError(f"stride must be a finite number > 0, got {settings.stride!r}")
-    from . import _checks  # the ops' checks (imported here: _checks imports this module)
     _checks.check_sampling_ratio(settings.sampling_ratio)
     _checks.check_reduce(settings.reduce)
     _checks.check_convention(settings.convention)

@@ -1,4 +1,4 @@
-"""Tests for roiviz.traces and the trace records (areas, to_dict), and the seed's worked example
+"""Tests for roiviz.methods and the trace records (areas, to_dict), and the seed's worked example
 (roiviz.examples)."""
 
 from __future__ import annotations
@@ -12,11 +12,98 @@ import torch
 
 from roiviz.examples import (SEED_EXAMPLE_BOX, SEED_EXAMPLE_IMAGE_SHAPE, SEED_EXAMPLE_MAP_SHAPE,
                              SEED_EXAMPLE_OUTPUT, SEED_EXAMPLE_STRIDE, seed_example_settings)
+from roiviz import methods, ops, precise_roi_pool, roi_align, roi_pool as roi_pool_module, roi_warp, style
+from roiviz.methods import (METHODS, REGISTRY, SERIES, UNALIGNED, difference_from_precise, trace_all,
+                            trace_method)
 from roiviz.ops import roi_pool
-from roiviz.trace import METHODS, Settings, region_areas
-from roiviz.traces import difference_from_precise, trace_all, trace_method
+from roiviz.records import Settings, region_areas
 
 RNG_MAP = np.random.default_rng(0).standard_normal((6, 7)).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------------------------
+# The registry
+
+
+def test_registry_is_every_method_once_in_teaching_order():
+    assert METHODS == ("roi_pool", "roi_warp", "roi_align", "precise_roi_pool")
+    assert SERIES == METHODS + (UNALIGNED,) and tuple(REGISTRY) == SERIES
+    labels = [m.label for m in REGISTRY.values()]
+    assert len(set(labels)) == len(labels)
+    for module in (roi_pool_module, roi_warp, roi_align, precise_roi_pool):
+        entry = REGISTRY[module.KEY]
+        assert entry.label == module.LABEL and entry.op is getattr(ops, module.KEY)
+        assert entry.trace is getattr(module, f"trace_{module.KEY}")
+        assert entry.reference is getattr(module, f"{module.KEY}_reference")
+    for key, entry in REGISTRY.items():   # colours and line styles come from roiviz.style
+        assert entry.color == style.METHOD_COLORS[key]
+        assert (entry.line, entry.marker) == style.SERIES_LINES[key]
+    assert len({(m.color, m.line, m.marker) for m in REGISTRY.values()}) == len(REGISTRY)
+
+
+@pytest.mark.parametrize("key", SERIES)
+def test_run_passes_the_settings_that_apply(key):
+    rng = np.random.default_rng(5)
+    x = torch.tensor(rng.standard_normal((1, 2, 6, 7)).astype(np.float32))
+    boxes = torch.tensor([[0, 3.5, 2.0, 20.0, 17.5]], dtype=torch.float32)
+    settings = Settings(output_size=(2, 3), stride=2.0, sampling_ratio=3, aligned=True, reduce="max",
+                        convention="article")
+    scale = settings.spatial_scale
+    expected = {
+        "roi_pool": lambda: ops.roi_pool(x, boxes, (2, 3), scale, convention="article"),
+        "roi_warp": lambda: ops.roi_warp(x, boxes, (2, 3), scale, 3, "max", convention="article"),
+        "roi_align": lambda: ops.roi_align(x, boxes, (2, 3), scale, 3, True, "max"),
+        UNALIGNED: lambda: ops.roi_align(x, boxes, (2, 3), scale, 3, False, "max"),
+        "precise_roi_pool": lambda: ops.precise_roi_pool(x, boxes, (2, 3), scale),
+    }[key]()
+    torch.testing.assert_close(methods.get(key).run(x, boxes, settings), expected)
+
+
+def test_get_and_label_refuse_unknown_keys():
+    assert methods.label("roi_align") == "RoI Align"
+    assert methods.label(UNALIGNED) == "RoI Align (aligned=False)"
+    with pytest.raises(ValueError, match="method must be one of"):
+        methods.get("roi_magic")
+
+
+@pytest.mark.parametrize("key", METHODS)
+def test_reference_source_is_a_readable_screen(key):
+    source = REGISTRY[key].reference_source()
+    assert source.startswith(f"def {key}_reference(")
+    assert len(source.splitlines()) <= 70 and "#" in source   # about one screen, commented
+
+
+def test_trace_labels_come_from_the_registry():
+    for key, trace in trace_all(RNG_MAP, (3, 2, 14, 11)).items():
+        assert trace.label == REGISTRY[key].label
+
+
+def test_no_import_cycle_inside_roiviz():
+    """No roiviz module imports one that (directly or not) imports it back at load time."""
+    import ast
+    import pkgutil
+    from pathlib import Path
+
+    import roiviz
+
+    root = Path(roiviz.__file__).parent
+    graph = {}
+    for info in pkgutil.iter_modules(roiviz.__path__):
+        tree = ast.parse((root / f"{info.name}.py").read_text())
+        deps = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                deps |= {node.module} if node.module else {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("roiviz"):
+                deps.add(node.module.split(".")[1] if "." in node.module else "")
+        graph[info.name] = {d.split(".")[0] for d in deps if d}
+
+    def reaches(start, target, seen=()):
+        return any(d == target or (d not in seen and reaches(d, target, seen + (d,)))
+                   for d in graph.get(start, ()))
+
+    cycles = [m for m in graph if reaches(m, m)]
+    assert not cycles, cycles
 
 
 # ----------------------------------------------------------------------------------------------

@@ -16,9 +16,12 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from roiviz import features, samples
+from roiviz.examples import SEED_EXAMPLE_BOX
+from roiviz.lessons import example_map
 from roiviz.ops import precise_roi_pool, roi_align, roi_pool, roi_warp
-from roiviz.trace import METHODS
+from roiviz.methods import METHODS
 
+#: The entry point: its navigation opens the Playground (pages/playground.py) at "/".
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
@@ -130,7 +133,7 @@ def test_toy_grid_source_has_no_image_view():
     assert_clean(at)
     specs = chart_specs(at)
     assert "select_image" not in specs and "select_feature" in specs
-    values = features.toy_grid(stride=at.session_state["stride"]).channel(0)
+    values = example_map("toy")
     expected = expected_outputs(values, at.session_state["box"], at.session_state)
     for m, out in shown_outputs(at).items():
         np.testing.assert_allclose(out, expected[m][0, 0].numpy(), atol=1e-5)
@@ -302,3 +305,29 @@ def test_playground_offers_exports_and_a_link():
     assert labels == ["Figure as PNG", "Figure as SVG", "Trace as JSON"]
     link = [c.value for c in at.code if "img=chelsea" in c.value]
     assert link and "box=" in link[0]
+
+
+@pytest.mark.parametrize("query", [{"src": "toy"}, {}])
+def test_toy_grid_is_the_walkthrough_map_at_stride_32_with_the_seed_box(query):
+    """From a link or from the source radio, the toy grid is the article's map: the walkthrough's
+    10 x 10 numbers at stride 32, opened on the worked example's proposal."""
+    at = new_app(query)
+    at.run()
+    if not query:
+        at.radio(key="src").set_value("toy").run()
+    assert_clean(at)
+    assert not at.warning, [w.value for w in at.warning]
+    ss = at.session_state
+    assert ss["stride"] == 32 and tuple(ss["box"]) == SEED_EXAMPLE_BOX
+    z = decode(chart_specs(at)["select_feature"]["data"][0]["z"])
+    np.testing.assert_array_equal(z.reshape(example_map("toy").shape), example_map("toy"))
+
+
+def test_show_the_code_is_each_methods_readable_reference():
+    at = new_app()
+    at.run()
+    codes = [c.value for c in at.code if "def " in c.value]
+    assert len(codes) == len(METHODS)
+    for method, code in zip(METHODS, codes):
+        assert code.startswith(f"def {method}_reference(")
+        assert len(code.splitlines()) <= 70    # about a screen

@@ -1,4 +1,4 @@
-// What a trace is (mirrors roiviz/trace.py): plain objects shaped like MethodTrace.to_dict()
+// What a trace is (mirrors roiviz/records.py): plain objects shaped like MethodTrace.to_dict()
 // (without `notes`). Rectangles [x1, y1, x2, y2] and points are in the drawing frame (feature
 // units); cells are [row, col].
 
@@ -11,7 +11,7 @@ export const METHOD_LABELS = {
 };
 export const REDUCES = ["avg", "max"];
 export const MAX_TRACE_OUTPUT = 32;
-export const MAX_TRACE_SAMPLES = 65536;
+export const SAMPLE_BUDGET = 4096;  // roiviz.geometry.SAMPLE_BUDGET (tests/test_stage_engine.py checks they agree)
 export const DEFAULT_SETTINGS = {
   output_size: [3, 3], stride: 32.0, sampling_ratio: -1, aligned: true, reduce: "avg",
   convention: "library",

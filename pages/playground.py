@@ -1,0 +1,411 @@
+"""Playground: all four methods side by side on your own box, photo or feature map.
+
+A thin page: widgets and layout only. The settings and their link form are the Playground's
+table in :mod:`roiviz.params` (:data:`~roiviz.params.PLAYGROUND`), the methods come from the
+registry in :mod:`roiviz.methods`, the figures from :mod:`roiviz.render_plotly` (the live
+panels) and :mod:`roiviz.render_mpl` (the exported figure).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import streamlit as st
+
+from roiviz import features, images, samples, ui
+from roiviz.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_MAP_SHAPE, SEED_EXAMPLE_STRIDE
+from roiviz.export import figure_png, figure_svg, trace_json
+from roiviz.geometry import SAMPLE_BUDGET
+from roiviz.methods import METHODS, REGISTRY, summary_rows, trace_all
+from roiviz.params import MAX_COORD, MAX_OUTPUT, PLAYGROUND
+from roiviz.records import Settings
+from roiviz.render_mpl import comparison_figure
+from roiviz.render_plotly import (PLOTLY_CONFIG, encode_display_image, feature_figure,
+                                  image_figure, method_figure, output_figure)
+from roiviz.state import (PlaygroundState, box_outside_share, box_problem, default_box,
+                          samples_per_method)
+from roiviz.style import Style
+
+#: Session keys of the widgets that mirror PlaygroundState fields (the rest is the box).
+WIDGET_KEYS = ("src", "img", "stride", "ch", "ph", "pw", "sr", "aligned", "reduce", "conv",
+               "methods", "presenter")
+BOX_KEYS = ("bx1", "by1", "bx2", "by2")
+
+
+# ---------------------------------------------------------------------------------------------
+# Cached computations (thin wrappers with hashable arguments; "_" arguments are not hashed and
+# are identified by the key next to them).
+#
+# Feature maps and traces are immutable (read-only arrays, frozen dataclasses), so they are
+# shared by all sessions as they are (st.cache_resource): no pickling on every rerun, and no
+# private copy per session. Every cache is bounded, so a class of students dragging boxes or
+# uploading photos cannot grow the server's memory without limit (benchmarks/classroom.py).
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def cached_feature_map(input_key: str, stride: int, _image: np.ndarray) -> features.FeatureMap:
+    return features.image_feature_map(_image, stride, name=input_key.split(":", 1)[-1])
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def cached_display_image(input_key: str, _image: np.ndarray) -> str:
+    """The photo as a JPEG data URI (at most 1024 px a side), encoded once per image."""
+    return encode_display_image(_image)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def cached_traces(map_key: str, channel: int, box: tuple, settings: Settings, methods: tuple,
+                  _values: np.ndarray):
+    return trace_all(_values, box, settings, methods)
+
+
+# ---------------------------------------------------------------------------------------------
+# State: the link on first load, widgets afterwards.
+
+
+def init_state() -> None:
+    """On a session's first run, fill the widgets from the link (a notice per refused part).
+
+    Later runs restore the widgets that Streamlit dropped while they were not shown (the sample
+    picker while a toy grid is shown, every widget while another page is open) from the last
+    complete state, so that nothing is lost.
+    """
+    ss = st.session_state
+    if ss.get("_initialized"):
+        saved = ss.get("_state", PlaygroundState())
+        if any(k not in ss for k in WIDGET_KEYS):
+            apply_state(replace(saved, box=ss.get("box")))
+        for k in WIDGET_KEYS:  # keep widget values alive across runs where they are hidden
+            ss[k] = ss[k]
+        if ui.PRESENTER in ss:  # presenter mode is shared with the teaching pages
+            ss["presenter"] = bool(ss[ui.PRESENTER])
+        return
+    ui.load_link(PLAYGROUND, apply=apply_link)
+    ss["_initialized"] = True
+
+
+def apply_link(values: dict, given: dict) -> None:
+    """The link's state; the toy grid comes with the article's stride unless the link sets one."""
+    state = PlaygroundState.from_link(values)
+    if state.source == "toy" and "stride" not in given:
+        state = replace(state, stride=int(SEED_EXAMPLE_STRIDE))
+    apply_state(state)
+
+
+def apply_state(state: PlaygroundState) -> None:
+    ss = st.session_state
+    ss["src"], ss["img"], ss["stride"], ss["ch"] = state.source, state.sample, state.stride, state.channel
+    ss["ph"], ss["pw"] = state.output_size
+    ss["sr"], ss["aligned"], ss["reduce"] = state.sampling_ratio, state.aligned, state.reduce
+    ss["conv"], ss["methods"], ss["presenter"] = state.convention, list(state.methods), state.presenter
+    ss["box"] = state.box
+    ss.pop("box_error", None)
+
+
+def current_state() -> PlaygroundState:
+    ss = st.session_state
+    return PlaygroundState(
+        source=ss["src"], sample=ss["img"], stride=int(ss["stride"]), channel=int(ss["ch"]),
+        box=ss.get("box"), output_size=(int(ss["ph"]), int(ss["pw"])), sampling_ratio=int(ss["sr"]),
+        aligned=bool(ss["aligned"]), reduce=ss["reduce"], convention=ss["conv"],
+        methods=tuple(m for m in METHODS if m in ss["methods"]), presenter=bool(ss["presenter"]))
+
+
+def reset() -> None:
+    apply_state(PlaygroundState())
+    for key in ("upload_image", "upload_npy", "_image", "_npy", "_image_error", "_npy_error"):
+        st.session_state.pop(key, None)
+    st.query_params.clear()
+
+
+def share_presenter() -> None:
+    st.session_state[ui.PRESENTER] = bool(st.session_state["presenter"])
+
+
+def set_output(ph: int, pw: int) -> None:
+    st.session_state["ph"], st.session_state["pw"] = ph, pw
+
+
+def on_source() -> None:
+    """The toy grid is the article's map: choosing it selects its stride and its proposal."""
+    if st.session_state["src"] == "toy":
+        st.session_state["stride"] = int(SEED_EXAMPLE_STRIDE)
+        set_box(SEED_EXAMPLE_BOX, check=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Input: a photo (sample or upload) -> feature map, the toy grid, or a .npy map.
+
+
+def sidebar() -> None:
+    with st.sidebar:
+        st.header("Input")
+        ui.widget(PLAYGROUND, "src", "radio", on_change=on_source)
+        source = st.session_state["src"]
+        if source == "sample":
+            ui.widget(PLAYGROUND, "img")
+        elif source == "upload":
+            st.file_uploader("Image (PNG, JPEG, GIF, BMP, WebP, TIFF)", key="upload_image",
+                             type=["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"])
+        elif source == "npy":
+            st.file_uploader("Feature map (.npy, [H, W] or [C, H, W])", key="upload_npy", type=["npy"])
+        ui.widget(PLAYGROUND, "stride")
+        st.header("Settings")
+        c1, c2 = st.columns(2)
+        c1.number_input("Output rows", 1, MAX_OUTPUT, key="ph", step=1)
+        c2.number_input("Output cols", 1, MAX_OUTPUT, key="pw", step=1)
+        b1, b2 = st.columns(2)
+        b1.button("3 x 3", on_click=set_output, args=(3, 3), key="out3", width="stretch")
+        b2.button("7 x 7", on_click=set_output, args=(7, 7), key="out7", width="stretch")
+        ui.widget(PLAYGROUND, "sr")
+        ui.widget(PLAYGROUND, "aligned", "toggle")
+        ui.widget(PLAYGROUND, "reduce", "radio", horizontal=True)
+        ui.widget(PLAYGROUND, "conv", "radio", horizontal=True)
+        ui.widget(PLAYGROUND, "methods", "multiselect")
+        ui.widget(PLAYGROUND, "presenter", "toggle", on_change=share_presenter)
+        st.header("Share")
+        st.caption("The address bar holds the box and settings: copy it to share this view.")
+        st.button("Reset everything", on_click=reset, key="reset", width="stretch")
+
+
+def load_input(state: PlaygroundState):
+    """The feature map (and image, if any) for the chosen source.
+
+    Bad uploads show an error and the previous valid input stays.
+
+    Returns:
+        ``(input_key, FeatureMap, image or None)``.
+    """
+    ss = st.session_state
+    if state.source == "sample":
+        image = samples.load_sample_image(state.sample)
+        key = f"sample:{state.sample}"
+        return key, cached_feature_map(key, state.stride, image), image
+    if state.source == "toy":   # the Walkthrough's map
+        return "toy", features.toy_grid(*SEED_EXAMPLE_MAP_SHAPE, seed=0, stride=state.stride), None
+    if state.source == "upload":
+        if not read_upload("upload_image", "_image", images.decode_image):
+            return ss.get("_last_input", (None, None, None))
+        if "_image" in ss:
+            file_id, image = ss["_image"]
+            key = f"upload:{file_id}"
+            st.sidebar.caption(f"Uploaded image: {images.describe_image(image)}")
+            return key, cached_feature_map(key, state.stride, image), image
+        st.info("Upload an image in the sidebar (or pick a sample image) to start.")
+    if state.source == "npy":
+        if not read_upload("upload_npy", "_npy", features.load_npy):
+            return ss.get("_last_input", (None, None, None))
+        if "_npy" in ss:
+            file_id, fmap = ss["_npy"]
+            # The stride of a user's map is the one chosen in the sidebar.
+            return f"npy:{file_id}", replace(fmap, stride=state.stride), None
+        st.info("Upload a .npy feature map in the sidebar (or pick another source) to start.")
+    return ss.get("_last_input", (None, None, None))
+
+
+def read_upload(widget_key: str, store_key: str, decode) -> bool:
+    """Decode a new upload into ``session_state[store_key] = (file_id, value)``.
+
+    A session keeps one decoded upload per kind (a new one replaces it). A file that fails is
+    decoded once: its message is remembered and shown again on later runs, and the previous
+    valid input stays. Returns False while the current upload is a bad one.
+    """
+    ss = st.session_state
+    upload = ss.get(widget_key)
+    if upload is None or ss.get(store_key, (None,))[0] == upload.file_id:
+        return True
+    failed = ss.get(f"{store_key}_error")
+    if failed is None or failed[0] != upload.file_id:
+        try:
+            ss[store_key] = (upload.file_id, decode(upload.getvalue()))
+            ss.pop(f"{store_key}_error", None)
+            return True
+        except ValueError as exc:
+            failed = ss[f"{store_key}_error"] = (upload.file_id, str(exc))
+        except Exception:  # noqa: BLE001 - never a traceback on the page, whatever the file
+            failed = ss[f"{store_key}_error"] = (
+                upload.file_id, "The file could not be read. Upload another file.")
+    st.error(f"{failed[1]} The previous input stays on screen.")
+    return False
+
+
+# ---------------------------------------------------------------------------------------------
+# The box: drawn on either view, or typed.
+
+
+def on_select(chart_key: str, scale: float) -> None:
+    """Box selection callback: the selection (data units) times ``scale`` -> image pixels."""
+    event = st.session_state.get(chart_key)
+    boxes = (event or {}).get("selection", {}).get("box", []) if event else []
+    if not boxes or len(boxes[-1].get("x", [])) < 2:
+        return  # a cleared selection keeps the current box
+    xs, ys = boxes[-1]["x"], boxes[-1]["y"]
+    box = (min(xs) * scale, min(ys) * scale, max(xs) * scale, max(ys) * scale)
+    set_box(box)
+
+
+def on_typed_box() -> None:
+    set_box(tuple(float(st.session_state[k]) for k in BOX_KEYS))
+
+
+def set_box(box, check: bool = True) -> None:
+    ss = st.session_state
+    fmap_shape, stride = ss.get("_map_shape"), ss.get("_stride")
+    problem = box_problem(box, fmap_shape, stride) if check and fmap_shape else None
+    if problem:
+        ss["box_error"] = problem
+        previous = ss.get("box")
+        if previous is not None:  # the inputs show the box still in use
+            for k, v in zip(BOX_KEYS, previous):
+                ss[k] = v
+        return
+    ss.pop("box_error", None)
+    ss["box"] = tuple(round(float(v), 3) for v in box)
+    for k, v in zip(BOX_KEYS, ss["box"]):
+        ss[k] = v
+
+
+# ---------------------------------------------------------------------------------------------
+# The views and the panels (one fragment: dragging reruns only this part).
+
+
+@st.fragment
+@ui.timed
+def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: PlaygroundState) -> None:
+    ss = st.session_state
+    style = Style(presenter=bool(ss["presenter"]))
+    stride = state.stride
+    values = fmap.channel(state.channel)
+    box = ss["box"]
+    feature_box = tuple(v / stride for v in box)
+    zrange = (float(values.min()), float(values.max()) if values.max() > values.min() else float(values.min()) + 1)
+
+    if ss.get("box_error"):
+        st.warning(f"{ss['box_error']} The previous box is kept.")
+    left, right = st.columns(2) if image is not None else (None, st.container())
+    if image is not None:
+        with left:
+            fig = image_figure(cached_display_image(input_key, image), image.shape[:2], box, stride,
+                               style=style, validate=False,
+                               title=f"Image ({image.shape[1]} x {image.shape[0]} px): drag a box")
+            st.plotly_chart(fig, key="select_image", on_select=lambda: on_select("select_image", 1.0),
+                            selection_mode="box", config=PLOTLY_CONFIG, width="stretch")
+    with right:
+        fig = feature_figure(values, feature_box, zrange=zrange, style=style, validate=False,
+                             title=f"Feature map {values.shape[1]} x {values.shape[0]} cells "
+                                   f"(stride {stride}, '{fmap.channel_names[state.channel]}'): drag a box")
+        st.plotly_chart(fig, key="select_feature", on_select=lambda: on_select("select_feature", float(stride)),
+                        selection_mode="box", config=PLOTLY_CONFIG, width="stretch")
+
+    cols = st.columns(4)
+    step = max(stride / 8.0, 0.25)
+    for col, key, label in zip(cols, BOX_KEYS, ("x1 (px)", "y1 (px)", "x2 (px)", "y2 (px)")):
+        col.number_input(label, key=key, step=step, format="%.2f", on_change=on_typed_box,
+                         min_value=-MAX_COORD, max_value=MAX_COORD)
+    st.caption(f"RoI in feature cells: x {feature_box[0]:.3f} to {feature_box[2]:.3f}, "
+               f"y {feature_box[1]:.3f} to {feature_box[3]:.3f} "
+               f"({feature_box[2] - feature_box[0]:.3f} x {feature_box[3] - feature_box[1]:.3f} cells). "
+               f"The +/- buttons nudge the box by {step:g} px.")
+    outside = box_outside_share(box, values.shape, stride)
+    if outside > 0:
+        st.info(f"{100 * outside:.1f}% of the box lies outside the feature map (which covers "
+                f"0..{values.shape[1] * stride:g} x 0..{values.shape[0] * stride:g} image pixels): "
+                "that part is drawn as 'outside'. RoI Pool skips cells off the map; RoI Align and "
+                "RoI Warp give a point within one cell of the edge the edge cell's value and a point "
+                "further out 0; roiviz's Precise RoI Pooling integrates that same surface (the "
+                "authors' code reads 0 off the map).")
+
+    if not state.methods:
+        st.info("Choose at least one method in the sidebar.")
+        return
+    methods = state.methods
+    n_samples = samples_per_method(box, stride, state.output_size, state.sampling_ratio)
+    heavy = [m for m in ("roi_warp", "roi_align") if m in methods]
+    if heavy and n_samples > SAMPLE_BUDGET:
+        st.warning(f"{' and '.join(REGISTRY[m].label for m in heavy)} would take up to "
+                   f"{n_samples:,} bilinear samples with these settings, more than the "
+                   f"{SAMPLE_BUDGET:,} the Playground traces live, so "
+                   f"{'they are' if len(heavy) > 1 else 'it is'} not shown. Lower the sampling "
+                   "ratio or the output size, or draw a smaller box.")
+        methods = tuple(m for m in methods if m not in heavy)
+        if not methods:
+            return
+    try:
+        traces = cached_traces(f"{input_key}@{stride}", state.channel, box, state.settings(),
+                               methods, values)
+    except ValueError as exc:
+        st.error(f"{exc}")
+        return
+    rows = summary_rows(traces)
+    outputs = [t.output for t in traces.values()]
+    out_range = (min(float(o.min()) for o in outputs), max(float(o.max()) for o in outputs))
+    if out_range[1] <= out_range[0]:
+        out_range = (out_range[0], out_range[0] + 1.0)
+    per_row = 2
+    methods = list(traces)
+    for start in range(0, len(methods), per_row):
+        for col, method in zip(st.columns(per_row), methods[start:start + per_row]):
+            with col:
+                method_panel(traces[method], values, zrange, out_range, rows[method], style)
+    query = current_state().to_query()
+    st.query_params.from_dict(query)
+    ui.exports(PLAYGROUND, "roiviz-playground",
+               lambda: figure_png(comparison_figure(traces, values, style=style)),
+               lambda: figure_svg(comparison_figure(traces, values, style=style)),
+               lambda: trace_json(traces, {"query": query}), query,
+               link_caption="Copy link (reopens this view; the copy button is at the right):")
+
+
+def method_panel(trace, values, zrange, out_range, row, style: Style) -> None:
+    with st.container(border=True, key=f"panel_{trace.method}"):
+        st.plotly_chart(method_figure(trace, values, zrange=zrange, style=style, validate=False),
+                        key=f"fig_{trace.method}", config=PLOTLY_CONFIG, width="stretch")
+        st.plotly_chart(output_figure(trace, zrange=out_range, style=style, validate=False),
+                        key=f"out_{trace.method}", config=PLOTLY_CONFIG, width="stretch")
+        st.table([row])
+        for note in trace.notes:
+            st.caption(note)
+        with st.expander("Show the code"):
+            st.code(REGISTRY[trace.method].reference_source(), language="python")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def playground() -> None:
+    init_state()
+    st.title("RoI Pool, RoI Warp, RoI Align and Precise RoI Pooling, side by side")
+    st.markdown("Drag a box on the image or on the feature map. Each panel shows where a method "
+                "snaps it, how it cuts it into bins, where it samples and which value wins; red "
+                "hatching is area the method ignores, green is area it reads by mistake.")
+    ui.show_link_notices(PLAYGROUND)
+    sidebar()
+    state = current_state()
+    input_key, fmap, image = load_input(state)
+    if fmap is None:
+        return
+    if state.channel >= fmap.shape[0]:
+        st.session_state["ch"] = 0
+        state = replace(state, channel=0)
+    ui.widget(PLAYGROUND, "ch", container=st.sidebar, options=range(fmap.shape[0]),
+              format_func=lambda i: f"{i}: {fmap.channel_names[i]}")
+    ss = st.session_state
+    map_shape = fmap.shape[1:]
+    # Keep the box across inputs and strides while it still overlaps the map.
+    if ss.get("box") is not None and (problem := box_problem(ss["box"], map_shape, state.stride)):
+        st.warning(f"{problem} The default box is shown instead.")
+        ss["box"] = None
+    if ss.get("box") is None:
+        # The toy grid opens on the article's worked example; other inputs on a central box.
+        toy_box = input_key == "toy" and not box_problem(SEED_EXAMPLE_BOX, map_shape, state.stride)
+        ss["box"] = tuple(map(float, SEED_EXAMPLE_BOX)) if toy_box else default_box(map_shape, state.stride)
+    for k, v in zip(BOX_KEYS, ss["box"]):
+        ss[k] = v
+    ss["_map_shape"], ss["_stride"] = map_shape, state.stride
+    ss["_state"] = replace(state, box=ss["box"])
+    ss["_last_input"] = (input_key, fmap, image)
+    views_and_panels(input_key, fmap, image, replace(state, box=ss["box"]))
+
+
+playground()
