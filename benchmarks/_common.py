@@ -73,18 +73,31 @@ def panel_rows(raw: dict) -> dict[str, dict[str, str]]:
 _EXPECTED: dict = {}
 
 
-def expected_rows(box, stride: int = 16, output_size=(7, 7)) -> dict[str, dict[str, str]]:
-    """What the panels must show for ``box`` on the astronaut (the engine, not the page)."""
-    key = (tuple(box), stride, output_size)
+def expected_traces(box, stride: int = 16, output_size=(7, 7)) -> dict:
+    """The engine's traces of ``box`` on the astronaut (the Playground's defaults otherwise)."""
+    key = (tuple(box), stride, tuple(output_size))
     if key not in _EXPECTED:
         from roiviz import features, samples
         from roiviz.state import PlaygroundState
-        from roiviz.methods import summary_rows, trace_all
+        from roiviz.methods import trace_all
 
-        state = PlaygroundState(sample="astronaut", stride=stride, output_size=output_size)
+        state = PlaygroundState(sample="astronaut", stride=stride, output_size=tuple(output_size))
         values = features.image_feature_map(samples.load_sample_image("astronaut"), stride).channel(0)
-        _EXPECTED[key] = summary_rows(trace_all(values, key[0], state.settings()))
+        _EXPECTED[key] = trace_all(values, key[0], state.settings())
     return _EXPECTED[key]
+
+
+def expected_rows(box, stride: int = 16, output_size=(7, 7)) -> dict[str, dict[str, str]]:
+    """The summary rows the page must show for ``box`` (the engine, not the page)."""
+    from roiviz.methods import summary_rows
+
+    return summary_rows(expected_traces(box, stride, output_size))
+
+
+def expected_outputs(box, stride: int = 16, output_size=(7, 7)) -> dict[str, list[float]]:
+    """Each method's output for ``box``, row-major, as the stage's data carries them."""
+    return {m: [float(v) for v in t.output.ravel()]
+            for m, t in expected_traces(box, stride, output_size).items()}
 
 
 def drag_points(bb: dict, rng) -> list[tuple[float, float]]:

@@ -74,6 +74,7 @@ from _common import (  # noqa: E402
     QUERY,
     ROOT,
     cpu_seconds,
+    expected_outputs,
     expected_rows,
     machine_load,
     percentile,
@@ -81,6 +82,9 @@ from _common import (  # noqa: E402
     rss_mb,
     streamlit_server,
 )
+from stage_driver import STAGE, held_drag, surface, wait_for_server  # noqa: E402
+
+from roiviz.methods import REGISTRY  # noqa: E402
 
 STRIDE = 16
 MAP_CELLS = 512 // STRIDE  # the astronaut is 512 x 512 px: a 32 x 32-cell feature map
@@ -118,32 +122,17 @@ def capture_template(url: str, save: Path | None = None) -> dict:
             page = browser.new_page(viewport={"width": 1500, "height": 1000})
             page.on("websocket", on_websocket)
             page.goto(url.rstrip("/") + "/" + QUERY)
-            page.wait_for_selector(", ".join(DRAG_TARGETS), state="attached", timeout=180_000)
+            page.wait_for_selector(f"{STAGE} .surface[data-surface=map]", timeout=180_000)
+            wait_for_server(page, 180)
             page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]",
                                    timeout=180_000)
-            page.wait_for_timeout(1000)
             loaded = len(sent)
-            target = None
-            for selector in DRAG_TARGETS:
-                if page.locator(selector).count():
-                    target = page.locator(selector).first
-                    break
-            if target is None:
-                raise RuntimeError(f"no drag target on the page (tried {DRAG_TARGETS})")
-            target.scroll_into_view_if_needed()
-            bb = target.bounding_box()
             (fx0, fy0), (fx1, fy1) = random_drag(random.Random(0))
-            x0, y0 = bb["x"] + fx0 * bb["width"], bb["y"] + fy0 * bb["height"]
-            x1, y1 = bb["x"] + fx1 * bb["width"], bb["y"] + fy1 * bb["height"]
-            page.mouse.move(x0, y0)
-            page.mouse.down()
-            for i in range(1, 9):
-                page.mouse.move(x0 + (x1 - x0) * i / 8, y0 + (y1 - y0) * i / 8)
-            page.mouse.up()
-            deadline = time.monotonic() + 60
-            while len(sent) == loaded and time.monotonic() < deadline:
-                page.wait_for_timeout(100)
-            page.wait_for_timeout(500)
+            surface(page, "map").scroll_into_view_if_needed()
+            held_drag(page, "map", (fx0 * MAP_CELLS, fy0 * MAP_CELLS), (fx1 * MAP_CELLS, fy1 * MAP_CELLS))
+            wait_for_server(page, 60)
+            if len(sent) == loaded:
+                raise RuntimeError("the drag sent nothing")
         finally:
             browser.close()
     reruns = []
@@ -160,12 +149,6 @@ def capture_template(url: str, save: Path | None = None) -> dict:
     return template
 
 
-#: Where capture_template drags: the live stage's component if present, else the feature map's
-#: plotly drag layer (the Playground before the stage).
-DRAG_TARGETS = ("[data-testid^=stBidiComponent] canvas", "[data-testid^=stBidiComponent] svg",
-                ".st-key-select_feature .nsewdrag")
-
-
 def load_template(path: Path) -> dict:
     return {k: base64.b64decode(v) for k, v in json.loads(path.read_text()).items()}
 
@@ -177,7 +160,7 @@ def widget_key(widget_id: str) -> str:
 
 
 def holds_box(widget) -> bool:
-    """Whether a widget state is a drag's: a plotly box selection or a JSON state with a box."""
+    """Whether a widget state is a drag's: a JSON state with a box (the stage's)."""
     kind = widget.WhichOneof("value")
     if kind not in ("string_value", "json_value"):
         return False
@@ -185,25 +168,20 @@ def holds_box(widget) -> bool:
         value = json.loads(getattr(widget, kind))
     except ValueError:
         return False
-    return isinstance(value, dict) and ("selection" in value or _replace_box(value, None))
+    return isinstance(value, dict) and _replace_box(value, None)
 
 
 def put_box(widget, box_px: tuple[float, float, float, float]) -> None:
     """Write ``box_px`` (image pixels) into the drag's widget state, in the browser's format.
 
-    A plotly box selection (``{"selection": {"box": [{"x": [..], "y": [..]}]}}``, in the
-    chart's data units, feature cells for the feature map) or a component state holding
-    ``"box": [x1, y1, x2, y2]`` (image pixels) anywhere in its JSON; a ``"seq"`` number next to
-    it (the stage counts its releases) is advanced, as the browser does.
+    The stage's component state (``{"box": {"box": [x1, y1, x2, y2], "seq": n}}``, image
+    pixels; see :mod:`roiviz.ui_stage`): the first ``"box"`` of four numbers anywhere in its
+    JSON is replaced and the ``"seq"`` next to it (the stage counts its releases) is advanced,
+    as the browser does.
     """
     kind = widget.WhichOneof("value")
     value = json.loads(getattr(widget, kind))
-    if "selection" in value:
-        cells = [v / STRIDE for v in box_px]
-        value["selection"]["box"] = [{"xref": "x", "yref": "y", "x": [cells[0], cells[2]],
-                                      "y": [cells[1], cells[3]]}]
-        value["selection"]["points"], value["selection"]["point_indices"] = [], []
-    elif not _replace_box(value, [float(v) for v in box_px]):
+    if not _replace_box(value, [float(v) for v in box_px]):
         raise ValueError("the template's drag widget holds no box this script knows how to set")
     setattr(widget, kind, json.dumps(value))
 
@@ -295,14 +273,25 @@ class PageView:
     fragment_id: str = ""
     cache: dict[str, int] = field(default_factory=dict)  # message hash -> run it arrived in
     runs: int = 0
-    panels: dict[tuple, str] = field(default_factory=dict)  # block path -> method
+    #: The server's numbers of the last update, by method: the summary rows in the stage's
+    #: data (``reference[m]["row"]``), its outputs (``reference[m]["output"]``), and the rows of
+    #: the page's one ``st.table`` (method labels mapped back to the method keys).
     tables: dict[str, dict[str, str]] = field(default_factory=dict)
+    outputs: dict[str, list[float]] = field(default_factory=dict)
+    table: dict[str, dict[str, str]] = field(default_factory=dict)
     exceptions: list[str] = field(default_factory=list)
     messages: dict[str, object] = field(default_factory=dict)  # hash -> cached ForwardMsg
 
     def cached_hashes(self) -> list[str]:
         # The browser keeps a message for a few runs (global.maxCachedMessageAge, 2).
         return [h for h, run in self.cache.items() if self.runs - run <= 2]
+
+    def shown(self) -> dict:
+        """The server's numbers of the last update: ``{"stage", "outputs", "table"}``."""
+        return {"stage": dict(self.tables), "outputs": dict(self.outputs), "table": dict(self.table)}
+
+    def forget_numbers(self) -> None:
+        self.tables, self.outputs, self.table = {}, {}, {}
 
     def box(self) -> tuple[float, ...] | None:
         query = urllib.parse.parse_qs(self.query_string)
@@ -311,14 +300,7 @@ class PageView:
 
 def read_delta(page: PageView, msg, decode_tables: bool) -> None:
     delta = msg.delta
-    path = tuple(msg.metadata.delta_path)
-    kind = delta.WhichOneof("type")
-    if kind == "add_block":
-        key = widget_key(delta.add_block.id) if delta.add_block.id else ""
-        if key.startswith("panel_"):
-            page.panels[path] = key[len("panel_"):]
-        return
-    if kind != "new_element":
+    if delta.WhichOneof("type") != "new_element":
         return
     element = delta.new_element
     etype = element.WhichOneof("type")
@@ -332,12 +314,16 @@ def read_delta(page: PageView, msg, decode_tables: bool) -> None:
         page.numbers[widget_key(inner.id)] = inner.value if inner.set_value else inner.default
     elif etype == "exception":
         page.exceptions.append(f"{inner.type}: {inner.message[:200]}")
+    elif etype == "bidi_component" and decode_tables and inner.component_name == "roiviz.stage":
+        reference = json.loads(inner.json).get("reference", {})
+        page.tables = {m: r["row"] for m, r in reference.items()}
+        page.outputs = {m: r["output"] for m, r in reference.items()}
     elif etype == "table" and decode_tables:
-        method = next((m for p, m in page.panels.items() if path[:len(p)] == p), None)
-        if method:
-            import pyarrow as pa
-            rows = pa.ipc.open_stream(inner.arrow_data.data).read_all().to_pylist()
-            page.tables[method] = {k: str(v) for k, v in rows[0].items()} if rows else {}
+        import pyarrow as pa
+        method_of = {spec.label: m for m, spec in REGISTRY.items()}
+        rows = pa.ipc.open_stream(inner.arrow_data.data).read_all().to_pylist()
+        page.table = {method_of.get(str(r.get("method")), str(r.get("method"))):
+                      {k: str(v) for k, v in r.items() if k != "method"} for r in rows}
 
 
 async def run_page(ws, page: PageView, timeout: float, decode_tables: bool = False) -> str:
@@ -484,7 +470,7 @@ async def student(index: int, base_url: str, template: dict, schedule: list, t_s
             sent = time.time()
             try:
                 await ws.send(release_message(template["release"], page, box))
-                page.tables = {}
+                page.forget_numbers()
                 status = await run_page(ws, page, timeout, check)
                 ms = 1000 * (time.time() - sent)
                 if page.exceptions:
@@ -492,7 +478,7 @@ async def student(index: int, base_url: str, template: dict, schedule: list, t_s
                                          f"({page.exceptions[-1]})")
                     page.exceptions.clear()
                 out["releases"].append(Release(index, sent, ms, box, page.box(),
-                                               dict(page.tables) if check else None))
+                                               page.shown() if check else None))
             except asyncio.TimeoutError:
                 # Too slow counts as an error; the student's page keeps waiting for its update
                 # (a student does not reload the page), and the wait is recorded.
@@ -500,7 +486,7 @@ async def student(index: int, base_url: str, template: dict, schedule: list, t_s
                 try:
                     await run_page(ws, page, 600, check)
                     out["releases"].append(Release(index, sent, 1000 * (time.time() - sent), box,
-                                                   page.box(), dict(page.tables) if check else None))
+                                                   page.box(), page.shown() if check else None))
                 except Exception as exc:  # noqa: BLE001
                     await reopen(f"connection lost ({type(exc).__name__}); reopened")
             except Exception as exc:  # noqa: BLE001 - counted, then the student reconnects
@@ -821,16 +807,35 @@ async def warm_up(urls: list[str], template: dict) -> None:
         await ws.close()
 
 
+def numbers_problem(shown: dict, box) -> str | None:
+    """What differs between the numbers a page received (:meth:`PageView.shown`) and the
+    engine's for ``box`` on the astronaut (stride 16, 7 x 7, all four methods), or ``None``."""
+    import numpy as np
+
+    rows = expected_rows(box, STRIDE, (7, 7))
+    if shown["stage"] != rows:
+        return "the stage's reference rows differ from the engine"
+    if shown["table"] != rows:
+        return "the table differs from the engine"
+    outputs = expected_outputs(box, STRIDE, (7, 7))
+    if set(shown["outputs"]) != set(outputs) or not all(
+            np.allclose(shown["outputs"][m], outputs[m], rtol=0, atol=1e-6) for m in outputs):
+        return "the stage's reference outputs differ from the engine"
+    return None
+
+
 def check_releases(releases: list[dict]) -> list[str]:
-    """Each update against the engine: the box applied is the box sent, tables as the engine's."""
+    """Each update against the engine: the box applied is the box sent; the summary rows and
+    outputs in the stage's data and the rows of the page's table are the engine's for it."""
     bad = []
     for r in releases:
         want = applied_box(r["box"])
         if r["applied"] is None or max(abs(a - b) for a, b in zip(r["applied"], want)) > 2e-3:
             bad.append(f"student {r['student']}: sent box {want}, the page shows {r['applied']}")
             continue
-        if r["tables"] != expected_rows(r["applied"], STRIDE, (7, 7)):
-            bad.append(f"student {r['student']}: tables differ from the engine for {r['applied']}")
+        problem = numbers_problem(r["tables"], r["applied"])
+        if problem:
+            bad.append(f"student {r['student']}: {problem} for {r['applied']}")
     return bad
 
 

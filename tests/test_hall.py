@@ -1,8 +1,8 @@
 """The lecture-hall protocol client (benchmarks/hall.py) against a real ``streamlit run app.py``.
 
 A few students open the link at once on a fresh server, then release random boxes; every
-update must carry the engine's numbers for the box sent (the four metrics tables, decoded from
-the ForwardMsg deltas). Next to them, clients that misbehave (garbage frames, a malformed
+update must carry the engine's numbers for the box sent (decoded from the ForwardMsg deltas: the
+summary rows and outputs in the live stage's data, and the rows of the page's one table). Next to them, clients that misbehave (garbage frames, a malformed
 protobuf, silent sockets, a student who drops mid-update) must leave them unaffected. The
 release each student sends is rebuilt from what a real Chromium sent after one drag.
 No timing is asserted (speed is measured by the benchmark).
@@ -56,16 +56,18 @@ async def open_class(url: str, n: int, template=None):
 
 async def release(ws, page: hall.PageView, template: dict, box) -> tuple:
     await ws.send(hall.release_message(template["release"], page, box))
-    page.tables = {}
+    page.forget_numbers()
     ended = await hall.run_page(ws, page, 120, decode_tables=True)
-    return ended, page.box(), dict(page.tables), list(page.exceptions)
+    return ended, page.box(), page.shown(), list(page.exceptions)
 
 
-def assert_engine_numbers(page_box, tables, sent_box=None):
+def assert_engine_numbers(page_box, shown, sent_box=None):
     if sent_box is not None:
         assert page_box == pytest.approx(hall.applied_box(sent_box), abs=2e-3)
-    assert set(tables) == {"roi_pool", "roi_warp", "roi_align", "precise_roi_pool"}
-    assert tables == expected_rows(page_box, hall.STRIDE, (7, 7))
+    for part in ("stage", "outputs", "table"):
+        assert set(shown[part]) == {"roi_pool", "roi_warp", "roi_align", "precise_roi_pool"}, part
+    assert shown["stage"] == expected_rows(page_box, hall.STRIDE, (7, 7))
+    assert hall.numbers_problem(shown, page_box) is None
 
 
 def test_a_class_opens_the_link_at_once_and_every_release_gets_the_engines_numbers(server):
@@ -77,7 +79,7 @@ def test_a_class_opens_the_link_at_once_and_every_release_gets_the_engines_numbe
         opened = await open_class(url, OPENING)
         for _, page, _ in opened:
             assert page.exceptions == []
-            assert_engine_numbers(page.box(), page.tables)
+            assert_engine_numbers(page.box(), page.shown())
         for ws, _, _ in opened[STUDENTS:]:
             await ws.close()
         opened = opened[:STUDENTS]
