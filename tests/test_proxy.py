@@ -21,37 +21,38 @@ from browser_support import ARTIFACTS, ROOT, box_from_url, chromium_browser, req
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "deploy"))
-from _common import (  # noqa: E402
-    MOUSEUP_STAMP_JS,
-    PANELS,
-    PANELS_UPDATED_JS,
-    QUERY,
-    drag_points,
-    expected_rows,
-    panel_rows,
-)
+from _common import QUERY, expected_rows, random_drag  # noqa: E402
 from serve import Fleet, healthy  # noqa: E402
+from stage_driver import STAGE, held_drag, stage_box, surface, table_rows, wait_for_server  # noqa: E402
+
+from roiviz.methods import REGISTRY  # noqa: E402
 
 STRIDE = 16
+MAP_CELLS = 512 // STRIDE  # the astronaut: a 32 x 32-cell feature map
 
-# The page once it has settled: the script stopped, nothing stale, every panel's table drawn.
-# Returns the URL's box and each panel's metrics row (headers and cells), or false.
-SETTLED_JS = """(panels) => {
+# The page once a run has settled: the script stopped, nothing stale, the stage and its table
+# drawn. Returns the URL's box and the number of exceptions shown, or false.
+SETTLED_JS = """() => {
   const app = document.querySelector('[data-testid=stApp]');
   if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
   if (document.querySelector('[data-stale=true]')) return false;
-  const rows = {};
-  for (const m of panels) {
-    const table = document.querySelector(`.st-key-panel_${m} [data-testid=stTable] table`);
-    if (!table || !table.querySelector('tbody tr')) return false;
-    rows[m] = {
-      headers: [...table.querySelectorAll('thead th')].map(t => t.innerText.trim()),
-      cells: [...table.querySelector('tbody tr').querySelectorAll('td, th')].map(t => t.innerText.trim()),
-    };
-  }
-  return {box: new URLSearchParams(location.search).get('box'), rows: rows,
+  const table = document.querySelector('[data-testid=stTable] table');
+  if (!table || !table.querySelector('tbody tr')) return false;
+  if (!document.querySelector('[data-testid^=stBidiComponent]')) return false;
+  return {box: new URLSearchParams(location.search).get('box'),
           exceptions: document.querySelectorAll('[data-testid=stException]').length};
 }"""
+
+
+def engine_rows(box) -> dict[str, dict[str, str]]:
+    """The engine's summary rows for ``box``, by method label (as the page's table shows them)."""
+    return {REGISTRY[m].label: row for m, row in expected_rows(box, STRIDE).items()}
+
+
+def settled(page) -> dict:
+    page.wait_for_function(SETTLED_JS, polling=200, timeout=120_000)
+    page.wait_for_selector(f"{STAGE} .surface[data-surface=map]", timeout=120_000)
+    return page.wait_for_function(SETTLED_JS, polling=200, timeout=120_000).json_value()
 
 
 def require_haproxy() -> None:
@@ -79,22 +80,21 @@ def watch(ws, sockets: list) -> None:
 
 
 def drag(page) -> tuple[float, ...]:
-    """Drag a box across the feature map; returns the new box once every panel shows it."""
+    """Drag a box across the stage's feature map; returns the box once the server answered it
+    and the page's table shows the engine's numbers for it."""
     import random
 
-    target = page.locator(".st-key-select_feature .nsewdrag").first
-    target.scroll_into_view_if_needed()
-    old = page.evaluate("() => new URLSearchParams(location.search).get('box')")
-    points = drag_points(target.bounding_box(), random.Random(old))
-    page.mouse.move(*points[0])
-    page.mouse.down()
-    for p in points[1:]:
-        page.mouse.move(*p)
-    page.mouse.up()
-    done = page.wait_for_function(PANELS_UPDATED_JS, arg=[old, STRIDE], polling=200,
-                                  timeout=120_000).json_value()
-    box = tuple(float(v) for v in done["box"].split(","))
-    assert panel_rows(done["rows"]) == expected_rows(box, STRIDE)
+    surface(page, "map").scroll_into_view_if_needed()
+    old = stage_box(page)
+    (fx0, fy0), (fx1, fy1) = random_drag(random.Random(repr(old)))
+    held_drag(page, "map", (fx0 * MAP_CELLS, fy0 * MAP_CELLS), (fx1 * MAP_CELLS, fy1 * MAP_CELLS))
+    wait_for_server(page, 120)
+    box = stage_box(page)
+    assert box != old
+    deadline = time.monotonic() + 120
+    while table_rows(page) != engine_rows(box) and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    assert table_rows(page) == engine_rows(box)
     return box
 
 
@@ -107,14 +107,14 @@ def test_two_workers_behind_haproxy_a_killed_worker_and_the_session_recovers():
     with Fleet(workers=2, log_dir=ARTIFACTS, restart_delay=30.0) as fleet, \
             chromium_browser() as browser:
         context = browser.new_context(viewport={"width": 1500, "height": 1000})
-        context.add_init_script(MOUSEUP_STAMP_JS)
         page = context.new_page()
         page.set_default_timeout(120_000)
         sockets, errors = [], []  # per websocket: script runs finished on it
         page.on("websocket", lambda ws: watch(ws, sockets))
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(fleet.url + "/" + QUERY)
-        page.wait_for_function(SETTLED_JS, arg=list(PANELS), polling=200)
+        settled(page)
+        wait_for_server(page, 120)
         box = drag(page)
 
         # The sticky cookie names the worker that holds this session: kill that one.
@@ -132,10 +132,13 @@ def test_two_workers_behind_haproxy_a_killed_worker_and_the_session_recovers():
         assert len(sockets) >= 2, "the page did not reconnect"
         assert sockets[-1], "the reconnected page's first run did not finish"
         assert time.monotonic() - killed_at < 30, "the page waited for the killed worker"
-        settled = page.wait_for_function(SETTLED_JS, arg=list(PANELS), polling=200).json_value()
-        assert settled["exceptions"] == 0
-        assert tuple(float(v) for v in settled["box"].split(",")) == pytest.approx(box, abs=1e-3)
-        assert panel_rows(settled["rows"]) == expected_rows(box, STRIDE)
+        view = settled(page)
+        assert view["exceptions"] == 0
+        assert tuple(float(v) for v in view["box"].split(",")) == pytest.approx(box, abs=1e-3)
+        assert stage_box(page) == pytest.approx(box, abs=1e-3)
+        assert table_rows(page) == engine_rows(box)
+        # (Known gap, left to the stage: the new session answers with release counter 0 while
+        # the stage has counted 1, so it says "checking with the server" until the next drag.)
         assert box_from_url(page.url) == pytest.approx(box, abs=1e-3)
         page.screenshot(path=str(ARTIFACTS / "proxy-recovered.png"))
 
