@@ -11,15 +11,19 @@ Each simulated student does what a student's browser does, message for message:
 
 A release is timed from sending it to the server's ``script_finished``. Every update can be
 checked against the engine (``--check``): the box the server applied (from the page's new
-query string) must be the box sent, and the four metrics tables (decoded from the ``ForwardMsg``
-deltas) must equal ``summary_rows`` of the engine's traces for that box.
+query string) must be the box sent, and the server's numbers decoded from the ``ForwardMsg``
+deltas must be the engine's for that box: each method's summary row and output in the live
+stage's data (``reference``, :func:`roiviz.stage.stage_data`) and the rows of the page's table
+(:func:`numbers_problem`).
 
 The template. A browser's release is not written by hand here: :func:`capture_template` opens
-the link once in Debian's Chromium (Playwright), drags one box, and keeps the websocket frames
+the link once in Debian's Chromium (Playwright), drags one box on the live stage's feature map
+(``tests/stage_driver.py``), waits for the server's answer, and keeps the websocket frames
 the page sent (``page.on("websocket")`` -> ``framesent``), decoded with
 ``streamlit.proto.BackMsg_pb2``. The last one is the release: a fragment rerun carrying every
-widget's state, the drag's own widget (today the feature map's plotly box selection; after the
-live stage, one component state value) and the ids of the messages the browser has cached.
+widget's state, the drag's own widget (the stage's component state,
+``{"box": {"box": [x1, y1, x2, y2], "seq": n}}``) and the ids of the messages the browser has
+cached.
 :func:`release_message` replaces, in a copy, the ids that change from run to run (read from the
 deltas this student received), the box inputs' values, the query string and the cache list,
 and puts a new box into the drag's widget (:func:`put_box`, the one function to switch when
