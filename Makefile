@@ -1,14 +1,20 @@
 # Two commands do all set-up on a fresh machine (Python 3.11, Debian):
 #   make run    creates .venv from requirements.txt and starts the app on http://localhost:8501
-#   make test   creates .venv with the test packages, installs Debian's chromium if missing,
-#               and runs the whole test suite (unit, AppTest and real-browser tests)
+#   make test   creates .venv with the test packages, installs Debian's chromium and haproxy if
+#               missing, and runs the whole test suite (unit, AppTest and real-browser tests)
+#   make serve  WORKERS Streamlit processes behind HAProxy on BIND:PORT (every core serving;
+#               README, "A lecture hall"), e.g. `make serve WORKERS=2`
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 # torch==2.13.0 is a CPU build on these machines' disk; pip finds it through find-links.
 WHEELS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
-.PHONY: run test chromium bench
+WORKERS ?= 2
+PORT ?= 8501
+BIND ?= 0.0.0.0
+
+.PHONY: run serve test chromium proxy bench
 
 $(VENV)/.app: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +28,9 @@ $(VENV)/.test: requirements.txt requirements-test.txt $(VENV)/.app
 run: $(VENV)/.app
 	$(PY) -m streamlit run app.py
 
+serve: $(VENV)/.app proxy
+	$(PY) deploy/serve.py --workers $(WORKERS) --port $(PORT) --bind $(BIND)
+
 chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \
 		echo "Installing Debian's chromium for the browser tests"; \
@@ -29,7 +38,14 @@ chromium:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
 	fi
 
-test: $(VENV)/.test chromium
+proxy:
+	@if ! command -v haproxy >/dev/null 2>&1 && [ ! -x /usr/sbin/haproxy ]; then \
+		echo "Installing Debian's haproxy for make serve and the proxy tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq haproxy; \
+	fi
+
+test: $(VENV)/.test chromium proxy
 	$(PY) -m pytest
 
 bench: $(VENV)/.test

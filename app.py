@@ -6,6 +6,15 @@ once in :data:`roiviz.ui.PAGES`, and share the helpers of :mod:`roiviz.ui`.
 
 from __future__ import annotations
 
+# Streamlit runs each session's first script run in its own thread. When a class opens the link
+# at once on a fresh server, those threads import the heavy modules concurrently, and Python can
+# hand one of them a partially initialized module (plotly imports pandas lazily: "partially
+# initialized module 'pandas' has no attribute 'Series'", 6 of 8 pages in
+# `benchmarks/hall.py --cold --students 8`). Imported first and eagerly, they are complete
+# before any figure or table is built, and gc.freeze below covers their objects too.
+import pandas  # noqa: F401
+import pyarrow  # noqa: F401
+
 import gc
 from pathlib import Path
 

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # The server and browser launchers are the browser tests' own (one copy of each).
 sys.path.insert(0, str(ROOT / "tests"))
-from browser_support import CHROMIUM, CHROMIUM_ARGS, box_from_url  # noqa: E402,F401
+from browser_support import CHROMIUM, CHROMIUM_ARGS  # noqa: E402,F401
 from browser_support import streamlit_process as streamlit_server  # noqa: E402,F401
 PANELS = ("roi_pool", "roi_warp", "roi_align", "precise_roi_pool")
 #: The Playground as the issue's budget defines it: astronaut (512 x 512), stride 16, 7 x 7
@@ -25,66 +25,87 @@ QUERY = "?src=sample&img=astronaut&stride=16&out=7x7&methods=" + ",".join(PANELS
 
 #: Installed in every page: the time of the last mouse-up, stamped in the page itself (so the
 #: driver's own delays never count).
-MOUSEUP_STAMP_JS = """window.addEventListener('mouseup', () => {
+#: ``pointerup`` too: the stage cancels the compatibility mouse events of its drags.
+MOUSEUP_STAMP_JS = """for (const type of ['pointerup', 'mouseup']) window.addEventListener(type, () => {
   window.__roivizUp = performance.now();
 }, true);"""
 
-# Polled on every animation frame after the mouse-up. It returns false until the page shows the
-# new box everywhere a student looks: the script has stopped running, no element is stale
-# (Streamlit marks what the rerun has not yet replaced), the URL holds a box other than
-# ``oldBox`` (the app writes it at the end of the fragment), and every panel's figure has been
-# drawn by Plotly with the RoI (its last layout shape) at that box (feature units = pixels /
-# stride). Then it returns the milliseconds since the mouse-up, the box and every panel's
-# metrics row, which the caller checks against the engine.
-PANELS_UPDATED_JS = """([oldBox, stride]) => {
+# Polled on every animation frame after the mouse-up. It returns false until the server has
+# answered the stage's release ``oldSeq + 1`` or later (the stage's ``data-seq`` equals its
+# ``data-server-seq``, state ``ok`` or ``warn``; see tests/stage_driver.py), the script has
+# stopped, nothing is stale and the page's table is drawn. Then it returns the milliseconds since
+# the mouse-up, the stage's box (image pixels), its release counter and the table's rows by
+# method label, which the caller checks against the engine. The stage lives in an open shadow
+# root, so it is looked up in every shadow root of the page.
+STAGE_ANSWERED_JS = """(oldSeq) => {
   const app = document.querySelector('[data-testid=stApp]');
   if (!app || app.getAttribute('data-test-script-state') === 'running') return false;
   if (document.querySelector('[data-stale=true]')) return false;
-  const q = new URLSearchParams(window.location.search).get('box');
-  if (!q || q === oldBox) return false;
-  const box = q.split(',').map(Number);
-  const rows = {};
-  for (const m of %s) {
-    const gd = document.querySelector(`.st-key-fig_${m} .js-plotly-plot`);
-    if (!gd || !gd._fullLayout || !gd._fullLayout.shapes) return false;
-    const roi = gd._fullLayout.shapes[gd._fullLayout.shapes.length - 1];
-    if (!roi || Math.abs(roi.x0 - box[0] / stride) > 2e-3 || Math.abs(roi.y1 - box[3] / stride) > 2e-3)
-      return false;
-    const table = document.querySelector(`.st-key-panel_${m} [data-testid=stTable] table`);
-    if (!table || !table.querySelector('tbody tr')) return false;
-    rows[m] = {
-      headers: [...table.querySelectorAll('thead th')].map(t => t.innerText.trim()),
-      cells: [...table.querySelector('tbody tr').querySelectorAll('td, th')].map(t => t.innerText.trim()),
-    };
+  let stage = null;
+  for (const host of document.querySelectorAll('*')) {
+    stage = host.shadowRoot && host.shadowRoot.querySelector('.roiviz-stage');
+    if (stage) break;
   }
-  return {ms: performance.now() - window.__roivizUp, box: q, rows: rows};
-}""" % (list(PANELS),)
+  if (!stage) return false;
+  const d = stage.dataset;
+  if (!['ok', 'warn'].includes(d.state) || d.seq !== d.serverSeq || Number(d.seq) <= oldSeq)
+    return false;
+  const table = document.querySelector('[data-testid=stTable] table');
+  if (!table || !table.querySelector('tbody tr')) return false;
+  const headers = [...table.querySelectorAll('thead th')].map(t => t.innerText.trim()).filter(h => h);
+  const rows = {};
+  for (const tr of table.querySelectorAll('tbody tr')) {
+    const cells = [...tr.querySelectorAll('td, th')].map(t => t.innerText.trim()).slice(-headers.length);
+    const row = Object.fromEntries(headers.map((h, i) => [h, cells[i]]));
+    const label = row.method;
+    delete row.method;
+    rows[label] = row;
+  }
+  return {ms: performance.now() - window.__roivizUp, box: d.box, seq: Number(d.seq), rows: rows};
+}"""
 
-
-def panel_rows(raw: dict) -> dict[str, dict[str, str]]:
-    """The metrics rows returned by :data:`PANELS_UPDATED_JS` as ``{method: {header: cell}}``."""
-    rows = {}
-    for method, row in raw.items():
-        named = [h for h in row["headers"] if h]
-        rows[method] = dict(zip(named, row["cells"][-len(named):]))
-    return rows
+#: The stage's release counter and its feature map's bounding box on the screen.
+STAGE_MAP_JS = """() => {
+  for (const host of document.querySelectorAll('*')) {
+    const stage = host.shadowRoot && host.shadowRoot.querySelector('.roiviz-stage');
+    if (!stage) continue;
+    const svg = stage.querySelector('.surface[data-surface=map] .surface-svg');
+    if (!svg) return null;
+    const r = svg.getBoundingClientRect();
+    return {seq: Number(stage.dataset.seq), bb: {x: r.x, y: r.y, width: r.width, height: r.height}};
+  }
+  return null;
+}"""
 
 
 _EXPECTED: dict = {}
 
 
-def expected_rows(box, stride: int = 16, output_size=(7, 7)) -> dict[str, dict[str, str]]:
-    """What the panels must show for ``box`` on the astronaut (the engine, not the page)."""
-    key = (tuple(box), stride, output_size)
+def expected_traces(box, stride: int = 16, output_size=(7, 7)) -> dict:
+    """The engine's traces of ``box`` on the astronaut (the Playground's defaults otherwise)."""
+    key = (tuple(box), stride, tuple(output_size))
     if key not in _EXPECTED:
         from roiviz import features, samples
         from roiviz.state import PlaygroundState
-        from roiviz.methods import summary_rows, trace_all
+        from roiviz.methods import trace_all
 
-        state = PlaygroundState(sample="astronaut", stride=stride, output_size=output_size)
+        state = PlaygroundState(sample="astronaut", stride=stride, output_size=tuple(output_size))
         values = features.image_feature_map(samples.load_sample_image("astronaut"), stride).channel(0)
-        _EXPECTED[key] = summary_rows(trace_all(values, key[0], state.settings()))
+        _EXPECTED[key] = trace_all(values, key[0], state.settings())
     return _EXPECTED[key]
+
+
+def expected_rows(box, stride: int = 16, output_size=(7, 7)) -> dict[str, dict[str, str]]:
+    """The summary rows the page must show for ``box`` (the engine, not the page)."""
+    from roiviz.methods import summary_rows
+
+    return summary_rows(expected_traces(box, stride, output_size))
+
+
+def expected_outputs(box, stride: int = 16, output_size=(7, 7)) -> dict[str, list[float]]:
+    """Each method's output for ``box``, row-major, as the stage's data carries them."""
+    return {m: [float(v) for v in t.output.ravel()]
+            for m, t in expected_traces(box, stride, output_size).items()}
 
 
 def drag_points(bb: dict, rng) -> list[tuple[float, float]]:
@@ -93,11 +114,6 @@ def drag_points(bb: dict, rng) -> list[tuple[float, float]]:
     x0, y0 = bb["x"] + fx0 * bb["width"], bb["y"] + fy0 * bb["height"]
     x1, y1 = bb["x"] + fx1 * bb["width"], bb["y"] + fy1 * bb["height"]
     return [(x0 + (x1 - x0) * i / 8, y0 + (y1 - y0) * i / 8) for i in range(9)]
-
-
-def box_query(url: str) -> str | None:
-    box = box_from_url(url)
-    return ",".join(f"{v:.6g}" for v in box) if box else None
 
 
 def machine_load() -> str:

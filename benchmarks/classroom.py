@@ -4,13 +4,12 @@ For each N: a fresh ``streamlit run app.py`` on 127.0.0.1 and one headless Debia
 (``/usr/bin/chromium``, Playwright) holding N browser contexts, i.e. N independent sessions.
 Every session opens the issue's Playground link (astronaut 512 x 512, stride 16, 7 x 7, all
 four methods), then, for ``--duration`` seconds, drags a random box across the feature map
-every ``--interval`` seconds (a session waits for its update before its next drag, so a slow
+on the live stage every ``--interval`` seconds (a session waits for its update before its next drag, so a slow
 update delays that student's next drag, as it would a real student's).
 
-Recorded per interaction: the time from mouse-up to the updated panels, timed in the page
-(the same condition as benchmarks/latency.py: script stopped, nothing stale, the new box in
-the URL, every panel's figure re-drawn with it), and the panels' metrics, checked afterwards
-against the engine. Errors: timeouts (``--timeout``), page errors, tables that differ from the
+Recorded per interaction: the time from mouse-up to the server's answer, timed in the page
+(the stage shows the server's numbers for its release, the script has stopped, nothing is
+stale, the table is drawn), and the table's rows, checked afterwards against the engine. Errors: timeouts (``--timeout``), page errors, tables that differ from the
 engine, pages that fail to open.
 
 The server's resident memory (``VmRSS`` of the streamlit process) is sampled every 0.5 s:
@@ -44,7 +43,8 @@ from _common import (
     CHROMIUM,
     CHROMIUM_ARGS,
     MOUSEUP_STAMP_JS,
-    PANELS_UPDATED_JS,
+    STAGE_ANSWERED_JS,
+    STAGE_MAP_JS,
     QUERY,
     ROOT,
     cpu_seconds,
@@ -52,12 +52,13 @@ from _common import (
     drag_points,
     expected_rows,
     machine_load,
-    panel_rows,
     percentile,
     rss_mb,
     server_alive,
     streamlit_server,
 )
+
+from roiviz.methods import REGISTRY  # noqa: E402
 
 STRIDE = 16
 MAX_SESSIONS = 60  # a load test on this machine, bounded
@@ -95,8 +96,9 @@ async def open_session(browser, url: str, errors: list, index: int, load_timeout
     page.set_default_timeout(load_timeout * 1000)
     page.on("pageerror", lambda exc: errors.append(f"session {index}: page error: {exc}"))
     await page.goto(url + "/" + QUERY)
-    await page.wait_for_selector(".st-key-panel_precise_roi_pool [data-testid=stTable]")
-    await page.locator(".st-key-select_feature .nsewdrag").first.scroll_into_view_if_needed()
+    await page.wait_for_selector("[data-testid=stTable]")
+    await page.wait_for_function(STAGE_ANSWERED_JS, arg=-1, polling=200)
+    await page.locator(".roiviz-stage .surface[data-surface=map]").scroll_into_view_if_needed()
     return context, page
 
 
@@ -109,15 +111,14 @@ async def student(index: int, page, t_end: float, interval: float, timeout: floa
     next_at = loop.time()
     while loop.time() < t_end:
         try:
-            bb = await page.locator(".st-key-select_feature .nsewdrag").first.bounding_box()
-            points = drag_points(bb, rng)
-            old = await page.evaluate("() => new URLSearchParams(location.search).get('box')")
+            before = await page.evaluate(STAGE_MAP_JS)
+            points = drag_points(before["bb"], rng)
             await page.mouse.move(*points[0])
             await page.mouse.down()
             for p in points[1:]:
                 await page.mouse.move(*p)
             await page.mouse.up()
-            handle = await page.wait_for_function(PANELS_UPDATED_JS, arg=[old, STRIDE],
+            handle = await page.wait_for_function(STAGE_ANSWERED_JS, arg=before["seq"],
                                                   polling="raf", timeout=timeout * 1000)
             done = await handle.json_value()
             results.append((index, float(done["ms"]), done["box"], done["rows"]))
@@ -161,7 +162,8 @@ def check_tables(results) -> list[str]:
     bad = []
     for index, _ms, box, rows in results:
         values = tuple(float(v) for v in box.split(","))
-        if panel_rows(rows) != expected_rows(values, STRIDE):
+        want = {REGISTRY[m].label: row for m, row in expected_rows(values, STRIDE).items()}
+        if rows != want:
             bad.append(f"session {index}: tables differ from the engine for box {box}")
     return bad
 
@@ -175,8 +177,7 @@ def warm_up(url: str) -> None:
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1000})
             page.goto(url + "/" + QUERY)
-            page.wait_for_selector(".st-key-panel_precise_roi_pool [data-testid=stTable]",
-                                   timeout=120_000)
+            page.wait_for_function(STAGE_ANSWERED_JS, arg=-1, polling=200, timeout=120_000)
         finally:
             browser.close()
 

@@ -67,6 +67,13 @@ def cached_traces(map_key: str, channel: int, box: tuple, settings: Settings, me
     return trace_all(_values, box, settings, methods)
 
 
+@st.cache_resource(max_entries=16, show_spinner=False)
+def cached_reference_source(method: str) -> str:
+    """A method's reference code (read with ``inspect`` once per process, not on every release:
+    it was about a fifth of a release's script time, py-spy with benchmarks/hall.py)."""
+    return REGISTRY[method].reference_source()
+
+
 # ---------------------------------------------------------------------------------------------
 # State: the link on first load, widgets afterwards.
 
@@ -362,7 +369,7 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
     st.table([{"method": REGISTRY[m].label, **row} for m, row in summary_rows(traces).items()])
     with st.expander("Show the code"):
         for tab, method in zip(st.tabs([REGISTRY[m].label for m in traces]), traces):
-            tab.code(REGISTRY[method].reference_source(), language="python")
+            tab.code(cached_reference_source(method), language="python")
     query = current_state().to_query()
     st.query_params.from_dict(query)
     ui.exports(PLAYGROUND, "roiviz-playground",
