@@ -88,7 +88,9 @@ class Stage {
       this.bindEvents();
       this.observeSizes();
     }
-    if (first) this.seq = data.seq;
+    // A server session only counts up; a lower count means a new session (a restarted or
+    // replaced worker that restored the box from the link): start counting from its number.
+    if (first || data.seq < this.serverSeq) this.seq = data.seq;
     // The server's box wins once it has answered our last release (or for a typed box, a new
     // input, new settings: anything that did not come from this stage).
     if (data.seq >= this.seq) {
