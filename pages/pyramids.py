@@ -25,7 +25,7 @@ from roiviz.render_plotly import PLOTLY_CONFIG, method_figure, output_figure
 from roiviz.render_pyramid import pyramid_figure, size_sweep_figure
 from roiviz.samples import load_sample_image
 from roiviz.style import Style
-from roiviz.sweeps import sweep_box_sizes
+from roiviz.sweeps import PAGE_BOX_SIZES, sweep_box_sizes
 from roiviz.ui import (
     exports,
     load_link,
@@ -106,9 +106,8 @@ def pyramid_maps(img: str) -> tuple:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def size_sweep(out: int, conv: str, fixed: int, aligned: bool):
-    sizes = np.geomspace(24, 1024, 49)
-    return sweep_box_sizes(sizes, Settings(output_size=(out, out), convention=conv), fixed_stride=fixed,
-                           positions=32, aligned=aligned)
+    return sweep_box_sizes(PAGE_BOX_SIZES, Settings(output_size=(out, out), convention=conv),
+                           fixed_stride=fixed, aligned=aligned)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

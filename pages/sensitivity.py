@@ -33,7 +33,7 @@ from roiviz.params import SENSITIVITY
 from roiviz.render_mpl import sweep_figure
 from roiviz.style import Style
 from roiviz.render_pyramid import size_sweep_figure
-from roiviz.sweeps import sweep_box_sizes, sweep_offsets
+from roiviz.sweeps import PAGE_BOX_SIZES, sweep_box_sizes, sweep_offsets
 
 #: The sweep's settings (everything but the presenter toggle), by link key.
 KEYS = tuple(k for k in SENSITIVITY.keys() if k != "presenter")
@@ -49,8 +49,7 @@ def chart_files(result_key: tuple, presenter: bool, _result) -> tuple[bytes, byt
 @st.cache_data(max_entries=16, show_spinner="Sweeping box sizes...")
 def size_sweep(output_size: tuple[int, int], conv: str, fixed: int, presenter: bool):
     """The box-size sweep (24 to 1024 px, 32 placements each) and its chart as PNG."""
-    result = sweep_box_sizes(np.geomspace(24, 1024, 49), seed_example_settings(conv), fixed_stride=fixed,
-                             positions=32)
+    result = sweep_box_sizes(PAGE_BOX_SIZES, seed_example_settings(conv), fixed_stride=fixed)
     return result, figure_png(size_sweep_figure(result, style=Style(presenter=presenter)))
 
 

@@ -273,6 +273,11 @@ class SizeSweepResult:
                 "gained_percent": {m: {k: v.tolist() for k, v in d.items()} for m, d in self.gained.items()}}
 
 
+#: The box sizes the pages sweep: ``sqrt(w * h)`` from 24 to 1024 px, 49 steps evenly spaced on a
+#: log scale (so every level boundary, 112 / 224 / 448 px, has steps on both sides).
+PAGE_BOX_SIZES: tuple[float, ...] = tuple(float(v) for v in np.geomspace(24, 1024, 49))
+
+
 def sweep_box_sizes(sizes: Sequence[float], settings: Settings, *, fixed_stride: int = 16,
                     methods: Iterable[str] = SIZE_SWEEP_METHODS, positions: int = 32,
                     aspect: float = 1.0, aligned: bool = False,

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from roiviz.features import image_feature_map
 from roiviz.fpn import level_rule, trace_fpn_level
 from roiviz.samples import load_sample_image
-from roiviz.sweeps import sweep_box_sizes
+from roiviz.sweeps import PAGE_BOX_SIZES, sweep_box_sizes
 from roiviz.methods import METHODS, trace_all
 from roiviz.records import Settings
 
@@ -55,7 +55,7 @@ def test_default_box_level_steps_and_exports(media):
     for m in METHODS:
         np.testing.assert_allclose(doc["traces"][m]["output"], expected[m].output, atol=1e-6)
         assert doc["traces"][m]["settings"]["stride"] == 8
-    sweep = sweep_box_sizes(np.geomspace(24, 1024, 49), Settings(output_size=(7, 7)), fixed_stride=16,
+    sweep = sweep_box_sizes(PAGE_BOX_SIZES, Settings(output_size=(7, 7)), fixed_stride=16,
                             positions=32)
     np.testing.assert_allclose(doc["size_sweep"]["gained_percent"]["pyramid"]["roi_pool"],
                                sweep.gained["pyramid"]["roi_pool"])
@@ -150,7 +150,7 @@ def test_sensitivity_page_shows_the_box_size_sweep(media):
     assert len(at.image) == 2
     assert any("feature pyramid" in m.value for m in at.markdown)
     doc = check_files(downloads(at, media))
-    expected = sweep_box_sizes(np.geomspace(24, 1024, 49), Settings(output_size=(3, 3), convention="article"),
+    expected = sweep_box_sizes(PAGE_BOX_SIZES, Settings(output_size=(3, 3), convention="article"),
                                fixed_stride=8, positions=32)
     got = doc["size_sweep"]
     assert got["fixed_stride"] == 8 and got["convention"] == "article" and got["levels"] == expected.levels.tolist()
