@@ -1,10 +1,10 @@
 """Interactive figures (plotly), drawn from traces only: no geometry is recomputed here.
 
 Every figure is in the drawing frame of :mod:`roiviz.geometry` (feature units, cell ``(i, j)``
-spans ``[j, j+1) x [i, i+1)``, y pointing down) except :func:`image_figure`, which is in image
-pixels.
+spans ``[j, j+1) x [i, i+1)``, y pointing down). The Playground's drag surfaces are the live
+stage's (``assets/stage/``); the photo is encoded here for it (:func:`encode_display_image`).
 
-Speed (benchmarks/latency.py): a box drag redraws every figure, and Streamlit remounts each
+Speed: a new box redraws every figure (the Feature pyramids page), and Streamlit remounts each
 changed chart, so each must be cheap to build, to send and to draw.
 
 * Figures are built as plain plotly dicts (``*_spec``) and wrapped by :func:`to_figure`;
@@ -14,8 +14,6 @@ changed chart, so each must be cheap to build, to send and to draw.
   rectangle; only the RoI and the snapped box are shapes.
 * Axes never use automargin (margins are sized for the tick labels here), since an automargin
   makes plotly draw a chart twice.
-* Box selection needs no data points (plotly reports the box on an empty plot), so the
-  selectable views carry none.
 * The photo is sent as a JPEG at most :data:`DISPLAY_MAX_SIDE` pixels on a side
   (:func:`encode_display_image`; callers cache it per image).
 """
@@ -36,7 +34,6 @@ from .style import (
     OUTPUT_COLORSCALE,
     ROI_COLOR,
     BLACK,
-    HALO,
     MUTED,
     SAMPLE_COLOR,
     TRANSPARENT,
@@ -61,8 +58,6 @@ PLOTLY_CONFIG = {
 }
 #: Cell values are written in the cells when the map has at most this many cells.
 MAX_ANNOTATED_CELLS = 400
-#: The image view draws the feature-cell grid only up to this many cells per side.
-MAX_GRID_LINES = 128
 #: The photo shown under the image view is at most this many pixels on its longer side.
 DISPLAY_MAX_SIDE = 1024
 
@@ -244,42 +239,6 @@ def _crop(extent: Rect, values_shape: tuple[int, int]) -> tuple[slice, slice]:
     return slice(r1, r2), slice(c1, c2)
 
 
-def _selectable(layout: dict) -> None:
-    """Box selection (plotly reports the box even where there are no points to select)."""
-    layout.update(dragmode="select", selectdirection="any",
-                  newselection=dict(line=dict(color=SAMPLE_COLOR, width=2, dash="dot")),
-                  activeselection=dict(fillcolor=SAMPLE_COLOR, opacity=0.15))
-
-
-def feature_spec(values: np.ndarray, roi: Rect | None, *, zrange: tuple[float, float],
-                 style: Style = Style(), title: str = "Feature map: drag a box") -> dict:
-    """The input feature map ``[H, W]`` with the RoI (feature units); box-select to draw a RoI."""
-    height, width = values.shape
-    layout = _frame_layout(_view_extent((height, width), [roi]), style, title)
-    if roi is not None:
-        layout["shapes"] = _roi_shapes(roi, style)
-    _selectable(layout)
-    data = [_feature_heatmap(values, zrange), *_cell_values(values, zrange)]
-    _reserve_legend(layout, data, style)
-    return {"data": data, "layout": layout}
-
-
-def feature_figure(values: np.ndarray, roi: Rect | None, *, zrange: tuple[float, float],
-                   style: Style = Style(), title: str = "Feature map: drag a box",
-                   validate: bool = True) -> go.Figure:
-    """:func:`feature_spec` as a figure."""
-    return to_figure(feature_spec(values, roi, zrange=zrange, style=style, title=title),
-                     validate=validate)
-
-
-def encode_png(image: np.ndarray) -> str:
-    """An RGB ``uint8 [H, W, 3]`` image as a PNG data URI (callers cache it per image)."""
-    from PIL import Image
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image)).save(buf, format="PNG", optimize=False)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def encode_display_image(image: np.ndarray, max_side: int = DISPLAY_MAX_SIDE,
                          quality: int = 85) -> str:
     """An RGB ``uint8 [H, W, 3]`` image as a JPEG data URI for display, at most ``max_side``
@@ -296,42 +255,6 @@ def encode_display_image(image: np.ndarray, max_side: int = DISPLAY_MAX_SIDE,
     buf = io.BytesIO()
     img.save(buf, format="JPEG", quality=quality)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def image_spec(image_uri: str, image_shape: tuple[int, int], box: Rect | None, stride: float, *,
-               style: Style = Style(), title: str = "Image: drag a box") -> dict:
-    """The image (a data URI of ``image_shape = (H, W)`` pixels) with the RoI and the cell grid.
-
-    Grid lines every ``stride`` pixels show the feature cells the image is cut into (not when
-    there are more than :data:`MAX_GRID_LINES` cells a side: the lines would be mere noise).
-    """
-    height, width = image_shape
-    xs, ys = [], []
-    if max(width, height) / stride <= MAX_GRID_LINES:
-        for x in np.arange(stride, width, stride):
-            xs += [float(x), float(x), None]
-            ys += [0.0, float(height), None]
-        for y in np.arange(stride, height, stride):
-            xs += [0.0, float(width), None]
-            ys += [float(y), float(y), None]
-    grid = dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
-                line=dict(color=HALO, width=1), name="feature cells")
-    layout = _frame_layout((0.0, 0.0, float(width), float(height)), style, title)
-    layout["images"] = [dict(source=image_uri, xref="x", yref="y", x=0, y=0, sizex=width,
-                             sizey=height, sizing="stretch", layer="below")]
-    if box is not None:
-        layout["shapes"] = _roi_shapes(box, style)
-    _selectable(layout)
-    _reserve_legend(layout, [grid], style)
-    return {"data": [grid], "layout": layout}
-
-
-def image_figure(image_uri: str, image_shape: tuple[int, int], box: Rect | None, stride: float, *,
-                 style: Style = Style(), title: str = "Image: drag a box",
-                 validate: bool = True) -> go.Figure:
-    """:func:`image_spec` as a figure."""
-    return to_figure(image_spec(image_uri, image_shape, box, stride, style=style, title=title),
-                     validate=validate)
 
 
 def _sample_hover(s, values_label: str = "value") -> str:

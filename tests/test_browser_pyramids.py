@@ -9,15 +9,7 @@ Starts ``streamlit run app.py`` headless and drives Debian's /usr/bin/chromium w
 from __future__ import annotations
 
 import pytest
-from browser_support import ARTIFACTS, chromium_browser, require_chromium, streamlit_server
-
-
-@pytest.fixture(scope="module")
-def server():
-    require_chromium()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with streamlit_server() as url, chromium_browser() as browser:
-        yield url, browser
+from browser_support import ARTIFACTS
 
 
 def open_page(server, query: str, width: int, height: int):
