@@ -393,10 +393,18 @@ def playground() -> None:
     init_state()
     # A short title, so that the stage and all four panels fit under it on a projector.
     st.title(PAGE_TITLE)
-    st.caption("Drag the box on the photo or the feature map (or use the arrow keys) and watch RoI "
-               "Pool, RoI Warp, RoI Align and Precise RoI Pooling follow it: where each snaps the "
-               "box, how it cuts it into bins, where it samples and which value wins. Red "
-               "hatching is area a method ignores, green is area it reads by mistake.")
+    if st.session_state["presenter"]:
+        # A projector: the stage takes the whole width (the sidebar opens from its arrow) and
+        # the caption one line, so the photo, the map and all four panels fit on the screen.
+        st.set_page_config(initial_sidebar_state="collapsed")
+        st.caption("Drag the box (or use the arrow keys). Red hatching: area a method ignores; "
+                   "green: area it reads by mistake.")
+    else:
+        st.set_page_config(initial_sidebar_state="auto")
+        st.caption("Drag the box on the photo or the feature map (or use the arrow keys) and watch RoI "
+                   "Pool, RoI Warp, RoI Align and Precise RoI Pooling follow it: where each snaps the "
+                   "box, how it cuts it into bins, where it samples and which value wins. Red "
+                   "hatching is area a method ignores, green is area it reads by mistake.")
     ui.show_link_notices(PLAYGROUND)
     sidebar()
     state = current_state()

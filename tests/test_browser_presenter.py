@@ -86,12 +86,6 @@ MEASURE = """(figureSelector) => {
           viewport: [innerWidth, innerHeight]};
 }"""
 
-#: The live stage sets its own sizes inside its shadow root (assets/stage/stage.css, issue 8): 18 px
-#: text in presenter mode and one-line panel summaries cut with an ellipsis, which the page's
-#: presenter CSS cannot reach. Strict: the test fails as soon as the stage fits, to drop the mark.
-STAGE_GAP = pytest.mark.xfail(strict=True, reason="the stage's presenter text is 18 px and its "
-                              "panel summaries are cut (assets/stage/stage.css)")
-
 #: The Feature pyramids page (issue 11) draws its method panels with plotly, whose output
 #: heatmap writes three-digit numbers at a fixed size however narrow the cells
 #: (roiviz/render_plotly.py, output_figure): they overlap in presenter mode at 1280 x 720.
@@ -100,8 +94,7 @@ PLOTLY_GAP = pytest.mark.xfail(strict=True, reason="plotly output numbers overla
                                "(render_plotly.output_figure)")
 
 PAGES = [
-    pytest.param("playground", "/?presenter=1", "Playground", ".roiviz-stage .layout", marks=STAGE_GAP,
-                 id="playground"),
+    ("playground", "/?presenter=1", "Playground", ".roiviz-stage .layout"),
     ("walkthrough", "/walkthrough?step=6&conv=article&presenter=1", "Walkthrough",
      "[data-testid=stImage] img"),
     ("walkthrough-bilinear", "/walkthrough?step=9&conv=library&presenter=1", "Walkthrough",
