@@ -152,32 +152,37 @@ def _cell_values(values: np.ndarray, zrange: tuple[float, float], rows: slice = 
                  name="cell values")]
 
 
-def _margins(extent: Rect, style: Style, top: int = 40, bottom_extra: int = 0) -> dict:
-    """Fixed margins with room for the tick labels (automargin would draw the chart twice)."""
+def _margins(extent: Rect, style: Style, top: int = 40, bottom_extra: int = 0,
+             title_px: float = 0.0) -> dict:
+    """Fixed margins with room for the tick labels and a title of ``title_px`` (plotly centres
+    it in the top margin; automargin would draw the chart twice)."""
     _, y1, _, y2 = extent
     digits = max(len(f"{v:.0f}") for v in (y1, y2, y1 + 1, y2 - 1))
     tick = style.font_size - 1
     left = 10 + _TICK_LEN + int(0.62 * tick * digits) + 2
-    bottom = 10 + _TICK_LEN + int(1.3 * tick) + bottom_extra
-    return dict(l=left, r=10, t=top, b=bottom, autoexpand=True)
+    bottom = 10 + _TICK_LEN + int(1.6 * tick) + bottom_extra
+    return dict(l=left, r=10, t=max(top, int(1.8 * title_px) + 4), b=bottom, autoexpand=True)
 
 
-#: Legends are laid out for a plot this wide (a half-width panel on a 1280 px wide screen);
-#: on narrower screens plotly still grows the margin, at the cost of drawing the chart twice.
-_LEGEND_WIDTH = 440
+#: The narrowest a page draws a figure of this module (px): a phone's column, 390 px less the
+#: page's padding and a bordered container's. Legends and the numbers written in cells are laid
+#: out to fit at this width, so they fit at every wider one (a half-width panel on a 1280 px
+#: projector is about 440 px, on a 1500 px laptop about 560 px).
+MIN_FIGURE_WIDTH = 320
 
 
-def _legend_height(names: Sequence[str], style: Style) -> int:
+def _legend_height(names: Sequence[str], style: Style, width: float = MIN_FIGURE_WIDTH) -> int:
     """Height (px) of a horizontal legend of ``names`` below the plot, estimated like plotly
-    lays it out (30 px symbol + text per item, wrapped at :data:`_LEGEND_WIDTH`), so that the
-    margin holds it and plotly need not redraw the chart to make room."""
+    lays it out (30 px symbol + text per item, wrapped at ``width``), so that the margin holds
+    it at any figure width from ``width`` up (a wider figure wraps fewer rows and leaves some
+    room free) and plotly need not redraw the chart to make room."""
     if not names:
         return 0
     font = style.font_size - 2
     rows, used = 1, 0.0
     for name in names:
-        item = 50 + 0.42 * font * len(name)
-        if used and used + item > _LEGEND_WIDTH:
+        item = 50 + 0.5 * font * len(name)
+        if used and used + item > width:
             rows, used = rows + 1, 0.0
         used += item
     return int(rows * (1.3 * font + 15) + 8)
@@ -203,7 +208,7 @@ def _frame_layout(extent: Rect, style: Style, title: str, height: int | None = N
     xaxis, yaxis = _axes(extent, style)
     return dict(
         title=dict(text=title, font=dict(size=style.font_size + 2)),
-        height=height or style.panel_height, margin=_margins(extent, style),
+        height=height or style.panel_height, margin=_margins(extent, style, title_px=style.font_size + 2),
         font=dict(size=style.font_size), dragmode=False, hovermode="closest",
         # At the foot of the figure, under the tick labels, in a margin sized for it.
         legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, xanchor="left",
@@ -400,21 +405,45 @@ def _add_samples(data: list, trace: MethodTrace, style: Style) -> None:
             hovertext=[_sample_hover(s) for s in winners], hoverinfo="text"))
 
 
+def output_digits(output: np.ndarray, cell_px: float, font_px: float) -> int:
+    """How many significant digits of the output's numbers fit in a cell ``cell_px`` wide and
+    high at ``font_px`` (3, 2, or 0 for none: hover only), as the stage and the exports decide.
+
+    A number fits when the longest one, at about 0.58 em a character plus 8 px of room, is no
+    wider than the cell, and the cell is at least 1.4 em high.
+    """
+    if cell_px < 1.4 * font_px:
+        return 0
+    for digits in (3, 2):
+        longest = max(len(f"{v:.{digits}g}") for v in np.asarray(output, dtype=np.float64).ravel())
+        if 0.58 * font_px * longest + 8 <= cell_px:
+            return digits
+    return 0
+
+
 def output_spec(trace: MethodTrace, *, zrange: tuple[float, float], style: Style = Style()) -> dict:
-    """The method's output ``[PH, PW]`` as an annotated heatmap on a shared colour scale."""
+    """The method's output ``[PH, PW]`` as a heatmap on a shared colour scale, its numbers
+    written in the cells where they fit (:func:`output_digits`) at the smallest cells the
+    figure gets: its height, or :data:`MIN_FIGURE_WIDTH` if that is narrower (hover always)."""
     out = trace.output
     ph, pw = out.shape
+    font = max(style.font_size - 2, 8)
     heatmap = dict(
         type="heatmap", z=out, zmin=float(zrange[0]), zmax=float(zrange[1]),
-        colorscale=_OUTPUT_SCALE, showscale=False, textfont=dict(size=max(style.font_size - 2, 8)),
+        colorscale=_OUTPUT_SCALE, showscale=False, textfont=dict(size=font),
         hovertemplate="output (row %{y}, col %{x}) = %{z:.5g}<extra></extra>")
-    if ph * pw <= 196:
-        heatmap["texttemplate"] = "%{z:.3~g}"
     tick = dict(showgrid=False, zeroline=False, dtick=1, constrain="domain", automargin=False,
                 ticks="outside", ticklabeloverflow="allow", ticklen=_TICK_LEN, tickfont=dict(size=style.font_size - 1))
     extent = (-0.5, -0.5, pw - 0.5, ph - 0.5)
+    margin = _margins(extent, style, top=30, title_px=style.font_size)
+    # Cells tall enough for three digits at this font when the output is small (3 x 3).
+    per_cell = 3.3 * font if style.presenter else 40
+    height = int(max(140, min(320, per_cell * ph + margin["t"] + margin["b"])))
+    cell = min((height - margin["t"] - margin["b"]) / ph, (MIN_FIGURE_WIDTH - margin["l"] - margin["r"]) / pw)
+    if digits := output_digits(out, cell, font):
+        heatmap["texttemplate"] = f"%{{z:.{digits}~g}}"
     layout = dict(
-        height=max(140, min(320, 40 * ph + 60)), margin=_margins(extent, style, top=30),
+        height=height, margin=margin,
         title=dict(text=f"{trace.label}: output {ph} x {pw}", font=dict(size=style.font_size)),
         font=dict(size=style.font_size), dragmode=False,
         xaxis=dict(tick), yaxis=dict(tick, autorange="reversed", scaleanchor="x"))

@@ -19,7 +19,7 @@ WIDTH, HEIGHT = 1280, 720
 #: which texts are cut off (ellipsis or clipped by an ancestor), and where the figure is.
 MEASURE = """(figureSelector) => {
   const root = document.querySelector('.stApp');
-  const texts = [];
+  const texts = [], owners = [];   // owners[i]: the element holding texts[i]
   // The page and every shadow root in it (the live stage is a component in one).
   const roots = [root, ...[...root.querySelectorAll('*')].filter(e => e.shadowRoot).map(e => e.shadowRoot)];
   const up = (e) => e.parentElement || (e.getRootNode().host || null);
@@ -62,6 +62,7 @@ MEASURE = """(figureSelector) => {
       }
     }
     if (hidden) continue;
+    owners.push(el);
     texts.push({text: text.slice(0, 60), size: parseFloat(cs.fontSize), cut,
                 where: (el.closest('[data-testid]') || el).dataset.testid || el.tagName,
                 rects: rects.map(r => [r.left, r.top, r.right, r.bottom])});
@@ -77,7 +78,9 @@ MEASURE = """(figureSelector) => {
   for (const img of document.querySelectorAll('.stApp img, .stApp canvas, .stApp .js-plotly-plot')) {
     const r = img.getBoundingClientRect();
     const box = [r.left, r.top, r.right, r.bottom];
-    for (const t of texts) if (t.rects.some(a => hit(a, box))) overlaps.push(['<figure>', t.text]);
+    texts.forEach((t, i) => {
+      if (!img.contains(owners[i]) && t.rects.some(a => hit(a, box))) overlaps.push(['<figure>', t.text]);
+    });
   }
   let fig = document.querySelector(figureSelector);
   for (const scope of roots) fig = fig || scope.querySelector(figureSelector);
@@ -85,13 +88,6 @@ MEASURE = """(figureSelector) => {
   return {texts, overlaps, figure: f && [f.left, f.top, f.right, f.bottom],
           viewport: [innerWidth, innerHeight]};
 }"""
-
-#: The Feature pyramids page (issue 11) draws its method panels with plotly, whose output
-#: heatmap writes three-digit numbers at a fixed size however narrow the cells
-#: (roiviz/render_plotly.py, output_figure): they overlap in presenter mode at 1280 x 720.
-#: Strict: the test fails as soon as they fit, to drop the mark.
-PLOTLY_GAP = pytest.mark.xfail(strict=True, reason="plotly output numbers overlap in narrow cells "
-                               "(render_plotly.output_figure)")
 
 PAGES = [
     ("playground", "/?presenter=1", "Playground", ".roiviz-stage .layout"),
@@ -102,8 +98,7 @@ PAGES = [
     ("sensitivity", "/sensitivity?presenter=1", "Sub-pixel sensitivity", "[data-testid=stImage] img"),
     ("gradients", "/gradients?presenter=1", "Gradient flow", "[data-testid=stImage] img"),
     ("evidence", "/evidence?table=2d&presenter=1", "Evidence", "[data-testid=stImage] img"),
-    pytest.param("pyramids", "/pyramids?presenter=1", "Feature pyramids", "[data-testid=stImage] img",
-                 marks=PLOTLY_GAP, id="pyramids"),
+    ("pyramids", "/pyramids?presenter=1", "Feature pyramids", "[data-testid=stImage] img"),
 ]
 
 
@@ -131,8 +126,7 @@ def _settled(pg, figure: str) -> None:
     pg.wait_for_timeout(800)     # fonts and the last layout pass
 
 
-@pytest.mark.parametrize("name, path, title, figure", PAGES,
-                         ids=[p.id if hasattr(p, "id") else p[0] for p in PAGES])
+@pytest.mark.parametrize("name, path, title, figure", PAGES, ids=[p[0] for p in PAGES])
 def test_presenter_mode_fits_a_projector(presenter_page, name, path, title, figure):
     pg = presenter_page
     pg.goto(pg.url_base + path)

@@ -387,7 +387,10 @@ export function drawPanel(p, trace, ctx) {
         set(e, "class", win ? "sample winner" : (s.on_map ? "sample" : "sample off-map"));
       }
     }
-    if (k > 1) note = `Showing 1 in ${k * k} of ${total} samples (too dense to draw them all).`;
+    if (k > 1) {
+      note = style.presenter ? `1 in ${k * k} of ${total} samples drawn`
+        : `Showing 1 in ${k * k} of ${total} samples (too dense to draw them all).`;
+    }
   }
   for (let i = 0; i < p.pools.circles.length; i++) {
     const want = i < n ? "" : "none";
