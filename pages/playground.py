@@ -26,6 +26,7 @@ from roiviz.records import Settings
 from roiviz.render_mpl import comparison_figure
 from roiviz.render_plotly import encode_display_image
 from roiviz.stage import stage_data
+from roiviz.thinned import export_traces
 from roiviz.state import (PlaygroundState, box_outside_share, box_problem, default_box,
                           samples_per_method)
 from roiviz.style import Style
@@ -372,9 +373,16 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
             tab.code(cached_reference_source(method), language="python")
     query = current_state().to_query()
     st.query_params.from_dict(query)
+
+    def figure_traces():
+        """The traces the exported figure draws: the server's, and past the sample budget a
+        thinned trace (roiviz.thinned) for RoI Warp and RoI Align instead of none."""
+        thinned = export_traces(values, box, state.settings(), heavy)
+        return {m: traces[m] if m in traces else thinned[m] for m in methods if m in traces or m in thinned}
+
     ui.exports(PLAYGROUND, "roiviz-playground",
-               lambda: figure_png(comparison_figure(traces, values, style=style)),
-               lambda: figure_svg(comparison_figure(traces, values, style=style)),
+               lambda: figure_png(comparison_figure(figure_traces(), values, style=style)),
+               lambda: figure_svg(comparison_figure(figure_traces(), values, style=style)),
                lambda: trace_json(traces, {"query": query, "pooled_at_stride": stride,
                                            **({"pyramid_level": level.to_dict(),
                                                "level_formula": level.formula} if level else {})}),
