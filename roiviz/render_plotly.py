@@ -165,27 +165,20 @@ def _margins(extent: Rect, style: Style, top: int = 40, bottom_extra: int = 0,
 
 
 #: The narrowest a page draws a figure of this module (px): a phone's column, 390 px less the
-#: page's padding and a bordered container's. Legends and the numbers written in cells are laid
-#: out to fit at this width, so they fit at every wider one (a half-width panel on a 1280 px
-#: projector is about 440 px, on a 1500 px laptop about 560 px).
+#: page's padding and a bordered container's. The numbers written in cells are laid out to fit
+#: at this width, so they fit at every wider one (a half-width panel on a 1280 px projector is
+#: about 440 px, on a 1500 px laptop about 480 px).
 MIN_FIGURE_WIDTH = 320
 
 
-def _legend_height(names: Sequence[str], style: Style, width: float = MIN_FIGURE_WIDTH) -> int:
-    """Height (px) of a horizontal legend of ``names`` below the plot, estimated like plotly
-    lays it out (30 px symbol + text per item, wrapped at ``width``), so that the margin holds
-    it at any figure width from ``width`` up (a wider figure wraps fewer rows and leaves some
-    room free) and plotly need not redraw the chart to make room."""
+def _legend_height(names: Sequence[str], style: Style) -> int:
+    """Height (px) of the legend below the plot, one entry a row (``orientation="v"``), so that
+    the bottom margin holds it whatever the figure's width and plotly need not redraw the chart
+    to make room."""
     if not names:
         return 0
     font = style.font_size - 2
-    rows, used = 1, 0.0
-    for name in names:
-        item = 50 + 0.5 * font * len(name)
-        if used and used + item > width:
-            rows, used = rows + 1, 0.0
-        used += item
-    return int(rows * (1.3 * font + 15) + 8)
+    return int(len(names) * max(1.3 * font + 4, 19) + 10)
 
 
 def _reserve_legend(layout: dict, data: Sequence[dict], style: Style) -> None:
@@ -211,8 +204,10 @@ def _frame_layout(extent: Rect, style: Style, title: str, height: int | None = N
         height=height or style.panel_height, margin=_margins(extent, style, title_px=style.font_size + 2),
         font=dict(size=style.font_size), dragmode=False, hovermode="closest",
         # At the foot of the figure, under the tick labels, in a margin sized for it.
-        legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, xanchor="left",
-                    x=0, font=dict(size=style.font_size - 2)),
+        # One entry a row: its height does not depend on the figure's width, so the margin
+        # below the tick labels (_reserve_legend) holds it on any screen.
+        legend=dict(orientation="v", yref="container", yanchor="bottom", y=0, xanchor="left",
+                    x=0, font=dict(size=style.font_size - 2), tracegroupgap=0),
         plot_bgcolor=WHITE, uirevision="keep", xaxis=xaxis, yaxis=yaxis)
 
 
@@ -405,25 +400,31 @@ def _add_samples(data: list, trace: MethodTrace, style: Style) -> None:
             hovertext=[_sample_hover(s) for s in winners], hoverinfo="text"))
 
 
-def output_digits(output: np.ndarray, cell_px: float, font_px: float) -> int:
-    """How many significant digits of the output's numbers fit in a cell ``cell_px`` wide and
-    high at ``font_px`` (3, 2, or 0 for none: hover only), as the stage and the exports decide.
+#: Number formats for the output's cells, most precise first: plotly's (d3) text template and
+#: Python's format of the same text (d3's ``~`` trims zeros as Python's ``g`` does).
+OUTPUT_FORMATS = (("%{z:.3~g}", ".3g"), ("%{z:.2f}", ".2f"))
 
-    A number fits when the longest one, at about 0.58 em a character plus 8 px of room, is no
-    wider than the cell, and the cell is at least 1.4 em high.
+
+def output_number_format(output: np.ndarray, cell_px: float, font_px: float) -> str | None:
+    """The first of :data:`OUTPUT_FORMATS` whose longest number fits a cell ``cell_px`` wide
+    and high at ``font_px`` (its text template), or ``None``: no numbers, hover only.
+
+    A number fits when, at about 0.58 em a character plus 8 px of room, it is no wider than
+    the cell, and the cell is at least 1.4 em high (as the stage and the exports decide).
     """
     if cell_px < 1.4 * font_px:
-        return 0
-    for digits in (3, 2):
-        longest = max(len(f"{v:.{digits}g}") for v in np.asarray(output, dtype=np.float64).ravel())
+        return None
+    flat = np.asarray(output, dtype=np.float64).ravel()
+    for template, python in OUTPUT_FORMATS:
+        longest = max(len(format(v, python)) for v in flat)
         if 0.58 * font_px * longest + 8 <= cell_px:
-            return digits
-    return 0
+            return template
+    return None
 
 
 def output_spec(trace: MethodTrace, *, zrange: tuple[float, float], style: Style = Style()) -> dict:
     """The method's output ``[PH, PW]`` as a heatmap on a shared colour scale, its numbers
-    written in the cells where they fit (:func:`output_digits`) at the smallest cells the
+    written in the cells where they fit (:func:`output_number_format`) at the smallest cells the
     figure gets: its height, or :data:`MIN_FIGURE_WIDTH` if that is narrower (hover always)."""
     out = trace.output
     ph, pw = out.shape
@@ -440,8 +441,8 @@ def output_spec(trace: MethodTrace, *, zrange: tuple[float, float], style: Style
     per_cell = 3.3 * font if style.presenter else 40
     height = int(max(140, min(320, per_cell * ph + margin["t"] + margin["b"])))
     cell = min((height - margin["t"] - margin["b"]) / ph, (MIN_FIGURE_WIDTH - margin["l"] - margin["r"]) / pw)
-    if digits := output_digits(out, cell, font):
-        heatmap["texttemplate"] = f"%{{z:.{digits}~g}}"
+    if template := output_number_format(out, cell, font):
+        heatmap["texttemplate"] = template
     layout = dict(
         height=height, margin=margin,
         title=dict(text=f"{trace.label}: output {ph} x {pw}", font=dict(size=style.font_size)),

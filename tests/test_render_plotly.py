@@ -119,3 +119,33 @@ def test_values_written_in_cells_are_legible_on_every_cell():
     hi, lo = np.maximum(cell_lum, text_lum), np.minimum(cell_lum, text_lum)
     assert ((hi + 0.05) / (lo + 0.05)).min() >= 4.5
     assert set(text["text"]) == {f"{v:.3g}" for v in toy.ravel()}
+
+
+def test_output_numbers_are_written_only_where_they_fit():
+    """The heatmap writes the most precise numbers that fit its smallest cells, else none."""
+    out = np.array([[0.123456, 12.5], [0.5, 0.007]], dtype=np.float32)
+    font = 20
+    chosen = {cell: R.output_number_format(out, cell, font) for cell in (20, 40, 70, 90, 120)}
+    assert chosen[20] is None and chosen[40] is None          # under 1.4 em high, or too narrow
+    for cell, template in chosen.items():
+        if template is not None:
+            python = dict(R.OUTPUT_FORMATS)[template]
+            assert max(len(format(float(v), python)) for v in out.ravel()) * 0.58 * font + 8 <= cell
+    assert chosen[120] == R.OUTPUT_FORMATS[0][0]              # room for three digits: the most precise
+    # The figure asks for it with its smallest cells: a 3 x 3 output gets numbers in presenter
+    # mode, 14 x 14 none (hover only), and the text size is the presenter font.
+    for size, written in ((3, True), (14, False)):
+        trace = trace_all(VALUES, BOXES[0], Settings(output_size=(size, size), stride=16.0, sampling_ratio=1))["roi_align"]
+        heat = R.output_spec(trace, zrange=(0.0, 1.0), style=Style(presenter=True))["data"][0]
+        assert ("texttemplate" in heat) == written
+        assert heat["textfont"]["size"] >= 20
+
+
+def test_legend_height_does_not_depend_on_the_width():
+    """One legend entry a row: the bottom margin reserved holds it on a phone and a projector."""
+    trace = trace_all(VALUES, BOXES[0], SETTINGS[0])["roi_align"]
+    spec = R.method_spec(trace, VALUES, zrange=(0.0, 1.0), style=Style(presenter=True))
+    assert spec["layout"]["legend"]["orientation"] == "v"
+    entries = [d for d in spec["data"] if d.get("showlegend", True) and d.get("type") == "scatter"]
+    entries += [s for s in spec["layout"]["shapes"] if s.get("showlegend")]
+    assert spec["layout"]["margin"]["b"] >= len(entries) * 1.3 * (Style(presenter=True).font_size - 2)
