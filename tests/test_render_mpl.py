@@ -211,8 +211,9 @@ def _text_boxes(fig, renderer) -> list[tuple[str, Bbox]]:
         if id(t) not in drawn or not t.get_visible() or not t.get_text().strip():
             continue
         box = t.get_window_extent(renderer)
-        if t.get_clip_on() and t.axes is not None:
-            clipped = Bbox.intersection(box, t.axes.bbox)
+        clip = t.get_clip_box() if t.get_clip_on() else None   # titles have none: never clipped
+        if clip is not None:
+            clipped = Bbox.intersection(box, clip)
             if clipped is None or clipped.width <= 0 or clipped.height <= 0:
                 continue
         out.append((t.get_text(), box))
