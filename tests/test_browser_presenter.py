@@ -135,6 +135,12 @@ def test_presenter_mode_fits_a_projector(presenter_page, name, path, title, figu
     pg.screenshot(path=str(ARTIFACTS / f"presenter-{name}-1280x720.png"))
     m = pg.evaluate(MEASURE, figure)
     assert m["viewport"] == [WIDTH, HEIGHT]
+    _assert_fits(m)
+    left, top, right, bottom = m["figure"]
+    assert (right - left) * (bottom - top) >= 0.2 * WIDTH * HEIGHT   # and not shrunk to a stamp
+
+
+def _assert_fits(m) -> None:
     small = [(t["text"], t["size"], t["where"]) for t in m["texts"] if t["size"] < PRESENTER_MIN_PX - 0.01]
     assert not small, small[:12]
     assert not m["overlaps"], m["overlaps"][:12]
@@ -142,7 +148,24 @@ def test_presenter_mode_fits_a_projector(presenter_page, name, path, title, figu
     assert not cut, cut[:12]
     left, top, right, bottom = m["figure"]
     assert left >= -0.5 and top >= -0.5 and right <= WIDTH + 0.5 and bottom <= HEIGHT + 0.5, m["figure"]
-    assert (right - left) * (bottom - top) >= 0.2 * WIDTH * HEIGHT   # and not shrunk to a stamp
+
+
+def test_playground_presenter_collapses_the_sidebar_and_fits_with_it_open(presenter_page):
+    """Presenter mode gives the stage the whole width (the sidebar starts collapsed); a lecturer
+    who opens the sidebar to change a setting still sees every panel, at 20 px, uncut."""
+    pg = presenter_page
+    pg.goto(pg.url_base + "/?presenter=1")
+    pg.wait_for_selector("h1:has-text('Playground')")
+    _settled(pg, ".roiviz-stage .layout")
+    assert pg.locator("[data-testid=stSidebar]").get_attribute("data-collapsed") == "true"
+    pg.locator("[data-testid=stExpandSidebarButton]").first.click()
+    pg.locator("[data-testid=stSidebar][data-collapsed=false]").wait_for(state="attached")
+    pg.wait_for_timeout(1200)   # the sidebar's slide and the stage's layout pass
+    pg.screenshot(path=str(ARTIFACTS / "presenter-playground-sidebar-1280x720.png"))
+    m = pg.evaluate(MEASURE, ".roiviz-stage .layout")
+    _assert_fits(m)
+    stage = pg.locator(".roiviz-stage .layout").bounding_box()
+    assert stage["x"] >= pg.locator("[data-testid=stSidebar]").bounding_box()["width"] - 1
 
 
 def test_gif_download_from_the_sensitivity_page(presenter_page):
