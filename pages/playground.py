@@ -26,6 +26,7 @@ from roiviz.records import Settings
 from roiviz.render_mpl import comparison_figure
 from roiviz.render_plotly import encode_display_image
 from roiviz.stage import stage_data
+from roiviz.thinned import export_traces
 from roiviz.state import (PlaygroundState, box_outside_share, box_problem, default_box,
                           samples_per_method)
 from roiviz.style import Style
@@ -372,9 +373,16 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
             tab.code(cached_reference_source(method), language="python")
     query = current_state().to_query()
     st.query_params.from_dict(query)
+
+    def figure_traces():
+        """The traces the exported figure draws: the server's, and past the sample budget a
+        thinned trace (roiviz.thinned) for RoI Warp and RoI Align instead of none."""
+        thinned = export_traces(values, box, state.settings(), heavy)
+        return {m: traces[m] if m in traces else thinned[m] for m in methods if m in traces or m in thinned}
+
     ui.exports(PLAYGROUND, "roiviz-playground",
-               lambda: figure_png(comparison_figure(traces, values, style=style)),
-               lambda: figure_svg(comparison_figure(traces, values, style=style)),
+               lambda: figure_png(comparison_figure(figure_traces(), values, style=style)),
+               lambda: figure_svg(comparison_figure(figure_traces(), values, style=style)),
                lambda: trace_json(traces, {"query": query, "pooled_at_stride": stride,
                                            **({"pyramid_level": level.to_dict(),
                                                "level_formula": level.formula} if level else {})}),
@@ -393,10 +401,18 @@ def playground() -> None:
     init_state()
     # A short title, so that the stage and all four panels fit under it on a projector.
     st.title(PAGE_TITLE)
-    st.caption("Drag the box on the photo or the feature map (or use the arrow keys) and watch RoI "
-               "Pool, RoI Warp, RoI Align and Precise RoI Pooling follow it: where each snaps the "
-               "box, how it cuts it into bins, where it samples and which value wins. Red "
-               "hatching is area a method ignores, green is area it reads by mistake.")
+    if st.session_state["presenter"]:
+        # A projector: the stage takes the whole width (the sidebar opens from its arrow) and
+        # the caption one line, so the photo, the map and all four panels fit on the screen.
+        st.set_page_config(initial_sidebar_state="collapsed")
+        st.caption("Drag the box (or use the arrow keys). Red hatching: area a method ignores; "
+                   "green: area it reads by mistake.")
+    else:
+        st.set_page_config(initial_sidebar_state="auto")
+        st.caption("Drag the box on the photo or the feature map (or use the arrow keys) and watch RoI "
+                   "Pool, RoI Warp, RoI Align and Precise RoI Pooling follow it: where each snaps the "
+                   "box, how it cuts it into bins, where it samples and which value wins. Red "
+                   "hatching is area a method ignores, green is area it reads by mistake.")
     ui.show_link_notices(PLAYGROUND)
     sidebar()
     state = current_state()

@@ -31,6 +31,7 @@ from roiviz.ui import (
     load_link,
     next_in_lesson,
     presenter_toggle,
+    presenting,
     show_link_notices,
     sync_query,
     widget,
@@ -139,12 +140,16 @@ def pooled_by_the_module(img: str, box, settings: Settings, aligned: bool) -> np
 
 load_link(PYRAMIDS, apply_link)
 st.title("Feature pyramids")
-st.markdown(
-    "Detectors with a Feature Pyramid Network (Mask R-CNN, torchvision's and Detectron2's Faster "
-    "R-CNN) do not pool every box from one map. The backbone gives maps **P2 to P5** with strides "
-    "4, 8, 16 and 32 pixels, and each box is pooled from **one** of them, chosen by its size: small "
-    "boxes from the fine P2, large ones from the coarse P5. Since the level sets the stride, it "
-    "also sets how many cells wide the box is, and so how much rounding to whole cells costs it.")
+# On a projector the pyramid comes first, right under the title, and the introduction waits in
+# an expander under it, so that the figure is on the screen without scrolling.
+figure_slot = st.container() if presenting() else None
+with st.expander("What a feature pyramid does") if presenting() else st.container():
+    st.markdown(
+        "Detectors with a Feature Pyramid Network (Mask R-CNN, torchvision's and Detectron2's Faster "
+        "R-CNN) do not pool every box from one map. The backbone gives maps **P2 to P5** with strides "
+        "4, 8, 16 and 32 pixels, and each box is pooled from **one** of them, chosen by its size: small "
+        "boxes from the fine P2, large ones from the coarse P5. Since the level sets the stride, it "
+        "also sets how many cells wide the box is, and so how much rounding to whole cells costs it.")
 show_link_notices(PYRAMIDS)
 
 with st.sidebar:
@@ -202,7 +207,7 @@ with st.container(border=True, key="pyr_level"):
                 f"{'finest' if level.level == PYRAMID_LEVELS[0] else 'coarsest'} there is.")
 
 png, svg = pyramid_files(state["img"], box, channel, aligned, style.presenter)
-st.image(png, width="stretch")
+(figure_slot or st).image(png, width="stretch")
 
 st.subheader(f"The four methods on P{level.level}")
 settings = Settings(output_size=(int(state["out"]),) * 2, stride=float(level.stride),

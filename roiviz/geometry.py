@@ -46,8 +46,10 @@ REDUCES = ("avg", "max")
 #: Largest sampling ratio (samples per bin side) the app offers.
 MAX_SAMPLING_RATIO = 16
 #: The sample budget: the most bilinear samples one method records for one RoI (a trace
-#: refuses more, the Playground asks for smaller settings instead, the figures draw them all).
-#: Tracing costs about 0.15 ms per sample in Python, so 4096 samples take about 0.6 s.
+#: refuses more, the Playground asks for smaller settings instead, the figures draw them all;
+#: an export past it draws from :func:`roiviz.thinned.thinned_trace`). A sample's record holds
+#: about 670 bytes: 14 x 14 bins at ratio 16 (50,176 samples) would be a 34 MB trace in the
+#: shared trace cache and 12.5 MB of JSON, and take 0.5-0.8 s.
 SAMPLE_BUDGET = 4096
 
 __all__ = [

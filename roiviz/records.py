@@ -170,6 +170,9 @@ class MethodTrace:
         map_shape: ``(H, W)`` of the feature map.
         areas: lost / gained / outside areas.
         notes: sentences about conventions worth showing next to the figure.
+        sample_step: ``(ky, kx)``: the bins' ``samples`` are every ``ky``-th row and ``kx``-th
+            column of the ``grid`` (from row ``ky // 2``, column ``kx // 2``), row-major;
+            ``(1, 1)`` (every trace but an export's :func:`roiviz.thinned.thinned_trace`): all.
     """
 
     method: str
@@ -186,6 +189,7 @@ class MethodTrace:
     map_shape: tuple[int, int]
     areas: Areas
     notes: tuple[str, ...] = field(default=())
+    sample_step: tuple[int, int] = (1, 1)
 
     def bin(self, row: int, col: int) -> Bin:
         return self.bins[row * self.settings.output_size[1] + col]
@@ -230,6 +234,7 @@ class MethodTrace:
             "areas": areas,
             "bins": [asdict(b) for b in self.bins],
             "notes": list(self.notes),
+            **({"sample_step": list(self.sample_step)} if self.sample_step != (1, 1) else {}),
         }
 
 

@@ -302,16 +302,24 @@ def _frame(ax, extent: Rect, style: Style, title: str | None) -> None:
         ax.set_title(title, fontsize=_pt(style) * 1.05, loc="left")
 
 
+def _recorded_grid(trace: MethodTrace) -> tuple[int, int]:
+    """Sample rows and columns recorded per bin (the grid, or a thinned trace's subset of it)."""
+    (gy, gx), (sy, sx) = trace.grid, trace.sample_step
+    return len(range(sy // 2, gy, sy)), len(range(sx // 2, gx, sx))
+
+
 def _thinning(trace: MethodTrace, bin_pt: tuple[float, float], style: Style) -> tuple[float, int]:
-    """``(marker diameter in points, k)``: draw every ``k``-th sample row and column of a bin.
+    """``(marker diameter in points, k)``: draw every ``k``-th recorded sample row and column
+    of a bin (of a thinned trace, :mod:`roiviz.thinned`, every ``k``-th of those it recorded).
 
     The marker is at most the style's size and half the spacing of the samples; when even
     :data:`MIN_MARKER_PT` markers would cover more than :data:`MAX_SAMPLE_COVER` of a bin, only
     every ``k``-th row and column is drawn.
     """
-    gy, gx = trace.grid
+    gy, gx = _recorded_grid(trace)
+    sy, sx = trace.sample_step
     bw, bh = bin_pt
-    spacing = min(bw / max(gx, 1), bh / max(gy, 1))
+    spacing = min(bw * sx / max(trace.grid[1], 1), bh * sy / max(trace.grid[0], 1))
     diameter = float(np.clip(0.5 * spacing, MIN_MARKER_PT, style.marker_size * 1.1))
     def covers(d: float, k: int) -> float:   # share of the bin covered (with the white edge)
         shown = len(range(k // 2, gy, k)) * len(range(k // 2, gx, k))
@@ -455,10 +463,11 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
         bins = [b for b in trace.bins if b.samples]
         if bins:
             gy, gx = trace.grid
+            ry, rx = _recorded_grid(trace)
             bw = min((b.rect[2] - b.rect[0]) for b in bins if b.rect) if any(b.rect for b in bins) else 1.0
             bh = min((b.rect[3] - b.rect[1]) for b in bins if b.rect) if any(b.rect for b in bins) else 1.0
             diameter, k = _thinning(trace, (bw * cell_pt, bh * cell_pt), style)
-            keep = {iy * gx + ix for iy in range(k // 2, gy, k) for ix in range(k // 2, gx, k)}
+            keep = {iy * rx + ix for iy in range(k // 2, ry, k) for ix in range(k // 2, rx, k)}
             samples = [s for b in bins for i, s in enumerate(b.samples) if i in keep]
             on = [s for s in samples if s.on_map]
             off = [s for s in samples if not s.on_map]
@@ -470,7 +479,10 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
             if off:
                 ax.scatter([s.x for s in off], [s.y for s in off], s=ms, c=MUTED, marker="X",
                            edgecolors=WHITE, linewidths=edge, zorder=9, gid="roiviz-samples")
-            shown = (f"; every {_ordinal(k)} row and column shown" if k > 1 else "")
+            step_y, step_x = k * trace.sample_step[0], k * trace.sample_step[1]
+            shown = ("" if step_y == step_x == 1
+                     else f"; every {_ordinal(step_y)} row and column shown" if step_y == step_x
+                     else f"; every {_ordinal(step_y)} row and {_ordinal(step_x)} column shown")
             handles.append(Line2D([], [], marker="o", linestyle="none", markersize=style.marker_size,
                                   markerfacecolor=SAMPLE_COLOR, markeredgecolor=WHITE,
                                   label=f"sampling points ({gy} x {gx} per bin{shown})"))
@@ -492,7 +504,9 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
 
 
 def _ordinal(k: int) -> str:
-    return f"{k}{'nd' if k == 2 else 'rd' if k == 3 else 'th'}"
+    """``1st``, ``2nd``, ``3rd``, ``4th``, ..., ``11th``, ``21st``."""
+    suffix = "th" if k % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"{k}{suffix}"
 
 
 def _draw_neighbours(ax, trace: MethodTrace, focus: tuple[int, int, int], style: Style,

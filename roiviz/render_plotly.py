@@ -1,10 +1,10 @@
 """Interactive figures (plotly), drawn from traces only: no geometry is recomputed here.
 
 Every figure is in the drawing frame of :mod:`roiviz.geometry` (feature units, cell ``(i, j)``
-spans ``[j, j+1) x [i, i+1)``, y pointing down) except :func:`image_figure`, which is in image
-pixels.
+spans ``[j, j+1) x [i, i+1)``, y pointing down). The Playground's drag surfaces are the live
+stage's (``assets/stage/``); the photo is encoded here for it (:func:`encode_display_image`).
 
-Speed (benchmarks/latency.py): a box drag redraws every figure, and Streamlit remounts each
+Speed: a new box redraws every figure (the Feature pyramids page), and Streamlit remounts each
 changed chart, so each must be cheap to build, to send and to draw.
 
 * Figures are built as plain plotly dicts (``*_spec``) and wrapped by :func:`to_figure`;
@@ -14,8 +14,6 @@ changed chart, so each must be cheap to build, to send and to draw.
   rectangle; only the RoI and the snapped box are shapes.
 * Axes never use automargin (margins are sized for the tick labels here), since an automargin
   makes plotly draw a chart twice.
-* Box selection needs no data points (plotly reports the box on an empty plot), so the
-  selectable views carry none.
 * The photo is sent as a JPEG at most :data:`DISPLAY_MAX_SIDE` pixels on a side
   (:func:`encode_display_image`; callers cache it per image).
 """
@@ -36,7 +34,6 @@ from .style import (
     OUTPUT_COLORSCALE,
     ROI_COLOR,
     BLACK,
-    HALO,
     MUTED,
     SAMPLE_COLOR,
     TRANSPARENT,
@@ -61,8 +58,6 @@ PLOTLY_CONFIG = {
 }
 #: Cell values are written in the cells when the map has at most this many cells.
 MAX_ANNOTATED_CELLS = 400
-#: The image view draws the feature-cell grid only up to this many cells per side.
-MAX_GRID_LINES = 128
 #: The photo shown under the image view is at most this many pixels on its longer side.
 DISPLAY_MAX_SIDE = 1024
 
@@ -157,35 +152,33 @@ def _cell_values(values: np.ndarray, zrange: tuple[float, float], rows: slice = 
                  name="cell values")]
 
 
-def _margins(extent: Rect, style: Style, top: int = 40, bottom_extra: int = 0) -> dict:
-    """Fixed margins with room for the tick labels (automargin would draw the chart twice)."""
+def _margins(extent: Rect, style: Style, top: int = 40, bottom_extra: int = 0,
+             title_px: float = 0.0) -> dict:
+    """Fixed margins with room for the tick labels and a title of ``title_px`` (plotly centres
+    it in the top margin; automargin would draw the chart twice)."""
     _, y1, _, y2 = extent
     digits = max(len(f"{v:.0f}") for v in (y1, y2, y1 + 1, y2 - 1))
     tick = style.font_size - 1
     left = 10 + _TICK_LEN + int(0.62 * tick * digits) + 2
-    bottom = 10 + _TICK_LEN + int(1.3 * tick) + bottom_extra
-    return dict(l=left, r=10, t=top, b=bottom, autoexpand=True)
+    bottom = 10 + _TICK_LEN + int(1.6 * tick) + bottom_extra
+    return dict(l=left, r=10, t=max(top, int(1.8 * title_px) + 4), b=bottom, autoexpand=True)
 
 
-#: Legends are laid out for a plot this wide (a half-width panel on a 1280 px wide screen);
-#: on narrower screens plotly still grows the margin, at the cost of drawing the chart twice.
-_LEGEND_WIDTH = 440
+#: The narrowest a page draws a figure of this module (px): a phone's column, 390 px less the
+#: page's padding and a bordered container's. The numbers written in cells are laid out to fit
+#: at this width, so they fit at every wider one (a half-width panel on a 1280 px projector is
+#: about 440 px, on a 1500 px laptop about 480 px).
+MIN_FIGURE_WIDTH = 320
 
 
 def _legend_height(names: Sequence[str], style: Style) -> int:
-    """Height (px) of a horizontal legend of ``names`` below the plot, estimated like plotly
-    lays it out (30 px symbol + text per item, wrapped at :data:`_LEGEND_WIDTH`), so that the
-    margin holds it and plotly need not redraw the chart to make room."""
+    """Height (px) of the legend below the plot, one entry a row (``orientation="v"``), so that
+    the bottom margin holds it whatever the figure's width and plotly need not redraw the chart
+    to make room."""
     if not names:
         return 0
     font = style.font_size - 2
-    rows, used = 1, 0.0
-    for name in names:
-        item = 50 + 0.42 * font * len(name)
-        if used and used + item > _LEGEND_WIDTH:
-            rows, used = rows + 1, 0.0
-        used += item
-    return int(rows * (1.3 * font + 15) + 8)
+    return int(len(names) * max(1.3 * font + 4, 19) + 10)
 
 
 def _reserve_legend(layout: dict, data: Sequence[dict], style: Style) -> None:
@@ -208,11 +201,13 @@ def _frame_layout(extent: Rect, style: Style, title: str, height: int | None = N
     xaxis, yaxis = _axes(extent, style)
     return dict(
         title=dict(text=title, font=dict(size=style.font_size + 2)),
-        height=height or style.panel_height, margin=_margins(extent, style),
+        height=height or style.panel_height, margin=_margins(extent, style, title_px=style.font_size + 2),
         font=dict(size=style.font_size), dragmode=False, hovermode="closest",
         # At the foot of the figure, under the tick labels, in a margin sized for it.
-        legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, xanchor="left",
-                    x=0, font=dict(size=style.font_size - 2)),
+        # One entry a row: its height does not depend on the figure's width, so the margin
+        # below the tick labels (_reserve_legend) holds it on any screen.
+        legend=dict(orientation="v", yref="container", yanchor="bottom", y=0, xanchor="left",
+                    x=0, font=dict(size=style.font_size - 2), tracegroupgap=0),
         plot_bgcolor=WHITE, uirevision="keep", xaxis=xaxis, yaxis=yaxis)
 
 
@@ -244,42 +239,6 @@ def _crop(extent: Rect, values_shape: tuple[int, int]) -> tuple[slice, slice]:
     return slice(r1, r2), slice(c1, c2)
 
 
-def _selectable(layout: dict) -> None:
-    """Box selection (plotly reports the box even where there are no points to select)."""
-    layout.update(dragmode="select", selectdirection="any",
-                  newselection=dict(line=dict(color=SAMPLE_COLOR, width=2, dash="dot")),
-                  activeselection=dict(fillcolor=SAMPLE_COLOR, opacity=0.15))
-
-
-def feature_spec(values: np.ndarray, roi: Rect | None, *, zrange: tuple[float, float],
-                 style: Style = Style(), title: str = "Feature map: drag a box") -> dict:
-    """The input feature map ``[H, W]`` with the RoI (feature units); box-select to draw a RoI."""
-    height, width = values.shape
-    layout = _frame_layout(_view_extent((height, width), [roi]), style, title)
-    if roi is not None:
-        layout["shapes"] = _roi_shapes(roi, style)
-    _selectable(layout)
-    data = [_feature_heatmap(values, zrange), *_cell_values(values, zrange)]
-    _reserve_legend(layout, data, style)
-    return {"data": data, "layout": layout}
-
-
-def feature_figure(values: np.ndarray, roi: Rect | None, *, zrange: tuple[float, float],
-                   style: Style = Style(), title: str = "Feature map: drag a box",
-                   validate: bool = True) -> go.Figure:
-    """:func:`feature_spec` as a figure."""
-    return to_figure(feature_spec(values, roi, zrange=zrange, style=style, title=title),
-                     validate=validate)
-
-
-def encode_png(image: np.ndarray) -> str:
-    """An RGB ``uint8 [H, W, 3]`` image as a PNG data URI (callers cache it per image)."""
-    from PIL import Image
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image)).save(buf, format="PNG", optimize=False)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def encode_display_image(image: np.ndarray, max_side: int = DISPLAY_MAX_SIDE,
                          quality: int = 85) -> str:
     """An RGB ``uint8 [H, W, 3]`` image as a JPEG data URI for display, at most ``max_side``
@@ -296,42 +255,6 @@ def encode_display_image(image: np.ndarray, max_side: int = DISPLAY_MAX_SIDE,
     buf = io.BytesIO()
     img.save(buf, format="JPEG", quality=quality)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def image_spec(image_uri: str, image_shape: tuple[int, int], box: Rect | None, stride: float, *,
-               style: Style = Style(), title: str = "Image: drag a box") -> dict:
-    """The image (a data URI of ``image_shape = (H, W)`` pixels) with the RoI and the cell grid.
-
-    Grid lines every ``stride`` pixels show the feature cells the image is cut into (not when
-    there are more than :data:`MAX_GRID_LINES` cells a side: the lines would be mere noise).
-    """
-    height, width = image_shape
-    xs, ys = [], []
-    if max(width, height) / stride <= MAX_GRID_LINES:
-        for x in np.arange(stride, width, stride):
-            xs += [float(x), float(x), None]
-            ys += [0.0, float(height), None]
-        for y in np.arange(stride, height, stride):
-            xs += [0.0, float(width), None]
-            ys += [float(y), float(y), None]
-    grid = dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
-                line=dict(color=HALO, width=1), name="feature cells")
-    layout = _frame_layout((0.0, 0.0, float(width), float(height)), style, title)
-    layout["images"] = [dict(source=image_uri, xref="x", yref="y", x=0, y=0, sizex=width,
-                             sizey=height, sizing="stretch", layer="below")]
-    if box is not None:
-        layout["shapes"] = _roi_shapes(box, style)
-    _selectable(layout)
-    _reserve_legend(layout, [grid], style)
-    return {"data": [grid], "layout": layout}
-
-
-def image_figure(image_uri: str, image_shape: tuple[int, int], box: Rect | None, stride: float, *,
-                 style: Style = Style(), title: str = "Image: drag a box",
-                 validate: bool = True) -> go.Figure:
-    """:func:`image_spec` as a figure."""
-    return to_figure(image_spec(image_uri, image_shape, box, stride, style=style, title=title),
-                     validate=validate)
 
 
 def _sample_hover(s, values_label: str = "value") -> str:
@@ -477,21 +400,51 @@ def _add_samples(data: list, trace: MethodTrace, style: Style) -> None:
             hovertext=[_sample_hover(s) for s in winners], hoverinfo="text"))
 
 
+#: Number formats for the output's cells, most precise first: plotly's (d3) text template and
+#: Python's format of the same text (d3's ``~`` trims zeros as Python's ``g`` does).
+OUTPUT_FORMATS = (("%{z:.3~g}", ".3g"), ("%{z:.2f}", ".2f"))
+
+
+def output_number_format(output: np.ndarray, cell_px: float, font_px: float) -> str | None:
+    """The first of :data:`OUTPUT_FORMATS` whose longest number fits a cell ``cell_px`` wide
+    and high at ``font_px`` (its text template), or ``None``: no numbers, hover only.
+
+    A number fits when, at about 0.58 em a character plus 8 px of room, it is no wider than
+    the cell, and the cell is at least 1.4 em high (as the stage and the exports decide).
+    """
+    if cell_px < 1.4 * font_px:
+        return None
+    flat = np.asarray(output, dtype=np.float64).ravel()
+    for template, python in OUTPUT_FORMATS:
+        longest = max(len(format(v, python)) for v in flat)
+        if 0.58 * font_px * longest + 8 <= cell_px:
+            return template
+    return None
+
+
 def output_spec(trace: MethodTrace, *, zrange: tuple[float, float], style: Style = Style()) -> dict:
-    """The method's output ``[PH, PW]`` as an annotated heatmap on a shared colour scale."""
+    """The method's output ``[PH, PW]`` as a heatmap on a shared colour scale, its numbers
+    written in the cells where they fit (:func:`output_number_format`) at the smallest cells the
+    figure gets: its height, or :data:`MIN_FIGURE_WIDTH` if that is narrower (hover always)."""
     out = trace.output
     ph, pw = out.shape
+    font = max(style.font_size - 2, 8)
     heatmap = dict(
         type="heatmap", z=out, zmin=float(zrange[0]), zmax=float(zrange[1]),
-        colorscale=_OUTPUT_SCALE, showscale=False, textfont=dict(size=max(style.font_size - 2, 8)),
+        colorscale=_OUTPUT_SCALE, showscale=False, textfont=dict(size=font),
         hovertemplate="output (row %{y}, col %{x}) = %{z:.5g}<extra></extra>")
-    if ph * pw <= 196:
-        heatmap["texttemplate"] = "%{z:.3~g}"
     tick = dict(showgrid=False, zeroline=False, dtick=1, constrain="domain", automargin=False,
                 ticks="outside", ticklabeloverflow="allow", ticklen=_TICK_LEN, tickfont=dict(size=style.font_size - 1))
     extent = (-0.5, -0.5, pw - 0.5, ph - 0.5)
+    margin = _margins(extent, style, top=30, title_px=style.font_size)
+    # Cells tall enough for three digits at this font when the output is small (3 x 3).
+    per_cell = 3.3 * font if style.presenter else 40
+    height = int(max(140, min(320, per_cell * ph + margin["t"] + margin["b"])))
+    cell = min((height - margin["t"] - margin["b"]) / ph, (MIN_FIGURE_WIDTH - margin["l"] - margin["r"]) / pw)
+    if template := output_number_format(out, cell, font):
+        heatmap["texttemplate"] = template
     layout = dict(
-        height=max(140, min(320, 40 * ph + 60)), margin=_margins(extent, style, top=30),
+        height=height, margin=margin,
         title=dict(text=f"{trace.label}: output {ph} x {pw}", font=dict(size=style.font_size)),
         font=dict(size=style.font_size), dragmode=False,
         xaxis=dict(tick), yaxis=dict(tick, autorange="reversed", scaleanchor="x"))

@@ -52,7 +52,7 @@ def pyramid_figure(image: np.ndarray, maps: Sequence[np.ndarray], levels: Sequen
     n = len(maps) + 1
     cols = 3                                   # two rows: readable on a phone as on a projector
     rows = -(-(n + 1) // cols)
-    fig = _new_figure(3.4 * cols, rows * (3.4 * height / width + 0.75) + 0.9, style)
+    fig = _new_figure(3.4 * cols, rows * (3.4 * height / width + 1.0) + 0.9, style)
     grid = fig.subplots(rows, cols)
     axes, spare = list(grid.ravel()[:n]), list(grid.ravel()[n:])
     box = level.box
@@ -76,8 +76,9 @@ def pyramid_figure(image: np.ndarray, maps: Sequence[np.ndarray], levels: Sequen
         _roi(ax, rect, style)
         cells = f"{(box[2] - box[0]) / stride:.3g} x {(box[3] - box[1]) / stride:.3g} cells"
         chosen = k == level.level
+        # Three short lines: a panel is a third of the width, in presenter mode too.
         ax.set_title(f"P{k}, stride {stride}" + (": pooled here" if chosen else "")
-                     + f"\nmap {w} x {h}, box {cells}",
+                     + f"\nmap {w} x {h} cells\nbox {cells}",
                      fontsize=_pt(style) * 0.95, loc="left", color=CHOSEN_COLOR if chosen else BLACK,
                      fontweight="bold" if chosen else "normal")
         for side in ax.spines.values():

@@ -19,7 +19,7 @@ WIDTH, HEIGHT = 1280, 720
 #: which texts are cut off (ellipsis or clipped by an ancestor), and where the figure is.
 MEASURE = """(figureSelector) => {
   const root = document.querySelector('.stApp');
-  const texts = [];
+  const texts = [], owners = [];   // owners[i]: the element holding texts[i]
   // The page and every shadow root in it (the live stage is a component in one).
   const roots = [root, ...[...root.querySelectorAll('*')].filter(e => e.shadowRoot).map(e => e.shadowRoot)];
   const up = (e) => e.parentElement || (e.getRootNode().host || null);
@@ -62,6 +62,7 @@ MEASURE = """(figureSelector) => {
       }
     }
     if (hidden) continue;
+    owners.push(el);
     texts.push({text: text.slice(0, 60), size: parseFloat(cs.fontSize), cut,
                 where: (el.closest('[data-testid]') || el).dataset.testid || el.tagName,
                 rects: rects.map(r => [r.left, r.top, r.right, r.bottom])});
@@ -77,7 +78,9 @@ MEASURE = """(figureSelector) => {
   for (const img of document.querySelectorAll('.stApp img, .stApp canvas, .stApp .js-plotly-plot')) {
     const r = img.getBoundingClientRect();
     const box = [r.left, r.top, r.right, r.bottom];
-    for (const t of texts) if (t.rects.some(a => hit(a, box))) overlaps.push(['<figure>', t.text]);
+    texts.forEach((t, i) => {
+      if (!img.contains(owners[i]) && t.rects.some(a => hit(a, box))) overlaps.push(['<figure>', t.text]);
+    });
   }
   let fig = document.querySelector(figureSelector);
   for (const scope of roots) fig = fig || scope.querySelector(figureSelector);
@@ -86,22 +89,8 @@ MEASURE = """(figureSelector) => {
           viewport: [innerWidth, innerHeight]};
 }"""
 
-#: The live stage sets its own sizes inside its shadow root (assets/stage/stage.css, issue 8): 18 px
-#: text in presenter mode and one-line panel summaries cut with an ellipsis, which the page's
-#: presenter CSS cannot reach. Strict: the test fails as soon as the stage fits, to drop the mark.
-STAGE_GAP = pytest.mark.xfail(strict=True, reason="the stage's presenter text is 18 px and its "
-                              "panel summaries are cut (assets/stage/stage.css)")
-
-#: The Feature pyramids page (issue 11) draws its method panels with plotly, whose output
-#: heatmap writes three-digit numbers at a fixed size however narrow the cells
-#: (roiviz/render_plotly.py, output_figure): they overlap in presenter mode at 1280 x 720.
-#: Strict: the test fails as soon as they fit, to drop the mark.
-PLOTLY_GAP = pytest.mark.xfail(strict=True, reason="plotly output numbers overlap in narrow cells "
-                               "(render_plotly.output_figure)")
-
 PAGES = [
-    pytest.param("playground", "/?presenter=1", "Playground", ".roiviz-stage .layout", marks=STAGE_GAP,
-                 id="playground"),
+    ("playground", "/?presenter=1", "Playground", ".roiviz-stage .layout"),
     ("walkthrough", "/walkthrough?step=6&conv=article&presenter=1", "Walkthrough",
      "[data-testid=stImage] img"),
     ("walkthrough-bilinear", "/walkthrough?step=9&conv=library&presenter=1", "Walkthrough",
@@ -109,8 +98,7 @@ PAGES = [
     ("sensitivity", "/sensitivity?presenter=1", "Sub-pixel sensitivity", "[data-testid=stImage] img"),
     ("gradients", "/gradients?presenter=1", "Gradient flow", "[data-testid=stImage] img"),
     ("evidence", "/evidence?table=2d&presenter=1", "Evidence", "[data-testid=stImage] img"),
-    pytest.param("pyramids", "/pyramids?presenter=1", "Feature pyramids", "[data-testid=stImage] img",
-                 marks=PLOTLY_GAP, id="pyramids"),
+    ("pyramids", "/pyramids?presenter=1", "Feature pyramids", "[data-testid=stImage] img"),
 ]
 
 
@@ -138,8 +126,7 @@ def _settled(pg, figure: str) -> None:
     pg.wait_for_timeout(800)     # fonts and the last layout pass
 
 
-@pytest.mark.parametrize("name, path, title, figure", PAGES,
-                         ids=[p.id if hasattr(p, "id") else p[0] for p in PAGES])
+@pytest.mark.parametrize("name, path, title, figure", PAGES, ids=[p[0] for p in PAGES])
 def test_presenter_mode_fits_a_projector(presenter_page, name, path, title, figure):
     pg = presenter_page
     pg.goto(pg.url_base + path)
@@ -148,6 +135,12 @@ def test_presenter_mode_fits_a_projector(presenter_page, name, path, title, figu
     pg.screenshot(path=str(ARTIFACTS / f"presenter-{name}-1280x720.png"))
     m = pg.evaluate(MEASURE, figure)
     assert m["viewport"] == [WIDTH, HEIGHT]
+    _assert_fits(m)
+    left, top, right, bottom = m["figure"]
+    assert (right - left) * (bottom - top) >= 0.2 * WIDTH * HEIGHT   # and not shrunk to a stamp
+
+
+def _assert_fits(m) -> None:
     small = [(t["text"], t["size"], t["where"]) for t in m["texts"] if t["size"] < PRESENTER_MIN_PX - 0.01]
     assert not small, small[:12]
     assert not m["overlaps"], m["overlaps"][:12]
@@ -155,7 +148,24 @@ def test_presenter_mode_fits_a_projector(presenter_page, name, path, title, figu
     assert not cut, cut[:12]
     left, top, right, bottom = m["figure"]
     assert left >= -0.5 and top >= -0.5 and right <= WIDTH + 0.5 and bottom <= HEIGHT + 0.5, m["figure"]
-    assert (right - left) * (bottom - top) >= 0.2 * WIDTH * HEIGHT   # and not shrunk to a stamp
+
+
+def test_playground_presenter_collapses_the_sidebar_and_fits_with_it_open(presenter_page):
+    """Presenter mode gives the stage the whole width (the sidebar starts collapsed); a lecturer
+    who opens the sidebar to change a setting still sees every panel, at 20 px, uncut."""
+    pg = presenter_page
+    pg.goto(pg.url_base + "/?presenter=1")
+    pg.wait_for_selector("h1:has-text('Playground')")
+    _settled(pg, ".roiviz-stage .layout")
+    assert pg.locator("[data-testid=stSidebar]").get_attribute("data-collapsed") == "true"
+    pg.locator("[data-testid=stExpandSidebarButton]").first.click()
+    pg.locator("[data-testid=stSidebar][data-collapsed=false]").wait_for(state="attached")
+    pg.wait_for_timeout(1200)   # the sidebar's slide and the stage's layout pass
+    pg.screenshot(path=str(ARTIFACTS / "presenter-playground-sidebar-1280x720.png"))
+    m = pg.evaluate(MEASURE, ".roiviz-stage .layout")
+    _assert_fits(m)
+    stage = pg.locator(".roiviz-stage .layout").bounding_box()
+    assert stage["x"] >= pg.locator("[data-testid=stSidebar]").bounding_box()["width"] - 1
 
 
 def test_gif_download_from_the_sensitivity_page(presenter_page):

@@ -9,15 +9,7 @@ Starts ``streamlit run app.py`` headless and drives Debian's /usr/bin/chromium w
 from __future__ import annotations
 
 import pytest
-from browser_support import ARTIFACTS, chromium_browser, require_chromium, streamlit_server
-
-
-@pytest.fixture(scope="module")
-def server():
-    require_chromium()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with streamlit_server() as url, chromium_browser() as browser:
-        yield url, browser
+from browser_support import ARTIFACTS
 
 
 def open_page(server, query: str, width: int, height: int):
@@ -89,6 +81,40 @@ def test_page_at_other_sizes(server, width, height):
     assert level_text(pg) == "Level P2: stride 4 px"            # sqrt(100 x 80) = 89.4 px
     assert not pg.locator("[data-testid=stException]").count()
     pg.screenshot(path=str(ARTIFACTS / f"pyramids_{width}.png"))
+    pg.context.close()
+
+
+#: Per plotly chart: tick labels the legend covers, and pairs of numbers in cells that overlap.
+CHART_TEXTS = """() => {
+  const hit = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0.5 &&
+                        Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.5;
+  return [...document.querySelectorAll('.js-plotly-plot')].map(plot => {
+    const legend = plot.querySelector('g.legend');
+    const ticks = [...plot.querySelectorAll('g.xtick text, g.ytick text')];
+    const numbers = [...plot.querySelectorAll('g.heatmaplayer text')].map(t => t.getBoundingClientRect());
+    let overlapping = 0;
+    for (let i = 0; i < numbers.length; i++)
+      for (let j = i + 1; j < numbers.length; j++) if (hit(numbers[i], numbers[j])) overlapping++;
+    return {key: plot.closest('[class*=st-key-]').className.match(/st-key-(\\S+)/)[1], ticks: ticks.length,
+            covered: legend ? ticks.filter(t => hit(legend.getBoundingClientRect(), t.getBoundingClientRect()))
+                                   .map(t => t.textContent) : [],
+            numbers: numbers.length, overlapping};
+  });
+}"""
+
+
+@pytest.mark.parametrize("width, height, presenter", [(1280, 720, 0), (1280, 720, 1), (1500, 1000, 0),
+                                                       (390, 7000, 0)])
+def test_legends_never_cover_tick_labels_and_numbers_never_overlap(server, width, height, presenter):
+    pg = open_page(server, f"?out=3&presenter={presenter}", width, height)
+    pg.locator(".st-key-pyr_out_precise_roi_pool .js-plotly-plot g.xtick").first.wait_for(state="attached")
+    wait_until_idle(pg)
+    charts = pg.evaluate(CHART_TEXTS)
+    assert len(charts) == 8 and all(c["ticks"] for c in charts)
+    assert [c for c in charts if c["covered"] or c["overlapping"]] == []
+    # A 3 x 3 output has room for its numbers at every width, presenter mode included.
+    assert {c["key"]: c["numbers"] for c in charts if c["key"].startswith("pyr_out_")} == {
+        f"pyr_out_{m}": 9 for m in ("roi_pool", "roi_warp", "roi_align", "precise_roi_pool")}
     pg.context.close()
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from browser_support import ARTIFACTS, chromium_browser, require_chromium, streamlit_server
+from browser_support import ARTIFACTS
 from roiviz import features, samples
 from roiviz.state import PlaygroundState
 from roiviz.methods import label, summary_rows, trace_all
@@ -23,14 +23,6 @@ def engine_rows(box):
     values = features.image_feature_map(samples.load_sample_image(state.sample), STRIDE).channel(state.channel)
     rows = summary_rows(trace_all(values, box, state.settings()))
     return {label(m): row for m, row in rows.items()}
-
-
-@pytest.fixture(scope="module")
-def server():
-    require_chromium()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with streamlit_server() as url, chromium_browser() as browser:
-        yield url, browser
 
 
 def open_stage(server, width=1500, height=1000, query="", collapse_sidebar=False, **context_args):

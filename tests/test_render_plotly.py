@@ -54,17 +54,6 @@ def test_method_and_output_specs_validate_unchanged(settings, box, presenter):
         same_json(R.output_spec(trace, zrange=(0.0, 1.0), style=style))
 
 
-@pytest.mark.parametrize("presenter", [False, True])
-def test_view_specs_validate_unchanged(presenter):
-    style = Style(presenter=presenter)
-    uri = R.encode_display_image(IMAGE)
-    same_json(R.image_spec(uri, IMAGE.shape[:2], BOXES[0], 16, style=style))
-    same_json(R.image_spec(uri, IMAGE.shape[:2], None, 4, style=style))
-    same_json(R.feature_spec(VALUES, (1.0, 2.0, 10.0, 12.5), zrange=(0.0, 1.0), style=style))
-    toy = features.toy_grid().channel(0)
-    same_json(R.feature_spec(toy, None, zrange=(0.0, 9.0), style=style))
-
-
 def test_method_figure_shows_only_the_cells_around_the_roi():
     trace = trace_all(VALUES, (100.0, 100.0, 164.0, 164.0), SETTINGS[0])["roi_align"]
     heat = R.method_spec(trace, VALUES, zrange=(0.0, 1.0))["data"][0]
@@ -95,16 +84,9 @@ def test_display_image_is_a_bounded_jpeg_of_the_same_picture():
     assert px[256, 100, 0] > 200 and px[256, 100, 1] < 60 and px[256, 900].max() < 60
     small = R.encode_display_image(IMAGE)
     assert Image.open(io.BytesIO(base64.b64decode(small.split(",", 1)[1]))).size == (512, 512)
-    assert len(small) < len(R.encode_png(IMAGE)) / 4
-
-
-def test_grid_lines_are_one_trace_and_skipped_when_too_dense():
-    spec = R.image_spec("data:,", (512, 512), None, 16)
-    assert [d["type"] for d in spec["data"]] == ["scatter"]
-    assert "shapes" not in spec["layout"]
-    assert sum(v is None for v in spec["data"][0]["x"]) == 2 * (512 // 16 - 1)
-    dense = R.image_spec("data:,", (4096, 4096), None, 4)
-    assert dense["data"][0]["x"] == []
+    png = io.BytesIO()
+    Image.fromarray(IMAGE).save(png, format="PNG")
+    assert len(small) < len(base64.b64encode(png.getvalue())) / 4
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -122,7 +104,9 @@ def test_values_written_in_cells_are_legible_on_every_cell():
     from roiviz.style import relative_luminance
 
     toy = example_map("toy")
-    spec = R.feature_spec(toy, None, zrange=(float(toy.min()), float(toy.max())))
+    box = (0.0, 0.0, 16.0 * toy.shape[1], 16.0 * toy.shape[0])   # the whole map in view
+    trace = trace_all(toy, box, Settings(output_size=(2, 2), stride=16.0), ("roi_pool",))["roi_pool"]
+    spec = R.method_spec(trace, toy, zrange=(float(toy.min()), float(toy.max())))
     heat, text = spec["data"][0], spec["data"][1]
     assert text["mode"] == "text" and len(text["text"]) == toy.size
     # The cell's colour as plotly paints it: the colour scale interpolated at the cell's value.
@@ -135,3 +119,33 @@ def test_values_written_in_cells_are_legible_on_every_cell():
     hi, lo = np.maximum(cell_lum, text_lum), np.minimum(cell_lum, text_lum)
     assert ((hi + 0.05) / (lo + 0.05)).min() >= 4.5
     assert set(text["text"]) == {f"{v:.3g}" for v in toy.ravel()}
+
+
+def test_output_numbers_are_written_only_where_they_fit():
+    """The heatmap writes the most precise numbers that fit its smallest cells, else none."""
+    out = np.array([[0.123456, 12.5], [0.5, 0.007]], dtype=np.float32)
+    font = 20
+    chosen = {cell: R.output_number_format(out, cell, font) for cell in (20, 40, 70, 90, 120)}
+    assert chosen[20] is None and chosen[40] is None          # under 1.4 em high, or too narrow
+    for cell, template in chosen.items():
+        if template is not None:
+            python = dict(R.OUTPUT_FORMATS)[template]
+            assert max(len(format(float(v), python)) for v in out.ravel()) * 0.58 * font + 8 <= cell
+    assert chosen[120] == R.OUTPUT_FORMATS[0][0]              # room for three digits: the most precise
+    # The figure asks for it with its smallest cells: a 3 x 3 output gets numbers in presenter
+    # mode, 14 x 14 none (hover only), and the text size is the presenter font.
+    for size, written in ((3, True), (14, False)):
+        trace = trace_all(VALUES, BOXES[0], Settings(output_size=(size, size), stride=16.0, sampling_ratio=1))["roi_align"]
+        heat = R.output_spec(trace, zrange=(0.0, 1.0), style=Style(presenter=True))["data"][0]
+        assert ("texttemplate" in heat) == written
+        assert heat["textfont"]["size"] >= 20
+
+
+def test_legend_height_does_not_depend_on_the_width():
+    """One legend entry a row: the bottom margin reserved holds it on a phone and a projector."""
+    trace = trace_all(VALUES, BOXES[0], SETTINGS[0])["roi_align"]
+    spec = R.method_spec(trace, VALUES, zrange=(0.0, 1.0), style=Style(presenter=True))
+    assert spec["layout"]["legend"]["orientation"] == "v"
+    entries = [d for d in spec["data"] if d.get("showlegend", True) and d.get("type") == "scatter"]
+    entries += [s for s in spec["layout"]["shapes"] if s.get("showlegend")]
+    assert spec["layout"]["margin"]["b"] >= len(entries) * 1.3 * (Style(presenter=True).font_size - 2)

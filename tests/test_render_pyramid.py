@@ -4,6 +4,7 @@ name the chosen level and mark the boundaries the sweep reports."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from roiviz.export import PNG_SIGNATURE, figure_png, figure_svg
 from roiviz.fpn import trace_fpn_level
@@ -30,6 +31,23 @@ def test_pyramid_figure_frames_the_chosen_level():
     assert "pooled from P2 (stride 4 px)" in fig._suptitle.get_text()
     assert figure_png(fig).startswith(PNG_SIGNATURE)
     assert figure_svg(fig).lstrip().startswith(b"<?xml")
+
+
+@pytest.mark.parametrize("presenter", [False, True])
+@pytest.mark.parametrize("box", [(10, 10, 60, 40), (2, 2, 94, 62), (40.5, 20.25, 41.5, 21.0)])
+def test_pyramid_figure_texts_never_overlap(box, presenter):
+    """Titles, the formula's steps, the legend: no two texts' boxes meet (a 512 x 512 photo)."""
+    from roiviz.features import image_feature_map
+    from roiviz.samples import load_sample_image
+
+    from test_render_mpl import overlapping_texts
+
+    image = load_sample_image("astronaut")
+    maps = [image_feature_map(image, 2 ** k).channel(0) for k in (2, 3, 4, 5)]
+    scaled = tuple(8 * v for v in box)
+    fig = pyramid_figure(image, maps, (2, 3, 4, 5), trace_fpn_level(scaled), style=Style(presenter=presenter),
+                         channel_name="luminance")
+    assert overlapping_texts(fig) == []
 
 
 def test_size_sweep_figure_marks_boundaries_and_merges_coinciding_lines():

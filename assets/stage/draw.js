@@ -183,11 +183,13 @@ export function buildStage(root, { hasImage, methods, style, uid }) {
   if (hasImage) surfaces.image = buildSurface(surfacesBox, "image");
   surfaces.map = buildSurface(surfacesBox, "map");
   const legend = html("div", "legend", surfacesBox);
+  // Presenter mode: the label's first words ("lost", "gained"), the whole label on hover.
   for (const [name, spec] of Object.entries(style.areas)) {
     const item = html("span", `legend-item area-${name}`, legend);
     item.style.setProperty("--area-color", spec.color);
+    item.title = spec.label;
     html("span", "legend-swatch", item);
-    html("span", "", item, spec.label);
+    html("span", "", item, style.presenter ? spec.label.split(":")[0] : spec.label);
   }
   const roiItem = html("span", "legend-item legend-roi", legend);
   html("span", "legend-swatch", roiItem);
@@ -242,6 +244,9 @@ function drawRoi(roi, rect, style) {
  * map's longest number, and at most 400 of them in view (the article's toy grid; a map zoomed in).
  */
 function drawCellValues(g, texts, map, extent, ppu, style, room = 0.8) {
+  // The texts sit in a group scaled by 1 / ppu: their coordinates and font size are screen
+  // pixels, so a font size is the size on screen (what a reader, and a test, measures).
+  set(g, "transform", `scale(${1 / ppu})`);
   const c1 = Math.max(Math.floor(extent[0]), 0), c2 = Math.min(Math.ceil(extent[2]), map.width);
   const r1 = Math.max(Math.floor(extent[1]), 0), r2 = Math.min(Math.ceil(extent[3]), map.height);
   const font = style.font_size - 2;
@@ -258,7 +263,7 @@ function drawCellValues(g, texts, map, extent, ppu, style, room = 0.8) {
   for (let r = r1; r < r2; r++) {
     for (let c = c1; c < c2; c++) {
       const v = map.values[r * map.width + c], e = texts[i++];
-      set(e, "x", c + 0.5); set(e, "y", r + 0.5); set(e, "font-size", font / ppu);
+      set(e, "x", (c + 0.5) * ppu); set(e, "y", (r + 0.5) * ppu); set(e, "font-size", font);
       set(e, "fill", (v - map.min) / span > 0.55 ? "#000" : "#fff");
       const text = fmt(v, 3);
       if (e.textContent !== text) e.textContent = text;
@@ -314,7 +319,8 @@ export function sampleStep(trace, cap, pitchPx) {
 /**
  * One method's panel from its trace. ``ctx`` = {extent (feature units), map {width, height,
  * href}, regions {lost, gained, outside: [rect]} (the engine's regionRects), outRange [lo, hi],
- * style, cap (most samples drawn), metrics [5 strings], notes [str], summary str, waiting str}.
+ * style, cap (most samples drawn), metrics [5 strings], notes [str], summary str (details str: its
+ * hover text), waiting str}.
  */
 export function drawPanel(p, trace, ctx) {
   const { extent, style } = ctx;
@@ -381,7 +387,10 @@ export function drawPanel(p, trace, ctx) {
         set(e, "class", win ? "sample winner" : (s.on_map ? "sample" : "sample off-map"));
       }
     }
-    if (k > 1) note = `Showing 1 in ${k * k} of ${total} samples (too dense to draw them all).`;
+    if (k > 1) {
+      note = style.presenter ? `1 in ${k * k} of ${total} samples drawn`
+        : `Showing 1 in ${k * k} of ${total} samples (too dense to draw them all).`;
+    }
   }
   for (let i = 0; i < p.pools.circles.length; i++) {
     const want = i < n ? "" : "none";
@@ -396,6 +405,7 @@ export function drawPanel(p, trace, ctx) {
   p.info.hidden = !notes;
   p.info.title = notes;
   p.summary.textContent = ctx.summary || "";
+  p.summary.title = ctx.details || ctx.summary || "";
   return ppc;
 }
 
@@ -416,8 +426,14 @@ function drawOutput(p, trace, ctx) {
   const n = ph * pw;
   pool(p.pools.outRects, p.outCells, "rect", { width: 1, height: 1 }, n);
   const cellPx = pixelsPerUnit(p.out, [0, 0, pw, ph]);
-  const font = Math.max(ctx.style.font_size - 3, 9);
-  const showText = cellPx >= font * 3.2;
+  // Numbers in screen pixels (a group scaled by 1 / cellPx), written only where the longest
+  // one fits its cell: 3 significant digits, or 2 when 3 do not fit, or none (hover).
+  const font = ctx.style.presenter ? ctx.style.font_size - 2 : Math.max(ctx.style.font_size - 3, 9);
+  set(p.outText, "transform", `scale(${1 / cellPx})`);
+  const longest = (digits) => Math.max(...out.flat().map((v) => fmt(v, digits).length));
+  const fits = (digits) => cellPx >= font * 1.4 && cellPx >= 0.58 * font * longest(digits) + 8;
+  const digits = fits(3) ? 3 : (fits(2) ? 2 : 0);
+  const showText = digits > 0;
   pool(p.pools.outTexts, p.outText, "text", { "text-anchor": "middle", "dominant-baseline": "central" }, showText ? n : 0);
   for (let r = 0; r < ph; r++) {
     for (let c = 0; c < pw; c++) {
@@ -427,10 +443,10 @@ function drawOutput(p, trace, ctx) {
       set(e, "data-value", v);
       if (showText) {
         const tx = p.pools.outTexts[i];
-        set(tx, "x", c + 0.5); set(tx, "y", r + 0.5);
-        set(tx, "font-size", font / cellPx);
+        set(tx, "x", (c + 0.5) * cellPx); set(tx, "y", (r + 0.5) * cellPx);
+        set(tx, "font-size", font);
         set(tx, "fill", t > 0.55 ? "black" : "white");
-        tx.textContent = fmt(v, 3);
+        tx.textContent = fmt(v, digits);
       }
     }
   }

@@ -39,6 +39,15 @@ function panelSummary(t) {
   return "integrates each bin exactly, no rounding, no samples";
 }
 
+/** A few words for presenter mode (the whole summary is the tag's hover text). */
+function panelTag(t) {
+  if (t.method === "roi_pool") return t.snapped_box ? "whole cells" : "no cell";
+  const grid = t.grid ? `${t.grid[0]} x ${t.grid[1]} samples` : "";
+  if (t.method === "roi_warp") return t.snapped_box ? `snapped, ${grid}` : "";
+  if (t.method === "roi_align") return t.settings.aligned ? `${grid}, exact` : `${grid}, -½ cell`;
+  return "exact integral";
+}
+
 class Stage {
   constructor(root, setStateValue) {
     this.root = root;
@@ -245,13 +254,13 @@ class Stage {
       drawSurface(this.dom.surfaces.image, {
         extent: [-0.02 * im.width, -0.02 * im.height, 1.02 * im.width, 1.02 * im.height],
         box: b, pictureHref: im.uri, pictureSize: [im.width, im.height], gridStep: stride,
-      }, style, `${d.titles.image}: drag a box`);
+      }, style, style.presenter ? d.titles.image : `${d.titles.image}: drag a box`);
     }
     const m = this.map;
     drawSurface(this.dom.surfaces.map, {
       extent: [-0.5, -0.5, m.width + 0.5, m.height + 0.5],
       box: b.map((v) => v / stride), pictureHref: m.href, pictureSize: [m.width, m.height], gridStep: 1, map: m,
-    }, style, `${d.titles.map}: drag a box`);
+    }, style, style.presenter ? d.titles.map : `${d.titles.map}: drag a box`);
     const extent = this.panelExtent();
     let lo = Infinity, hi = -Infinity;
     for (const t of Object.values(this.traces)) {
@@ -266,11 +275,12 @@ class Stage {
         continue;
       }
       const ref = (d.reference || {})[method];
-      const summary = panelSummary(t);
+      const details = panelSummary(t);
+      const summary = style.presenter ? panelTag(t) : details;
       const waiting = this.drag && this.waiting.includes(method)
         ? `Too many samples to follow the drag (${Math.round(this.cost[method])} ms a frame): updates on release.` : "";
       drawPanel(p, t, { extent, style, map: m, regions: this.regions[method], outRange: [lo, hi], cap: d.max_drawn_samples,
-        metrics: this.metrics(t), notes: ref ? ref.notes : [], summary, waiting });
+        metrics: this.metrics(t), notes: ref ? ref.notes : [], summary, details, waiting });
     }
     const status = this.drag ? { kind: "live", text: "Dragging: every panel is computed in your browser; release to check with the server." }
       : this.agreement();

@@ -1,0 +1,150 @@
+"""Traces for exports beyond the sample budget: every sample's numbers would be too slow to
+record, so a figure gets a trace that records a regular subset of the samples.
+
+A teaching trace records every bilinear sample (its position, four neighbours, weights and
+value) in Python, about 0.15 ms a sample, so a trace refuses more than
+:data:`roiviz.geometry.SAMPLE_BUDGET` (4096) samples. An export of 14 x 14 bins at sampling
+ratio 16 (50,176 samples per method) draws one sample row and column in four or more anyway
+(``roiviz.render_mpl`` thins samples that would cover more than a quarter of a bin). For it,
+:func:`thinned_trace` records only every ``k``-th sample row and column of each bin
+(:attr:`~roiviz.records.MethodTrace.sample_step`), at the positions of the full grid
+(:func:`roiviz.geometry.sample_coords`, the one sampling function) with the neighbours and
+weights of :func:`roiviz.bilinear.linear_weights`; the bins, boxes and areas come from the
+method's own trace (they do not depend on the sampling ratio), and the output from the batched
+op (:meth:`roiviz.methods.Method.run`), so every number in the figure is the method's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from . import roi_warp
+from .bilinear import linear_weights
+from .geometry import SAMPLE_BUDGET, align_mapping, sample_coords, sampling_grid
+from .methods import METHODS, REGISTRY, trace_method
+from .records import Bin, MethodTrace, Sample, Settings, check_trace_args
+
+__all__ = ["SAMPLED", "export_traces", "over_budget", "thinned_trace"]
+
+#: The methods that take bilinear samples (the ones a budget can refuse).
+SAMPLED = ("roi_warp", "roi_align")
+#: A thinned trace records at most this many sample rows (and columns) per bin.
+RECORDED_PER_SIDE = 4
+
+
+def _mapping(method: str, image_box, settings: Settings):
+    """``(mapping_y, mapping_x)``: each ``(start, length)`` float32, library frame, as the
+    method's trace computes them (RoI Align: :func:`align_mapping`; RoI Warp: its snapping)."""
+    scale = np.float32(settings.spatial_scale)
+    x1, y1, x2, y2 = (np.asarray(v, dtype=np.float32) for v in image_box)
+    if method == "roi_align":
+        return (align_mapping(y1, y2, scale, settings.aligned),
+                align_mapping(x1, x2, scale, settings.aligned))
+    return (roi_warp._warp_mapping(y1 * scale, y2 * scale, settings.convention, np.float32),
+            roi_warp._warp_mapping(x1 * scale, x2 * scale, settings.convention, np.float32))
+
+
+def _grid(method: str, image_box, settings: Settings):
+    """Samples per bin side ``(grid_y, grid_x)`` (int64 scalars), as the method's trace takes."""
+    (_, length_y), (_, length_x) = _mapping(method, image_box, settings)
+    return (sampling_grid(length_y, settings.output_size[0], settings.sampling_ratio),
+            sampling_grid(length_x, settings.output_size[1], settings.sampling_ratio))
+
+
+def over_budget(method: str, values: np.ndarray, box, settings: Settings) -> bool:
+    """Whether ``method``'s trace would record more than :data:`SAMPLE_BUDGET` samples."""
+    if method not in SAMPLED:
+        return False
+    _, image_box = check_trace_args(values, box, settings)
+    gy, gx = (max(int(g), 0) for g in _grid(method, image_box, settings))
+    return settings.output_size[0] * settings.output_size[1] * gy * gx > SAMPLE_BUDGET
+
+
+def thinned_trace(values: np.ndarray, box, settings: Settings, method: str,
+                  per_side: int = RECORDED_PER_SIDE) -> MethodTrace:
+    """RoI Align's or RoI Warp's trace with every ``k``-th sample row and column recorded.
+
+    ``k = ceil(g / per_side)`` for a grid of ``g`` samples per bin side; the recorded rows are
+    ``k // 2, k // 2 + k, ...`` of the full grid (centred in the bin), at the full grid's
+    positions. ``grid`` stays the full grid and ``sample_step`` says ``(ky, kx)``. The bins'
+    ``winner`` and ``cell_weights`` are left empty (they need every sample).
+
+    Args:
+        values: ``[H, W]`` real values (one channel).
+        box: ``(x1, y1, x2, y2)`` in image pixels.
+        settings: the method's settings (any sampling ratio).
+        method: ``"roi_align"`` or ``"roi_warp"``.
+        per_side: most sample rows (and columns) recorded per bin, >= 1.
+
+    Returns:
+        A :class:`~roiviz.records.MethodTrace` whose ``output`` is the batched op's.
+
+    Raises:
+        ValueError: another method, or what the method's trace refuses.
+    """
+    if method not in SAMPLED:
+        raise ValueError(f"method must be one of {SAMPLED}, got {method!r}")
+    values, image_box = check_trace_args(values, box, settings)
+    # Bins, boxes, areas and notes do not depend on the sampling ratio: one sample per bin.
+    base = trace_method(method, values, image_box, replace(settings, sampling_ratio=1))
+    (start_y, length_y), (start_x, length_x) = _mapping(method, image_box, settings)
+    pooled_h, pooled_w = settings.output_size
+    height, width = values.shape
+    grid_y, grid_x = _grid(method, image_box, settings)
+    gy, gx = max(int(grid_y), 0), max(int(grid_x), 0)
+    ky, kx = max(1, math.ceil(gy / per_side)), max(1, math.ceil(gx / per_side))
+    rows, cols = np.arange(ky // 2, gy, ky), np.arange(kx // 2, gx, kx)
+    cy, _ = sample_coords(start_y, length_y, pooled_h, grid_y, max(gy, 1))   # [PH, Gy]
+    cx, _ = sample_coords(start_x, length_x, pooled_w, grid_x, max(gx, 1))   # [PW, Gx]
+    cy, cx = cy[:, rows], cx[:, cols]                                        # [PH, ry], [PW, rx]
+    ylo, yhi, wyl, wyh = linear_weights(cy, height)
+    xlo, xhi, wxl, wxh = linear_weights(cx, width)
+    op = REGISTRY[method].run(torch.from_numpy(np.ascontiguousarray(values))[None, None],
+                              torch.tensor([[0.0, *image_box]], dtype=torch.float32), settings)
+    output = op[0, 0].detach().numpy().astype(np.float32)
+    output.flags.writeable = False
+    bins = []
+    for b in base.bins:
+        ph, pw = b.row, b.col
+        samples = []
+        for iy in range(len(rows)):
+            for ix in range(len(cols)):
+                cells = ((int(ylo[ph, iy]), int(xlo[pw, ix])), (int(ylo[ph, iy]), int(xhi[pw, ix])),
+                         (int(yhi[ph, iy]), int(xlo[pw, ix])), (int(yhi[ph, iy]), int(xhi[pw, ix])))
+                weights = (wyl[ph, iy] * wxl[pw, ix], wyl[ph, iy] * wxh[pw, ix],
+                           wyh[ph, iy] * wxl[pw, ix], wyh[ph, iy] * wxh[pw, ix])
+                samples.append(Sample(
+                    x=float(cx[pw, ix]) + 0.5, y=float(cy[ph, iy]) + 0.5, neighbours=cells,
+                    weights=tuple(float(w) for w in weights),
+                    value=float(sum(w * values[c] for w, c in zip(weights, cells))),
+                    on_map=bool(sum(weights) > 0)))
+        bins.append(replace(b, value=float(output[ph, pw]), samples=tuple(samples), winner=None,
+                            cell_weights=()))
+    recorded = len(rows) * len(cols) * len(bins)
+    note = (f"{gy * gx * len(bins):,} samples in all; this figure's trace records {recorded:,} of "
+            f"them (every {ky} x {kx}), and its numbers are the op's.")
+    return replace(base, grid=(gy, gx), bins=tuple(bins), output=output, sample_step=(ky, kx),
+                   notes=base.notes + (note,))
+
+
+def export_traces(values: np.ndarray, box, settings: Settings,
+                  methods: Iterable[str] = METHODS) -> dict[str, MethodTrace]:
+    """The traces an exported figure draws: each method's own trace, or for RoI Align and RoI
+    Warp beyond :data:`~roiviz.geometry.SAMPLE_BUDGET`, :func:`thinned_trace`.
+
+    Args:
+        values: ``[H, W]``; box: image pixels; settings: as for :func:`roiviz.methods.trace_all`.
+        methods: keys of :data:`~roiviz.methods.METHODS`.
+
+    Returns:
+        ``{method: MethodTrace}`` in teaching order.
+    """
+    chosen = set(methods)
+    return {m: (thinned_trace(values, box, settings, m) if over_budget(m, values, box, settings)
+                else trace_method(m, values, box, settings))
+            for m in METHODS if m in chosen}
