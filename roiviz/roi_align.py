@@ -161,6 +161,36 @@ def trace_roi_align(feature: np.ndarray, box, settings: Settings = Settings()) -
                                     mapping_x, sampled_box=sampled_box, snapped_box=None, notes=notes)
 
 
+def bin_samples(values: np.ndarray, y: np.ndarray, x: np.ndarray) -> tuple[Sample, ...]:
+    """The bilinear samples at every ``(y[i], x[j])``, row by row, as the kernels read them.
+
+    Args:
+        values: float32 ``[H, W]``.
+        y, x: sample coordinates in the library frame, float32 ``[Gy]`` and ``[Gx]`` (one
+            bin's rows and columns, or a subset of them).
+
+    Returns:
+        ``Gy * Gx`` :class:`~roiviz.records.Sample` records: position in the drawing frame,
+        four neighbours ``(row, col)``, their weights (:func:`~roiviz.bilinear.linear_weights`)
+        and the interpolated value.
+    """
+    height, width = values.shape
+    ylo, yhi, wyl, wyh = linear_weights(y, height)
+    xlo, xhi, wxl, wxh = linear_weights(x, width)
+    samples = []
+    for iy in range(len(y)):
+        for ix in range(len(x)):
+            rows, cols = (int(ylo[iy]), int(yhi[iy])), (int(xlo[ix]), int(xhi[ix]))
+            weights = (wyl[iy] * wxl[ix], wyl[iy] * wxh[ix], wyh[iy] * wxl[ix], wyh[iy] * wxh[ix])
+            cells = ((rows[0], cols[0]), (rows[0], cols[1]), (rows[1], cols[0]), (rows[1], cols[1]))
+            value = sum(w * values[c] for w, c in zip(weights, cells))
+            samples.append(Sample(
+                x=float(x[ix]) + 0.5, y=float(y[iy]) + 0.5, neighbours=cells,
+                weights=tuple(float(w) for w in weights), value=float(value),
+                on_map=bool(sum(weights) > 0)))
+    return tuple(samples)
+
+
 def align_trace_from_mapping(method: str, label: str, values: np.ndarray, image_box, settings: Settings,
                              mapping_y, mapping_x, sampled_box, snapped_box, notes=()) -> MethodTrace:
     """Trace of RoI Align from a mapped box (shared with RoI Warp).
@@ -181,8 +211,6 @@ def align_trace_from_mapping(method: str, label: str, values: np.ndarray, image_
                          f"{SAMPLE_BUDGET}): choose a smaller sampling_ratio than {gy}")
     cy, _ = sample_coords(start_y, length_y, pooled_h, grid_y, max(gy, 1))   # [PH, Gy]
     cx, _ = sample_coords(start_x, length_x, pooled_w, grid_x, max(gx, 1))   # [PW, Gx]
-    ylo, yhi, wyl, wyh = linear_weights(cy, height)
-    xlo, xhi, wxl, wxh = linear_weights(cx, width)
     count = max(gy * gx, 1)
     bin_h, bin_w = float(length_y) / pooled_h, float(length_x) / pooled_w
     # Drawing frame = library frame + 0.5 (a cell's value sits at its centre).
@@ -190,18 +218,7 @@ def align_trace_from_mapping(method: str, label: str, values: np.ndarray, image_
     bins, output = [], np.zeros((pooled_h, pooled_w), dtype=np.float32)
     for ph in range(pooled_h):
         for pw in range(pooled_w):
-            samples = []
-            for iy in range(gy):
-                for ix in range(gx):
-                    rows, cols = (int(ylo[ph, iy]), int(yhi[ph, iy])), (int(xlo[pw, ix]), int(xhi[pw, ix]))
-                    weights = (wyl[ph, iy] * wxl[pw, ix], wyl[ph, iy] * wxh[pw, ix],
-                               wyh[ph, iy] * wxl[pw, ix], wyh[ph, iy] * wxh[pw, ix])
-                    cells = ((rows[0], cols[0]), (rows[0], cols[1]), (rows[1], cols[0]), (rows[1], cols[1]))
-                    value = sum(w * values[c] for w, c in zip(weights, cells))
-                    samples.append(Sample(
-                        x=float(cx[pw, ix]) + 0.5, y=float(cy[ph, iy]) + 0.5, neighbours=cells,
-                        weights=tuple(float(w) for w in weights), value=float(value),
-                        on_map=bool(sum(weights) > 0)))
+            samples = bin_samples(values, cy[ph, :gy], cx[pw, :gx])
             winner = None
             if not samples:
                 value = 0.0

@@ -9,7 +9,7 @@ ratio 16 (50,176 samples per method) draws one sample row and column in four or 
 :func:`thinned_trace` records only every ``k``-th sample row and column of each bin
 (:attr:`~roiviz.records.MethodTrace.sample_step`), at the positions of the full grid
 (:func:`roiviz.geometry.sample_coords`, the one sampling function) with the neighbours and
-weights of :func:`roiviz.bilinear.linear_weights`; the bins, boxes and areas come from the
+weights of :func:`roiviz.roi_align.bin_samples` (the traces' own); the bins, boxes and areas come from the
 method's own trace (they do not depend on the sampling ratio), and the output from the batched
 op (:meth:`roiviz.methods.Method.run`), so every number in the figure is the method's.
 """
@@ -24,10 +24,10 @@ import numpy as np
 import torch
 
 from . import roi_warp
-from .bilinear import linear_weights
+from .roi_align import bin_samples
 from .geometry import SAMPLE_BUDGET, align_mapping, sample_coords, sampling_grid
 from .methods import METHODS, REGISTRY, trace_method
-from .records import Bin, MethodTrace, Sample, Settings, check_trace_args
+from .records import MethodTrace, Settings, check_trace_args
 
 __all__ = ["SAMPLED", "export_traces", "over_budget", "thinned_trace"]
 
@@ -94,7 +94,6 @@ def thinned_trace(values: np.ndarray, box, settings: Settings, method: str,
     base = trace_method(method, values, image_box, replace(settings, sampling_ratio=1))
     (start_y, length_y), (start_x, length_x) = _mapping(method, image_box, settings)
     pooled_h, pooled_w = settings.output_size
-    height, width = values.shape
     grid_y, grid_x = _grid(method, image_box, settings)
     gy, gx = max(int(grid_y), 0), max(int(grid_x), 0)
     ky, kx = max(1, math.ceil(gy / per_side)), max(1, math.ceil(gx / per_side))
@@ -102,8 +101,6 @@ def thinned_trace(values: np.ndarray, box, settings: Settings, method: str,
     cy, _ = sample_coords(start_y, length_y, pooled_h, grid_y, max(gy, 1))   # [PH, Gy]
     cx, _ = sample_coords(start_x, length_x, pooled_w, grid_x, max(gx, 1))   # [PW, Gx]
     cy, cx = cy[:, rows], cx[:, cols]                                        # [PH, ry], [PW, rx]
-    ylo, yhi, wyl, wyh = linear_weights(cy, height)
-    xlo, xhi, wxl, wxh = linear_weights(cx, width)
     op = REGISTRY[method].run(torch.from_numpy(np.ascontiguousarray(values))[None, None],
                               torch.tensor([[0.0, *image_box]], dtype=torch.float32), settings)
     output = op[0, 0].detach().numpy().astype(np.float32)
@@ -111,18 +108,7 @@ def thinned_trace(values: np.ndarray, box, settings: Settings, method: str,
     bins = []
     for b in base.bins:
         ph, pw = b.row, b.col
-        samples = []
-        for iy in range(len(rows)):
-            for ix in range(len(cols)):
-                cells = ((int(ylo[ph, iy]), int(xlo[pw, ix])), (int(ylo[ph, iy]), int(xhi[pw, ix])),
-                         (int(yhi[ph, iy]), int(xlo[pw, ix])), (int(yhi[ph, iy]), int(xhi[pw, ix])))
-                weights = (wyl[ph, iy] * wxl[pw, ix], wyl[ph, iy] * wxh[pw, ix],
-                           wyh[ph, iy] * wxl[pw, ix], wyh[ph, iy] * wxh[pw, ix])
-                samples.append(Sample(
-                    x=float(cx[pw, ix]) + 0.5, y=float(cy[ph, iy]) + 0.5, neighbours=cells,
-                    weights=tuple(float(w) for w in weights),
-                    value=float(sum(w * values[c] for w, c in zip(weights, cells))),
-                    on_map=bool(sum(weights) > 0)))
+        samples = bin_samples(values, cy[ph], cx[pw])
         bins.append(replace(b, value=float(output[ph, pw]), samples=tuple(samples), winner=None,
                             cell_weights=()))
     recorded = len(rows) * len(cols) * len(bins)
