@@ -192,9 +192,10 @@ def separable_apply(input: torch.Tensor, batch_idx: torch.Tensor, rows: AxisEntr
         for first in range(0, channels, group):
             table = cell_table(input[:, first:first + group])                 # [N*H*W, c]
             part = F.embedding_bag(cells, table, offsets, mode="sum", per_sample_weights=weights)
-            # [k*P*Q, c] -> [k, c, P, Q], into the result's rows and channels.
-            out[:, first:first + group].index_copy_(
-                0, where, part.view(where.numel(), p_n, q_n, -1).permute(0, 3, 1, 2))
+            # [k*P*Q, c] -> [k, c, P, Q], into the result's rows and channels (not through a
+            # view when there is one group: autograd copies the whole result for a view).
+            target = out if group >= channels else out[:, first:first + group]
+            target.index_copy_(0, where, part.view(where.numel(), p_n, q_n, -1).permute(0, 3, 1, 2))
     return out
 
 
