@@ -228,12 +228,14 @@ def test_integer_translation_invariance(data, stride, aligned, ratio, reduce, dy
                                align(shifted, moved, (2, 3), **kwargs), atol=1e-5)
 
 
-@pytest.mark.parametrize("batch_entries, padding", [(1, 1.5), (3000, 1.5), (1 << 22, 1e9)])
-def test_batching_changes_no_bit(batch_entries, padding, monkeypatch):
+@pytest.mark.parametrize("batch_entries, padding, table_elements",
+                         [(1, 1.5, 1 << 22), (3000, 1.5, 1 << 22), (1 << 22, 1e9, 1 << 22), (3000, 1.5, 1)])
+def test_batching_changes_no_bit(batch_entries, padding, table_elements, monkeypatch):
     # Boxes of very different shapes (small squares, long thin strips, one covering the map):
     # roiviz._separable groups boxes whose bags have similar shapes, out of order, pads each
-    # group's bags with weight-0 entries and cuts the groups into batches. Each box's output
-    # must not depend on its group, its padding or its batch; the input's gradient only up to
+    # group's bags with weight-0 entries, cuts the groups into batches, and the channels into
+    # groups (table_elements=1: one channel at a time). Each box's output must not depend on
+    # its group, its padding, its batch or its channel group; the input's gradient only up to
     # float rounding (the batches' contributions to a cell are added in another order).
     rng = np.random.default_rng(7)
     x = torch.tensor(rng.standard_normal((2, 3, 40, 50)).astype(np.float32), requires_grad=True)
@@ -252,6 +254,7 @@ def test_batching_changes_no_bit(batch_entries, padding, monkeypatch):
     default = run()
     monkeypatch.setattr("roiviz._separable.BATCH_ENTRIES", batch_entries)
     monkeypatch.setattr("roiviz._separable.PADDING", padding)
+    monkeypatch.setattr("roiviz._separable.TABLE_ELEMENTS", table_elements)
     batched = run()
     torch.testing.assert_close(default[0], batched[0], rtol=0, atol=0)
     torch.testing.assert_close(default[1], batched[1], rtol=0, atol=1e-5)
