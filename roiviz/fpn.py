@@ -428,7 +428,7 @@ class MultiScaleRoIAlign(nn.Module):
             raise ValueError(f"x gives {len(features)} maps but the scales were set up for "
                              f"{len(self.scales)} on the first call")
         # Batch index and (x1, y1, x2, y2) per box, as torchvision's _convert_to_roi_format; the
-        # boxes are checked by roi_align's own checks (here, on the image count of x).
+        # boxes are checked as roi_align checks them (here, on the image count of x).
         padded = list(boxes) + [features[0].new_zeros((0, 4))] * (features[0].shape[0] - len(boxes))
         batch_idx, coords = _checks.convert_boxes(padded, features[0])      # [K], [K, 4]
         if len(features) == 1:
