@@ -1,6 +1,6 @@
 """Benchmark roiviz's batched ops on the Faster R-CNN box-head workload.
 
-Run: ``.venv/bin/python benchmarks/bench_ops.py [--runs 20] [--fpn [--threads 1]]``
+Run: ``.venv/bin/python benchmarks/bench_ops.py [--runs 20] [--fpn] [--threads N]``
 
 Workload: a 2 x 256 x 50 x 68 float32 feature map (stride 16 of an 800 x 1088 image), 512
 proposals (random centres, widths and heights log-uniform in 16..512 px, clipped to the image),
@@ -14,17 +14,20 @@ Prints a markdown table of medians.
 Then the Faster R-CNN FPN head (``--fpn`` runs only this part): 2 images of 800 x 1216, P2-P5
 with 256 channels (200 x 304, 100 x 152, 50 x 76, 25 x 38), 1000 proposals per image (random
 centres, widths and heights log-uniform in 16..800 px, clipped to the image), 7 x 7 output,
-``sampling_ratio`` 2. roiviz's ``MultiScaleRoIAlign`` (level assignment, one ``roi_align`` per
-level, scatter into the result) against the sum over the four levels of ONNX Runtime's
+``sampling_ratio`` 2. roiviz's ``MultiScaleRoIAlign`` (level assignment, one RoI Align per
+level written into the result) against the sum over the four levels of ONNX Runtime's
 ``RoiAlign`` on the same boxes (one session per level, created up front; the boxes' levels are
 computed before timing, so ORT's side has no assignment or scatter cost). Both ``aligned=False``
-(torchvision's pooler) and ``aligned=True`` (Detectron2's ``ROIAlignV2``), measured side by side
-in one run, interleaved run by run; outputs are checked against ORT first.
+(torchvision's pooler) and ``aligned=True`` (Detectron2's ``ROIAlignV2``), with 1 and then 2
+intra-op threads for both libraries (``--threads N``: only N), measured side by side in one run,
+interleaved run by run; outputs are checked against ORT first. Prints the README's table: the
+medians, their ratios to ORT's sum, the largest difference from ORT and the load average.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -168,64 +171,75 @@ def fpn_workload(seed: int = 0):
     return maps, boxes
 
 
+def load_average() -> str:
+    """The 1-minute load average (the machine is shared: say how busy it was)."""
+    return f"{os.getloadavg()[0]:.2f}"
+
+
 def bench_fpn(runs: int, threads: int | None = None) -> None:
     """``MultiScaleRoIAlign`` vs the sum of ORT ``RoiAlign`` over the levels, both ``aligned``.
 
-    ``threads``: torch's intra-op threads and ORT's, the same number for both (``None``: each
-    library's default, one thread per core).
+    ``threads``: torch's intra-op threads and ORT's, the same number for both; ``None`` runs
+    1 and then 2 (the machine's cores, torch's and ORT's default here).
     """
-    if threads is not None:
-        torch.set_num_threads(threads)
     maps, boxes = fpn_workload()
     xt = {k: torch.from_numpy(v) for k, v in maps.items()}
     bt = [torch.from_numpy(b) for b in boxes]
     shapes = [FPN_IMAGE] * N
     rois = np.vstack([np.column_stack([np.full(len(b), i, np.float32), b]) for i, b in enumerate(boxes)])
-    rows, counts = [], None
-    for aligned in (False, True):
-        levels = fpn_levels(torch.from_numpy(rois[:, 1:]), 2, 5, **level_rule(aligned)).numpy()
-        counts = [int((levels == k).sum()) for k in range(2, 6)]
-        per_level = []
-        for k, name, stride in zip(range(2, 6), FPN_NAMES, FPN_STRIDES):
-            idx = np.nonzero(levels == k)[0]
-            sess = align_session(OUTPUT, 1 / stride, RATIO, aligned, "avg", intra_op_threads=threads)
-            feed = {"X": maps[name], "rois": np.ascontiguousarray(rois[idx, 1:]),
-                    "bi": rois[idx, 0].astype(np.int64)}
-            per_level.append((idx, sess, feed))
+    results, counts = {}, {}
+    for n_threads in ((1, 2) if threads is None else (threads,)):
+        torch.set_num_threads(n_threads)
+        for aligned in (False, True):
+            levels = fpn_levels(torch.from_numpy(rois[:, 1:]), 2, 5, **level_rule(aligned)).numpy()
+            counts[aligned] = [int((levels == k).sum()) for k in range(2, 6)]
+            per_level = []
+            for k, name, stride in zip(range(2, 6), FPN_NAMES, FPN_STRIDES):
+                idx = np.nonzero(levels == k)[0]
+                sess = align_session(OUTPUT, 1 / stride, RATIO, aligned, "avg", intra_op_threads=n_threads)
+                feed = {"X": maps[name], "rois": np.ascontiguousarray(rois[idx, 1:]),
+                        "bi": rois[idx, 0].astype(np.int64)}
+                per_level.append((idx, sess, feed))
 
-        def ort_levels():
-            out = np.zeros((len(rois), C) + OUTPUT, np.float32)
-            for idx, sess, feed in per_level:
-                out[idx] = sess.run(None, feed)[0]
-            return out
+            def ort_levels():
+                out = np.zeros((len(rois), C) + OUTPUT, np.float32)
+                for idx, sess, feed in per_level:
+                    out[idx] = sess.run(None, feed)[0]
+                return out
 
-        def ort_levels_only():     # the four kernel calls alone, no scatter into one array
-            for _, sess, feed in per_level:
-                sess.run(None, feed)
+            def ort_levels_only():     # the four kernel calls alone, no scatter into one array
+                for _, sess, feed in per_level:
+                    sess.run(None, feed)
 
-        pooler = MultiScaleRoIAlign(list(FPN_NAMES), OUTPUT, RATIO, aligned=aligned)
-        with torch.no_grad():
-            ours = lambda: pooler(xt, bt, shapes)  # noqa: E731
-            err = float(np.abs(ours().numpy() - ort_levels()).max())
-            assert err <= 1e-5, err
-            # Interleaved (ours, ORT, ORT + scatter, ours, ...) so that a busy moment of a shared
-            # machine hits all three alike.
-            t_ours, t_ort, t_ort_scatter = interleaved_medians([ours, ort_levels_only, ort_levels], runs)
-        name = "torchvision" if not aligned else "Detectron2 ROIAlignV2"
-        rows.append((f"MultiScaleRoIAlign aligned={aligned} ({name}; roiviz)", t_ours, t_ort, err))
-        rows.append((f"RoiAlign x 4 levels aligned={aligned} (ONNX Runtime, sum)", t_ort, t_ort, None))
-        rows.append((f"RoiAlign x 4 levels + scatter aligned={aligned} (ONNX Runtime)", t_ort_scatter, t_ort, None))
+            pooler = MultiScaleRoIAlign(list(FPN_NAMES), OUTPUT, RATIO, aligned=aligned)
+            with torch.no_grad():
+                ours = lambda: pooler(xt, bt, shapes)  # noqa: E731
+                err = float(np.abs(ours().numpy() - ort_levels()).max())
+                assert err <= 1e-5, err
+                load_before = load_average()
+                # Interleaved (ours, ORT, ORT + scatter, ours, ...) so that a busy moment of a
+                # shared machine hits all three alike.
+                medians = interleaved_medians([ours, ort_levels_only, ort_levels], runs)
+            results[n_threads, aligned] = (medians, err, f"{load_before} -> {load_average()}")
     print(f"\nFPN head: 2 images {FPN_IMAGE[0]} x {FPN_IMAGE[1]}, P2-P5 {C} channels "
           f"({', '.join(f'{v.shape[2]} x {v.shape[3]}' for v in maps.values())}), "
           f"{FPN_BOXES_PER_IMAGE} boxes per image, output {OUTPUT[0]} x {OUTPUT[1]}, sampling_ratio {RATIO}")
-    print(f"boxes per level P2..P5 (aligned=True): {counts}")
-    print(f"torch.get_num_threads() = {torch.get_num_threads()}; ONNX Runtime intra-op threads: "
-          f"{'default' if threads is None else threads}; medians over {runs} runs after warm-up\n")
-    print("| op | median ms | vs ORT sum of levels | max abs diff vs ORT |")
-    print("|---|---:|---:|---:|")
-    for name, seconds, reference, err in rows:
-        print(f"| {name} | {seconds * 1e3:.1f} | {seconds / reference:.2f}x | "
-              f"{'' if err is None else f'{err:.2g}'} |")
+    print(f"boxes per level P2..P5: aligned=False {counts[False]}, aligned=True {counts[True]}")
+    print(f"medians over {runs} interleaved runs after warm-up; torch and ONNX Runtime with the same "
+          f"intra-op threads; 1-minute load average before -> after each block\n")
+    print("| threads | op | aligned=False (torchvision) ms | aligned=True (Detectron2 `ROIAlignV2`) ms |")
+    print("|---:|---|---:|---:|")
+    names = ("`MultiScaleRoIAlign` (roiviz)", "`RoiAlign` x 4 levels (ONNX Runtime, sum)",
+             "`RoiAlign` x 4 levels + scatter (ONNX Runtime)")
+    for n_threads in sorted({t for t, _ in results}):
+        for row, name in enumerate(names):
+            cells = []
+            for aligned in (False, True):
+                medians = results[n_threads, aligned][0]
+                cells.append(f"{medians[row] * 1e3:.1f} ({medians[row] / medians[1]:.2f}x)")
+            print(f"| {n_threads} | {name} | {cells[0]} | {cells[1]} |")
+    for (n_threads, aligned), (_, err, load) in sorted(results.items()):
+        print(f"threads {n_threads}, aligned={aligned}: largest |roiviz - ORT| {err:.2g}, load average {load}")
 
 
 def main() -> None:
@@ -235,7 +249,7 @@ def main() -> None:
     parser.add_argument("--fpn", action="store_true", help="run only the FPN head workload")
     parser.add_argument("--threads", type=int, default=None,
                         help="FPN workload: intra-op threads for torch and ONNX Runtime alike "
-                             "(default: each library's own default)")
+                             "(default: 1, then 2)")
     args = parser.parse_args()
     if args.fpn:
         bench_fpn(args.runs, args.threads)

@@ -5,146 +5,202 @@ gathering a cell moves one contiguous row.
 
 - RoI Align, RoI Warp and Precise RoI Pooling with ``avg`` are separable: for RoI ``k`` and
   channel ``c``, ``out[k, c] = Wy[k] @ F[n_k, c] @ Wx[k]^T`` with ``Wy [P, H]`` and ``Wx [Q, W]``
-  (bilinear weights, or their integrals, per bin). Each row of ``Wy`` is non-zero on a short
-  span of rows (a bin's samples and their neighbours), so bin ``(p, q)`` is a weighted sum over
-  a small rectangle of cells with weights ``Wy[p, h] * Wx[q, w]``: :func:`separable_apply` lists
-  every bin's cells and weights and sums them with ``torch.nn.functional.embedding_bag``.
+  (bilinear weights, or their integrals, per bin). Each row of ``Wy`` is non-zero on a few rows
+  only (a bin's samples and their neighbours), so an axis is given as :class:`AxisEntries`,
+  each bin's short list of ``(cell, weight)``, and bin ``(p, q)`` is a weighted sum over the
+  cells ``(h, w)`` of its row and column lists with weights ``Wy[p, h] * Wx[q, w]``:
+  :func:`separable_apply` lays every bin out as one bag of cells and weights and sums the bags
+  with ``torch.nn.functional.embedding_bag``.
 - RoI Pool's bins are rectangles of cells with a max: :func:`bin_max` takes it separably, first
   across each bin's columns, then down its rows.
 
-There is no Python loop over bins or samples; RoIs are processed in chunks to bound memory.
+There is no Python loop over bins or samples. RoIs are grouped by the shape of their bags and
+reduced in a few large calls (batches bound the memory), channels in groups that keep the
+channels-last copy of the map small, and RoI Pool's RoIs in chunks that stay in cache.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
-#: Upper bound on listed cells (over all bins, with padding) per chunk of :func:`separable_apply`.
-CHUNK_ENTRIES = 1 << 20
+#: Upper bound on the bags' entries (padding included) per batch of :func:`separable_apply`
+#: (48 MB of cells and weights). Each batch is reduced in one ``embedding_bag`` call per group of
+#: channels: few large calls, because with 2 threads every call waits for both, and on a busy
+#: machine hundreds of small calls cost more than they save in cache misses.
+BATCH_ENTRIES = 1 << 22
+#: Largest padding of a group's bags: every RoI of a group has at least ``1 / PADDING`` of its
+#: bags' entries in use (the rest are weight-0 entries).
+PADDING = 1.5
+#: Upper bound on the elements of one channel group's table in :func:`separable_apply` (16 MB
+#: of float32; the channels are split in equal groups under it). The channels-last copy of a
+#: whole P2 map is 124 MB of fresh memory on every call, whose page faults cost as much as the
+#: copy; tables of at most 16 MB are served again by the allocator from one group and call to
+#: the next. On the FPN benchmark (one thread) this is about 20 % faster than one table per
+#: map, and 1 << 23 is as slow as one table.
+TABLE_ELEMENTS = 1 << 22
 #: Upper bound on gathered elements (cells x channels) per chunk of :func:`bin_max`: 4 MB of
 #: float32, so that a chunk's gathered cells stay in a core's L2 cache while they are reduced
 #: (1 << 22 is 1.5x slower on benchmarks/bench_ops.py).
 CHUNK_ELEMENTS = 1 << 20
 
 
+class AxisEntries(NamedTuple):
+    """Each bin's weights along one axis, as a short list of ``(cell, weight)`` entries.
+
+    ``Wy[k, p, h]`` is the sum of ``weights[k, p, e]`` over the entries ``e`` with
+    ``cells[k, p, e] == h``.
+
+    Attributes:
+        cells: int64 ``[K, P, E]``, indices along the axis (``0 .. size - 1``; repeats allowed).
+        weights: ``[K, P, E]`` (dtype of the map); 0 on unused entries.
+        used: int64 ``[K, P]``, how many leading entries of the list are used (weights at
+            ``e >= used`` are 0).
+    """
+
+    cells: torch.Tensor
+    weights: torch.Tensor
+    used: torch.Tensor
+
+
 def cell_table(input: torch.Tensor) -> torch.Tensor:
-    """``[N, C, H, W] -> [N*H*W, C]``: row ``(n*H + h)*W + w`` is cell ``(h, w)`` of image ``n``."""
+    """``[N, C, H, W] -> [N*H*W, C]``: row ``(n*H + h)*W + w`` is cell ``(h, w)`` of image ``n``.
+
+    A view when ``input`` is already channels-last, else one channels-last copy (torch's
+    ``channels_last`` conversion).
+    """
     n, c, h, w = input.shape
-    return input.permute(0, 2, 3, 1).reshape(n * h * w, c)
+    return input.contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1).reshape(n * h * w, c)
 
 
-def weight_spans(weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """First non-zero position and span length of each row of ``[..., L]`` (length 0 if none)."""
+def entries_from_dense(weights: torch.Tensor) -> AxisEntries:
+    """:class:`AxisEntries` of dense weights ``[K, P, size]``: each row's run of cells from its
+    first to its last non-zero weight (no entry for a row of zeros)."""
     size = weights.shape[-1]
     used = weights.ne(0)
     idx = torch.arange(size, device=weights.device)
-    first = torch.where(used, idx, size).amin(-1)
+    first = torch.where(used, idx, size).amin(-1)                              # [K, P]
     last = torch.where(used, idx, -1).amax(-1)
-    return first.clamp(max=size - 1), (last - first + 1).clamp(min=0)
+    length = (last - first + 1).clamp(min=0)
+    longest = max(int(length.max()), 1) if length.numel() else 1
+    cells = (first.clamp(max=size - 1)[..., None] + idx[:longest]).clamp(max=size - 1)   # [K, P, L]
+    inside = idx[:longest] < length[..., None]
+    return AxisEntries(cells, weights.gather(-1, cells) * inside, length)
 
 
-def _chunks(row_len: torch.Tensor, col_len: torch.Tensor) -> Iterator[torch.Tensor]:
-    """Chunks of RoIs of at most ``CHUNK_ENTRIES`` padded cells each (or 1 RoI), similar RoIs together.
+def _batches(row_used: torch.Tensor, col_used: torch.Tensor) -> Iterator[list[torch.Tensor]]:
+    """RoIs in groups whose bags have similar shapes, and groups in batches of bounded size.
 
-    A chunk of ``k`` RoIs lists ``k * P * Q * Ly * Lx`` cells before :func:`_bin_cells` drops the
-    padding, ``Ly`` and ``Lx`` its longest row and column spans. RoIs are taken in order of
-    their ``Ly * Lx`` so that one long thin box (a box clipped at the image border, on a fine
-    pyramid level) does not pad a whole chunk of small ones.
+    RoI ``k``'s bags have ``Ly * Lx`` entries, its longest row and column lists; a group pads
+    every bag to the group's longest lists. RoIs are taken in order of ``(Ly, Lx)``, and a group
+    ends before its padded ``Ly * Lx`` exceeds ``PADDING`` times the smallest own ``Ly * Lx`` of
+    its RoIs, so that one long thin box (a box clipped at the image border, a wide flat box on
+    a fine pyramid level) does not pad a group of small ones. A batch holds at most
+    ``BATCH_ENTRIES`` padded entries (or one RoI).
 
     Args:
-        row_len: ``[K, P]``; col_len: ``[K, Q]``, the bins' span lengths.
+        row_used: ``[K, P]``; col_used: ``[K, Q]``, the bins' used entries
+            (:attr:`AxisEntries.used`).
 
     Yields:
-        The RoI indices ``[k]`` of each chunk.
+        Each batch as a list of groups, each group the RoI indices ``[k]``.
     """
-    bins = row_len.shape[1] * col_len.shape[1]
-    longest_y, longest_x = row_len.amax(1).clamp(min=1), col_len.amax(1).clamp(min=1)   # [K]
-    order = torch.argsort(longest_y * longest_x, stable=True)
-    longest_y, longest_x = longest_y[order], longest_x[order]
-    start, k_total = 0, order.numel()
+    bins = row_used.shape[1] * col_used.shape[1]
+    own_y, own_x = row_used.amax(1).clamp(min=1), col_used.amax(1).clamp(min=1)       # [K]
+    order = torch.argsort(own_y * (int(own_x.max()) + 1) + own_x, stable=True)
+    own_y, own_x = own_y[order], own_x[order]
+    batch, batch_entries, start, k_total = [], 0, 0, order.numel()
     while start < k_total:
-        ly, lx = longest_y[start:].cummax(0).values, longest_x[start:].cummax(0).values
-        cost = torch.arange(1, k_total - start + 1, device=ly.device) * bins * ly * lx   # rising
-        stop = start + max(1, int((cost <= CHUNK_ENTRIES).sum()))
-        yield order[start:stop]
+        padded = own_y[start:].cummax(0).values * own_x[start:].cummax(0).values      # rising
+        entries = torch.arange(1, k_total - start + 1, device=padded.device) * bins * padded
+        fits = (entries <= BATCH_ENTRIES) & \
+            (padded <= PADDING * (own_y[start:] * own_x[start:]).cummin(0).values)
+        stop = start + max(1, int(fits.sum()))
+        group_entries = int(entries[stop - start - 1])
+        if batch and batch_entries + group_entries > BATCH_ENTRIES:
+            yield batch
+            batch, batch_entries = [], 0
+        batch.append(order[start:stop])
+        batch_entries += group_entries
         start = stop
+    if batch:
+        yield batch
 
 
-def _bin_cells(batch_idx: torch.Tensor, shape: tuple[int, int], wy: torch.Tensor, wx: torch.Tensor,
-               row_start: torch.Tensor, row_len: torch.Tensor, col_start: torch.Tensor,
-               col_len: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """List the cells and weights of every bin ``(k, p, q)``, row-major inside each bin.
+def _bags(batch_idx: torch.Tensor, shape: tuple[int, int], rows: AxisEntries,
+          cols: AxisEntries) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every bin ``(k, p, q)`` as one bag of ``Ly * Lx`` cells and weights, row-major.
 
-    Every bin is first laid out as a padded ``Ly x Lx`` rectangle (the chunk's longest row and
-    column spans), which takes a handful of broadcast operations; the padding is then dropped
-    with one mask, which keeps the row-major order. (Listing the cells with
-    ``repeat_interleave`` and index division takes four times as many operations on ``[T]``
-    tensors, and each one costs a thread-pool round trip with 2 threads on a busy machine.)
+    ``Ly`` and ``Lx`` are the longest lists of these RoIs; shorter lists are padded with
+    weight-0 entries, which add nothing (dropping them costs more than summing them).
 
     Args:
         batch_idx: int64 ``[k]``; shape: the map's ``(H, W)``.
-        wy: ``[k, P, H]``; wx: ``[k, Q, W]``, the weights of this chunk's RoIs.
-        row_start, row_len: ``[k, P]``; col_start, col_len: ``[k, Q]`` (lengths >= 0), the
-            non-zero spans of ``wy`` and ``wx`` (:func:`weight_spans`).
+        rows: ``[k, P]`` lists; cols: ``[k, Q]`` lists (:class:`AxisEntries`).
 
     Returns:
-        ``(cells, weights, offsets)``: ``cells`` int64 ``[T]``, rows of :func:`cell_table`;
-        ``weights [T]``, ``wy[k, p, h] * wx[k, q, w]``; ``offsets [k*P*Q]``, where each bin's
-        entries start (bins in ``(k, p, q)`` order).
+        ``(cells, weights)``, both ``[k*P*Q, Ly*Lx]`` (bins in ``(k, p, q)`` order): ``cells``
+        int64 rows of :func:`cell_table`, ``weights`` ``wy[k, p, i] * wx[k, q, j]``.
     """
     height, width = shape
-    counts = (row_len[:, :, None] * col_len[:, None, :]).reshape(-1)           # [k*P*Q]
-    offsets = torch.cumsum(counts, 0) - counts
-    ly, lx = max(int(row_len.max()), 1), max(int(col_len.max()), 1)
-    i = torch.arange(ly, device=wy.device)
-    j = torch.arange(lx, device=wx.device)
-    rows = (row_start[:, :, None] + i).clamp(max=height - 1)                   # [k, P, Ly]
-    cols = (col_start[:, :, None] + j).clamp(max=width - 1)                    # [k, Q, Lx]
-    row_weight = wy.gather(2, rows)                                            # [k, P, Ly]
-    col_weight = wx.gather(2, cols)                                            # [k, Q, Lx]
-    row_base = (batch_idx[:, None, None] * height + rows) * width              # [k, P, Ly]
-    row_used = i < row_len[:, :, None]                                         # [k, P, Ly]
-    col_used = j < col_len[:, :, None]                                         # [k, Q, Lx]
-    # [k, P, Q, Ly, Lx]: bin (p, q), its row i and column j.
-    used = row_used[:, :, None, :, None] & col_used[:, None, :, None, :]
-    cells = row_base[:, :, None, :, None] + cols[:, None, :, None, :]
-    weights = row_weight[:, :, None, :, None] * col_weight[:, None, :, None, :]
-    # One nonzero for both selections (boolean indexing would run it twice, and slower).
-    kept = used.reshape(-1).nonzero().squeeze(1)                               # [T]
-    return cells.reshape(-1).index_select(0, kept), weights.reshape(-1).index_select(0, kept), offsets
+    k, p_n = rows.used.shape
+    q_n = cols.used.shape[1]
+    ly, lx = max(int(rows.used.max()), 1), max(int(cols.used.max()), 1)
+    row_base = (batch_idx[:, None, None] * height + rows.cells[:, :, :ly]) * width      # [k, P, Ly]
+    # [k, P, Q, Ly, Lx]: bin (p, q), its row entry i and column entry j.
+    cells = row_base[:, :, None, :, None] + cols.cells[:, None, :, None, :lx]
+    weights = rows.weights[:, :, None, :ly, None] * cols.weights[:, None, :, None, :lx]
+    return cells.reshape(k * p_n * q_n, ly * lx), weights.reshape(k * p_n * q_n, ly * lx)
 
 
-def separable_apply(input: torch.Tensor, batch_idx: torch.Tensor, wy: torch.Tensor,
-                    wx: torch.Tensor) -> torch.Tensor:
-    """``out[k, c] = wy[k] @ input[batch_idx[k], c] @ wx[k]^T``, as weighted sums of bin cells.
+def separable_apply(input: torch.Tensor, batch_idx: torch.Tensor, rows: AxisEntries, cols: AxisEntries,
+                    out: torch.Tensor | None = None, out_rows: torch.Tensor | None = None) -> torch.Tensor:
+    """``out[k, c] = Wy[k] @ input[batch_idx[k], c] @ Wx[k]^T``, as weighted sums of bin cells.
 
     Args:
         input: ``[N, C, H, W]``.
         batch_idx: int64 ``[K]``.
-        wy: ``[K, P, H]`` row weights; wx: ``[K, Q, W]`` column weights (dtype of ``input``).
+        rows: the row weights ``Wy`` as ``[K, P]`` lists; cols: ``Wx`` as ``[K, Q]`` lists
+            (:class:`AxisEntries`, weights in the dtype of ``input``).
+        out: a ``[M, C, P, Q]`` tensor (dtype of ``input``) to write RoI ``k`` into at row
+            ``out_rows[k]`` (int64 ``[K]``), in place, so that a caller that pools several maps
+            into one result (:class:`roiviz.fpn.MultiScaleRoIAlign`) writes each RoI once.
+            Default: a new ``[K, C, P, Q]`` tensor, row ``k`` for RoI ``k``.
 
     Returns:
-        ``[K, C, P, Q]``; differentiable in ``input``. A bin whose weights are all zero gives 0.
+        ``out``; differentiable in ``input``. A bin whose weights are all zero gives 0.
     """
-    k_total, p_n = wy.shape[:2]
-    q_n = wx.shape[1]
-    _, channels, height, width = input.shape
+    k_total, p_n = rows.used.shape
+    q_n = cols.used.shape[1]
+    n_images, channels, height, width = input.shape
+    if out is None:
+        out = input.new_empty((k_total, channels, p_n, q_n))                  # every RoI is written
+        out_rows = torch.arange(k_total, device=input.device)
     if k_total == 0:
-        return input.new_zeros((0, channels, p_n, q_n))
-    row_start, row_len = weight_spans(wy)                                     # [K, P]
-    col_start, col_len = weight_spans(wx)                                     # [K, Q]
-    table = cell_table(input)                                                 # [N*H*W, C]
-    out = input.new_empty((k_total, channels, p_n, q_n))                      # every RoI is written
-    for rois in _chunks(row_len, col_len):
-        cells, weights, offsets = _bin_cells(batch_idx[rois], (height, width), wy[rois], wx[rois],
-                                             row_start[rois], row_len[rois], col_start[rois],
-                                             col_len[rois])
-        part = F.embedding_bag(cells, table, offsets, mode="sum", per_sample_weights=weights)
-        # [k*P*Q, C] -> [k, C, P, Q], chunk by chunk while the part is still in cache.
-        out.index_copy_(0, rois, part.view(rois.numel(), p_n, q_n, channels).permute(0, 3, 1, 2))
+        return out
+    tables = -(-channels * n_images * height * width // TABLE_ELEMENTS)        # ceil: how many
+    group = -(-channels // tables)                                            # channels per table
+    for batch in _batches(rows.used, cols.used):
+        # One bag per bin, each group of RoIs padded to its own longest lists: [T] entries.
+        bags = [_bags(batch_idx[rois], (height, width), AxisEntries(*(t[rois] for t in rows)),
+                      AxisEntries(*(t[rois] for t in cols))) for rois in batch]
+        cells = torch.cat([c.reshape(-1) for c, _ in bags])                   # [T]
+        weights = torch.cat([w.reshape(-1) for _, w in bags])                 # [T]
+        sizes = torch.cat([torch.full(c.shape[:1], c.shape[1], device=c.device) for c, _ in bags])
+        offsets = torch.cumsum(sizes, 0) - sizes                              # [B], where bags start
+        where = out_rows[torch.cat(batch)]                                    # [k]
+        for first in range(0, channels, group):
+            # The group's table ([N*H*W, c]) lives only for this call, so that the allocator
+            # serves the next group's from the same memory.
+            part = F.embedding_bag(cells, cell_table(input[:, first:first + group]), offsets,
+                                   mode="sum", per_sample_weights=weights)               # [k*P*Q, c]
+            # [k*P*Q, c] -> [k, c, P, Q], into the result's rows and channels (not through a
+            # view when there is one group: autograd copies the whole result for a view).
+            target = out if group >= channels else out[:, first:first + group]
+            target.index_copy_(0, where, part.view(where.numel(), p_n, q_n, -1).permute(0, 3, 1, 2))
     return out
 
 

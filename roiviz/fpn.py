@@ -43,7 +43,7 @@ import torch
 from torch import nn
 
 from . import _checks
-from .roi_align import roi_align
+from .roi_align import align_boxes
 
 __all__ = [
     "CANONICAL_LEVEL",
@@ -427,21 +427,24 @@ class MultiScaleRoIAlign(nn.Module):
         if len(features) != len(self.scales):
             raise ValueError(f"x gives {len(features)} maps but the scales were set up for "
                              f"{len(self.scales)} on the first call")
-        # [K, 5] (batch index, x1, y1, x2, y2), as torchvision's _convert_to_roi_format; the
-        # boxes are checked by roi_align's own checks (here, on the image count of x).
+        # Batch index and (x1, y1, x2, y2) per box, as torchvision's _convert_to_roi_format; the
+        # boxes are checked as roi_align checks them (here, on the image count of x).
         padded = list(boxes) + [features[0].new_zeros((0, 4))] * (features[0].shape[0] - len(boxes))
-        batch_idx, coords = _checks.convert_boxes(padded, features[0])
-        rois = torch.cat([batch_idx[:, None].to(coords.dtype), coords], dim=1)
+        batch_idx, coords = _checks.convert_boxes(padded, features[0])      # [K], [K, 4]
         if len(features) == 1:
-            return roi_align(features[0], rois, self.output_size, self.scales[0],
-                             self.sampling_ratio, self.aligned)
+            return align_boxes(features[0], batch_idx, coords, self.output_size, self.scales[0],
+                               self.sampling_ratio, self.aligned)
         levels = self.levels([b.detach() for b in boxes]) - self.k_min        # [K], 0-based
         first = features[0]
-        # Every box has exactly one level (the clamp leaves none out), so every row is written.
-        result = first.new_empty((rois.shape[0], first.shape[1]) + self.output_size)  # [K, C, PH, PW]
+        # Every box has exactly one level (the clamp leaves none out), so every row is written:
+        # each level's RoI Align writes its boxes' rows of the result in place, once.
+        result = first.new_empty((coords.shape[0], first.shape[1]) + self.output_size)  # [K, C, PH, PW]
         for index, (feature, scale) in enumerate(zip(features, self.scales)):
             idx = torch.where(levels == index)[0]
-            pooled = roi_align(feature, rois[idx], self.output_size, scale, self.sampling_ratio,
-                               self.aligned)
-            result.index_put_((idx,), pooled.to(result.dtype))   # in place, as torchvision
+            args = (feature, batch_idx[idx], coords[idx].to(feature.dtype), self.output_size, scale,
+                    self.sampling_ratio, self.aligned)
+            if feature.dtype == result.dtype:
+                align_boxes(*args, out=result, out_rows=idx)
+            else:   # pooled in the level's own dtype, then cast, as torchvision does
+                result.index_copy_(0, idx, align_boxes(*args).to(result.dtype))
         return result

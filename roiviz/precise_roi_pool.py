@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from . import _checks
-from ._separable import separable_apply
+from ._separable import entries_from_dense, separable_apply
 from .bilinear import interpolant_integral
 from .geometry import align_mapping
 from .records import Bin, MethodTrace, Settings, check_trace_args, feature_rect, freeze, region_areas
@@ -87,7 +87,8 @@ def precise_roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: flo
     wide = torch.float64
     wy = bin_integrals(start_y.to(wide), length_y.to(wide), size[0], height)  # [K, PH, H]
     wx = bin_integrals(start_x.to(wide), length_x.to(wide), size[1], width)   # [K, PW, W]
-    return separable_apply(input, batch_idx, wy.to(input.dtype), wx.to(input.dtype))
+    return separable_apply(input, batch_idx, entries_from_dense(wy.to(input.dtype)),
+                           entries_from_dense(wx.to(input.dtype)))
 
 
 def trace_precise_roi_pool(feature: np.ndarray, box, settings: Settings = Settings()) -> MethodTrace:

@@ -223,12 +223,15 @@ def test_equals_onnx_runtime_roi_align_per_level(aligned, ratio):
     np.testing.assert_allclose(out, expected, rtol=0, atol=2e-6)
 
 
-def test_gradcheck_float64():
+@pytest.mark.parametrize("channels, table_elements", [(1, 1 << 22), (3, 1)])
+def test_gradcheck_float64(channels, table_elements, monkeypatch):
     # A 32 x 64 image keeps the check quick (P2..P5 of 8 x 16 down to 1 x 2 cells); the boxes are
-    # sized for P2, P3 and P4 and reach past the image.
+    # sized for P2, P3 and P4 and reach past the image. table_elements=1 pools one channel at a
+    # time, each written in place into its slice of the result.
+    monkeypatch.setattr("roiviz._separable.TABLE_ELEMENTS", table_elements)
     g = torch.Generator().manual_seed(2)
-    maps = tuple(torch.randn(1, 1, 32 // s, 64 // s, generator=g, dtype=torch.float64, requires_grad=True)
-                 for s in STRIDES)
+    maps = tuple(torch.randn(1, channels, 32 // s, 64 // s, generator=g, dtype=torch.float64,
+                             requires_grad=True) for s in STRIDES)
     boxes = [torch.tensor([[3.3, 5.1, 20.7, 30.2], [-10.5, 2.25, 125.0, 95.0],
                            [-20.0, -10.0, 230.5, 221.0], [30.0, 6.0, 44.5, 19.0]], dtype=torch.float64)]
     for aligned in (False, True):

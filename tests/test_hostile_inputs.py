@@ -33,6 +33,7 @@ from streamlit.testing.v1 import AppTest
 
 from roiviz import samples
 from roiviz.methods import METHODS
+from roiviz.params import PYRAMIDS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -489,6 +490,137 @@ def test_settings_too_heavy_to_trace_live_are_explained_not_run():
     at.number_input(key="pw").set_value(3).run()  # 9 * 256 = 2304 samples: fine
     assert_no_crash(at)
     assert set(outputs(at)) == set(METHODS)
+
+
+# ---------------------------------------------------------------------------------------------
+# The Feature pyramids page: its link, its box fields and buttons, its sample budget
+# (docs/hostile-inputs.md, "The Feature pyramids page")
+
+HOSTILE_DOC = Path(__file__).resolve().parent.parent / "docs" / "hostile-inputs.md"
+PYRAMID_LINKS = [
+    ({"img": "../etc/passwd"}, "Ignored the link's 'img': not a sample image name (one of astronaut, coffee, chelsea)."),
+    ({"box": "a,b,c,d"}, "Ignored the link's 'box': a box needs numbers."),
+    ({"box": "1,2,3"}, "Ignored the link's 'box': a box needs 4 comma-separated numbers x1,y1,x2,y2."),
+    ({"box": "nan,0,1,1"}, "Ignored the link's 'box': box coordinates must be finite and within +-100000 pixels."),
+    ({"box": "0,0,1e9,1e9"}, "Ignored the link's 'box': box coordinates must be finite and within +-100000 pixels."),
+    ({"box": "10,10,10,50"}, "Ignored the link's 'box': a box needs a positive width and height."),
+    ({"box": "600,600,700,700"}, "The box does not overlap the 512 x 512 image; the default box is shown instead."),
+    ({"ch": "-1"}, "Ignored the link's 'ch': channel must be an integer 0..7."),
+    ({"ch": "999"}, "Ignored the link's 'ch': channel must be an integer 0..7."),
+    ({"rule": "caffe"}, "Ignored the link's 'rule': rule must be one of torchvision, detectron2."),
+    ({"out": "9"}, "Ignored the link's 'out': out must be one of 3, 5, 7."),
+    ({"out": "7x7"}, "Ignored the link's 'out': out must be one of 3, 5, 7."),
+    ({"sr": "3"}, "Ignored the link's 'sr': sr must be one of 0, 1, 2."),
+    ({"sr": "-1"}, "Ignored the link's 'sr': sr must be one of 0, 1, 2."),
+    ({"conv": "x"}, "Ignored the link's 'conv': conv must be one of library, article."),
+    ({"fixed": "12"}, "Ignored the link's 'fixed': fixed must be one of 4, 8, 16, 32."),
+    ({"presenter": "2"}, "Ignored the link's 'presenter': presenter must be 0 or 1."),
+    ({"zzz": "1", "<b>x</b>": "1"}, "Ignored 2 unknown link parameter(s)."),
+] + [
+    ({key: payload}, f"Ignored the link's '{key}'")
+    for key in PYRAMIDS.keys()
+    for payload in (SCRIPT, IMG_TAG, MARKDOWN)
+]
+PYRAMID_BOX_MESSAGES = (
+    "The box was not changed: it needs x2 > x1 and y2 > y1.",
+    "The box was not changed: it must overlap the 512 x 512 image.",
+    "The link's box had its corners swapped; they were put in order (x1 < x2, y1 < y2).",
+    "Your box is too large for the pyramid: the formula asks for level 13, and P5 is the coarsest there is.",
+    "7056 samples are too many to draw (at most 4096): choose a smaller sampling_ratio than 12. Draw a "
+    "smaller box or lower the sampling ratio.",
+)
+
+
+def pyramids_page(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "pyramids.py"),
+                           default_timeout=120)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def assert_pyramid_panels(at: AppTest) -> None:
+    """The page still works: the level, and every method's two figures."""
+    assert [m.value for m in at.markdown if m.value.startswith("### Level P")]
+    assert len(at.get("plotly_chart")) == 2 * len(METHODS)
+
+
+def test_every_pyramid_message_is_in_the_doc():
+    section = HOSTILE_DOC.read_text().split("## The Feature pyramids page", 1)[1]
+    for message in [m for _, m in PYRAMID_LINKS if not m.endswith("'")] + list(PYRAMID_BOX_MESSAGES):
+        assert message in section, message
+    # The markup payloads, one row for all the page's parameters.
+    assert f"in any of the {len(PYRAMIDS.keys())} parameters" in section
+    assert "Ignored the link's '<name>'" in section
+
+
+@pytest.mark.parametrize("query, message", PYRAMID_LINKS,
+                         ids=[f"{next(iter(q))[:12]}={next(iter(q.values()))[:24]}" for q, _ in PYRAMID_LINKS])
+def test_hostile_pyramid_link_gives_a_notice_and_the_defaults(query, message):
+    at = pyramids_page(query)
+    assert_no_crash(at)
+    assert not at.error, messages(at, "error")
+    assert message in messages(at, "warning")
+    for key in query:
+        if key in PYRAMIDS.keys():   # the refused parameter has its default
+            state_key = "pyr_box" if key == "box" else PYRAMIDS.widget_key(key)
+            assert at.session_state[state_key] == PYRAMIDS[key].default, key
+    text = page_text(at)
+    for value in query.values():  # nothing typed in a link is echoed into the page
+        if len(value) > 3:
+            assert value not in text
+    assert "<b>" not in text and "<script" not in text and "<img" not in text
+    assert_pyramid_panels(at)
+
+
+def test_pyramid_link_with_swapped_corners_and_the_largest_box():
+    at = pyramids_page({"box": "330,210,180,60"})
+    assert_no_crash(at)
+    assert PYRAMID_BOX_MESSAGES[2] in messages(at, "warning")
+    assert at.session_state["pyr_box"] == (180.0, 60.0, 330.0, 210.0)
+    at = pyramids_page({"box": "-100000,-100000,100000,100000"})
+    assert_no_crash(at)
+    assert not at.warning and not at.error
+    assert PYRAMID_BOX_MESSAGES[3] in messages(at, "info")
+    assert_pyramid_panels(at)
+
+
+@pytest.mark.parametrize("moves, message", [
+    ([("pyr_x2", 100.0)], PYRAMID_BOX_MESSAGES[0]),                      # x2 left of x1
+    ([("pyr_y2", 60.0)], PYRAMID_BOX_MESSAGES[0]),                       # zero height
+    ([("pyr_x2", 900.0), ("pyr_x1", 600.0)], PYRAMID_BOX_MESSAGES[1]),   # right of the image
+    ([("pyr_x2", 1e6)], "The box was not changed"),                      # past the field's bound
+])
+def test_bad_typed_pyramid_box_keeps_the_previous_one(moves, message):
+    at = pyramids_page()
+    for key, value in moves:
+        before = at.session_state["pyr_box"]
+        at.number_input(key=key).set_value(value).run()
+        assert_no_crash(at)
+    assert message in messages(at, "warning")
+    assert at.session_state["pyr_box"] == before
+    assert [at.number_input(key=k).value for k in ("pyr_x1", "pyr_y1", "pyr_x2", "pyr_y2")] == list(before)
+    assert_pyramid_panels(at)
+
+
+def test_pyramid_resize_button_that_would_miss_the_image_keeps_the_box():
+    at = pyramids_page({"box": "-300,-300,10,10"})   # overlaps the image; its centre does not
+    at.button(key="pyr_size_111").click().run()
+    assert_no_crash(at)
+    assert PYRAMID_BOX_MESSAGES[1] in messages(at, "warning")
+    assert at.session_state["pyr_box"] == (-300.0, -300.0, 10.0, 10.0)
+
+
+def test_pyramid_sample_budget_is_explained_and_the_page_recovers():
+    at = pyramids_page({"box": "-1000,-1000,1600,1600", "sr": "0"})
+    assert_no_crash(at)
+    assert messages(at, "error") == PYRAMID_BOX_MESSAGES[4]
+    assert [m.value for m in at.markdown if m.value.startswith("### Level P5")]
+    assert not at.get("plotly_chart") and not at.get("download_button")
+    at.selectbox(key=PYRAMIDS.widget_key("sr")).set_value(2).run()   # 49 * 4 samples: fine
+    assert_no_crash(at)
+    assert not at.error
+    assert_pyramid_panels(at)
 
 
 # ---------------------------------------------------------------------------------------------

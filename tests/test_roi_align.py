@@ -192,8 +192,8 @@ def test_golden_stride():
 @pytest.mark.parametrize("aligned", [True, False])
 @pytest.mark.parametrize("reduce", ["avg", "max"])
 def test_matches_loop_reference(aligned, reduce, monkeypatch):
-    if aligned:   # one RoI per chunk: exercises the chunking
-        monkeypatch.setattr("roiviz._separable.CHUNK_ENTRIES", 1)
+    if aligned:   # one RoI per group and batch: exercises the batching
+        monkeypatch.setattr("roiviz._separable.BATCH_ENTRIES", 1)
     rng = np.random.default_rng([int(aligned), len(reduce)])
     for case in range(30):
         x, rois, output_size, scale = random_case(rng)
@@ -228,12 +228,15 @@ def test_integer_translation_invariance(data, stride, aligned, ratio, reduce, dy
                                align(shifted, moved, (2, 3), **kwargs), atol=1e-5)
 
 
-@pytest.mark.parametrize("chunk_entries", [1, 3000])
-def test_chunking_changes_no_bit(chunk_entries, monkeypatch):
+@pytest.mark.parametrize("batch_entries, padding, table_elements",
+                         [(1, 1.5, 1 << 22), (3000, 1.5, 1 << 22), (1 << 22, 1e9, 1 << 22), (3000, 1.5, 1)])
+def test_batching_changes_no_bit(batch_entries, padding, table_elements, monkeypatch):
     # Boxes of very different shapes (small squares, long thin strips, one covering the map):
-    # roiviz._separable groups similar boxes into chunks, out of order. Each box's output must
-    # not depend on which chunk it fell in; the input's gradient only up to float rounding (the
-    # chunks' contributions to a cell are added in another order).
+    # roiviz._separable groups boxes whose bags have similar shapes, out of order, pads each
+    # group's bags with weight-0 entries, cuts the groups into batches, and the channels into
+    # groups (table_elements=1: one channel at a time). Each box's output must not depend on
+    # its group, its padding, its batch or its channel group; the input's gradient only up to
+    # float rounding (the batches' contributions to a cell are added in another order).
     rng = np.random.default_rng(7)
     x = torch.tensor(rng.standard_normal((2, 3, 40, 50)).astype(np.float32), requires_grad=True)
     corner = rng.uniform(-5, 45, (60, 2))
@@ -248,11 +251,13 @@ def test_chunking_changes_no_bit(chunk_entries, monkeypatch):
         out.backward(grad_out)
         return out.detach(), x.grad.clone()
 
-    one_chunk = run()
-    monkeypatch.setattr("roiviz._separable.CHUNK_ENTRIES", chunk_entries)
-    chunked = run()
-    torch.testing.assert_close(one_chunk[0], chunked[0], rtol=0, atol=0)
-    torch.testing.assert_close(one_chunk[1], chunked[1], rtol=0, atol=1e-5)
+    default = run()
+    monkeypatch.setattr("roiviz._separable.BATCH_ENTRIES", batch_entries)
+    monkeypatch.setattr("roiviz._separable.PADDING", padding)
+    monkeypatch.setattr("roiviz._separable.TABLE_ELEMENTS", table_elements)
+    batched = run()
+    torch.testing.assert_close(default[0], batched[0], rtol=0, atol=0)
+    torch.testing.assert_close(default[1], batched[1], rtol=0, atol=1e-5)
 
 
 @settings(max_examples=40, deadline=None)
