@@ -705,7 +705,6 @@ class Server:
         if self.args.url:
             check_local(self.args.url)
         elif self.args.workers:
-            sys.path.insert(0, str(ROOT / "deploy"))
             from serve import Fleet
             self.fleet = Fleet(workers=self.args.workers, port=self.args.port or 0,
                                extra_args=extra, log_dir=ROOT / "benchmarks")
@@ -914,7 +913,12 @@ def main() -> None:
     if not 1 <= args.duration <= 900:
         parser.error("--duration must be 1..900 s")
 
-    print(f"Lecture hall: {os.cpu_count()} CPUs; load average before {machine_load()}", flush=True)
+    sys.path.insert(0, str(ROOT / "deploy"))
+    from serve import raise_open_files_limit
+    # One socket per student here and in the server (which inherits the limit).
+    open_files = raise_open_files_limit()
+    print(f"Lecture hall: {os.cpu_count()} CPUs; load average before {machine_load()}; "
+          f"open files limit {open_files}", flush=True)
     with Server(args) as server:
         template = load_template(args.template) if args.template else \
             capture_template(server.url, args.save_template)
@@ -941,7 +945,7 @@ def main() -> None:
                       f"| {s['cores']:.2f} |", flush=True)
             ceiling = f"{max(passed):g}" if passed else "below the first step"
             print(f"ceiling: {ceiling} "
-                  f"releases/s with p95 <= {P95_TARGET_MS:.0f} ms")
+                  f"releases/s with p95 <= {P95_TARGET_MS:.0f} ms; load average after {machine_load()}")
             for e, c in Counter(e[:100] for e in r["errors"]).most_common(5):
                 print(f"    error x{c}: {e}")
             return
@@ -949,6 +953,7 @@ def main() -> None:
             r = run_class(server, template, n, [(args.interval, args.duration)], args)
             rows.append(r)
             print(describe(r, f"{n} students"), flush=True)
+    print(f"load average after {machine_load()}")
     print()
     print("| N | releases | served (/s) | p50 (ms) | p95 (ms) | p99 (ms) | errors | server CPU / "
           "release (ms) | server busy (cores) | page load p95 (s) | RSS start / peak / after close (MB) |")

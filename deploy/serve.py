@@ -55,6 +55,23 @@ def healthy(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+def raise_open_files_limit(wanted: int = 65536) -> int:
+    """Raise this process's open-file limit (inherited by the workers it starts) towards ``wanted``.
+
+    Every student holds one websocket: a worker, the proxy and the load generator each need
+    a file descriptor per student, and a common soft limit of 1,024 would refuse a hall of
+    1,000. The soft limit is raised up to the hard one (no privilege needed); returns it.
+    """
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return soft
+
+
 def haproxy_config(bind: str, servers: list[tuple[str, str]]) -> str:
     """``deploy/haproxy.cfg`` with ``bind`` ("host:port") and ``servers`` [(name, "host:port")]."""
     lines = "\n".join(f"    server {name} {address} check cookie {name}" for name, address in servers)
@@ -103,6 +120,7 @@ class Fleet:
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def start(self, timeout: float = 180.0) -> None:
+        raise_open_files_limit()   # the workers and the proxy inherit it
         for i in range(self.workers):
             self._start_worker(i)
         config = Path(self._dir.name) / "haproxy.cfg"
