@@ -80,6 +80,8 @@ def test_page_at_other_sizes(server, width, height):
     wait_until_idle(pg)
     assert level_text(pg) == "Level P2: stride 4 px"            # sqrt(100 x 80) = 89.4 px
     assert not pg.locator("[data-testid=stException]").count()
+    # The screenshot shows the method panels drawn, not their empty frames.
+    pg.locator(".st-key-pyr_out_precise_roi_pool .js-plotly-plot g.xtick").first.wait_for(state="attached")
     pg.screenshot(path=str(ARTIFACTS / f"pyramids_{width}.png"))
     pg.context.close()
 
