@@ -191,8 +191,12 @@ for col, size in zip(st.columns(len(PRESETS)), PRESETS):
 
 with st.container(border=True, key="pyr_level"):
     st.markdown(f"### Level P{level.level}: stride {level.stride} px")
-    st.markdown(f"The rule ({RULES[state['rule']]}): `{level.formula}`. With your box:")
-    st.code("\n".join(level.steps()), language=None, wrap_lines=True)
+    if style.presenter:                       # the steps are under the picture, at the top
+        st.markdown(f"The rule ({RULES[state['rule']]}): `{level.formula}`; with your box, the lines "
+                    "under the picture.")
+    else:
+        st.markdown(f"The rule ({RULES[state['rule']]}): `{level.formula}`. With your box:")
+        st.code("\n".join(level.steps()), language=None, wrap_lines=True)
     # Level k (unclamped) holds sqrt(w*h) in [s0 * 2^(k - k0), s0 * 2^(k - k0 + 1)).
     bounds = [(k, 2 ** k, level.canonical_scale * 2.0 ** (k - level.canonical_level),
                level.canonical_scale * 2.0 ** (k - level.canonical_level + 1)) for k in PYRAMID_LEVELS]
@@ -207,7 +211,14 @@ with st.container(border=True, key="pyr_level"):
                 f"{'finest' if level.level == PYRAMID_LEVELS[0] else 'coarsest'} there is.")
 
 png, svg = pyramid_files(state["img"], box, channel, aligned, style.presenter)
-(figure_slot or st).image(png, width="stretch")
+if figure_slot is None:
+    st.image(png, width="stretch")
+else:
+    # On a projector the picture is one row as wide as the page (its texts 20 px or more at
+    # 1280 x 720) and the formula with the box's numbers is page text under it, not tiny inside.
+    with figure_slot:
+        st.image(png, width="stretch")
+        st.code("\n".join((level.formula, *level.steps())), language=None, wrap_lines=True)
 
 st.subheader(f"The four methods on P{level.level}")
 settings = Settings(output_size=(int(state["out"]),) * 2, stride=float(level.stride),

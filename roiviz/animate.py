@@ -32,7 +32,6 @@ from .render_mpl import (
     _legend_columns,
     _number,
     _pt,
-    _smallest_bin,
     _text_color,
     _zrange,
     draw_method,
@@ -146,7 +145,7 @@ def _render(values: np.ndarray, frames: list[dict[str, MethodTrace]], offsets: n
     every = [t for f in frames for t in f.values()]
     view = view_rect(every)                                                  # one view for all frames
     side = max(view[2] - view[0], view[3] - view[1])
-    cell_in = max(3.4 / side, MIN_BIN_INCHES / min(_smallest_bin(t) for t in every))
+    cell_in = max(3.4 / side, MIN_BIN_INCHES / min(t.smallest_bin_side for t in every))
     out_range = _zrange(np.concatenate([t.output.ravel() for t in every]))
     zrange = _zrange(values)
     methods = list(frames[0])

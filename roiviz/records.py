@@ -195,6 +195,13 @@ class MethodTrace:
         return self.bins[row * self.settings.output_size[1] + col]
 
     @property
+    def smallest_bin_side(self) -> float:
+        """The smallest side of a bin, in feature cells (RoI Pool's may be 0: then one cell)."""
+        sides = [min(b.rect[2] - b.rect[0], b.rect[3] - b.rect[1]) for b in self.bins if b.rect is not None]
+        sides = [s for s in sides if s > 1e-9]
+        return min(sides) if sides else 1.0
+
+    @property
     def map_rect(self) -> Rect:
         """The feature map's extent ``(0, 0, W, H)``."""
         return (0.0, 0.0, float(self.map_shape[1]), float(self.map_shape[0]))

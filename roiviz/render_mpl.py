@@ -223,13 +223,6 @@ def view_rect(traces: Sequence[MethodTrace], margin: int = VIEW_MARGIN) -> Rect:
     return (float(x1), float(y1), float(x2), float(y2))
 
 
-def _smallest_bin(trace: MethodTrace) -> float:
-    """The smallest bin side of a trace, in feature cells (RoI Pool's may be 0: then one cell)."""
-    sides = [min(b.rect[2] - b.rect[0], b.rect[3] - b.rect[1]) for b in trace.bins if b.rect is not None]
-    sides = [s for s in sides if s > 1e-9]
-    return min(sides) if sides else 1.0
-
-
 def cell_inches(view: Rect, traces: Sequence[MethodTrace], style: Style = Style(),
                 panel: float = PANEL_INCHES) -> float:
     """Size of one feature cell on paper (inches) for a panel showing ``view``.
@@ -240,7 +233,7 @@ def cell_inches(view: Rect, traces: Sequence[MethodTrace], style: Style = Style(
     larger.
     """
     side = max(view[2] - view[0], view[3] - view[1])
-    smallest = min((_smallest_bin(t) for t in traces), default=1.0)
+    smallest = min((t.smallest_bin_side for t in traces), default=1.0)
     lo = max(MIN_CELL_INCHES, MIN_BIN_INCHES / smallest)
     return float(np.clip(panel / side, lo, max(lo, MAX_CELL_INCHES))) * _scale(style)
 
@@ -378,7 +371,7 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
     view = view or view_rect([trace])
     cell_in = cell_in or cell_inches(view, [trace], style)
     cell_pt = cell_in * 72.0
-    bin_lw = float(np.clip(_smallest_bin(trace) * cell_pt * 0.06, 0.6, _lw(style, True) * 1.4))
+    bin_lw = float(np.clip(trace.smallest_bin_side * cell_pt * 0.06, 0.6, _lw(style, True) * 1.4))
     line = min(_lw(style), max(1.0, cell_pt * 0.08))
     if "map" in layers:
         _draw_map(ax, values, view, zrange, style, "values" in layers, cell_pt)
@@ -489,7 +482,7 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
     if "winner" in layers:
         best = [b.samples[b.winner] for b in trace.bins if b.winner is not None]
         if best:
-            star = min(style.marker_size * 1.6, _smallest_bin(trace) * cell_pt * 0.4)
+            star = min(style.marker_size * 1.6, trace.smallest_bin_side * cell_pt * 0.4)
             ax.scatter([s.x for s in best], [s.y for s in best], marker="*",
                        s=star ** 2, c=WINNER_COLOR, edgecolors=BLACK, linewidths=0.6, zorder=10)
             handles.append(Line2D([], [], marker="*", linestyle="none", markersize=style.marker_size * 1.6,
@@ -537,10 +530,11 @@ def _draw_neighbours(ax, trace: MethodTrace, focus: tuple[int, int, int], style:
                    label=f"one sample at ({sample.x:.3f}, {sample.y:.3f}); its four neighbours and weights")]
 
 
-def _legend(fig: Figure, handles: list, style: Style, ncols: int = 2) -> None:
-    """The legend in its own row below every axes (constrained layout keeps it off them)."""
+def _legend(fig: Figure, handles: list, style: Style, ncols: int = 2, size: float = 0.85) -> None:
+    """The legend in its own row below every axes (constrained layout keeps it off them), its
+    text ``size`` times the style's font size."""
     if handles:
-        fig.legend(handles=handles, loc="outside lower center", ncols=ncols, fontsize=_pt(style) * 0.85,
+        fig.legend(handles=handles, loc="outside lower center", ncols=ncols, fontsize=_pt(style) * size,
                    frameon=False)
 
 

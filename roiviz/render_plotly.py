@@ -181,9 +181,9 @@ def _legend_height(names: Sequence[str], style: Style) -> int:
     return int(len(names) * max(1.3 * font + 4, 19) + 10)
 
 
-def _reserve_legend(layout: dict, data: Sequence[dict], style: Style) -> None:
-    """Add the legend's height to the bottom margin."""
-    names = [d["name"] for d in data if d.get("showlegend", True) and d.get("type") == "scatter"]
+def _reserve_legend(layout: dict, data: Sequence[dict], style: Style, later: Sequence[str] = ()) -> None:
+    """Add the legend's height to the bottom margin (``later``: entries of traces added after)."""
+    names = [d["name"] for d in data if d.get("showlegend", True) and d.get("type") == "scatter"] + list(later)
     names += [s["name"] for s in layout.get("shapes", ()) if s.get("showlegend")]
     layout["margin"]["b"] += _legend_height(names, style)
 
@@ -298,25 +298,38 @@ def method_spec(trace: MethodTrace, values: np.ndarray, *, zrange: tuple[float, 
             text=f"{label}: {getattr(area, name):.3g} cells = {area.pixels(name):.4g} px² "
                  f"({area.percent(name):.1f}% of the RoI)", legendgroup=name))
     bins = [b.rect for b in trace.bins if b.rect is not None]
+    bin_lines = []
     if bins:
         xs, ys = _rects_path([tuple(float(v) for v in r) for r in bins])
-        data.append(dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip",
-                         line=dict(color=color, width=style.thin_line), showlegend=False,
-                         name="bins"))
+        bin_lines.append(dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip",
+                              line=dict(color=color, width=style.thin_line), showlegend=False, name="bins"))
+    data += bin_lines
     shapes = []
     if trace.snapped_box is not None:
         shapes.append(_outline(trace.snapped_box, color, style.line_width, name="snapped box", legend=True))
     elif trace.sampled_box is not None:
         shapes.append(_outline(trace.sampled_box, color, style.line_width, name="sampled box", legend=True))
     shapes += _roi_shapes(trace.roi, style)
-    _add_bin_hover(data, trace, color, style)
-    if trace.method == "roi_pool":
-        _add_argmax(data, trace, style)
-    elif show_samples and trace.method in ("roi_align", "roi_warp"):
-        _add_samples(data, trace, style)
+    centres = _bin_centres(trace, color, style)
+    rings = _argmax_rings(trace) if trace.method == "roi_pool" else []
+    data += centres + rings
+    sampled = show_samples and trace.method in ("roi_align", "roi_warp") and any(b.samples for b in trace.bins)
+    later = (SAMPLES_NAME, *(("winning sample",) if trace.settings.reduce == "max" else ())) if sampled else ()
     layout = _frame_layout(extent, style, title or trace.label, height=style.panel_height + 60)
     layout["shapes"] = shapes
-    _reserve_legend(layout, data, style)
+    _reserve_legend(layout, data, style, later=later)
+    # Marks sized from the cells and bins on screen, now that the margins are known.
+    cell_px = smallest_cell_px(extent, layout)
+    if sampled:
+        data += _sample_traces(trace, style, trace.smallest_bin_side / max(trace.grid) * cell_px)
+    bin_px = trace.smallest_bin_side * cell_px
+    for lines in bin_lines:                  # thinner where bins are small: the map shows through
+        lines["line"]["width"] = min(style.thin_line, max(1.0, 0.06 * bin_px))
+    for centre in centres:
+        size = bin_marker_px(bin_px, style)
+        centre["marker"].update(size=size, line=dict(width=min(style.thin_line, max(1.0, size / 6))))
+    if rings:
+        _size_rings(rings, cell_px, style)
     return {"data": data, "layout": layout}
 
 
@@ -349,55 +362,133 @@ def _bin_hover_text(trace: MethodTrace, b) -> str:
     return "<br>".join(lines)
 
 
-def _add_bin_hover(data: list, trace: MethodTrace, color: str, style: Style) -> None:
+def bin_marker_px(bin_px: float, style: Style) -> float:
+    """Size (px) of the open square at a bin's centre, for bins ``bin_px`` wide on screen: the
+    style's size, but at most 40% of a bin (4 px at least), so that 7 x 7 or 14 x 14 bins leave
+    the map visible between their marks."""
+    return float(min(style.marker_size + 4, max(0.4 * bin_px, 4.0)))
+
+
+def _bin_centres(trace: MethodTrace, color: str, style: Style) -> list[dict]:
+    """An open square at each bin's centre that shows the bin's numbers on hover (its size is
+    set by :func:`method_spec` with :func:`bin_marker_px`)."""
     bins = [b for b in trace.bins if b.rect is not None]
     if not bins:
-        return
-    data.append(dict(
+        return []
+    return [dict(
         type="scatter",
         x=[float(b.rect[0] + b.rect[2]) / 2 for b in bins], y=[float(b.rect[1] + b.rect[3]) / 2 for b in bins],
         mode="markers", marker=dict(symbol="square-open", size=style.marker_size + 4, color=color,
                                     line=dict(width=style.thin_line)),
         hovertext=[_bin_hover_text(trace, b) for b in bins], hoverinfo="text",
-        name="bin centre (hover for numbers)", showlegend=True))
+        name="bin centre (hover for numbers)", showlegend=True)]
 
 
-def _add_argmax(data: list, trace: MethodTrace, style: Style) -> None:
-    winners = [b for b in trace.bins if b.argmax is not None]
-    if not winners:
-        return
-    data.append(dict(
+def smallest_cell_px(extent: Rect, layout: dict) -> float:
+    """Pixels a feature cell gets in a map panel with this layout, at the narrowest a page draws
+    it (:data:`MIN_FIGURE_WIDTH`) or at its height, whichever is tighter (equal axis scales)."""
+    margin = layout["margin"]
+    plot_w = MIN_FIGURE_WIDTH - margin["l"] - margin["r"]
+    plot_h = layout["height"] - margin["t"] - margin["b"]
+    return max(min(plot_w / (extent[2] - extent[0]), plot_h / (extent[3] - extent[1])), 1.0)
+
+
+#: Inset of the ring drawn inside a winning cell (cells; the live stage's ``argmax-cell``).
+RING_INSET = 0.12
+
+
+def _argmax_rings(trace: MethodTrace) -> list[dict]:
+    """RoI Pool's winning cells, each ringed inside in yellow over a black halo, and an invisible
+    marker at each cell's centre for its hover text.
+
+    The rings are drawn in feature units, so they scale with the chart and never spill out of
+    their cell, however many bins there are (49 at 7 x 7, 196 at 14 x 14): the cell's colour and
+    value stay visible. Their line widths are set by :func:`_size_rings`.
+    """
+    by_cell: dict[tuple[int, int], list] = {}
+    for b in trace.bins:
+        if b.argmax is not None:
+            by_cell.setdefault(tuple(b.argmax), []).append(b)
+    if not by_cell:
+        return []
+    a, z = RING_INSET, 1.0 - RING_INSET
+    xs, ys = _rects_path([(c + a, r + a, c + z, r + z) for r, c in by_cell])
+    rings = dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip", legendgroup="argmax")
+    return [
+        dict(rings, name="max of each bin: halo", showlegend=False, line=dict(color=BLACK, width=1)),
+        dict(rings, name="max of each bin: ring", showlegend=False, line=dict(color=WINNER_COLOR, width=1)),
+        dict(type="scatter", mode="markers", x=[c + 0.5 for _, c in by_cell], y=[r + 0.5 for r, _ in by_cell],
+             marker=dict(symbol="square", size=1, opacity=0), showlegend=False, name="max of each bin: hover",
+             legendgroup="argmax", hoverinfo="text",
+             hovertext=["<br>".join(f"max of bin ({b.row},{b.col}): cell {cell} = {b.value:.4g}" for b in bins)
+                        for cell, bins in by_cell.items()]),
+        # The legend's entry only (no point): a yellow ring, as on the map.
+        dict(type="scatter", mode="markers", x=[None], y=[None], name="max of each bin (ringed cell)",
+             legendgroup="argmax", hoverinfo="skip",
+             marker=dict(symbol="square-open", size=12, color=WINNER_COLOR, line=dict(width=3)))]
+
+
+def _size_rings(rings: list[dict], cell_px: float, style: Style) -> None:
+    """Line widths of :func:`_argmax_rings` for cells of ``cell_px`` on screen: 8% of a cell,
+    1 px to the style's line width (as the live stage draws them), the halo up to a pixel more
+    each side (less in small cells, where it would darken the cell)."""
+    width = min(max(0.08 * cell_px, 1.0), style.line_width)
+    halo, ring, hover, _ = rings
+    ring["line"]["width"] = width
+    halo["line"]["width"] = width + min(2.0, 0.12 * cell_px)
+    hover["marker"]["size"] = max(cell_px * (1 - 2 * RING_INSET), 4.0)
+
+
+#: The sampling points' legend entry (a note on thinning is added to it).
+SAMPLES_NAME = "sampling points (hover: neighbours, weights)"
+#: Sampling points closer than this on screen (px) blur into a texture: draw fewer (the live
+#: stage's ``sampleStep``).
+MIN_SAMPLE_PITCH_PX = 6.0
+
+
+def sample_step(pitch_px: float) -> int:
+    """Draw every ``k``-th sample row and column of a bin, so that the points drawn are at least
+    :data:`MIN_SAMPLE_PITCH_PX` apart when samples are ``pitch_px`` apart on screen."""
+    k = 1
+    while pitch_px * k < MIN_SAMPLE_PITCH_PX and k < 64:
+        k += 1
+    return k
+
+
+def sample_marker_px(pitch_px: float, k: int, style: Style) -> float:
+    """Diameter (px) of a sampling point drawn every ``k``-th of samples ``pitch_px`` apart: 60% of
+    the spacing drawn, 3 px at least, the style's size at most (as the live stage's radius)."""
+    return 2 * min(max(0.3 * pitch_px * k, 1.5), style.marker_size / 2 + (1 if style.presenter else 0))
+
+
+def _sample_traces(trace: MethodTrace, style: Style, pitch_px: float) -> list[dict]:
+    """The sampling points (every ``k``-th row and column of each bin's grid, :func:`sample_step`,
+    with a note in the legend when thinned), sized from their spacing on screen, and with
+    ``reduce="max"`` each bin's winning sample as a star."""
+    gw = max(trace.grid[1], 1)
+    k = sample_step(pitch_px)
+    samples = [s for b in trace.bins for i, s in enumerate(b.samples) if (i // gw) % k == 0 and (i % gw) % k == 0]
+    total = sum(len(b.samples) for b in trace.bins)
+    size = sample_marker_px(pitch_px, k, style)
+    traces = [dict(
         type="scatter",
-        x=[b.argmax[1] + 0.5 for b in winners], y=[b.argmax[0] + 0.5 for b in winners],
-        mode="markers", name="max of each bin",
-        marker=dict(symbol="star", size=style.marker_size + 8, color=WINNER_COLOR,
-                    line=dict(color=BLACK, width=1)),
-        hovertext=[f"max of bin ({b.row},{b.col}): cell {b.argmax} = {b.value:.4g}" for b in winners],
-        hoverinfo="text"))
-
-
-def _add_samples(data: list, trace: MethodTrace, style: Style) -> None:
-    samples = [(b, i, s) for b in trace.bins for i, s in enumerate(b.samples)]
-    if not samples:
-        return
-    data.append(dict(
-        type="scatter",
-        x=[float(s.x) for _, _, s in samples], y=[float(s.y) for _, _, s in samples], mode="markers",
-        name="sampling points (hover: neighbours, weights)",
+        x=[float(s.x) for s in samples], y=[float(s.y) for s in samples], mode="markers",
+        name=SAMPLES_NAME if k == 1 else f"sampling points, 1 in {k * k} of {total} drawn (hover)",
         # One colour for all unless some samples fall off the map (per-point styles cost).
-        marker=dict(size=style.marker_size, line=dict(color=WHITE, width=1),
-                    color=SAMPLE_COLOR if all(s.on_map for _, _, s in samples)
-                    else [SAMPLE_COLOR if s.on_map else MUTED for _, _, s in samples]),
-        hovertext=[_sample_hover(s) for _, _, s in samples], hoverinfo="text"))
+        marker=dict(size=size, line=dict(color=WHITE, width=1 if size >= 6 else 0.5),
+                    color=SAMPLE_COLOR if all(s.on_map for s in samples)
+                    else [SAMPLE_COLOR if s.on_map else MUTED for s in samples]),
+        hovertext=[_sample_hover(s) for s in samples], hoverinfo="text")]
     if trace.settings.reduce == "max":
         winners = [b.samples[b.winner] for b in trace.bins if b.winner is not None]
-        data.append(dict(
+        traces.append(dict(
             type="scatter",
             x=[float(s.x) for s in winners], y=[float(s.y) for s in winners], mode="markers",
             name="winning sample",
-            marker=dict(symbol="star", size=style.marker_size + 8, color=WINNER_COLOR,
+            marker=dict(symbol="star", size=min(style.marker_size + 8, max(2.2 * size, 8.0)), color=WINNER_COLOR,
                         line=dict(color=BLACK, width=1)),
             hovertext=[_sample_hover(s) for s in winners], hoverinfo="text"))
+    return traces
 
 
 #: Number formats for the output's cells, most precise first: plotly's (d3) text template and

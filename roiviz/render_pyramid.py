@@ -32,8 +32,35 @@ def _wrap(line: str, width: int = 44) -> str:
 CHOSEN_COLOR = METHOD_COLORS["roi_align"]
 
 
+#: The width (CSS px) the Feature pyramids page gives its picture in presenter mode on a 1280 x 720
+#: projector: the window less the sidebar (300 px) and the page's padding. The one-row picture's
+#: texts are sized so that at this width each is at least 20 px on screen.
+PRESENTER_PICTURE_PX = 940
+#: Width (inches) of the one-row picture: its texts, at ``Style(presenter=True)``'s 19.8 pt, are
+#: 19.8 pt / 72 * 940 px / 12 in = 21.5 px on that screen.
+ONE_ROW_INCHES = 12.0
+
+
+def _short(value: float) -> str:
+    """A size in at most four characters or so: ``18.8``, ``150``, ``0.023``."""
+    return f"{value:.3g}" if value >= 1 else f"{value:.2g}"
+
+
+def _level_title(k: int, values: np.ndarray, level: LevelTrace, one_row: bool) -> str:
+    """A level panel's title: its stride, its map's size and the box's size there, in cells."""
+    stride = 2 ** k
+    h, w = values.shape
+    if one_row:         # a fifth of a projector's width: two lines of at most 15 characters
+        return f"P{k}, stride {stride}\nbox {_short(level.size / stride)} cells"
+    box = level.box
+    # Three short lines: a panel is a third of the width.
+    return (f"P{k}, stride {stride}" + (": pooled here" if k == level.level else "")
+            + f"\nmap {w} x {h} cells\nbox {(box[2] - box[0]) / stride:.3g} x {(box[3] - box[1]) / stride:.3g} cells")
+
+
 def pyramid_figure(image: np.ndarray, maps: Sequence[np.ndarray], levels: Sequence[int],
-                   level: LevelTrace, *, style: Style = Style(), channel_name: str = "") -> Figure:
+                   level: LevelTrace, *, style: Style = Style(), channel_name: str = "",
+                   one_row: bool | None = None) -> Figure:
     """The image and each pyramid level with the box on it; the level that pools it is framed.
 
     Args:
@@ -42,25 +69,35 @@ def pyramid_figure(image: np.ndarray, maps: Sequence[np.ndarray], levels: Sequen
         levels: the level numbers of ``maps`` (e.g. ``(2, 3, 4, 5)``); stride ``2 ** k``.
         level: the box's level decision (its ``box`` is drawn).
         channel_name: shown in the titles.
+        one_row: all panels in one row, :data:`ONE_ROW_INCHES` wide, with short titles and
+            without the formula (the page shows it as text beside the picture); every text is at
+            least the style's font size. ``None``: one row in presenter mode, two rows otherwise.
 
     Returns:
-        A figure on two rows: the image, then one panel per level in feature cells with the box
-        (black dashed) at its size in cells there, and the formula with the box's numbers
-        (:meth:`LevelTrace.steps`) in the last free panel.
+        A figure with the image, then one panel per level in feature cells with the box (black
+        dashed) at its size in cells there. On two rows (a phone's column, a blog post), the
+        formula with the box's numbers (:meth:`LevelTrace.steps`) fills the last free panel.
     """
+    one_row = style.presenter if one_row is None else one_row
     height, width = image.shape[:2]
     n = len(maps) + 1
-    cols = 3                                   # two rows: readable on a phone as on a projector
-    rows = -(-(n + 1) // cols)
-    fig = _new_figure(3.4 * cols, rows * (3.4 * height / width + 1.0) + 0.9, style)
-    grid = fig.subplots(rows, cols)
+    if one_row:
+        cols, rows, size = n, 1, _pt(style)
+        panel = ONE_ROW_INCHES / n
+        fig = _new_figure(ONE_ROW_INCHES, panel * height / width + 1.7, style, scaled=False)
+    else:
+        cols, size = 3, _pt(style) * 0.95      # two rows: readable on a phone as on a page
+        rows = -(-(n + 1) // cols)
+        fig = _new_figure(3.4 * cols, rows * (3.4 * height / width + 1.0) + 0.9, style)
+    grid = np.atleast_1d(fig.subplots(rows, cols))
     axes, spare = list(grid.ravel()[:n]), list(grid.ravel()[n:])
     box = level.box
     ax = axes[0]
     ax.imshow(image, extent=(0, width, height, 0), interpolation="antialiased")
     _roi(ax, box, style)
-    ax.set_title(f"Image {width} x {height} px\nbox sqrt(w*h) = {level.size:.1f} px",
-                 fontsize=_pt(style) * 0.95, loc="left")
+    ax.set_title(f"image\nbox {_short(level.size)} px" if one_row
+                 else f"Image {width} x {height} px\nbox sqrt(w*h) = {level.size:.1f} px",
+                 fontsize=size, loc="left")
     handles = [Line2D([], [], color=ROI_COLOR, linestyle="--", linewidth=_lw(style),
                       label=f"box ({box[0]:g}, {box[1]:g}) to ({box[2]:g}, {box[3]:g}) px")]
     for ax in spare:                           # the decision, in words, where a panel is free
@@ -72,15 +109,10 @@ def pyramid_figure(image: np.ndarray, maps: Sequence[np.ndarray], levels: Sequen
         stride = 2 ** k
         h, w = values.shape
         ax.imshow(values, cmap=FEATURE_COLORSCALE, extent=(0, w, h, 0), interpolation="nearest")
-        rect = tuple(v / stride for v in box)
-        _roi(ax, rect, style)
-        cells = f"{(box[2] - box[0]) / stride:.3g} x {(box[3] - box[1]) / stride:.3g} cells"
+        _roi(ax, tuple(v / stride for v in box), style)
         chosen = k == level.level
-        # Three short lines: a panel is a third of the width, in presenter mode too.
-        ax.set_title(f"P{k}, stride {stride}" + (": pooled here" if chosen else "")
-                     + f"\nmap {w} x {h} cells\nbox {cells}",
-                     fontsize=_pt(style) * 0.95, loc="left", color=CHOSEN_COLOR if chosen else BLACK,
-                     fontweight="bold" if chosen else "normal")
+        ax.set_title(_level_title(k, values, level, one_row), fontsize=size, loc="left",
+                     color=CHOSEN_COLOR if chosen else BLACK, fontweight="bold" if chosen else "normal")
         for side in ax.spines.values():
             side.set_visible(chosen)
             side.set_color(CHOSEN_COLOR)
@@ -89,12 +121,14 @@ def pyramid_figure(image: np.ndarray, maps: Sequence[np.ndarray], levels: Sequen
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_aspect("equal")
-    handles.append(Line2D([], [], color=CHOSEN_COLOR, linewidth=_lw(style) * 2.2,
-                          label=f"the level that pools it: {level.formula}"))
-    _legend(fig, handles, style, ncols=1)
+    frame = "the level that pools it" if one_row else f"the level that pools it: {level.formula}"
+    handles.append(Line2D([], [], color=CHOSEN_COLOR, linewidth=_lw(style) * 2.2, label=frame))
+    _legend(fig, handles, style, ncols=len(handles) if one_row else 1, size=1.0 if one_row else 0.85)
     what = f" ('{channel_name}')" if channel_name else ""
-    fig.suptitle(f"Feature pyramid P{levels[0]}-P{levels[-1]}{what}: this box is pooled from "
-                 f"P{level.level} (stride {level.stride} px)", fontsize=_pt(style) * 1.05)
+    title = (f"P{levels[0]}-P{levels[-1]}{what}: this box is pooled from P{level.level}, stride {level.stride} px"
+             if one_row else f"Feature pyramid P{levels[0]}-P{levels[-1]}{what}: this box is pooled from "
+             f"P{level.level} (stride {level.stride} px)")
+    fig.suptitle(title, fontsize=_pt(style) * 1.05)
     return fig
 
 

@@ -80,6 +80,8 @@ def test_page_at_other_sizes(server, width, height):
     wait_until_idle(pg)
     assert level_text(pg) == "Level P2: stride 4 px"            # sqrt(100 x 80) = 89.4 px
     assert not pg.locator("[data-testid=stException]").count()
+    # The screenshot shows the method panels drawn, not their empty frames.
+    pg.locator(".st-key-pyr_out_precise_roi_pool .js-plotly-plot g.xtick").first.wait_for(state="attached")
     pg.screenshot(path=str(ARTIFACTS / f"pyramids_{width}.png"))
     pg.context.close()
 
@@ -139,3 +141,40 @@ def test_playground_pyramid_option_switches_level_across_224_px(server):
     assert not pg.locator("[data-testid=stException]").count()
     pg.screenshot(path=str(ARTIFACTS / "playground_pyramid_P4.png"))
     context.close()
+
+
+def test_presenter_picture_uses_the_width_and_the_formula_is_page_text(server):
+    """At 1280 x 720 in presenter mode the pyramid picture is as wide as the page gives it
+    (PRESENTER_PICTURE_PX, where test_render_pyramid proves its texts are >= 20 px), not shrunk
+    by the height limit, and the level formula with the box's numbers is page text at >= 20 px
+    under it; picture and formula are both on screen without scrolling."""
+    from roiviz.render_pyramid import PRESENTER_PICTURE_PX
+    from roiviz.ui import PRESENTER_MIN_PX
+
+    pg = open_page(server, "?presenter=1&box=180,60,330,210", 1280, 720)
+    pg.wait_for_selector(".st-key-pyr_level h3")
+    wait_until_idle(pg)
+    pg.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')")
+    pg.wait_for_timeout(800)                                  # fonts and the last layout pass
+    pg.screenshot(path=str(ARTIFACTS / "pyramids_presenter_1280x720.png"))
+    m = pg.evaluate("""() => {
+      const im = document.querySelector('[data-testid=stImage] img');
+      const code = [...document.querySelectorAll('[data-testid=stCode]')]
+        .filter(c => c.innerText.includes('clamp('))[0];
+      const r = (e) => { const b = e.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; };
+      return {img: r(im), natural: im.naturalWidth, code: code && r(code), text: code && code.innerText,
+              size: code && parseFloat(getComputedStyle(code.querySelector('code')).fontSize),
+              level: document.querySelector('.st-key-pyr_level h3').innerText,
+              scrollX: document.documentElement.scrollWidth > innerWidth};
+    }""")
+    left, top, right, bottom = m["img"]
+    assert right - left >= PRESENTER_PICTURE_PX - 2, m["img"]         # the width, not the height, limits it
+    assert m["natural"] >= right - left                                # never blown up
+    assert m["level"] == "Level P3: stride 8 px"
+    assert m["code"] is not None and m["size"] >= PRESENTER_MIN_PX
+    assert "k = clamp(floor(4 + log2(sqrt(w*h) / 224) + 1e-06), 2, 5)" in m["text"]
+    assert "sqrt(150 x 150) = 150.00 px" in m["text"] and "level P3: stride 8 px" in m["text"]
+    assert m["code"][1] >= bottom - 1                                  # under the picture
+    assert top >= 0 and m["code"][3] <= 720 and not m["scrollX"]
+    assert not pg.locator("[data-testid=stException]").count()
+    pg.context.close()

@@ -149,3 +149,45 @@ def test_legend_height_does_not_depend_on_the_width():
     entries = [d for d in spec["data"] if d.get("showlegend", True) and d.get("type") == "scatter"]
     entries += [s for s in spec["layout"]["shapes"] if s.get("showlegend")]
     assert spec["layout"]["margin"]["b"] >= len(entries) * 1.3 * (Style(presenter=True).font_size - 2)
+
+
+@pytest.mark.parametrize("size", [3, 7, 14])
+@pytest.mark.parametrize("presenter", [False, True])
+def test_method_panel_marks_are_sized_from_the_cells_on_screen(size, presenter):
+    """RoI Pool's winners are rings inside their cells (feature units, one per winning cell,
+    never the 15-20 px stars that hid the map at 7 x 7); bin marks and sampling points are sized
+    from the bins and the sample spacing on screen, and samples closer than 6 px are thinned."""
+    style = Style(presenter=presenter)
+    values = features.image_feature_map(IMAGE, 8).channel(0)
+    box = (180.0, 60.0, 330.0, 210.0)                                  # the pyramids page's, on P3
+    traces = trace_all(values, box, Settings(output_size=(size, size), stride=8.0, sampling_ratio=2))
+    for method in ("roi_pool", "roi_align"):
+        trace = traces[method]
+        spec = R.method_spec(trace, values, zrange=(0.0, 1.0), style=style)
+        data = {d["name"]: d for d in spec["data"]}
+        extent = (spec["layout"]["xaxis"]["range"][0], spec["layout"]["yaxis"]["range"][1],
+                  spec["layout"]["xaxis"]["range"][1], spec["layout"]["yaxis"]["range"][0])
+        cell_px = R.smallest_cell_px(extent, spec["layout"])
+        bin_px = trace.smallest_bin_side * cell_px
+        assert data["bin centre (hover for numbers)"]["marker"]["size"] <= max(0.4 * bin_px, 4.0)
+        assert not any(d.get("marker", {}).get("symbol") == "star" for d in spec["data"])
+        if method == "roi_pool":
+            ring = data["max of each bin: ring"]
+            corners = np.array([v for v in ring["x"] if v is not None]).reshape(-1, 5)
+            rows = np.array([v for v in ring["y"] if v is not None]).reshape(-1, 5)
+            cells = {(int(np.floor(r.min())), int(np.floor(c.min()))) for r, c in zip(rows, corners)}
+            assert cells == {b.argmax for b in trace.bins if b.argmax is not None}
+            assert len(cells) == len(corners)                       # one ring per winning cell
+            # Inside its cell, with room to see the cell's colour.
+            assert np.all(np.floor(corners.min(1)) == np.floor(corners.max(1) - 1e-9))
+            assert np.all(corners.max(1) - corners.min(1) <= 0.8)
+            assert data["max of each bin: halo"]["line"]["width"] <= max(0.08 * cell_px, 1.0) + 2
+        else:
+            points = data[next(n for n in data if n.startswith("sampling points"))]
+            k = R.sample_step(trace.smallest_bin_side / trace.grid[0] * cell_px)
+            pitch = trace.smallest_bin_side / trace.grid[0] * cell_px * k   # spacing drawn, px
+            assert pitch >= R.MIN_SAMPLE_PITCH_PX
+            assert len(points["x"]) == sum(len(b.samples) for b in trace.bins) // (k * k)
+            diameter = points["marker"]["size"]
+            assert np.pi / 4 * diameter ** 2 <= 0.35 * pitch ** 2     # each point covers <= 35% of its share
+            assert ("1 in" in points["name"]) == (k > 1)

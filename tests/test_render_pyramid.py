@@ -63,3 +63,46 @@ def test_size_sweep_figure_marks_boundaries_and_merges_coinciding_lines():
     labels = [t.get_text() for t in size_sweep_figure(article).legends[0].get_texts()]
     assert "RoI Pool, FPN level" in labels and "RoI Warp, FPN level" in labels
     assert figure_png(fig).startswith(PNG_SIGNATURE)
+
+
+@pytest.mark.parametrize("img, box", [("astronaut", (180, 60, 330, 210)), ("coffee", (200.5, 100.25, 201.5, 101.0)),
+                                      ("chelsea", (0, 0, 451, 300)), ("astronaut", (100, 100, 324, 324))])
+def test_presenter_picture_is_one_row_readable_at_1280_x_720(img, box):
+    """In presenter mode the page shows the picture PRESENTER_PICTURE_PX wide: one row (image,
+    P2..P5), every text at least 20 px on that screen (its points / 72 * the PNG's dpi, times the
+    displayed width over the PNG's width), short enough for the page's height limit, and no
+    formula inside (the page writes it as text)."""
+    import io
+
+    from PIL import Image
+
+    from roiviz.export import PNG_DPI
+    from roiviz.features import image_feature_map
+    from roiviz.render_pyramid import PRESENTER_PICTURE_PX
+    from roiviz.samples import load_sample_image
+    from roiviz.ui import PRESENTER_MIN_PX
+
+    from test_render_mpl import _drawn_texts, overlapping_texts
+
+    image = load_sample_image(img)
+    maps = [image_feature_map(image, 2 ** k).channel(0) for k in (2, 3, 4, 5)]
+    level = trace_fpn_level(box)
+    fig = pyramid_figure(image, maps, (2, 3, 4, 5), level, style=Style(presenter=True), channel_name="luminance")
+    width_px, height_px = Image.open(io.BytesIO(figure_png(fig))).size
+    boxes = [ax.get_position() for ax in fig.axes]
+    assert len(boxes) == 5 and max(b.y0 for b in boxes) < min(b.y1 for b in boxes)     # one row
+    assert all(a.x1 <= b.x0 for a, b in zip(boxes, boxes[1:]))                          # left to right
+    on_screen = PRESENTER_PICTURE_PX / width_px                     # CSS px per PNG px
+    drawn = _drawn_texts(fig)
+    from matplotlib.text import Text
+    texts = [t for t in fig.findobj(Text) if id(t) in drawn and t.get_visible() and t.get_text().strip()]
+    assert len(texts) >= 1 + 5 + 2                     # suptitle, five titles, two legend labels
+    smallest = min(t.get_fontsize() / 72 * PNG_DPI * on_screen for t in texts)
+    assert smallest >= PRESENTER_MIN_PX, smallest
+    assert all("log2(" not in t.get_text() and "floor(" not in t.get_text() for t in texts)
+    # The page limits a picture's height to the window less 260 px: it must not need shrinking.
+    assert height_px * on_screen <= 720 - 260
+    assert overlapping_texts(fig) == []
+    # Normal mode keeps two rows with the formula's steps in the free panel (phones, posts).
+    two = pyramid_figure(image, maps, (2, 3, 4, 5), level, style=Style(presenter=True), one_row=False)
+    assert len(two.axes) == 6 and level.steps()[-1].split(",")[0] in two.axes[5].texts[0].get_text()
