@@ -27,7 +27,7 @@ from roiviz.records import Settings
 from roiviz.render_mpl import comparison_figure
 from roiviz.render_plotly import encode_display_image
 from roiviz.stage import stage_data
-from roiviz.thinned import export_traces
+from roiviz.thinned import drawable_traces
 from roiviz.state import (PlaygroundState, box_outside_share, box_problem, default_box,
                           samples_per_method)
 from roiviz.style import Style
@@ -375,7 +375,7 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
     def figure_traces():
         """The traces the exported figure draws: the server's, and past the sample budget a
         thinned trace (roiviz.thinned) for RoI Warp and RoI Align instead of none."""
-        thinned = export_traces(values, box, state.settings(), heavy)
+        thinned = drawable_traces(values, box, state.settings(), heavy)
         return {m: traces[m] if m in traces else thinned[m] for m in methods if m in traces or m in thinned}
 
     ui.exports(PLAYGROUND, "roiviz-playground",

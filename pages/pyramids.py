@@ -18,7 +18,7 @@ import torch
 from roiviz.export import figure_png, figure_svg, trace_json
 from roiviz.features import CHANNEL_NAMES, image_feature_map
 from roiviz.fpn import PYRAMID_LEVELS, MultiScaleRoIAlign, level_rule, trace_fpn_level
-from roiviz.methods import METHODS, summary_rows, trace_all
+from roiviz.methods import METHODS, summary_rows
 from roiviz.params import MAX_COORD, PYRAMIDS
 from roiviz.records import Settings
 from roiviz.render_plotly import PLOTLY_CONFIG, method_figure, output_figure
@@ -26,6 +26,7 @@ from roiviz.render_pyramid import pyramid_figure, size_sweep_figure
 from roiviz.samples import load_sample_image
 from roiviz.style import Style
 from roiviz.sweeps import PAGE_BOX_SIZES, sweep_box_sizes
+from roiviz.thinned import drawable_traces
 from roiviz.ui import (
     exports,
     load_link,
@@ -223,11 +224,14 @@ else:
 st.subheader(f"The four methods on P{level.level}")
 settings = Settings(output_size=(int(state["out"]),) * 2, stride=float(level.stride),
                     sampling_ratio=int(state["sr"]), aligned=aligned, convention=state["conv"])
-try:
-    traces = trace_all(values, box, settings)
-except ValueError as exc:
-    st.error(f"{exc}. Draw a smaller box or lower the sampling ratio.")
-    st.stop()
+# Past the sample budget (an adaptive ratio on a large box) RoI Align's panel draws a thinned
+# trace: every k-th sample row and column, its numbers the op's; nothing on the page is lost.
+traces = drawable_traces(values, box, settings)
+thinned = [t for t in traces.values() if t.sample_step != (1, 1)]
+for t in thinned:
+    st.info(f"{t.label} takes {t.grid[0]} x {t.grid[1]} samples per bin here "
+            f"({t.grid[0] * t.grid[1] * len(t.bins):,} in all), more than a figure can show: its panel "
+            f"draws one in every {t.sample_step[0]} sample rows and columns, and its numbers are the op's.")
 rows = summary_rows(traces)
 zrange = (float(values.min()), max(float(values.max()), float(values.min()) + 1e-6))
 outs = np.concatenate([t.output.ravel() for t in traces.values()])

@@ -195,6 +195,13 @@ class MethodTrace:
         return self.bins[row * self.settings.output_size[1] + col]
 
     @property
+    def recorded_grid(self) -> tuple[int, int]:
+        """Sample rows and columns recorded per bin: ``grid``, or for a thinned trace every
+        ``sample_step``-th of them (:mod:`roiviz.thinned`), which is what ``Bin.samples`` holds."""
+        (gy, gx), (sy, sx) = self.grid, self.sample_step
+        return len(range(sy // 2, gy, sy)), len(range(sx // 2, gx, sx))
+
+    @property
     def smallest_bin_side(self) -> float:
         """The smallest side of a bin, in feature cells (RoI Pool's may be 0: then one cell)."""
         sides = [min(b.rect[2] - b.rect[0], b.rect[3] - b.rect[1]) for b in self.bins if b.rect is not None]

@@ -295,12 +295,6 @@ def _frame(ax, extent: Rect, style: Style, title: str | None) -> None:
         ax.set_title(title, fontsize=_pt(style) * 1.05, loc="left")
 
 
-def _recorded_grid(trace: MethodTrace) -> tuple[int, int]:
-    """Sample rows and columns recorded per bin (the grid, or a thinned trace's subset of it)."""
-    (gy, gx), (sy, sx) = trace.grid, trace.sample_step
-    return len(range(sy // 2, gy, sy)), len(range(sx // 2, gx, sx))
-
-
 def _thinning(trace: MethodTrace, bin_pt: tuple[float, float], style: Style) -> tuple[float, int]:
     """``(marker diameter in points, k)``: draw every ``k``-th recorded sample row and column
     of a bin (of a thinned trace, :mod:`roiviz.thinned`, every ``k``-th of those it recorded).
@@ -309,7 +303,7 @@ def _thinning(trace: MethodTrace, bin_pt: tuple[float, float], style: Style) -> 
     :data:`MIN_MARKER_PT` markers would cover more than :data:`MAX_SAMPLE_COVER` of a bin, only
     every ``k``-th row and column is drawn.
     """
-    gy, gx = _recorded_grid(trace)
+    gy, gx = trace.recorded_grid
     sy, sx = trace.sample_step
     bw, bh = bin_pt
     spacing = min(bw * sx / max(trace.grid[1], 1), bh * sy / max(trace.grid[0], 1))
@@ -456,7 +450,7 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
         bins = [b for b in trace.bins if b.samples]
         if bins:
             gy, gx = trace.grid
-            ry, rx = _recorded_grid(trace)
+            ry, rx = trace.recorded_grid
             bw = min((b.rect[2] - b.rect[0]) for b in bins if b.rect) if any(b.rect for b in bins) else 1.0
             bh = min((b.rect[3] - b.rect[1]) for b in bins if b.rect) if any(b.rect for b in bins) else 1.0
             diameter, k = _thinning(trace, (bw * cell_pt, bh * cell_pt), style)

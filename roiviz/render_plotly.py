@@ -356,7 +356,9 @@ def _bin_hover_text(trace: MethodTrace, b) -> str:
         lines += [f"cell {c}: {w:.3f}" for c, w in top]
     else:
         reduce = trace.settings.reduce
-        lines.append(f"{len(b.samples)} samples ({trace.grid[0]} x {trace.grid[1]}), {reduce}")
+        gy, gx = trace.grid
+        lines.append(f"{gy * gx} samples ({gy} x {gx}), {reduce}"
+                     + ("" if len(b.samples) == gy * gx else f"; {len(b.samples)} of them drawn"))
         if reduce == "max" and b.winner is not None:
             lines.append(f"winner: sample {b.winner} = {b.samples[b.winner].value:.4g}")
     return "<br>".join(lines)
@@ -465,15 +467,18 @@ def _sample_traces(trace: MethodTrace, style: Style, pitch_px: float) -> list[di
     """The sampling points (every ``k``-th row and column of each bin's grid, :func:`sample_step`,
     with a note in the legend when thinned), sized from their spacing on screen, and with
     ``reduce="max"`` each bin's winning sample as a star."""
-    gw = max(trace.grid[1], 1)
+    gw = max(trace.recorded_grid[1], 1)
+    sy, sx = trace.sample_step           # a thinned trace recorded every (sy, sx)-th already
+    pitch_px *= min(sy, sx)
     k = sample_step(pitch_px)
     samples = [s for b in trace.bins for i, s in enumerate(b.samples) if (i // gw) % k == 0 and (i % gw) % k == 0]
-    total = sum(len(b.samples) for b in trace.bins)
+    total = trace.grid[0] * trace.grid[1] * len(trace.bins)
     size = sample_marker_px(pitch_px, k, style)
+    drawn = k * sy * k * sx
     traces = [dict(
         type="scatter",
         x=[float(s.x) for s in samples], y=[float(s.y) for s in samples], mode="markers",
-        name=SAMPLES_NAME if k == 1 else f"sampling points, 1 in {k * k} of {total} drawn (hover)",
+        name=SAMPLES_NAME if drawn == 1 else f"sampling points, 1 in {drawn} of {total:,} drawn (hover)",
         # One colour for all unless some samples fall off the map (per-point styles cost).
         marker=dict(size=size, line=dict(color=WHITE, width=1 if size >= 6 else 0.5),
                     color=SAMPLE_COLOR if all(s.on_map for s in samples)

@@ -1,4 +1,4 @@
-"""Traces for exports beyond the sample budget: every sample's numbers would be too slow to
+"""Traces for figures beyond the sample budget: every sample's numbers would be too slow to
 record, so a figure gets a trace that records a regular subset of the samples.
 
 A teaching trace records every bilinear sample (its position, four neighbours, weights and
@@ -29,7 +29,7 @@ from .geometry import SAMPLE_BUDGET, align_mapping, sample_coords, sampling_grid
 from .methods import METHODS, REGISTRY, trace_method
 from .records import MethodTrace, Settings, check_trace_args
 
-__all__ = ["SAMPLED", "export_traces", "over_budget", "thinned_trace"]
+__all__ = ["SAMPLED", "drawable_traces", "over_budget", "thinned_trace"]
 
 #: The methods that take bilinear samples (the ones a budget can refuse).
 SAMPLED = ("roi_warp", "roi_align")
@@ -118,10 +118,11 @@ def thinned_trace(values: np.ndarray, box, settings: Settings, method: str,
                    notes=base.notes + (note,))
 
 
-def export_traces(values: np.ndarray, box, settings: Settings,
+def drawable_traces(values: np.ndarray, box, settings: Settings,
                   methods: Iterable[str] = METHODS) -> dict[str, MethodTrace]:
-    """The traces an exported figure draws: each method's own trace, or for RoI Align and RoI
-    Warp beyond :data:`~roiviz.geometry.SAMPLE_BUDGET`, :func:`thinned_trace`.
+    """The traces a figure draws (the exports, the Feature pyramids page's panels): each
+    method's own trace, or for RoI Align and RoI Warp beyond
+    :data:`~roiviz.geometry.SAMPLE_BUDGET`, :func:`thinned_trace`.
 
     Args:
         values: ``[H, W]``; box: image pixels; settings: as for :func:`roiviz.methods.trace_all`.

@@ -244,12 +244,12 @@ def astronaut():
 def test_comparison_export_stays_readable(astronaut, size, ratio):
     from roiviz.geometry import SAMPLE_BUDGET
     from roiviz.records import Settings
-    from roiviz.thinned import export_traces
+    from roiviz.thinned import drawable_traces
 
     values, box = astronaut
     settings = Settings(output_size=(size, size), stride=16, sampling_ratio=ratio)
     # Beyond the sample budget RoI Warp and RoI Align are drawn from thinned traces.
-    traces = export_traces(values, box, settings)
+    traces = drawable_traces(values, box, settings)
     thinned = size * size * ratio * ratio > SAMPLE_BUDGET
     assert [t.sample_step != (1, 1) for t in traces.values()] == [False, thinned, thinned, False]
     fig = R.comparison_figure(traces, values)

@@ -13,7 +13,7 @@ from roiviz import features
 from roiviz.geometry import SAMPLE_BUDGET
 from roiviz.methods import METHODS, REGISTRY, trace_method
 from roiviz.records import Settings
-from roiviz.thinned import SAMPLED, export_traces, over_budget, thinned_trace
+from roiviz.thinned import SAMPLED, drawable_traces, over_budget, thinned_trace
 
 VALUES = features.toy_grid(12, 16, seed=3).channel(0)
 BOX = (9.0, 6.5, 101.0, 77.0)   # image pixels; stride 8 below: 11.5 x 8.8 cells
@@ -58,11 +58,11 @@ def test_past_the_budget_the_output_is_the_ops_and_the_record_is_small(method):
     assert d["sample_step"] == [4, 4]
 
 
-def test_export_traces_thin_only_what_is_over_the_budget():
+def test_drawable_traces_thin_only_what_is_over_the_budget():
     small = Settings(output_size=(3, 3), stride=8.0, sampling_ratio=2)
     big = Settings(output_size=(14, 14), stride=4.0, sampling_ratio=16)
-    assert all(t.sample_step == (1, 1) for t in export_traces(VALUES, BOX, small).values())
-    traces = export_traces(VALUES, BOX, big)
+    assert all(t.sample_step == (1, 1) for t in drawable_traces(VALUES, BOX, small).values())
+    traces = drawable_traces(VALUES, BOX, big)
     assert list(traces) == list(METHODS)
     assert {m for m, t in traces.items() if t.sample_step != (1, 1)} == set(SAMPLED)
     assert "sample_step" not in trace_method("roi_align", VALUES, BOX, small).to_dict()
