@@ -66,7 +66,10 @@ def cached_display_image(input_key: str, _image: np.ndarray) -> str:
 @st.cache_resource(max_entries=32, show_spinner=False)
 def cached_traces(map_key: str, channel: int, box: tuple, settings: Settings, methods: tuple,
                   _values: np.ndarray):
-    return trace_all(_values, box, settings, methods)
+    """The traces of a box. A release needs only each method's numbers, boxes and areas (the
+    stage draws the samples itself): without the per-sample records a release costs about a
+    third less server CPU (benchmarks/hall.py). The exports ask for the samples when clicked."""
+    return trace_all(_values, box, settings, methods, record_samples=False)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -372,16 +375,20 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
     query = current_state().to_query()
     st.query_params.from_dict(query)
 
+    def full_traces():
+        """The server's traces with every sample recorded (for the exports, on a click)."""
+        return trace_all(values, box, state.settings(), checked)
+
     def figure_traces():
         """The traces the exported figure draws: the server's, and past the sample budget a
         thinned trace (roiviz.thinned) for RoI Warp and RoI Align instead of none."""
-        thinned = drawable_traces(values, box, state.settings(), heavy)
-        return {m: traces[m] if m in traces else thinned[m] for m in methods if m in traces or m in thinned}
+        full, thinned = full_traces(), drawable_traces(values, box, state.settings(), heavy)
+        return {m: full[m] if m in full else thinned[m] for m in methods if m in full or m in thinned}
 
     ui.exports(PLAYGROUND, "roiviz-playground",
                lambda: figure_png(comparison_figure(figure_traces(), values, style=style)),
                lambda: figure_svg(comparison_figure(figure_traces(), values, style=style)),
-               lambda: trace_json(traces, {"query": query, "pooled_at_stride": stride,
+               lambda: trace_json(full_traces(), {"query": query, "pooled_at_stride": stride,
                                            **({"pyramid_level": level.to_dict(),
                                                "level_formula": level.formula} if level else {})}),
                query,

@@ -21,6 +21,7 @@ from .records import MethodTrace, Settings
 from .style import METHOD_COLORS, SERIES_LINES
 
 __all__ = [
+    "SAMPLED",
     "METHODS",
     "REGISTRY",
     "SERIES",
@@ -110,6 +111,8 @@ _VARIANTS = (
 REGISTRY: dict[str, Method] = {m.key: m for m in _METHODS + _VARIANTS}
 #: The four methods' keys, in teaching order.
 METHODS: tuple[str, ...] = tuple(m.key for m in _METHODS)
+#: The methods that take bilinear samples (whose traces record them, and a budget can refuse).
+SAMPLED: tuple[str, ...] = ("roi_warp", "roi_align")
 #: Everything the sweeps and gradients accept: the methods and :data:`UNALIGNED`.
 SERIES: tuple[str, ...] = tuple(REGISTRY)
 
@@ -130,25 +133,33 @@ def label(key: str) -> str:
     return get(key).label
 
 
-def trace_method(method: str, feature: np.ndarray, box, settings: Settings = Settings()) -> MethodTrace:
+def trace_method(method: str, feature: np.ndarray, box, settings: Settings = Settings(), *,
+                 record_samples: bool = True) -> MethodTrace:
     """Trace one method (a key of :data:`METHODS`) on a 2-D map ``[H, W]``.
+
+    ``record_samples=False`` skips RoI Align's and RoI Warp's per-sample records (bins keep
+    their rectangles and values; :data:`SAMPLED`): for a page that shows only the numbers.
 
     Raises:
         ValueError: unknown method, or any error of the method's trace function.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method in SAMPLED:
+        return REGISTRY[method].trace(feature, box, settings, record_samples=record_samples)
     return REGISTRY[method].trace(feature, box, settings)
 
 
 def trace_all(feature: np.ndarray, box, settings: Settings = Settings(),
-              methods: Iterable[str] = METHODS) -> dict[str, MethodTrace]:
-    """Trace several methods on the same map and box; keys in teaching order."""
+              methods: Iterable[str] = METHODS, *, record_samples: bool = True) -> dict[str, MethodTrace]:
+    """Trace several methods on the same map and box; keys in teaching order
+    (``record_samples``: see :func:`trace_method`)."""
     chosen = list(methods)
     unknown = [m for m in chosen if m not in METHODS]
     if unknown:
         raise ValueError(f"methods must be among {METHODS}, got {unknown}")
-    return {m: trace_method(m, feature, box, settings) for m in METHODS if m in chosen}
+    return {m: trace_method(m, feature, box, settings, record_samples=record_samples)
+            for m in METHODS if m in chosen}
 
 
 def difference_from_precise(traces: dict[str, MethodTrace]) -> dict[str, float]:

@@ -187,13 +187,15 @@ def align_from_mapping(input: torch.Tensor, batch_idx: torch.Tensor, mapping_y, 
 # Teaching trace
 
 
-def trace_roi_align(feature: np.ndarray, box, settings: Settings = Settings()) -> MethodTrace:
+def trace_roi_align(feature: np.ndarray, box, settings: Settings = Settings(), *,
+                    record_samples: bool = True) -> MethodTrace:
     """Trace RoI Align on one 2-D map: bins, samples, neighbours, weights, output.
 
     Args:
         feature: ``[H, W]`` real values (one channel).
         box: ``(x1, y1, x2, y2)`` in image pixels, corners in any order, positive size.
         settings: uses ``output_size``, ``stride``, ``sampling_ratio``, ``aligned``, ``reduce``.
+        record_samples: ``False``: no per-sample records (see :func:`align_trace_from_mapping`).
 
     Returns:
         A :class:`~roiviz.records.MethodTrace` whose ``output`` equals :func:`roi_align`'s.
@@ -218,7 +220,8 @@ def trace_roi_align(feature: np.ndarray, box, settings: Settings = Settings()) -
         width, height = max(width, 1.0), max(height, 1.0)
     sampled_box = (roi[0] + shift, roi[1] + shift, roi[0] + shift + width, roi[1] + shift + height)
     return align_trace_from_mapping(KEY, LABEL, values, image_box, settings, mapping_y,
-                                    mapping_x, sampled_box=sampled_box, snapped_box=None, notes=notes)
+                                    mapping_x, sampled_box=sampled_box, snapped_box=None, notes=notes,
+                                    record_samples=record_samples)
 
 
 def bin_samples(values: np.ndarray, y: np.ndarray, x: np.ndarray) -> tuple[Sample, ...]:
@@ -251,14 +254,50 @@ def bin_samples(values: np.ndarray, y: np.ndarray, x: np.ndarray) -> tuple[Sampl
     return tuple(samples)
 
 
+def _bin_values(values: np.ndarray, y: np.ndarray, x: np.ndarray, reduce: str) -> np.ndarray:
+    """Every bin's value from its samples without recording them: the float32 arithmetic of
+    :func:`bin_samples` and of the trace's reduction, in the same order, for all bins at once.
+
+    Args:
+        values: float32 ``[H, W]``.
+        y, x: sample coordinates, float32 ``[PH, Gy]`` and ``[PW, Gx]``, library frame.
+        reduce: ``"avg"`` or ``"max"``.
+
+    Returns:
+        float32 ``[PH, PW]`` (0 for a bin without samples).
+    """
+    (pooled_h, gy), (pooled_w, gx) = y.shape, x.shape
+    if gy * gx == 0:
+        return np.zeros((pooled_h, pooled_w), dtype=np.float32)
+    height, width = values.shape
+    ylo, yhi, wyl, wyh = (a[:, :, None, None] for a in linear_weights(y, height))   # [PH, Gy, 1, 1]
+    xlo, xhi, wxl, wxh = (a[None, None] for a in linear_weights(x, width))         # [1, 1, PW, Gx]
+    # One sample's value: its four weighted neighbours added left to right, as bin_samples does.
+    sample = (wyl * wxl) * values[ylo, xlo]
+    sample = sample + (wyl * wxh) * values[ylo, xhi]
+    sample = sample + (wyh * wxl) * values[yhi, xlo]
+    sample = sample + (wyh * wxh) * values[yhi, xhi]                                # [PH, Gy, PW, Gx]
+    sample = sample.transpose(0, 2, 1, 3).reshape(pooled_h, pooled_w, gy * gx)     # row by row
+    if reduce != "avg":
+        return sample.max(axis=2).astype(np.float32)
+    total = np.zeros((pooled_h, pooled_w), dtype=np.float32)
+    for i in range(gy * gx):     # one sample after another, as the trace adds them (not pairwise)
+        total = total + sample[:, :, i]
+    return total / np.float32(gy * gx)
+
+
 def align_trace_from_mapping(method: str, label: str, values: np.ndarray, image_box, settings: Settings,
-                             mapping_y, mapping_x, sampled_box, snapped_box, notes=()) -> MethodTrace:
+                             mapping_y, mapping_x, sampled_box, snapped_box, notes=(),
+                             record_samples: bool = True) -> MethodTrace:
     """Trace of RoI Align from a mapped box (shared with RoI Warp).
 
     Args:
         values: float32 ``[H, W]``.
         mapping_y, mapping_x: ``(start, length)`` float32 scalars, library frame.
         sampled_box: the same box in the drawing frame (exact, for drawing and areas).
+        record_samples: ``False`` leaves every bin's ``samples`` and ``cell_weights`` empty and
+            its ``winner`` ``None`` (a page that needs only the numbers, boxes and areas); the
+            output is the same, bit for bit (:func:`_bin_values`).
     """
     (start_y, length_y), (start_x, length_x) = mapping_y, mapping_x
     pooled_h, pooled_w = settings.output_size
@@ -276,7 +315,13 @@ def align_trace_from_mapping(method: str, label: str, values: np.ndarray, image_
     # Drawing frame = library frame + 0.5 (a cell's value sits at its centre).
     left, top = float(start_x) + 0.5, float(start_y) + 0.5
     bins, output = [], np.zeros((pooled_h, pooled_w), dtype=np.float32)
-    for ph in range(pooled_h):
+    if not record_samples:
+        output = _bin_values(values, cy[:, :gy], cx[:, :gx], settings.reduce)
+        bins = [Bin(row=ph, col=pw,
+                    rect=(left + pw * bin_w, top + ph * bin_h, left + (pw + 1) * bin_w, top + (ph + 1) * bin_h),
+                    value=float(output[ph, pw]), samples=(), winner=None, cell_weights=())
+                for ph in range(pooled_h) for pw in range(pooled_w)]
+    for ph in range(pooled_h if record_samples else 0):
         for pw in range(pooled_w):
             samples = bin_samples(values, cy[ph, :gy], cx[pw, :gx])
             winner = None

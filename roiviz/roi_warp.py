@@ -82,7 +82,8 @@ def roi_warp(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0
     return align_from_mapping(input, batch_idx, mapping_y, mapping_x, size, ratio, reduce)
 
 
-def trace_roi_warp(feature: np.ndarray, box, settings: Settings = Settings()) -> MethodTrace:
+def trace_roi_warp(feature: np.ndarray, box, settings: Settings = Settings(), *,
+                   record_samples: bool = True) -> MethodTrace:
     """Trace RoI Warp on one 2-D map: snapped box, then RoI Align's bins and samples on it.
 
     Args:
@@ -90,6 +91,8 @@ def trace_roi_warp(feature: np.ndarray, box, settings: Settings = Settings()) ->
         box: ``(x1, y1, x2, y2)`` in image pixels, corners in any order, positive size.
         settings: uses ``output_size``, ``stride``, ``sampling_ratio``, ``reduce``, ``convention``
             (``aligned`` does not apply: the snapped box is sampled with ``aligned=True``).
+        record_samples: ``False``: no per-sample records
+            (see :func:`roiviz.roi_align.align_trace_from_mapping`).
 
     Returns:
         A :class:`~roiviz.records.MethodTrace` whose ``output`` equals :func:`roi_warp`'s; its
@@ -107,7 +110,8 @@ def trace_roi_warp(feature: np.ndarray, box, settings: Settings = Settings()) ->
              "the +1 and takes one sample per output cell; its released VGG16 model warps to "
              "14 x 14 and max-pools 2 x 2 to 7 x 7.",)
     return align_trace_from_mapping(KEY, LABEL, values, image_box, settings, mapping_y,
-                                    mapping_x, sampled_box=snapped, snapped_box=snapped, notes=notes)
+                                    mapping_x, sampled_box=snapped, snapped_box=snapped, notes=notes,
+                                    record_samples=record_samples)
 
 
 # ---------------------------------------------------------------------------------------------

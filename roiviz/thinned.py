@@ -26,13 +26,11 @@ import torch
 from . import roi_warp
 from .roi_align import bin_samples
 from .geometry import SAMPLE_BUDGET, align_mapping, sample_coords, sampling_grid
-from .methods import METHODS, REGISTRY, trace_method
+from .methods import METHODS, REGISTRY, SAMPLED, trace_method
 from .records import MethodTrace, Settings, check_trace_args
 
 __all__ = ["SAMPLED", "drawable_traces", "over_budget", "thinned_trace"]
 
-#: The methods that take bilinear samples (the ones a budget can refuse).
-SAMPLED = ("roi_warp", "roi_align")
 #: A thinned trace records at most this many sample rows (and columns) per bin.
 RECORDED_PER_SIDE = 4
 

@@ -33,7 +33,7 @@ from streamlit.testing.v1 import AppTest
 
 from roiviz import samples
 from roiviz.methods import METHODS
-from roiviz.params import PYRAMIDS
+from roiviz.params import PLAYGROUND, PYRAMIDS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,8 +350,7 @@ HOSTILE_LINKS = [
     ({"no_such_param": "1", "<b>x</b>": "1"}, "Ignored 2 unknown link parameter(s)"),
 ] + [
     ({key: payload}, f"'{key}'")
-    for key in ("src", "img", "stride", "ch", "box", "out", "sr", "aligned", "reduce", "conv",
-                "methods", "presenter")
+    for key in PLAYGROUND.keys()
     for payload in (SCRIPT, IMG_TAG, MARKDOWN)
 ]
 

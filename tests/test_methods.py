@@ -360,3 +360,40 @@ def test_seed_example_fits_the_map():
         x1, y1, x2, y2 = t.snapped_box
         assert 0 <= x1 and 0 <= y1 and x2 <= width and y2 <= height
         assert math.isclose(t.areas.outside, 0.0)
+
+
+def _random_trace_cases(count: int):
+    rng = np.random.default_rng(20261126)
+    for i in range(count):
+        h, w = int(rng.integers(1, 24)), int(rng.integers(1, 24))
+        values = (rng.standard_normal((h, w)) * rng.choice([1e-3, 1.0, 1e3])).astype(np.float32)
+        stride = float(rng.choice([1, 4, 16]))
+        x1, y1 = rng.uniform(-3, max(w, 2)) * stride, rng.uniform(-3, max(h, 2)) * stride
+        bw, bh = (rng.choice([rng.uniform(0.05, 1), rng.uniform(1, 20)]) * stride for _ in range(2))
+        settings = Settings(output_size=(int(rng.integers(1, 8)), int(rng.integers(1, 8))), stride=stride,
+                            sampling_ratio=int(rng.choice([-1, 0, 1, 2, 3])), aligned=bool(i % 2),
+                            reduce=str(rng.choice(["avg", "max"])), convention=str(rng.choice(["library", "article"])))
+        yield values, (x1, y1, x1 + bw, y1 + bh), settings
+
+
+@pytest.mark.parametrize("method", methods.SAMPLED)
+def test_a_trace_without_samples_has_the_same_numbers_bit_for_bit(method):
+    """The release path (pages/playground.py) traces without per-sample records; its outputs,
+    bins and areas must be the full trace's exactly (the stage compares the browser with them)."""
+    checked = 0
+    for values, box, settings in _random_trace_cases(300):
+        try:
+            full = methods.trace_method(method, values, box, settings)
+        except ValueError:          # over the sample budget: both refuse
+            with pytest.raises(ValueError):
+                methods.trace_method(method, values, box, settings, record_samples=False)
+            continue
+        light = methods.trace_method(method, values, box, settings, record_samples=False)
+        assert light.output.dtype == full.output.dtype == np.float32
+        assert np.array_equal(light.output, full.output), (box, settings)
+        assert [b.rect for b in light.bins] == [b.rect for b in full.bins]
+        assert [b.value for b in light.bins] == [b.value for b in full.bins]
+        assert light.areas == full.areas and light.grid == full.grid
+        assert all(not b.samples and b.winner is None for b in light.bins)
+        checked += 1
+    assert checked > 200
