@@ -103,3 +103,35 @@ def chromium_browser():
             yield browser
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def app_page(width: int, height: int, timeout_ms: int = 60_000):
+    """A Chromium page of a fresh app server (:func:`streamlit_server`), ``width`` x ``height``,
+    downloads accepted, opened at "/" once app.py's navigation (its "Playground" entry) is drawn;
+    ``page.url_base`` is the server's URL. (A deep link as a fresh server's first request works
+    too: test_browser_first_visit.py.)"""
+    require_chromium()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with streamlit_server() as url, chromium_browser() as browser:
+        context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+        try:
+            page = context.new_page()
+            page.set_default_timeout(timeout_ms)
+            page.goto(url + "/")
+            page.locator("[data-testid=stSidebarNav]").get_by_text("Playground").wait_for()
+            page.url_base = url  # type: ignore[attr-defined]
+            yield page
+        finally:
+            context.close()
+
+
+def save_download(page, button: str, timeout_ms: int = 30_000) -> Path:
+    """Click the element ``button`` (a selector), wait for its download and save it under
+    tests/artifacts by its suggested name; returns the saved file's path."""
+    with page.expect_download(timeout=timeout_ms) as info:
+        page.locator(button).click()
+    download = info.value
+    path = ARTIFACTS / download.suggested_filename
+    download.save_as(str(path))
+    return path

@@ -8,12 +8,7 @@ Starts ``streamlit run app.py`` headless and drives Debian's /usr/bin/chromium w
 from __future__ import annotations
 
 import pytest
-from browser_support import (
-    ARTIFACTS,
-    chromium_browser,
-    require_chromium,
-    streamlit_server,
-)
+from browser_support import ARTIFACTS, app_page, save_download
 
 from roiviz.export import PNG_SIGNATURE
 from roiviz.lessons import STEP_KEYS, walkthrough
@@ -23,19 +18,8 @@ N = len(STEP_KEYS)
 
 @pytest.fixture(scope="module")
 def browser_page():
-    require_chromium()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with streamlit_server() as url, chromium_browser() as browser:
-        context = browser.new_context(viewport={"width": 1400, "height": 3000}, accept_downloads=True)
-        pg = context.new_page()
-        pg.set_default_timeout(60_000)
-        # Open "/" and wait for app.py's navigation (its "Playground" entry) before the pages.
-        # (A deep link as a fresh server's first request works too: test_browser_first_visit.py.)
-        pg.goto(url + "/")
-        pg.locator("[data-testid=stSidebarNav]").get_by_text("Playground").wait_for()
-        pg.url_base = url  # type: ignore[attr-defined]
+    with app_page(1400, 3000) as pg:
         yield pg
-        context.close()
 
 
 def wait_for_image(pg) -> None:
@@ -88,12 +72,8 @@ def test_walkthrough_keyboard_and_png_download(browser_page):
     wait_for_step(pg, 5)
     pg.keyboard.press("PageUp")
     wait_for_step(pg, 4)
-    with pg.expect_download() as info:
-        pg.locator(".st-key-walk_dl_png button:visible").click()
-    download = info.value
-    assert download.suggested_filename == "roiviz-walkthrough-step4-library.png"
-    path = ARTIFACTS / download.suggested_filename
-    download.save_as(str(path))
+    path = save_download(pg, ".st-key-walk_dl_png button:visible")
+    assert path.name == "roiviz-walkthrough-step4-library.png"
     assert path.read_bytes().startswith(PNG_SIGNATURE)
 
 

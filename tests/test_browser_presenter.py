@@ -9,7 +9,7 @@ Starts ``streamlit run app.py`` headless and drives Debian's /usr/bin/chromium w
 from __future__ import annotations
 
 import pytest
-from browser_support import ARTIFACTS, chromium_browser, require_chromium, streamlit_server
+from browser_support import ARTIFACTS, app_page, save_download
 
 from roiviz.ui import PRESENTER_MIN_PX
 
@@ -104,17 +104,8 @@ PAGES = [
 
 @pytest.fixture(scope="module")
 def presenter_page():
-    require_chromium()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with streamlit_server() as url, chromium_browser() as browser:
-        context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}, accept_downloads=True)
-        pg = context.new_page()
-        pg.set_default_timeout(90_000)
-        pg.goto(url + "/")
-        pg.locator("[data-testid=stSidebarNav]").get_by_text("Playground").wait_for()
-        pg.url_base = url  # type: ignore[attr-defined]
+    with app_page(WIDTH, HEIGHT, timeout_ms=90_000) as pg:
         yield pg
-        context.close()
 
 
 def _settled(pg, figure: str) -> None:
@@ -180,12 +171,8 @@ def test_gif_download_from_the_sensitivity_page(presenter_page):
     pg.goto(pg.url_base + "/sensitivity?presenter=0&methods=roi_pool,roi_align")
     pg.wait_for_selector("h1:has-text('Sub-pixel sensitivity')")
     _settled(pg, "[data-testid=stImage] img")
-    with pg.expect_download(timeout=180_000) as info:
-        pg.locator(".st-key-sens_dl_gif button:visible").click()
-    download = info.value
-    assert download.suggested_filename == "roiviz-sensitivity-shift-x.gif"
-    path = ARTIFACTS / download.suggested_filename
-    download.save_as(str(path))
+    path = save_download(pg, ".st-key-sens_dl_gif button:visible", 180_000)
+    assert path.name == "roiviz-sensitivity-shift-x.gif"
     data = path.read_bytes()
     assert data.startswith(b"GIF89a") and len(data) <= MAX_GIF_BYTES
     with Image.open(io.BytesIO(data)) as im:
@@ -200,12 +187,8 @@ def test_playground_downloads_an_interactive_page(presenter_page):
     pg = presenter_page
     pg.goto(pg.url_base + "/?presenter=0")
     pg.wait_for_selector(".roiviz-stage .panel .out rect")
-    with pg.expect_download(timeout=120_000) as info:
-        pg.locator(".st-key-dl_html button:visible").click()
-    download = info.value
-    assert download.suggested_filename == "roiviz-playground.html"
-    path = ARTIFACTS / download.suggested_filename
-    download.save_as(str(path))
+    path = save_download(pg, ".st-key-dl_html button:visible", 120_000)
+    assert path.name == "roiviz-playground.html"
     text = path.read_text(encoding="utf-8")
     assert len(text.encode("utf-8")) < MAX_PAGE_BYTES
     assert text.startswith("<!doctype html>") and "mountStage(" in text and "default-src 'none'" in text
