@@ -18,11 +18,16 @@ from roiviz.methods import METHODS, trace_all
 from roiviz.records import Settings
 
 
-def page(**query) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "pyramids.py"), default_timeout=TIMEOUT)
+def open_page(file: str, **query) -> AppTest:
+    """``pages/<file>`` run once in AppTest with ``query`` as its link's parameters."""
+    at = AppTest.from_file(str(ROOT / "pages" / file), default_timeout=TIMEOUT)
     for k, v in query.items():
         at.query_params[k] = v
     return at.run()
+
+
+def page(**query) -> AppTest:
+    return open_page("pyramids.py", **query)
 
 
 def level_shown(at: AppTest) -> str:
@@ -165,10 +170,7 @@ def test_sensitivity_page_shows_the_box_size_sweep(media):
 
 
 def playground(**query) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "playground.py"), default_timeout=TIMEOUT)
-    for k, v in query.items():
-        at.query_params[k] = v
-    return at.run()
+    return open_page("playground.py", **query)
 
 
 def playground_level(at: AppTest) -> str:
