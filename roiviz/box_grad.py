@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["boxes_require_grad", "box_coords", "attach_box_grad", "corner_grads"]
+__all__ = ["boxes_require_grad", "box_coords", "attach_box_grad", "corner_grads", "link_unused"]
 
 #: Box dtypes whose gradient roiviz computes in the map's dtype and casts back.
 LOW_PRECISION = (torch.float16, torch.bfloat16)
@@ -77,6 +77,27 @@ def attach_box_grad(out: torch.Tensor, coords: torch.Tensor,
         ``out`` (a view), whose backward also fills the boxes' gradient.
     """
     return _BoxGradient.apply(out, coords, box_grad)
+
+
+class _ZeroLink(torch.autograd.Function):
+    """``out`` unchanged; backward: ``grad_out`` to ``out`` and zeros to ``unused``."""
+
+    @staticmethod
+    def forward(ctx, out: torch.Tensor, unused: torch.Tensor) -> torch.Tensor:
+        ctx.unused_shape = unused.shape
+        ctx.unused_meta = (unused.dtype, unused.device)
+        return out.view_as(out)
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        dtype, device = ctx.unused_meta
+        return grad_out, torch.zeros(ctx.unused_shape, dtype=dtype, device=device)
+
+
+def link_unused(out: torch.Tensor, unused: torch.Tensor) -> torch.Tensor:
+    """``out``, with ``unused`` in its graph so that ``unused.grad`` becomes zeros, not None
+    (a pyramid level that no box reads, as in torchvision's ``MultiScaleRoIAlign``)."""
+    return _ZeroLink.apply(out, unused)
 
 
 def corner_grads(d_start: torch.Tensor, d_length: torch.Tensor, spatial_scale: float,

@@ -62,8 +62,9 @@ def roi_align(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.
         When ``boxes`` requires grad, the backward also fills ``boxes.grad`` (zero in the
         batch-index column): the piecewise derivative of the output in the box
         (:func:`mapping_grads`), equal to autograd through torchvision's differentiable Python
-        ``_roi_align`` wherever that equals the C++ kernel (it reads the border cell instead of
-        0 for samples beyond -1 or H: different values there, the same box gradient, 0).
+        ``_roi_align`` wherever that equals the C++ kernel (for a sample beyond -1 or H it
+        reads the border cell instead of 0: a different value, and a non-zero gradient in the
+        other axis's corners where the kernel has none).
         torchvision's compiled op gives no box gradient.
 
     Raises:
