@@ -25,7 +25,7 @@ from . import _checks
 from ._separable import entries_from_dense, separable_apply, separable_slopes
 from .bilinear import hat_integral, hat_weights, interpolant_integral, interpolant_weights
 from .box_grad import attach_box_grad, box_coords, boxes_require_grad, corner_grads
-from .geometry import align_mapping
+from .geometry import align_mapping, check_box_cells
 from .records import Bin, MethodTrace, Settings, check_trace_args, feature_rect, freeze, region_areas
 
 #: The method's key and display name (collected by :mod:`roiviz.methods`).
@@ -149,6 +149,7 @@ def precise_roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: flo
     if convention not in PRROI_CONVENTIONS:
         raise ValueError(f"convention must be one of {PRROI_CONVENTIONS}, got {convention!r}")
     batch_idx, coords = _checks.convert_boxes(boxes, input)
+    check_box_cells(coords, scale)
     height, width = input.shape[-2:]
     (start_y, length_y), (start_x, length_x) = _mapping(coords, scale, convention)
     # The integrals are differences of nearby values divided by the bin's length: in float32

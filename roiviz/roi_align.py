@@ -23,7 +23,7 @@ from . import _checks
 from ._separable import AxisEntries, separable_apply, separable_slopes
 from .box_grad import attach_box_grad, box_coords, boxes_require_grad, corner_grads
 from .bilinear import linear_weights
-from .geometry import SAMPLE_BUDGET, align_mapping, sample_coords, sampling_grid
+from .geometry import SAMPLE_BUDGET, align_mapping, check_box_cells, sample_coords, sampling_grid
 from .records import (Bin, MethodTrace, Sample, Settings, check_trace_args, feature_rect, freeze,
                       region_areas)
 
@@ -76,6 +76,7 @@ def roi_align(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.
     ratio = _checks.check_sampling_ratio(sampling_ratio)
     _checks.check_reduce(reduce)
     batch_idx, coords = _checks.convert_boxes(boxes, input)
+    check_box_cells(coords, scale)
     out = align_boxes(input, batch_idx, coords, size, scale, ratio, bool(aligned), reduce)
     if not boxes_require_grad(boxes):
         return out

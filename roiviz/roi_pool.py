@@ -21,7 +21,7 @@ import torch
 from . import _checks
 from ._separable import bin_max
 from .box_grad import attach_box_grad, box_coords, boxes_require_grad
-from .geometry import pool_bins, snap_box
+from .geometry import check_box_cells, pool_bins, snap_box
 from .records import Bin, MethodTrace, Settings, check_trace_args, feature_rect, freeze, region_areas
 
 #: The method's key and display name (collected by :mod:`roiviz.methods`).
@@ -81,6 +81,7 @@ def roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0
     scale = _checks.check_spatial_scale(spatial_scale)
     _checks.check_convention(convention)
     batch_idx, coords = _checks.convert_boxes(boxes, input)
+    check_box_cells(coords, scale)
     height, width = input.shape[-2:]
     _, rows, cols = pool_geometry(coords, scale, size, (height, width), convention)
     # Each bin is a rectangle of cells: its max (first maximum in row-major order, like the

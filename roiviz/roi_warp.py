@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from . import _checks
-from .geometry import snap_box
+from .geometry import check_box_cells, snap_box
 from .box_grad import attach_box_grad, box_coords, boxes_require_grad, corner_grads
 from .roi_align import align_from_mapping, align_trace_from_mapping, mapping_grads, roi_align_reference
 from .records import MethodTrace, Settings, check_trace_args
@@ -88,6 +88,7 @@ def roi_warp(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0
     _checks.check_reduce(reduce)
     _checks.check_convention(convention)
     batch_idx, coords = _checks.convert_boxes(boxes, input)
+    check_box_cells(coords, scale)
     mapping_x = _warp_mapping(coords[:, 0] * scale, coords[:, 2] * scale, convention, input.dtype)
     mapping_y = _warp_mapping(coords[:, 1] * scale, coords[:, 3] * scale, convention, input.dtype)
     out = align_from_mapping(input, batch_idx, mapping_y, mapping_x, size, ratio, reduce)

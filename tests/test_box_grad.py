@@ -288,3 +288,15 @@ def test_forward_is_bit_identical_with_box_gradients(name):
     x = torch.randn(2, 4, 9, 11, generator=torch.Generator().manual_seed(5))
     b = random_boxes(np.random.default_rng(5), 16, 11, 9, 1.0).float()
     assert torch.equal(OPS[name](x, b), OPS[name](x, b.clone().requires_grad_()).detach())
+
+
+@pytest.mark.parametrize("name", ["roi_align", "precise_roi_pool", "roi_warp", "roi_pool"])
+def test_ops_refuse_boxes_past_the_cell_bound(name):
+    """roi_pool on (0, 0, 1e19, 1) over [[1, 2, 3, 4]] returned 0 (the int64 casts wrapped);
+    now every op refuses it with the traces' message; 2^24 cells still computes."""
+    x = torch.tensor([[[[1.0, 2.0, 3.0, 4.0]]]], dtype=F64)
+    with pytest.raises(ValueError, match="feature cells"):
+        OPS[name](x, torch.tensor([[0, 0, 0, 1e19, 1]], dtype=F64))
+    assert torch.isfinite(OPS[name](x, torch.tensor([[0, 0, 0, 2.0 ** 24, 1]], dtype=F64))).all()
+    if name == "roi_pool":
+        assert float(roi_pool(x, torch.tensor([[0, 0, 0, 2.0 ** 24, 1]], dtype=F64), 1)) == 4.0
