@@ -392,6 +392,11 @@ def test_pyramid_keeps_the_share_in_one_band_from_56_to_896_px():
     assert share[below].max() == band.below[0] == pytest.approx(39.7, abs=0.05) and band.below[1] == 24
     assert share[below].max() > 2 * band.share[1]                   # it leaves the band below 56 px
     assert share[~inside & ~below].max() < band.share[0]            # and falls under it above 896
+    f8 = next(line for line in _text("docs/sources.md").splitlines() if line.startswith("| F8 |"))
+    assert (f"gained {band.share[0]:.1f}-{band.share[1]:.1f} %; P2 {share[p2][0]:.1f} -> {share[p2][-1]:.1f} % "
+            f"at {r.sizes[p2][0]:.1f}-{r.sizes[p2][-1]:.0f} px, P5 {share[p5][0]:.1f} -> {share[p5][-1]:.1f} % "
+            f"at {r.sizes[p5][0]:.0f}-{r.sizes[p5][-1]:.0f} px); below 56 px it rises "
+            f"({band.below[0]:.1f} % at 24 px)") in f8
 
 
 def test_pyramids_page_states_the_band_and_the_half_cell_shift():
