@@ -264,8 +264,8 @@ st.markdown(
     "with `finest_scale=56`: on P2-P5 the boundaries are the same 112, 224 and 448 px. Its `1e-6` is "
     "inside the logarithm too, but large enough to count in float32 (about 4 float32 steps of the "
     "ratio just below 4): the 224 x 223.9999 px box reads P4, as in torchvision.\n"
-    "- Between the boundaries every box is 14 to 28 cells across on its level (try the buttons above): "
-    "that is the point of the rule.")
+    "- From 56 to 896 px every box is 14 to 28 cells across on its level, P2 and P5 included (try the "
+    "buttons above): that is the point of the rule.")
 
 st.subheader("What the level does to rounding")
 fixed_col, _ = st.columns([1, 3])
@@ -285,9 +285,9 @@ st.markdown(
     f"{band.share[1]:.1f} %. Below {low:g} px a box is fewer than 14 cells wide even on P2 and the "
     f"share rises (to {band.below[0]:.1f} % at {band.below[1]:.0f} px); above {high:g} px it is more "
     "than 28 cells wide on P5 and the share falls below the band. Precise RoI Pooling rounds nothing "
-    "and loses nothing at any size; RoI Align neither with `aligned=True` (Detectron2)"
+    "and loses nothing at any size, and neither does RoI Align with `aligned=True` (Detectron2)"
     + ("." if aligned else
-       ", but torchvision's `aligned=False` reads the box shifted by half a cell: your box loses "
+       "; torchvision's `aligned=False` reads the box shifted by half a cell: your box loses "
        f"{align_areas.percent('lost'):.2f} % and gains {align_areas.percent('gained'):.2f} % to it."))
 
 doc = {"page": "pyramids", "image": state["img"], "channel": CHANNEL_NAMES[channel],

@@ -403,6 +403,7 @@ def test_pyramids_page_states_the_band_and_the_half_cell_shift():
     from roiviz.methods import trace_method
     from roiviz.params import PYRAMIDS
     from roiviz.records import Settings
+    from roiviz.fpn import steady_sizes
     from roiviz.sweeps import PAGE_BOX_SIZES, sweep_box_sizes
 
     text = _markdown(_app("pyramids.py"))
@@ -420,7 +421,9 @@ def test_pyramids_page_states_the_band_and_the_half_cell_shift():
     lost, gained = trace.areas.percent("lost"), trace.areas.percent("gained")
     assert round(lost, 2) == round(gained, 2) == 5.26
     assert f"your box loses {lost:.2f} % and gains {gained:.2f} % to it" in text
-    assert "RoI Align neither with `aligned=True`" in text
+    assert "and neither does RoI Align with `aligned=True` (Detectron2); torchvision's `aligned=False`" in text
+    low, high = steady_sizes()
+    assert f"From {low:g} to {high:g} px every box is 14 to 28 cells across on its level, P2 and P5 " in text
 
 
 def test_sensitivity_page_states_the_band():
