@@ -59,3 +59,26 @@ def case_groups(dialect: str, seed: int, groups: int = 6, boxes_per_group: int =
         extra = {"extrapolation_value": float(rng.choice([0.0, -1.5, 2.0]))} if dialect == "tf_crop_and_resize" else {}
         out.append(CaseGroup(dialect, features, boxes, output_size, scale, ratio, extra))
     return out
+
+
+def detective_cases(total: int, seed: int, boxes_per_call: int = 10):
+    """``total`` real-library outputs, each ``(true dialect, library, features, box, output, scale)``.
+
+    Dialects cycle over every library setting of tests/conventions_reference.py; settings
+    (map, output size, scale, sampling ratio, extrapolation value) are random and are not passed
+    to the detective (only ``spatial_scale`` is, as a person knows it).
+    """
+    from conventions_reference import ALSO, REFERENCES, run_reference
+
+    sources = [(d, False) for d in REFERENCES] + [(d, True) for d in ALSO]
+    out, call = [], 0
+    while len(out) < total:
+        dialect, also = sources[call % len(sources)]
+        group = case_groups(dialect, seed=seed * 1000 + call, groups=1, boxes_per_group=boxes_per_call)[0]
+        library = (ALSO if also else REFERENCES)[dialect][0]
+        result = run_reference(dialect, group.features, group.boxes, group.output_size, group.spatial_scale,
+                               group.sampling_ratio, group.extra, also=also)
+        for box, output in zip(group.boxes, result):
+            out.append((dialect, library, group.features, box, output, group.spatial_scale))
+        call += 1
+    return out[:total]

@@ -227,22 +227,28 @@ def _max_reduce(reduce: str, f, wy, wx, cy, cx, my, mx, height: int, width: int,
     """``max``, ``max_from_zero`` or ``corner_max`` over each bin's samples -> ``[K, C, PH, PW]``."""
     valid = my[:, None, :, :, None, None] & mx[:, None, None, None, :, :]    # [K, 1, PH, Gy, PW, Gx]
     if reduce == "corner_max":
-        low_y, high_y, wly, why = linear_weights(cy, height, margin)           # [K, PH, Gy]
-        low_x, high_x, wlx, whx = linear_weights(cx, width, margin)
-        wly, why, wlx, whx = wly.double(), why.double(), wlx.double(), whx.double()
-        terms = []
-        for rows, w_rows in ((low_y, wly), (high_y, why)):
-            for cols, w_cols in ((low_x, wlx), (high_x, whx)):
-                values = f[:, rows[:, :, :, None, None], cols[:, None, None, :, :]]  # [C, K, PH, Gy, PW, Gx]
-                weight = w_rows[:, :, :, None, None] * w_cols[:, None, None, :, :]
-                terms.append(weight[None] * values)
-        samples = torch.stack(terms).amax(0).transpose(0, 1)                 # [K, C, PH, Gy, PW, Gx]
+        # Each corner term w_i * v_i is itself separable: one-entry weight rows on each side.
+        rows = _corner_matrices(cy, my, height, margin)                       # 2 x [K, PH, Gy, H]
+        cols = _corner_matrices(cx, mx, width, margin)
+        terms = [torch.einsum("kpgh,chw,kqfw->kcpgqf", r, f, c) for r in rows for c in cols]
+        samples = torch.stack(terms).amax(0)                                  # [K, C, PH, Gy, PW, Gx]
     else:
         samples = torch.einsum("kpgh,chw,kqfw->kcpgqf", wy, f, wx)
     best = samples.masked_fill(~valid, float("-inf")).amax(dim=(3, 5))       # [K, C, PH, PW]
     if reduce == "max_from_zero":
         return best.clamp(min=0)
     return torch.where(torch.isinf(best) & (best < 0), torch.zeros_like(best), best)
+
+
+def _corner_matrices(coords: torch.Tensor, mask: torch.Tensor, size: int, margin: float):
+    """The low and the high neighbour's weight, each as a dense ``[K, P, G, size]`` (float64)."""
+    low, high, w_low, w_high = linear_weights(coords, size, margin)
+    out = []
+    for cell, weight in ((low, w_low), (high, w_high)):
+        dense = torch.zeros(*coords.shape, size, dtype=torch.float64)
+        dense.scatter_(-1, cell[..., None], (weight.double() * mask)[..., None])
+        out.append(dense)
+    return out
 
 
 def _position_sensitive(out: torch.Tensor, pooled_h: int, pooled_w: int) -> torch.Tensor:
