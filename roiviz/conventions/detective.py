@@ -17,7 +17,7 @@ import torch
 
 from ..geometry import MAX_SAMPLING_RATIO
 from .catalogue import DIALECTS, Dialect
-from .compute import compute
+from .compute import compute, native_box
 
 __all__ = ["Match", "Diagnosis", "identify", "tolerance", "RATIOS"]
 
@@ -127,9 +127,12 @@ def _diff(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     return d.reshape(len(pred), -1).max(1)
 
 
-def _fit(d: Dialect, f: np.ndarray, box: np.ndarray, target: np.ndarray, spatial_scale: float,
+def _fit(d: Dialect, f: np.ndarray, box_for, target: np.ndarray, spatial_scale: float,
          ratios: tuple[int, ...], tol: float) -> Match | None:
-    """The best settings of one dialect, or None when it cannot produce an output of this shape."""
+    """The best settings of one dialect, or None when it cannot produce an output of this shape.
+
+    ``box_for(dialect, units, layout)`` gives the 4 numbers the framework was passed.
+    """
     pooled = target.shape[-2:]
     if d.position_sensitive:
         if f.shape[0] != target.shape[0] * pooled[0] * pooled[1]:
@@ -140,7 +143,7 @@ def _fit(d: Dialect, f: np.ndarray, box: np.ndarray, target: np.ndarray, spatial
     best: tuple | None = None
     for units in d.units:
         for layout in d.layouts:
-            boxes = np.repeat(box[None], len(tried), 0)
+            boxes = np.repeat(box_for(d, units, layout)[None], len(tried), 0)
             ratio = torch.tensor(tried, dtype=torch.int64)
             pred = compute(d, f, boxes, pooled, spatial_scale=spatial_scale, sampling_ratio=ratio,
                            units=units, layout=layout).numpy().astype(np.float64)
@@ -186,7 +189,7 @@ def _explain(d: Dialect, settings: dict, diff: float, tol: float) -> str:
 
 
 def identify(features, box, output, *, spatial_scale: float, sampling_ratio: int | None = None,
-             output_size=None, dialects: tuple[Dialect, ...] = DIALECTS) -> Diagnosis:
+             output_size=None, dialects: tuple[Dialect, ...] = DIALECTS, region=None) -> Diagnosis:
     """Name the dialects whose numbers are the ones a framework gave.
 
     Args:
@@ -197,6 +200,9 @@ def identify(features, box, output, *, spatial_scale: float, sampling_ratio: int
         sampling_ratio: if known; ``None`` tries adaptive and 1 .. 16.
         output_size: if known, checked against the output's shape.
         dialects: the candidates (default the whole catalogue).
+        region: instead of ``box``, an ``xyxy`` box in image pixels that each dialect receives
+            written its own way (:func:`~roiviz.conventions.native_box`): the probe kit's case,
+            where the person wrote the probe's box the way their framework takes boxes.
 
     Returns:
         A :class:`Diagnosis`: ``top`` holds every dialect within float32 tolerance, best first,
@@ -208,7 +214,7 @@ def identify(features, box, output, *, spatial_scale: float, sampling_ratio: int
     """
     f = _as_map(features)
     target = _as_output(output, output_size)
-    b = _as_box(box)
+    b = _as_box(box if region is None else region)
     scale = float(spatial_scale)
     if not math.isfinite(scale) or scale <= 0:
         raise ValueError(f"spatial_scale must be a positive number, got {spatial_scale!r}")
@@ -216,7 +222,13 @@ def identify(features, box, output, *, spatial_scale: float, sampling_ratio: int
         raise ValueError("sampling_ratio must be between 0 (adaptive) and 64")
     ratios = RATIOS if sampling_ratio is None else (int(sampling_ratio),)
     tol = tolerance(f)
-    matches = [m for d in dialects if (m := _fit(d, f, b, target, scale, ratios, tol)) is not None]
+    if region is None:
+        def box_for(d, units, layout):
+            return b
+    else:
+        def box_for(d, units, layout):
+            return np.asarray(native_box(d, b, f.shape[1:], scale, units, layout), np.float32)
+    matches = [m for d in dialects if (m := _fit(d, f, box_for, target, scale, ratios, tol)) is not None]
     if not matches:
         raise ValueError(
             f"no dialect makes a {target.shape[0]} x {target.shape[1]} x {target.shape[2]} output from a map of "
