@@ -9,11 +9,11 @@
 from __future__ import annotations
 
 from .catalogue import ASPECTS, BY_ID, DIALECTS, EQUAL_EVERYWHERE, PORTED, RUN_HERE, Dialect, Rule
-from .compute import compute, native_box
+from .compute import SampleGrid, compute, native_box, sample_grid
 from .detective import Diagnosis, Match, identify
 from .probes import Probe, identify_kit, probe_inputs, probe_outputs
 
 __all__ = [
     "ASPECTS", "BY_ID", "DIALECTS", "EQUAL_EVERYWHERE", "PORTED", "RUN_HERE", "Dialect", "Rule",
-    "compute", "native_box", "identify", "Match", "Diagnosis", "Probe", "probe_inputs", "probe_outputs", "identify_kit",
+    "compute", "native_box", "sample_grid", "SampleGrid", "identify", "Match", "Diagnosis", "Probe", "probe_inputs", "probe_outputs", "identify_kit",
 ]

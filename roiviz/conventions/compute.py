@@ -5,10 +5,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .catalogue import BY_ID, Dialect
-from .engine import Sampler, run_pooler, run_sampler
+from dataclasses import dataclass
 
-__all__ = ["compute", "native_box"]
+from ..geometry import snap_box
+from .catalogue import BY_ID, Dialect
+from .engine import Sampler, axis_boxes, axis_mapping, run_pooler, run_sampler, sample_positions
+
+__all__ = ["compute", "native_box", "sample_grid", "SampleGrid"]
 
 
 def _dialect(dialect: str | Dialect) -> Dialect:
@@ -86,3 +89,61 @@ def native_box(dialect: str | Dialect, box_xyxy, map_shape: tuple[int, int], spa
         x1, x2 = x1 * spatial_scale / wx, x2 * spatial_scale / wx
         y1, y2 = y1 * spatial_scale / wy, y2 * spatial_scale / wy
     return (x1, y1, x2, y2) if layout == "xyxy" else (y1, x1, y2, x2)
+
+
+@dataclass(frozen=True)
+class SampleGrid:
+    """Where a dialect reads the map for one box, in the drawing frame (cell j spans [j, j + 1)).
+
+    Attributes:
+        xs, ys: sample coordinates along each axis (every pair ``(x, y)`` is a sample); empty for
+            dialects that do not sample (pooling, integration).
+        region: ``(x1, y1, x2, y2)``, the box the dialect actually reads (after its offset, ``+1``,
+            rounding or minimum size), or None.
+        note: one line on what is drawn.
+    """
+
+    xs: np.ndarray
+    ys: np.ndarray
+    region: tuple[float, float, float, float] | None
+    note: str
+
+
+def sample_grid(dialect: str | Dialect, box, map_shape: tuple[int, int], output_size, *,
+                spatial_scale: float = 1.0, sampling_ratio: int = 0, units: str | None = None,
+                layout: str | None = None) -> SampleGrid:
+    """The samples and read region of ``dialect`` for one box (for drawing; the numbers are :func:`compute`'s)."""
+    d = _dialect(dialect)
+    units = units or d.units[0]
+    layout = layout or d.layouts[0]
+    height, width = map_shape
+    size = (output_size, output_size) if isinstance(output_size, (int, np.integer)) else tuple(int(v) for v in output_size)
+    b = torch.as_tensor(np.asarray(box, np.float32).reshape(1, 4))
+    x1, y1, x2, y2 = axis_boxes(b, layout)
+    if isinstance(d.engine, Sampler):
+        ratio = torch.tensor([int(sampling_ratio)])
+        cy, my, _ = sample_positions(y1, y2, height, size[0], d.engine, spatial_scale, units, ratio)
+        cx, mx, _ = sample_positions(x1, x2, width, size[1], d.engine, spatial_scale, units, ratio)
+        ys = cy[my].numpy().astype(np.float64) + 0.5
+        xs = cx[mx].numpy().astype(np.float64) + 0.5
+        ry = _read_extent(y1, y2, height, d.engine, spatial_scale, units)
+        rx = _read_extent(x1, x2, width, d.engine, spatial_scale, units)
+        return SampleGrid(xs, ys, (rx[0], ry[0], rx[1], ry[1]),
+                          f"{len(xs) * len(ys)} bilinear samples; the dashed box is the extent they split")
+    scale = float(spatial_scale)
+    if d.engine.kind == "integral":
+        region = (float(x1) * scale + 0.5, float(y1) * scale + 0.5, float(x2) * scale + 0.5, float(y2) * scale + 0.5)
+        return SampleGrid(np.empty(0), np.empty(0), region,
+                          "no samples: the exact integral over the box, cell values at integer coordinates")
+    plus = d.engine.kind == "max"
+    sx, lx = snap_box(x1 * scale, x2 * scale, plus_one=plus)
+    sy, ly = snap_box(y1 * scale, y2 * scale, plus_one=plus)
+    region = (float(sx), float(sy), float(sx + lx), float(sy + ly))
+    return SampleGrid(np.empty(0), np.empty(0), region,
+                      "no samples: every whole cell of the rounded box" + (" (with the +1)" if plus else ""))
+
+
+def _read_extent(a1, a2, size: int, spec: Sampler, spatial_scale: float, units: str) -> tuple[float, float]:
+    """The mapped extent ``[start, start + length]`` of one axis, in the drawing frame."""
+    start, _, length = axis_mapping(a1, a2, size, spec, spatial_scale, units)
+    return float(start) + 0.5, float(start + length) + 0.5

@@ -24,7 +24,7 @@ from ..geometry import pool_bins, snap_box
 from ..precise_roi_pool import bin_integrals
 from ..roi_pool import roi_pool
 
-__all__ = ["Sampler", "Pooler", "sample_positions", "run_sampler", "run_pooler", "axis_boxes"]
+__all__ = ["Sampler", "Pooler", "axis_mapping", "sample_positions", "run_sampler", "run_pooler", "axis_boxes"]
 
 #: Box units a dialect may take: ``absolute`` image pixels times ``spatial_scale``;
 #: ``by_size`` normalised to [0, 1] and multiplied by ``H`` (``W``); ``by_size_minus_1``
@@ -118,6 +118,23 @@ def _feature_units(a1: torch.Tensor, a2: torch.Tensor, size: int, spatial_scale:
     return a1 * factor, a2 * factor
 
 
+def axis_mapping(a1: torch.Tensor, a2: torch.Tensor, size: int, spec: Sampler, spatial_scale: float,
+                 units: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One axis of the box as the dialect maps it: ``(start, end, length)``, library frame, ``[K]``.
+
+    ``length`` is what the bins split: ``max(end - start, min_size) + extent_plus``.
+    """
+    dt = a1.dtype
+    u1, u2 = _feature_units(a1, a2, size, spatial_scale, units, spec)
+    if spec.round_box:
+        snapped, snapped_length = snap_box(u1, u2, plus_one=False, min_length=0)
+        u1, u2 = snapped.to(dt), (snapped + snapped_length).to(dt)
+    start = u1 - spec.offset
+    end = (a2 + spec.end_plus) * spatial_scale - spec.offset if spec.end_plus else u2 - spec.offset
+    length = torch.maximum(end - start, torch.full_like(start, spec.min_size)) + spec.extent_plus
+    return start, end, length
+
+
 def sample_positions(a1: torch.Tensor, a2: torch.Tensor, size: int, pooled: int, spec: Sampler,
                      spatial_scale: float, units: str, sampling_ratio: torch.Tensor
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -133,13 +150,7 @@ def sample_positions(a1: torch.Tensor, a2: torch.Tensor, size: int, pooled: int,
         bool mask False on padding, and int64 ``[K]`` samples per bin side (may be 0).
     """
     dt = a1.dtype
-    u1, u2 = _feature_units(a1, a2, size, spatial_scale, units, spec)
-    if spec.round_box:
-        snapped, snapped_length = snap_box(u1, u2, plus_one=False, min_length=0)
-        u1, u2 = snapped.to(dt), (snapped + snapped_length).to(dt)
-    start = u1 - spec.offset
-    end = (a2 + spec.end_plus) * spatial_scale - spec.offset if spec.end_plus else u2 - spec.offset
-    length = torch.maximum(end - start, torch.full_like(start, spec.min_size)) + spec.extent_plus
+    start, end, length = axis_mapping(a1, a2, size, spec, spatial_scale, units)
     divisions = pooled - 1 if spec.corners else pooled
     if spec.grid == "ratio":
         per_bin = length / pooled
