@@ -46,7 +46,7 @@ def sampling_figure(values: np.ndarray, box_cells: tuple[float, float, float, fl
     vx0, vy0, vx1, vy1 = _view(regions, box_cells, values.shape)
     aspect = (vy1 - vy0) / max(vx1 - vx0, 1e-9)
     fig_w = 7.0
-    fig = Figure(figsize=(fig_w, min(max(fig_w * aspect * 0.85, 3.6), 8.0)), dpi=110)
+    fig = Figure(figsize=(fig_w, min(max(fig_w * aspect, 3.0), 7.0)), dpi=110)
     ax = fig.add_subplot(1, 1, 1)
     ax.imshow(values, cmap="Greys", extent=(0, width, height, 0), interpolation="nearest", alpha=0.55)
     ax.add_patch(Rectangle((0, 0), width, height, fill=False, lw=1.0, ec="#555555"))
@@ -71,9 +71,9 @@ def sampling_figure(values: np.ndarray, box_cells: tuple[float, float, float, fl
     ax.set_ylabel("y (feature cells)")
     if title:
         ax.set_title(title, fontsize=11 * (1.4 if style.presenter else 1.0))
-    fig.legend(handles=handles, loc="lower center", ncols=1, fontsize=8.5 * (1.4 if style.presenter else 1.0),
-               frameon=False)
-    fig.subplots_adjust(bottom=0.12 + 0.055 * len(handles), top=0.93)
+    # Under the axes, so that a tight crop (st.pyplot's) leaves no gap between drawing and legend.
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=1,
+              fontsize=8.5 * (1.4 if style.presenter else 1.0), frameon=False)
     return fig
 
 

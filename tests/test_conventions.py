@@ -141,3 +141,13 @@ def test_unknown_dialect_and_units_are_clear_errors():
         compute("tv_align", np.ones((4, 4)), (0, 0, 2, 2), 1, units="by_size")
     with pytest.raises(ValueError, match="divisible"):
         compute("tv_ps_align", np.ones((3, 4, 4)), (0, 0, 2, 2), 2)
+
+
+def test_sources_doc_lists_every_dialect_and_source():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "sources.md").read_text()
+    for d in DIALECTS:
+        assert f"`{d.id}`" in text, d.id
+        for rule in d.rules:
+            assert rule.source in text, (d.id, rule.source)

@@ -9,6 +9,7 @@ group), never one picked at random.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 
@@ -188,6 +189,19 @@ def _explain(d: Dialect, settings: dict, diff: float, tol: float) -> str:
     return f"{d.name} ({_settings_text(settings)}) is off by up to {diff:.3g}."
 
 
+@contextlib.contextmanager
+def _one_thread():
+    """torch on one thread for the call: identify runs a few hundred tiny ops, where a second
+    intra-op thread only adds hand-offs (on a loaded 2-core machine, 4.7 s against 0.36 s wall in
+    benchmarks/bench_identify.py). The setting is restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def identify(features, box, output, *, spatial_scale: float, sampling_ratio: int | None = None,
              output_size=None, dialects: tuple[Dialect, ...] = DIALECTS, region=None) -> Diagnosis:
     """Name the dialects whose numbers are the ones a framework gave.
@@ -228,7 +242,8 @@ def identify(features, box, output, *, spatial_scale: float, sampling_ratio: int
     else:
         def box_for(d, units, layout):
             return np.asarray(native_box(d, b, f.shape[1:], scale, units, layout), np.float32)
-    matches = [m for d in dialects if (m := _fit(d, f, box_for, target, scale, ratios, tol)) is not None]
+    with _one_thread():
+        matches = [m for d in dialects if (m := _fit(d, f, box_for, target, scale, ratios, tol)) is not None]
     if not matches:
         raise ValueError(
             f"no dialect makes a {target.shape[0]} x {target.shape[1]} x {target.shape[2]} output from a map of "
