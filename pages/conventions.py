@@ -178,8 +178,7 @@ with find:
                                 s["box_order"])
         else:
             theirs = case["box"]
-            region = region_of(best.dialect, theirs, features.shape[-2:], case["scale"], s["normalisation"],
-                               s["box_order"])
+            region = region_of(theirs, features.shape[-2:], case["scale"], s["normalisation"], s["box_order"])
         ratio = int(s.get("sampling_ratio", 0))
         st.markdown("**Where it sampled, against torchvision `roi_align(aligned=True)`** (same box, same "
                     "output size and sampling ratio; the dashed boxes are the extents the bins split):")

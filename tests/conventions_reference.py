@@ -137,6 +137,7 @@ REFERENCES = {
     "openvino_asymmetric": ("openvino ROIAlign-9 asymmetric", _ov_runner("asymmetric")),
     "openvino_half_pixel_for_nn": ("openvino ROIAlign-9 half_pixel_for_nn", _ov_runner("half_pixel_for_nn")),
     "openvino_half_pixel": ("openvino ROIAlign-9 half_pixel", _ov_runner("half_pixel")),
+    "openvino_align_max": ("openvino ROIAlign-9 half_pixel_for_nn max", _ov_runner("half_pixel_for_nn", "max")),
     "keras_cv_align": ("keras-cv _ROIAligner", _keras_cv),
 }
 #: Extra library settings that land on an existing dialect (checked like the main reference).

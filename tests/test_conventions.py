@@ -151,3 +151,13 @@ def test_sources_doc_lists_every_dialect_and_source():
         assert f"`{d.id}`" in text, d.id
         for rule in d.rules:
             assert rule.source in text, (d.id, rule.source)
+
+
+def test_region_of_inverts_native_box():
+    from roiviz.conventions.report import region_of
+
+    for d in DIALECTS:
+        for units in d.units:
+            for layout in d.layouts:
+                box = native_box(d, (2.0, 4.0, 6.0, 8.5), (9, 12), 0.5, units, layout)
+                assert region_of(box, (9, 12), 0.5, units, layout) == pytest.approx((2.0, 4.0, 6.0, 8.5))

@@ -308,6 +308,14 @@ DIALECTS: tuple[Dialect, ...] = (
                      reduction=_AVG, off_the_map=_TV_OFF),
         engine=Sampler(offset_src=0.5, offset=0.5),
         fix="use aligned_mode=half_pixel_for_nn (the name is a trap: that one is ONNX's half_pixel)"),
+    Dialect(
+        id="openvino_align_max", name="OpenVINO ROIAlign-9 mode=max (running max from 0)",
+        produced_by=("OpenVINO ROIAlign-9 mode=max, aligned_mode=half_pixel_for_nn (CPU plugin)",),
+        status=RUN_HERE,
+        rules=_tv_align_rules(_OV, _OV_LOOP, True, "max of the interpolated values, but the running maximum "
+                              "starts at 0: a bin whose samples are all negative gives 0"),
+        engine=Sampler(offset=0.5, reduce="max_from_zero"),
+        fix="on maps with negative values mode=max is clipped at 0: use mode=avg, or compare after a ReLU"),
     _trt_pyramid(-1), _trt_pyramid(0), _trt_pyramid(1), _trt_pyramid(2),
     Dialect(
         id="trt_multilevel_crop_and_resize", name="TensorRT MultilevelCropAndResize",

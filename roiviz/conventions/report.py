@@ -25,10 +25,9 @@ def card_records(dialect: str | Dialect) -> list[dict[str, str]]:
     return [{"rule": r.aspect, "what it does": r.text, "source": r.source} for r in d.rules]
 
 
-def region_of(dialect: str | Dialect, box, map_shape: tuple[int, int], spatial_scale: float,
-              units: str, layout: str) -> tuple[float, float, float, float]:
+def region_of(box, map_shape: tuple[int, int], spatial_scale: float, units: str,
+              layout: str) -> tuple[float, float, float, float]:
     """The inverse of :func:`~roiviz.conventions.native_box`: 4 numbers as passed -> xyxy image pixels."""
-    d = _dialect(dialect)
     a, b, c, e = (float(v) for v in box)
     x1, y1, x2, y2 = (a, b, c, e) if layout == "xyxy" else (b, a, e, c)
     if units != "absolute":
@@ -37,7 +36,6 @@ def region_of(dialect: str | Dialect, box, map_shape: tuple[int, int], spatial_s
         wy = height - (units == "by_size_minus_1")
         x1, x2 = x1 * wx / spatial_scale, x2 * wx / spatial_scale
         y1, y2 = y1 * wy / spatial_scale, y2 * wy / spatial_scale
-    del d
     return (x1, y1, x2, y2)
 
 
