@@ -165,7 +165,8 @@ def c_round(a: Array) -> Array:
     return xp.sign(a) * (whole + ((magnitude - whole) >= 0.5))
 
 
-def snap_box(u1: Array, u2: Array, convention: str = "library") -> tuple[Array, Array]:
+def snap_box(u1: Array, u2: Array, convention: str = "library", *, plus_one: bool = True,
+             min_length: int = 1) -> tuple[Array, Array]:
     """RoI Pool's first quantization, along one axis: a continuous extent -> whole cells.
 
     Args:
@@ -182,13 +183,18 @@ def snap_box(u1: Array, u2: Array, convention: str = "library") -> tuple[Array, 
         - ``article``: the integer part of the corner and of the size:
           ``start = floor(u1)``, ``length = max(floor(u2 - u1), 1)``.
 
+        plus_one, min_length: library convention only; other frameworks' rounding
+        (:mod:`roiviz.conventions`): torchvision's ``ps_roi_pool`` has no ``+ 1``
+        (``plus_one=False``), MNC's ``ROIWarping`` has neither the ``+ 1`` nor the 1-cell
+        minimum (``plus_one=False, min_length=0``).
+
     Raises:
         ValueError: for an unknown convention.
     """
     xp = _xp(u1)
     if convention == "library":
         start = c_round(u1)
-        length = xp.maximum(c_round(u2) - start + 1, xp.ones_like(start))
+        length = xp.maximum(c_round(u2) - start + int(plus_one), min_length * xp.ones_like(start))
     elif convention == "article":
         start = xp.floor(u1)
         length = xp.maximum(xp.floor(u2 - u1), xp.ones_like(start))

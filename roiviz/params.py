@@ -19,6 +19,7 @@ from typing import Any
 from .evidence import SAMPLING_QUOTE, TABLES
 from .examples import SEED_EXAMPLE_OUTPUT, SEED_EXAMPLE_STRIDE
 from .features import CHANNEL_NAMES, STRIDES
+from .conventions.catalogue import DIALECTS
 from .geometry import CONVENTIONS, MAX_SAMPLING_RATIO, REDUCES
 from .lessons import EXAMPLE_MAPS, STEP_KEYS
 from .methods import METHODS, REGISTRY, SERIES
@@ -34,6 +35,7 @@ __all__ = [
     "PLAYGROUND",
     "PYRAMIDS",
     "SENSITIVITY",
+    "WHY",
     "WALKTHROUGH",
     "PageParams",
     "Param",
@@ -377,5 +379,22 @@ PYRAMIDS = PageParams("pyramids", "pyr_", (
     _presenter(),
 ))
 
+#: The "Why don't my numbers match?" page: where the numbers come from, and the two dialects
+#: its comparison view puts side by side (ids of :mod:`roiviz.conventions`) with its sampling
+#: ratio. The box is the Playground's (the page's own box field starts from it).
+_DIALECT_IDS = tuple(d.id for d in DIALECTS)
+WHY = PageParams("conventions", "why_", (
+    Param("src", "paste", options=("paste", "upload", "kit"), label="Your numbers",
+          names={"paste": "paste map, box and output", "upload": "upload files (.npy, .json, .csv)",
+                 "kit": "the probe kit (for a black-box framework)"}),
+    Param("a", "tv_align", options=_DIALECT_IDS, label="First dialect",
+          names={d.id: f"{d.id}: {d.name}" for d in DIALECTS}),
+    Param("b", "tv_align_legacy", options=_DIALECT_IDS, label="Second dialect",
+          names={d.id: f"{d.id}: {d.name}" for d in DIALECTS}),
+    Param("sr", 2, options=tuple(range(MAX_SAMPLING_RATIO + 1)), label="Sampling ratio",
+          names={0: "adaptive"}, message=f"sampling ratio must be 0 (adaptive) to {MAX_SAMPLING_RATIO}"),
+    _presenter(),
+))
+
 #: Every page's table, by page name.
-PAGES = {t.page: t for t in (PLAYGROUND, WALKTHROUGH, SENSITIVITY, GRADIENTS, PYRAMIDS, EVIDENCE)}
+PAGES = {t.page: t for t in (PLAYGROUND, WALKTHROUGH, SENSITIVITY, GRADIENTS, PYRAMIDS, EVIDENCE, WHY)}

@@ -233,7 +233,8 @@ PAGES = (("pages/playground.py", "Playground", "playground"),
          ("pages/sensitivity.py", "Sub-pixel sensitivity", "sensitivity"),
          ("pages/gradients.py", "Gradient flow", "gradients"),
          ("pages/pyramids.py", "Feature pyramids", "pyramids"),
-         ("pages/evidence.py", "Evidence", "evidence"))
+         ("pages/evidence.py", "Evidence", "evidence"),
+         ("pages/conventions.py", "Why don't my numbers match?", "conventions"))
 
 
 def navigation(root: Path) -> None:
