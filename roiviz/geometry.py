@@ -51,12 +51,18 @@ MAX_SAMPLING_RATIO = 16
 #: about 670 bytes: 14 x 14 bins at ratio 16 (50,176 samples) would be a 34 MB trace in the
 #: shared trace cache and 12.5 MB of JSON, and take 0.5-0.8 s.
 SAMPLE_BUDGET = 4096
+#: The most bilinear samples one method computes for one RoI without recording them (the
+#: Playground's server and its browser engine; ``record_samples=False``): 1,048,576 is a
+#: 1024 x 1024 grid, beyond every fixed ratio the app offers (14 x 14 bins at ratio 16 is
+#: 50,176), so only an adaptive ratio on a box far larger than the map reaches it.
+LIVE_SAMPLE_LIMIT = 2 ** 20
 
 __all__ = [
     "CONVENTIONS",
     "MAX_SAMPLING_RATIO",
     "REDUCES",
     "SAMPLE_BUDGET",
+    "LIVE_SAMPLE_LIMIT",
     "normalize_box",
     "c_round",
     "snap_box",
