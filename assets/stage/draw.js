@@ -464,9 +464,9 @@ export function drawRefusal(p, message) {
 
 /** A text's width in screen pixels at ``font`` px in the stage's font (a canvas measures it). */
 let measureCtx = null;
-function textWidth(text, font) {
+function textWidth(text, font, family) {
   measureCtx = measureCtx || document.createElement("canvas").getContext("2d");
-  measureCtx.font = `${font}px "Source Sans Pro", "Source Sans 3", sans-serif`;
+  measureCtx.font = `${font}px ${family}`;
   return measureCtx.measureText(text).width;
 }
 
@@ -489,8 +489,10 @@ function drawOutput(p, trace, ctx) {
   // (or two decimals without the leading zero, ".42", when the outputs are small).
   const formats = [(v) => fmt(v, 3), (v) => fmt(v, 2),
     (v) => (Math.abs(v) < 1 ? v.toFixed(2).replace(/^(-?)0\./, "$1.") : fmt(v, 2))];
-  const widest = (f) => Math.max(...[...new Set(out.flat().map(f))].map((t) => textWidth(t, font)));
-  const format = formats.find((f) => cellPx >= font * 1.3 && cellPx >= widest(f) + 4);
+  // The font the numbers are drawn in (read once: reading styles in a frame forces a layout).
+  p.family = p.family || getComputedStyle(p.out).fontFamily || "sans-serif";
+  const widest = (f) => Math.max(...[...new Set(out.flat().map(f))].map((t) => textWidth(t, font, p.family)));
+  const format = formats.find((f) => cellPx >= font * 1.3 && cellPx >= widest(f) + 3);
   const showText = !!format;
   pool(p.pools.outTexts, p.outText, "text", { "text-anchor": "middle", "dominant-baseline": "central" }, showText ? n : 0);
   for (let r = 0; r < ph; r++) {
