@@ -557,7 +557,11 @@ export function hoverText(trace, regions, x, y, radius, style) {
   }
   if (best) {
     const [b, i, s] = best;
-    const lines = [`${label}: sample ${i} of bin (row ${b.row}, col ${b.col}) at x=${s.x.toFixed(3)}, y=${s.y.toFixed(3)}`];
+    // Its place in the bin's grid (a trace past the sample budget records every (sy, sx)-th).
+    const [sy, sx] = trace.sample_step || [1, 1], grid = trace.grid || [0, 0];
+    const cols = Math.ceil((grid[1] - (sx >> 1)) / sx);
+    const iy = Math.floor(i / cols) * sy + (sy >> 1), ix = (i % cols) * sx + (sx >> 1);
+    const lines = [`${label}: sample (row ${iy}, col ${ix}) of the ${grid[0]} x ${grid[1]} in bin (row ${b.row}, col ${b.col}) at x=${s.x.toFixed(3)}, y=${s.y.toFixed(3)}`];
     if (!s.on_map) lines.push("off the map (counts as 0)");
     else s.neighbours.forEach((cell, j) => lines.push(`cell (${cell[0]},${cell[1]}) x ${s.weights[j].toFixed(3)}`));
     lines.push(`interpolated value: ${fmt(s.value)}`);
