@@ -524,8 +524,9 @@ export function drawStatus(dom, status) {
 
 /** The colour scale's numbers: the lowest and highest output over all panels. */
 export function drawScale(dom, lo, hi, style) {
-  const digits = style.presenter ? 2 : 3;
-  const a = fmt(lo, digits), b = fmt(hi, digits);
+  // Decimals from the range (0.93 wide: 3, or 2 in presenter mode), so a tiny minimum reads 0.000.
+  const decimals = Math.min(Math.max(0, (style.presenter ? 1 : 2) - Math.floor(Math.log10(hi - lo || 1))), 6);
+  const a = lo.toFixed(decimals), b = hi.toFixed(decimals);
   if (dom.scale.lo.textContent !== a) dom.scale.lo.textContent = a;
   if (dom.scale.hi.textContent !== b) dom.scale.hi.textContent = b;
 }
@@ -542,6 +543,28 @@ export function drawNotices(dom, notices) {
 
 function inside(r, x, y) {
   return r && x >= r[0] && x <= r[2] && y >= r[1] && y <= r[3];
+}
+
+/** A bin's explanation under ``title``: the cells RoI Pool reads, Precise RoI Pooling's largest
+ * shares, or RoI Align's / Warp's sample count. */
+function binText(trace, b, title) {
+  const lines = [title];
+  if (trace.method === "roi_pool") {
+    if (!b.argmax) lines.push("reads no cell on the map: output 0");
+    else {
+      const first = b.cells[0], last = b.cells[b.cells.length - 1];
+      lines.push(`reads ${b.cells.length} cells, rows ${first[0]}..${last[0]}, cols ${first[1]}..${last[1]}`);
+      lines.push(`max at cell (${b.argmax[0]}, ${b.argmax[1]})`);
+    }
+  } else if (trace.method === "precise_roi_pool") {
+    const top = [...(b.cell_weights || [])].sort((a, c) => c[1] - a[1]).slice(0, 6);
+    lines.push("integral of the interpolant / bin area; largest shares:");
+    for (const [cell, w] of top) lines.push(`cell (${cell[0]},${cell[1]}): ${w.toFixed(3)}`);
+  } else {
+    const [gy, gx] = trace.grid;
+    lines.push(`${gy * gx} samples (${gy} x ${gx}), ${trace.settings.reduce === "avg" ? "averaged" : "the largest wins"}`);
+  }
+  return lines.join("\n");
 }
 
 /** The tooltip's text for a point (feature units) of a panel, or "" for nothing: the nearest
@@ -569,23 +592,7 @@ export function hoverText(trace, regions, x, y, radius, style) {
     return lines.join("\n");
   }
   for (const b of trace.bins) {
-    if (!inside(b.rect, x, y)) continue;
-    const lines = [`${label}: bin (row ${b.row}, col ${b.col}) = ${fmt(b.value)}`];
-    if (trace.method === "roi_pool") {
-      if (!b.argmax) lines.push("reads no cell on the map: output 0");
-      else {
-        const first = b.cells[0], last = b.cells[b.cells.length - 1];
-        lines.push(`reads ${b.cells.length} cells, rows ${first[0]}..${last[0]}, cols ${first[1]}..${last[1]}`);
-        lines.push(`max at cell (${b.argmax[0]}, ${b.argmax[1]})`);
-      }
-    } else if (trace.method === "precise_roi_pool") {
-      const top = [...(b.cell_weights || [])].sort((a, c) => c[1] - a[1]).slice(0, 6);
-      lines.push("integral of the interpolant / bin area; largest shares:");
-      for (const [cell, w] of top) lines.push(`cell (${cell[0]},${cell[1]}): ${w.toFixed(3)}`);
-    } else {
-      lines.push(`${b.samples.length} samples (${trace.grid[0]} x ${trace.grid[1]}), ${trace.settings.reduce}`);
-    }
-    return lines.join("\n");
+    if (inside(b.rect, x, y)) return binText(trace, b, `${label}: bin (row ${b.row}, col ${b.col}) = ${fmt(b.value)}`);
   }
   const a = trace.areas;
   for (const name of ["outside", "lost", "gained"]) {
@@ -601,11 +608,7 @@ export function hoverText(trace, regions, x, y, radius, style) {
 export function outputText(trace, row, col, style) {
   const b = trace.bins.find((x) => x.row === row && x.col === col);
   if (!b) return "";
-  const cx = (b.rect[0] + b.rect[2]) / 2, cy = (b.rect[1] + b.rect[3]) / 2;
-  // The bin's own explanation (the crop's hover text at the bin's centre, past any sample).
-  const lines = hoverText({ ...trace, bins: [{ ...b, samples: [] }] }, {}, cx, cy, 0, style).split("\n");
-  lines[0] = `${style.method_labels[trace.method]}: output (row ${row}, col ${col}) = ${fmt(b.value)}`;
-  return lines.join("\n");
+  return binText(trace, b, `${style.method_labels[trace.method]}: output (row ${row}, col ${col}) = ${fmt(b.value)}`);
 }
 
 /** A panel's measures in plain words (the details a tap shows). */
