@@ -150,6 +150,10 @@ def test_phone_touch_drag_moves_every_panel_on_one_screen_and_a_tap_shows_detail
     page.locator(f"{STAGE} .panel[data-method=roi_align] .out rect").nth(8).tap()   # tap again: closed
     page.wait_for_timeout(200)
     assert not tip.is_visible()
+    # The check badge's sentence on a tap (a phone has no hover).
+    page.locator(f"{STAGE} .status").tap()
+    tip.wait_for(state="visible")
+    assert "Browser and server agree" in tip.text_content()
     assert not page.errors
     page.context.close()
 

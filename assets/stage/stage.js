@@ -376,6 +376,13 @@ class Stage {
     if (this.dom.toggle) {
       for (const [kind, btn] of Object.entries(this.dom.toggle.buttons)) btn.addEventListener("click", () => this.chooseSurface(kind));
     }
+    // The check badge: its whole sentence on a tap too (a phone has no hover).
+    this.dom.status.addEventListener("click", (e) => {
+      e.stopPropagation();
+      const open = this.pinned === "status";
+      this.pinned = open ? null : "status";
+      showTooltip(this.dom, open ? "" : this.dom.status.getAttribute("title"), e.clientX, e.clientY, true);
+    });
     this.root.addEventListener("click", (e) => {
       if (this.pinned && !e.target.closest(".panel")) { this.pinned = null; showTooltip(this.dom, "", 0, 0); }
     });
@@ -398,6 +405,7 @@ class Stage {
     if (e.button !== undefined && e.button !== 0) return;
     e.preventDefault();
     this.root.classList.remove("keyboard");
+    if (this.pinned) { this.pinned = null; showTooltip(this.dom, "", 0, 0); }  // its numbers would go stale
     s.svg.focus({ preventScroll: true });
     s.svg.setPointerCapture(e.pointerId);
     const p = this.toSurface(e, s);
