@@ -405,12 +405,3 @@ def test_ratio_16_keeps_every_method_with_the_ops_numbers(out):
         np.testing.assert_allclose(shown[m], expected[m][0, 0].numpy(), atol=1e-5, err_msg=m)
     assert list(table_rows(at)) == [label(m) for m in METHODS]
 
-
-def test_an_adaptive_ratio_on_a_huge_box_says_why_two_methods_are_missing():
-    """Past LIVE_SAMPLE_LIMIT (an adaptive ratio on a box far larger than the map) the page
-    says so and keeps the other methods."""
-    at = new_app({"sr": "0", "out": "1x1", "stride": "4", "box": "-20000,-20000,20500,20500"})
-    at.run()
-    assert_clean(at)
-    assert any("computed live" in w.value for w in at.warning), [w.value for w in at.warning]
-    assert stage(at)["methods"] == ["roi_pool", "precise_roi_pool"]
