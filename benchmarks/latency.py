@@ -9,7 +9,7 @@ Measured in the page (``performance.now``):
 * during the drag: the interval between animation frames (a ``requestAnimationFrame`` loop),
   and the stage's own time per frame: the browser engine (all four methods) and the drawing;
 * mouse-up to the server's numbers on screen: until the stage shows that the server answered
-  this release (its status line and ``data-server-seq``, watched by a ``MutationObserver``);
+  this release (its check badge and ``data-server-seq``, watched by a ``MutationObserver``);
 * mouse-up to the last change of the page: the last record of ``MutationObserver``s on the
   document and on the stage's shadow root, once the page has been quiet for ``--quiet`` ms.
 

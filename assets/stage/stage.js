@@ -5,7 +5,7 @@
 // a box is dragged, every method is computed here, by the browser engine, on each animation
 // frame; nothing is sent to the server. On release (or a keyboard move) one value,
 // {box, seq}, goes to the server, which traces the box with roiviz and sends its numbers back
-// in the next data; the status line shows the largest difference between the two.
+// in the next data; the check badge (its title) says the largest difference between the two.
 import { regionRects, traceMethod } from "./engine.js";
 import { buildStage, drawNotices, drawPanel, drawRefusal, drawScale, drawStatus, drawSurface, heatImage, hoverText, outputText, panelDetails, showTooltip } from "./draw.js";
 
