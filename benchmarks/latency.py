@@ -9,7 +9,7 @@ Measured in the page (``performance.now``):
 * during the drag: the interval between animation frames (a ``requestAnimationFrame`` loop),
   and the stage's own time per frame: the browser engine (all four methods) and the drawing;
 * mouse-up to the server's numbers on screen: until the stage shows that the server answered
-  this release (its status line and ``data-server-seq``, watched by a ``MutationObserver``);
+  this release (its check badge and ``data-server-seq``, watched by a ``MutationObserver``);
 * mouse-up to the last change of the page: the last record of ``MutationObserver``s on the
   document and on the stage's shadow root, once the page has been quiet for ``--quiet`` ms.
 
@@ -46,7 +46,7 @@ from stage_driver import STAGE, stage_box, table_rows, to_screen, wait_for_serve
 from roiviz.methods import METHODS, label  # noqa: E402
 
 STRIDE = 16
-QUERY = "?src=sample&img=astronaut&stride=16&out=7x7&sr=2&methods=" + ",".join(METHODS)
+QUERY = "?src=sample&img=astronaut&stride=16&out={out}x{out}&sr={ratio}&methods=" + ",".join(METHODS)
 
 #: Installed before the page loads: a frame clock, the pointer-up stamp, the per-frame record of
 #: the stage (stage.js pushes to window.__roivizStageFrames), and mutation observers.
@@ -133,7 +133,8 @@ def server_side(reruns: int, seed: int = 0) -> list[float]:
     return [1000 * s for name, s in at.session_state[TIMINGS] if name == "views_and_panels"]
 
 
-def run(drags: int, moves: int, warmup: int, quiet_ms: float, seed: int = 1) -> dict:
+def run(drags: int, moves: int, warmup: int, quiet_ms: float, seed: int = 1, out_side: int = 7,
+        ratio: int = 2) -> dict:
     from playwright.sync_api import sync_playwright
 
     rng = random.Random(seed)
@@ -147,7 +148,7 @@ def run(drags: int, moves: int, warmup: int, quiet_ms: float, seed: int = 1) -> 
             page = context.new_page()
             page.set_default_timeout(60_000)
             page.on("pageerror", lambda exc: out["errors"].append(f"page error: {exc}"))
-            page.goto(url + "/" + QUERY)
+            page.goto(url + "/" + QUERY.format(out=out_side, ratio=ratio))
             page.wait_for_selector(f"{STAGE} .panel[data-method=precise_roi_pool] .out rect")
             wait_for_server(page)
             page.locator(STAGE).evaluate(WATCH_STAGE_JS)
@@ -161,7 +162,8 @@ def run(drags: int, moves: int, warmup: int, quiet_ms: float, seed: int = 1) -> 
                     continue
                 if r["agreement"] > 1e-5:
                     out["errors"].append(f"drag {i}: browser and server differ by {r['agreement']:.3g}")
-                want = {label(m): row for m, row in expected_rows(r["box"], STRIDE).items()}
+                want = {label(m): row for m, row in
+                        expected_rows(r["box"], STRIDE, (out_side, out_side), ratio).items()}
                 if table_rows(page) != want:
                     out["errors"].append(f"drag {i}: the table differs from the engine for box {r['box']}")
                 if i < warmup:
@@ -186,13 +188,15 @@ def main() -> None:
     parser.add_argument("--reruns", type=int, default=30, help="releases timed on the server (0: skip)")
     parser.add_argument("--quiet", type=float, default=1500.0,
                         help="ms without a page change that end the wait for the last change")
+    parser.add_argument("--out", type=int, default=7, help="output bins per side")
+    parser.add_argument("--ratio", type=int, default=2, help="sampling ratio (16: 12,544 samples at 7 x 7)")
     args = parser.parse_args()
 
-    print("Live stage latency: astronaut 512 x 512, stride 16, 7 x 7, ratio 2, all four methods, "
-          "Chromium 1500 x 1000")
+    print(f"Live stage latency: astronaut 512 x 512, stride 16, {args.out} x {args.out}, ratio {args.ratio}, "
+          "all four methods, Chromium 1500 x 1000")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {machine_load()} at start")
     server = server_side(args.reruns) if args.reruns else []
-    r = run(args.drags, args.moves, args.warmup, args.quiet)
+    r = run(args.drags, args.moves, args.warmup, args.quiet, out_side=args.out, ratio=args.ratio)
     r["server"] = server
     print(f"frame interval during drags:  {summary(r['intervals'])}")
     print(f"stage engine per frame:       {summary(r['engine'])}")

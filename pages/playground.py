@@ -20,7 +20,7 @@ from roiviz.animate import animate_gif
 from roiviz.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_MAP_SHAPE, SEED_EXAMPLE_STRIDE
 from roiviz.export import figure_png, figure_svg, interactive_page, trace_json
 from roiviz.fpn import level_rule, trace_fpn_level
-from roiviz.geometry import SAMPLE_BUDGET
+from roiviz.geometry import LIVE_SAMPLE_LIMIT
 from roiviz.methods import METHODS, REGISTRY, summary_rows, trace_all
 from roiviz.params import MAX_COORD, MAX_OUTPUT, PLAYGROUND
 from roiviz.records import Settings
@@ -321,14 +321,17 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
     methods = state.methods
     if not methods:
         st.info("Choose at least one method in the sidebar.")
+    # Every method is traced for every setting the sidebar offers (without per-sample records,
+    # roiviz.geometry.LIVE_SAMPLE_LIMIT); only an adaptive ratio on a box far larger than the map
+    # goes past it. The exports thin what they draw past the sample budget (roiviz.thinned).
     n_samples = samples_per_method(box, stride, state.output_size, state.sampling_ratio)
-    heavy = [m for m in ("roi_warp", "roi_align") if m in methods] if n_samples > SAMPLE_BUDGET else []
-    if heavy:
-        names, them = " and ".join(REGISTRY[m].label for m in heavy), "they are" if len(heavy) > 1 else "it is"
-        st.warning(f"{names} would take up to {n_samples:,} bilinear samples with these settings, "
-                   f"more than the {SAMPLE_BUDGET:,} the Playground traces live, so {them} not "
-                   "shown. Lower the sampling ratio or the output size, or draw a smaller box.")
-    checked = tuple(m for m in methods if m not in heavy)
+    too_many = [m for m in ("roi_warp", "roi_align") if m in methods] if n_samples > LIVE_SAMPLE_LIMIT else []
+    if too_many:
+        names, them = " and ".join(REGISTRY[m].label for m in too_many), "they are" if len(too_many) > 1 else "it is"
+        st.warning(f"{names} would take up to {n_samples:,} bilinear samples for this box, more than "
+                   f"the {LIVE_SAMPLE_LIMIT:,} computed live, so {them} not shown. Choose a sampling "
+                   "ratio (not adaptive) or draw a smaller box.")
+    checked = tuple(m for m in methods if m not in too_many)
     traces = {}
     if checked:
         try:
@@ -378,14 +381,13 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
     st.query_params.from_dict(query)
 
     def full_traces():
-        """The server's traces with every sample recorded (for the exports, on a click)."""
-        return trace_all(values, box, state.settings(), checked)
+        """The server's traces with every sample recorded (for the exports, on a click); past
+        the sample budget, every k-th sample row and column (roiviz.thinned, its notes say so)."""
+        return drawable_traces(values, box, state.settings(), checked)
 
     def figure_traces():
-        """The traces the exported figure draws: the server's, and past the sample budget a
-        thinned trace (roiviz.thinned) for RoI Warp and RoI Align instead of none."""
-        full, thinned = full_traces(), drawable_traces(values, box, state.settings(), heavy)
-        return {m: full[m] if m in full else thinned[m] for m in methods if m in full or m in thinned}
+        """The traces the exported figure draws: every chosen method (thinned past the budget)."""
+        return full_traces()
 
     ui.exports(PLAYGROUND, "roiviz-playground",
                lambda: figure_png(comparison_figure(figure_traces(), values, style=style)),

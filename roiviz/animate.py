@@ -8,8 +8,8 @@ and one fixed colour scale, so that what changes between frames is what the meth
 RoI Pool's and RoI Warp's outputs stand still and then jump; RoI Align's and Precise RoI
 Pooling's drift with every step.
 
-Every frame is traced by the engine (:func:`roiviz.methods.trace_all`) and drawn by
-:func:`roiviz.render_mpl.draw_method`; matplotlib renders it (Agg, no pyplot) and Pillow writes the
+Every frame is traced by the engine (:func:`roiviz.thinned.drawable_traces`: thinned past the
+sample budget) and drawn by :func:`roiviz.render_mpl.draw_method`; matplotlib renders it (Agg, no pyplot) and Pillow writes the
 GIF with one shared 256-colour palette. No Streamlit here.
 """
 
@@ -37,7 +37,8 @@ from .render_mpl import (
     draw_method,
     view_rect,
 )
-from .methods import METHODS, label, trace_all
+from .methods import METHODS, label
+from .thinned import drawable_traces
 from .records import MethodTrace, Rect, Settings
 from .style import AREA_STYLES, METHOD_COLORS, SAMPLE_COLOR, WHITE, WINNER_COLOR, Style
 from .sweeps import shifted_boxes
@@ -126,7 +127,9 @@ def animate_gif(values: np.ndarray, box, settings: Settings, methods: Sequence[s
         raise ValueError(f"frame_ms must be 20 to 2000, got {frame_ms!r}")
     offsets = animation_offsets(steps)
     boxes = shifted_boxes(box, offsets, settings.stride, axis=axis, scale=mode == "grow")   # [F, 4]
-    frames = [trace_all(values, tuple(float(v) for v in b), settings, chosen) for b in boxes]
+    # Past the sample budget RoI Align and RoI Warp come from thinned traces (every k-th sample
+    # row and column recorded, the outputs the ops'), so no chosen method is left out.
+    frames = [drawable_traces(values, tuple(float(v) for v in b), settings, chosen) for b in boxes]
     for _ in range(5):
         gif, size = _render(values, frames, offsets, settings, mode, axis, frame_ms, dpi)
         if len(gif) <= max_bytes:

@@ -57,6 +57,11 @@ FLOAT32_MAX = 3.4028234663852886e38
 #: every whole number up to 2^24 (past it, neighbouring cells merge), and the integer casts of
 #: the snapping and the sample counts stay far from wrapping (torchvision's int32, roiviz's int64).
 MAX_FEATURE_CELLS = 2.0 ** 24
+#: The most bilinear samples one method computes for one RoI without recording them (the
+#: Playground's server and its browser engine; ``record_samples=False``): 1,048,576 is a
+#: 1024 x 1024 grid, beyond every fixed ratio the app offers (14 x 14 bins at ratio 16 is
+#: 50,176), so only an adaptive ratio on a box far larger than the map reaches it.
+LIVE_SAMPLE_LIMIT = 2 ** 20
 
 __all__ = [
     "CONVENTIONS",
@@ -67,6 +72,7 @@ __all__ = [
     "MAX_FEATURE_CELLS",
     "check_scale",
     "check_box_cells",
+    "LIVE_SAMPLE_LIMIT",
     "normalize_box",
     "c_round",
     "snap_box",

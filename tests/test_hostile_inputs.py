@@ -478,18 +478,30 @@ def test_typed_box_entirely_outside_on_the_other_side():
     assert tuple(at.session_state["box"])[1:] == box[1:]
 
 
-def test_settings_too_heavy_to_trace_live_are_explained_not_run():
-    """Ratio 16 and 14 x 14 bins would take 50,176 samples per method (15 s of tracing)."""
+def test_the_heaviest_settings_offered_trace_every_method():
+    """Ratio 16 and 14 x 14 bins (50,176 samples per method) on the whole image: every method
+    is traced (no per-sample records), with no warning."""
     at = new_app({"out": "14x14", "sr": "16", "box": "0,0,512,512"})
+    at.run()
+    assert_no_crash(at)
+    assert not at.error and not messages(at, "warning")
+    assert set(outputs(at)) == set(METHODS)
+    assert stage(at)["methods"] == list(METHODS)
+
+
+def test_settings_too_heavy_to_compute_live_are_explained_not_run():
+    """An adaptive ratio on a box far larger than the map (stride 4, 1 x 1 bin: about 10,000 x
+    10,000 samples) is past LIVE_SAMPLE_LIMIT: RoI Warp and RoI Align are not run, and the
+    page says why; a fixed ratio brings them back."""
+    at = new_app({"out": "1x1", "sr": "0", "stride": "4", "box": "-20000,-20000,20500,20500"})
     at.run()
     assert_no_crash(at)
     assert not at.error
     warning = messages(at, "warning")
-    assert "RoI Warp and RoI Align would take up to 50,176" in warning, warning
+    assert "RoI Warp and RoI Align would take up to" in warning and "1,048,576 computed live" in warning, warning
     assert set(outputs(at)) == {"roi_pool", "precise_roi_pool"}
     assert stage(at)["methods"] == ["roi_pool", "precise_roi_pool"]  # nor does the browser
-    at.number_input(key="ph").set_value(3).run()
-    at.number_input(key="pw").set_value(3).run()  # 9 * 256 = 2304 samples: fine
+    at.selectbox(key="sr").set_value(2).run()
     assert_no_crash(at)
     assert set(outputs(at)) == set(METHODS)
 

@@ -386,3 +386,22 @@ def test_show_the_code_is_each_methods_readable_reference():
     for method, code in zip(METHODS, codes):
         assert code.startswith(f"def {method}_reference(")
         assert len(code.splitlines()) <= 70    # about a screen
+
+
+@pytest.mark.parametrize("out", ["7x7", "14x14"])
+def test_ratio_16_keeps_every_method_with_the_ops_numbers(out):
+    """Issue 20: at ratio 16 (12,544 and 50,176 samples per method, past the sample budget) the
+    page still traces all four methods for the stage, with no warning, numbers equal to the ops."""
+    at = new_app({"out": out, "sr": "16"})
+    at.run()
+    assert_clean(at)
+    assert not at.warning, [w.value for w in at.warning]
+    shown = shown_outputs(at)
+    assert stage(at)["methods"] == list(METHODS) and set(shown) == set(METHODS)
+    ss = at.session_state
+    values = features.image_feature_map(samples.load_sample_image(ss["img"]), ss["stride"]).channel(ss["ch"])
+    expected = expected_outputs(values, ss["box"], ss)
+    for m in METHODS:
+        np.testing.assert_allclose(shown[m], expected[m][0, 0].numpy(), atol=1e-5, err_msg=m)
+    assert list(table_rows(at)) == [label(m) for m in METHODS]
+
