@@ -209,9 +209,6 @@ if style.presenter:
 
 with st.container(border=True, key="pyr_level"):
     st.markdown(f"### Level P{level.level}: stride {level.stride} px")
-    if not style.presenter:
-        st.markdown(f"The rule ({RULES[state['rule']]}): `{level.formula}`; with your box, the steps "
-                    "are under the four methods.")
     st.caption("Drag the box on the stage below, or resize it to a square of sqrt(w*h) = ... px about "
                "its centre (each pair straddles a boundary):")
     for col, size in zip(st.columns(len(PRESETS)), PRESETS):
@@ -242,42 +239,45 @@ data = stage_data(values, box, settings, METHODS, traces, style=style,
                             f"('{CHANNEL_NAMES[channel]}')",
                   seq=applied_seq(STAGE))
 show_stage(data, key=STAGE)
-module_out = pooled_by_the_module(state["img"], box, settings, aligned)
-diff = float(np.abs(module_out[channel] - traces["roi_align"].output).max())
-st.caption(f"`roiviz.ops.MultiScaleRoIAlign(aligned={aligned})` on all of P2-P5 pools this box from "
-           f"P{level.level} too: its output for this channel differs from the RoI Align panel by at most "
-           f"{diff:.1g}.")
-
-with st.expander(f"How the rule picks P{level.level}: the steps with your box, and every level's range"):
-    st.code("\n".join(level.steps()), language=None, wrap_lines=True)
-    # Level k (unclamped) holds sqrt(w*h) in [s0 * 2^(k - k0), s0 * 2^(k - k0 + 1)).
-    bounds = [(k, 2 ** k, level.canonical_scale * 2.0 ** (k - level.canonical_level),
-               level.canonical_scale * 2.0 ** (k - level.canonical_level + 1)) for k in PYRAMID_LEVELS]
-    st.table([{"level": f"P{k}" + (" (yours)" if k == level.level else ""), "stride (px)": s,
-               "sqrt(w*h) from (px)": "0" if k == PYRAMID_LEVELS[0] else f"{lo:g}",
-               "to below (px)": "no limit" if k == PYRAMID_LEVELS[-1] else f"{hi:g}",
-               "your box across (cells)": f"{level.size / s:.2f}"} for k, s, lo, hi in bounds],
-             hide_index=True)
+# The rule, in words and numbers, where a teacher looks for it: under the stage, opened on demand.
+with st.expander(f"How the rule picks P{level.level}, and how torchvision, Detectron2 and MMDetection write it"):
+    yours, every_level, libraries = st.tabs(["Your box", "Every level", "torchvision, Detectron2, MMDetection"])
+    with yours:
+        st.markdown(f"The rule ({RULES[state['rule']]}): `{level.formula}`. With your box:")
+        st.code("\n".join(level.steps()), language=None, wrap_lines=True)
+        module_out = pooled_by_the_module(state["img"], box, settings, aligned)
+        diff = float(np.abs(module_out[channel] - traces["roi_align"].output).max())
+        st.caption(f"`roiviz.ops.MultiScaleRoIAlign(aligned={aligned})` on all of P2-P5 pools this box from "
+                   f"P{level.level} too: its output for this channel differs from the RoI Align panel by at most "
+                   f"{diff:.1g}.")
+    with every_level:
+        # Level k (unclamped) holds sqrt(w*h) in [s0 * 2^(k - k0), s0 * 2^(k - k0 + 1)).
+        bounds = [(k, 2 ** k, level.canonical_scale * 2.0 ** (k - level.canonical_level),
+                   level.canonical_scale * 2.0 ** (k - level.canonical_level + 1)) for k in PYRAMID_LEVELS]
+        st.table([{"level": f"P{k}" + (" (yours)" if k == level.level else ""), "stride (px)": s,
+                   "sqrt(w*h) from (px)": "0" if k == PYRAMID_LEVELS[0] else f"{lo:g}",
+                   "to below (px)": "no limit" if k == PYRAMID_LEVELS[-1] else f"{hi:g}",
+                   "your box across (cells)": f"{level.size / s:.2f}"} for k, s, lo, hi in bounds],
+                 hide_index=True)
+    with libraries:
+        st.markdown(
+            "- **torchvision** (`MultiScaleRoIAlign`, `LevelMapper`): `floor(4 + log2(sqrt(w*h) / 224) + 1e-6)`, "
+            "then RoI Align with **aligned=False**, the legacy half-cell shift. The `1e-6` is added to the level, "
+            "so a box whose size computes a few float32 steps below a boundary (224 x 223.9999 px) still goes up.\n"
+            "- **Detectron2** (`ROIPooler` with `ROIAlignV2`): `floor(4 + log2(sqrt(w*h) / 224 + 1e-8))` with the "
+            "same canonical 224 px and level 4, then RoI Align with **aligned=True**. Its `1e-8` sits inside the "
+            "logarithm, where in float32 it changes nothing: that 224 x 223.9999 px box reads P3. Switch the "
+            "library in the sidebar to compare.\n"
+            "- **MMDetection** (`SingleRoIExtractor`): `floor(log2(sqrt(w*h) / 56 + 1e-6))` counted from P2, "
+            "with `finest_scale=56`: on P2-P5 the boundaries are the same 112, 224 and 448 px.\n"
+            "- Between the boundaries every box is 14 to 28 cells across on its level (try the buttons above): "
+            "that is the point of the rule.")
 
 with st.expander("Type the box's corners (image pixels)"):
     cols = st.columns(4)
     for col, key, label in zip(cols, BOX_KEYS, ("x1 (px)", "y1 (px)", "x2 (px)", "y2 (px)")):
         col.number_input(label, key=key, step=1.0, format="%.2f", on_change=on_typed_box,
                          min_value=-MAX_COORD, max_value=MAX_COORD)
-
-with st.expander("torchvision, Detectron2, MMDetection: the same rule, three ways"):
-    st.markdown(
-        "- **torchvision** (`MultiScaleRoIAlign`, `LevelMapper`): `floor(4 + log2(sqrt(w*h) / 224) + 1e-6)`, "
-        "then RoI Align with **aligned=False**, the legacy half-cell shift. The `1e-6` is added to the level, "
-        "so a box whose size computes a few float32 steps below a boundary (224 x 223.9999 px) still goes up.\n"
-        "- **Detectron2** (`ROIPooler` with `ROIAlignV2`): `floor(4 + log2(sqrt(w*h) / 224 + 1e-8))` with the "
-        "same canonical 224 px and level 4, then RoI Align with **aligned=True**. Its `1e-8` sits inside the "
-        "logarithm, where in float32 it changes nothing: that 224 x 223.9999 px box reads P3. Switch the "
-        "library in the sidebar to compare.\n"
-        "- **MMDetection** (`SingleRoIExtractor`): `floor(log2(sqrt(w*h) / 56 + 1e-6))` counted from P2, "
-        "with `finest_scale=56`: on P2-P5 the boundaries are the same 112, 224 and 448 px.\n"
-        "- Between the boundaries every box is 14 to 28 cells across on its level (try the buttons above): "
-        "that is the point of the rule.")
 
 st.subheader("What the level does to rounding")
 fixed_col, _ = st.columns([1, 3])
