@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from test_pages import ROOT, TIMEOUT, check_files, downloads, media, no_problems  # noqa: F401
-from test_playground import stage, stage_map
+from test_playground import HOSTILE_STAGE_VALUES, stage, stage_map
 from streamlit.testing.v1 import AppTest
 
 from roiviz.features import image_feature_map
@@ -104,12 +104,7 @@ def test_a_release_on_the_stage_across_224_px_switches_the_stage_to_p4():
     assert at.number_input(key="pyr_y2").value == 324.0 and at.query_params["box"] == "100,100,324,324"
 
 
-@pytest.mark.parametrize("value, fragment", [
-    ({"box": [1e308, 0, 1e309, 5], "seq": 1}, "finite"),
-    ({"box": "<script>alert(1)</script>", "seq": 1}, "four coordinates"),
-    ({"box": [5000, 5000, 6000, 6000], "seq": 1}, "entirely off"),
-    ("not a dict", "not a box"),
-])
+@pytest.mark.parametrize("value, fragment", HOSTILE_STAGE_VALUES)
 def test_a_hostile_stage_value_is_refused_and_the_box_kept(value, fragment):
     at = page()
     at.session_state["pyr_stage"] = {"box": value}
