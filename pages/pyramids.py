@@ -209,7 +209,8 @@ if style.presenter:
 
 with st.container(border=True, key="pyr_level"):
     st.markdown(f"### Level P{level.level}: stride {level.stride} px")
-    st.caption("Drag the box on the stage below, or resize it to a square of sqrt(w*h) = ... px about "
+    st.caption("Drag the box on the stage below (when you let go of a box that has crossed a boundary, "
+               "the stage moves to its new level), or resize it to a square of sqrt(w*h) = ... px about "
                "its centre (each pair straddles a boundary):")
     for col, size in zip(st.columns(len(PRESETS)), PRESETS):
         col.button(f"{size:g} px", key=f"pyr_size_{size:g}", on_click=resize_to, args=(size,), width="stretch")
