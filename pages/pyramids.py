@@ -201,7 +201,13 @@ values = fmap.channel(channel)
 
 # First the pyramid (the box on every level, its level framed), then the four methods on that level.
 png, svg = pyramid_files(state["img"], box, channel, aligned, style.presenter)
-st.image(png, width="stretch")
+with st.container(key="pyr_picture"):
+    st.image(png, width="stretch")
+# On a phone the one-row picture would be a strip with 5 px texts: there it keeps 960 px and
+# scrolls sideways inside its frame (the page itself does not).
+st.html("<style>@media (max-width: 640px) { .st-key-pyr_picture { overflow-x: auto; } "
+        ".st-key-pyr_picture [data-testid=stImage], .st-key-pyr_picture img "
+        "{ min-width: 960px; max-width: none; } }</style>")
 if style.presenter:
     # On a projector the formula with the box's numbers is page text under the picture (20 px or
     # more at 1280 x 720), not tiny inside it.

@@ -98,10 +98,11 @@ def test_four_live_panels_follow_a_drag_and_a_release_across_224_px_switches_the
 
     # Pull the bottom-right corner from (323.9, 323.9) to (340, 340) image px: 240 x 240 px, P4.
     held_drag(pg, "image", (323.9, 323.9), (340.0, 340.0), steps=6, during=during)
-    state, during_drag = seen[-1]
-    assert state == "dragging"                     # before the release, in the browser alone
+    # Before the release, in the browser alone, every panel has followed the box (a method whose
+    # last run took over 40 ms skips frames, so on a loaded machine look at every frame).
+    assert [state for state, _ in seen] == ["dragging"] * len(seen)
     for m in METHODS:
-        assert during_drag[m]["outputs"] != before[m]["outputs"], m
+        assert any(frame[m]["outputs"] != before[m]["outputs"] for _, frame in seen), m
     # The release goes to the server, which pools the box from P4: the stage gets P4's map.
     pg.wait_for_function("() => document.querySelector('.st-key-pyr_level h3').innerText.startsWith('Level P4')")
     wait_until_idle(pg)
@@ -142,6 +143,12 @@ def test_page_at_a_blog_column_and_a_phone(server, width, height):
     assert map_title(pg).startswith("P2, stride 4: 128 x 128 cells")
     assert not pg.locator("[data-testid=stException]").count() and not pg.errors
     assert pg.evaluate("() => document.documentElement.scrollWidth <= innerWidth")
+    # On a phone the one-row picture keeps 960 px (texts about 11 px) and scrolls inside its frame.
+    picture = pg.evaluate("""() => { const frame = document.querySelector('.st-key-pyr_picture');
+        return {img: frame.querySelector('img').getBoundingClientRect().width,
+                scrolls: frame.scrollWidth > frame.clientWidth + 1}; }""")
+    assert (picture["img"] >= 960 and picture["scrolls"]) if width < 640 else not picture["scrolls"], picture
+    pg.screenshot(path=str(ARTIFACTS / f"pyramids_{width}_top.png"))
     pg.locator(STAGE).scroll_into_view_if_needed()
     pg.screenshot(path=str(ARTIFACTS / f"pyramids_{width}.png"))
     screens(pg, ARTIFACTS / f"pyramids_{width}_full.png")
