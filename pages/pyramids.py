@@ -206,6 +206,7 @@ with st.container(key="pyr_picture"):
 # On a phone the one-row picture would be a strip with 5 px texts: there it keeps 960 px and
 # scrolls sideways inside its frame (the page itself does not).
 st.html("<style>@media (max-width: 640px) { .st-key-pyr_picture { overflow-x: auto; } "
+        ".st-key-pyr_picture [data-testid=stFullScreenFrame] > div { justify-content: flex-start; } "
         ".st-key-pyr_picture [data-testid=stImage], .st-key-pyr_picture img "
         "{ min-width: 960px; max-width: none; } }</style>")
 if style.presenter:
