@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _common import CHROMIUM, CHROMIUM_ARGS, ROOT, machine_load, streamlit_server, summary  # noqa: E402
-from latency import PAGE_CLOCK_JS, WATCH_STAGE_JS  # noqa: E402
+from latency import PAGE_CLOCK_JS, WATCH_STAGE_JS, checked_drag, timed_drag  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests"))
-from stage_driver import STAGE, stage_box, stage_state, to_screen, wait_for_server  # noqa: E402
+from stage_driver import STAGE, stage_box, wait_for_server  # noqa: E402
 
 from roiviz.fpn import trace_fpn_level  # noqa: E402
 
@@ -44,27 +44,11 @@ SIZES = (200.0, 210.0, 240.0, 250.0)
 
 
 def one_drag(page, size: float, moves: int, quiet_ms: float) -> dict:
+    """Pull the box's bottom-right corner on the photo to make it ``size`` px square, release;
+    ``benchmarks/latency.py``'s timings of it, and the level heading shown afterwards."""
     x1, y1, x2, y2 = stage_box(page)
-    sx, sy = to_screen(page, "image", x2, y2)
-    ex, ey = to_screen(page, "image", x1 + size, y1 + size)
-    page.evaluate("() => { window.__up = 0; window.__answered = 0; window.__roivizStageFrames.length = 0; }")
-    page.mouse.move(sx, sy)
-    page.mouse.down()
-    for i in range(1, moves + 1):
-        page.mouse.move(sx + (ex - sx) * i / moves, sy + (ey - sy) * i / moves)
-    page.evaluate("() => { window.__mutations.length = 0; }")
-    page.mouse.up()
-    state = wait_for_server(page)
-    page.wait_for_function(f"""() => {{
-      const m = window.__mutations; const last = m.length ? m[m.length - 1] : window.__up;
-      return performance.now() - last > {quiet_ms}; }}""", polling=50, timeout=60_000)
-    result = page.evaluate("""() => { const m = window.__mutations; return {
-        stage: window.__roivizStageFrames.slice(), answered: window.__answered - window.__up,
-        last_change: (m.length ? m[m.length - 1] : window.__up) - window.__up}; }""")
-    result["agreement"] = float(stage_state(page).get("agreement", "inf"))
-    result["box"] = stage_box(page)
+    result = timed_drag(page, "image", (x2, y2), (x1 + size, y1 + size), moves, quiet_ms)
     result["level"] = page.locator(".st-key-pyr_level h3").first.inner_text()
-    result["state"] = state
     return result
 
 
@@ -92,24 +76,18 @@ def run(drags: int, moves: int, quiet_ms: float) -> dict:
             for i in range(2 * drags + 2):                    # two warm-up drags
                 size = SIZES[i % len(SIZES)]
                 before = trace_fpn_level(stage_box(page)).level
-                try:
-                    r = one_drag(page, size, moves, quiet_ms)
-                except Exception as exc:  # noqa: BLE001 - a timeout is an error, recorded
-                    out["errors"].append(f"drag {i}: {type(exc).__name__}: {str(exc)[:160]}")
-                    page.wait_for_timeout(1000)
+                r = checked_drag(page, out["errors"], i, lambda: one_drag(page, size, moves, quiet_ms))
+                if r is None:
                     continue
                 level = trace_fpn_level(r["box"])
                 if r["level"] != f"Level P{level.level}: stride {level.stride} px":
                     out["errors"].append(f"drag {i}: {r['level']!r} for box {r['box']}")
-                if not r["agreement"] <= 1e-5:
-                    out["errors"].append(f"drag {i}: browser and server differ by {r['agreement']:.3g}")
-                if i < 2:
-                    continue
-                kind = "same" if level.level == before else "switch"
-                out[kind]["answered"].append(r["answered"])
-                out[kind]["last_change"].append(r["last_change"])
-                out["engine"] += [f["engine"] for f in r["stage"]]
-                out["draw"] += [f["draw"] for f in r["stage"]]
+                if i >= 2:
+                    times = out["same" if level.level == before else "switch"]
+                    for key in ("answered", "last_change"):
+                        times[key].append(r[key])
+                    for key in ("engine", "draw"):
+                        out[key] += [f[key] for f in r["stage"]]
                 page.wait_for_timeout(300)
             context.close()
         finally:
