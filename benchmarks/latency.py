@@ -80,8 +80,15 @@ def one_drag(page, rng: random.Random, moves: int, quiet_ms: float) -> dict:
     # Slide by 0.1-0.3 cell per move, towards the map's centre, so the box stays on the map.
     dx = rng.uniform(0.1, 0.3) * (1 if cx < 16 else -1)
     dy = rng.uniform(-0.1, 0.1) * (1 if cy < 16 else -1)
-    x0, y0 = to_screen(page, "map", cx, cy)
-    x1, y1 = to_screen(page, "map", cx + dx * moves, cy + dy * moves)
+    return timed_drag(page, "map", (cx, cy), (cx + dx * moves, cy + dy * moves), moves, quiet_ms)
+
+
+def timed_drag(page, kind: str, start: tuple[float, float], end: tuple[float, float], moves: int,
+               quiet_ms: float) -> dict:
+    """Press at ``start`` on the surface ``kind`` (its units), ``moves`` mouse moves to ``end``,
+    release; the page's timings of it (ms), the stage's agreement with the server and its box."""
+    x0, y0 = to_screen(page, kind, *start)
+    x1, y1 = to_screen(page, kind, *end)
     page.evaluate("() => { window.__up = 0; window.__answered = 0; window.__roivizStageFrames.length = 0; "
                   "window.__frames = []; }")
     page.mouse.move(x0, y0)
@@ -108,6 +115,20 @@ def one_drag(page, rng: random.Random, moves: int, quiet_ms: float) -> dict:
     result["agreement"] = float(state.get("agreement", "inf"))
     result["box"] = stage_box(page)
     return result
+
+
+def checked_drag(page, errors: list[str], i: int, drag) -> dict | None:
+    """``drag()``'s result, or ``None`` after a failure (recorded in ``errors``, as is a stage that
+    disagrees with the server by more than 1e-5)."""
+    try:
+        r = drag()
+    except Exception as exc:  # noqa: BLE001 - a timeout is an error, recorded
+        errors.append(f"drag {i}: {type(exc).__name__}: {str(exc)[:160]}")
+        page.wait_for_timeout(1000)
+        return None
+    if not r["agreement"] <= 1e-5:
+        errors.append(f"drag {i}: browser and server differ by {r['agreement']:.3g}")
+    return r
 
 
 def server_side(reruns: int, seed: int = 0) -> list[float]:
@@ -154,11 +175,8 @@ def run(drags: int, moves: int, warmup: int, quiet_ms: float, seed: int = 1, out
             page.locator(STAGE).evaluate(WATCH_STAGE_JS)
             page.wait_for_timeout(1000)
             for i in range(drags + warmup):
-                try:
-                    r = one_drag(page, rng, moves, quiet_ms)
-                except Exception as exc:  # noqa: BLE001 - a timeout is an error, recorded
-                    out["errors"].append(f"drag {i}: {type(exc).__name__}: {str(exc)[:160]}")
-                    page.wait_for_timeout(1000)
+                r = checked_drag(page, out["errors"], i, lambda: one_drag(page, rng, moves, quiet_ms))
+                if r is None:
                     continue
                 if r["agreement"] > 1e-5:
                     out["errors"].append(f"drag {i}: browser and server differ by {r['agreement']:.3g}")

@@ -25,8 +25,7 @@ from roiviz.methods import METHODS, REGISTRY, summary_rows, trace_all
 from roiviz.params import MAX_COORD, MAX_OUTPUT, PLAYGROUND
 from roiviz.records import Settings
 from roiviz.render_mpl import comparison_figure
-from roiviz.render_plotly import encode_display_image
-from roiviz.stage import stage_data
+from roiviz.stage import encode_display_image, stage_data
 from roiviz.thinned import drawable_traces
 from roiviz.state import (PlaygroundState, box_outside_share, box_problem, default_box,
                           samples_per_method)

@@ -540,8 +540,9 @@ PYRAMID_BOX_MESSAGES = (
     "The box was not changed: it must overlap the 512 x 512 image.",
     "The link's box had its corners swapped; they were put in order (x1 < x2, y1 < y2).",
     "Your box is too large for the pyramid: the formula asks for level 13, and P5 is the coarsest there is.",
-    "RoI Align takes 12 x 12 samples per bin here (7,056 in all), more than a figure can show: its "
-    "panel draws one in every 3 sample rows and columns, and its numbers are the op's.",
+    "RoI Align takes 12 x 12 samples per bin here (7,056 in all), more than a panel can show one by "
+    "one: the stage draws a regular subset of them, the JSON export records one in every 3 sample rows "
+    "and columns, and every number is the op's.",
 )
 
 
@@ -554,9 +555,12 @@ def pyramids_page(query: dict | None = None) -> AppTest:
 
 
 def assert_pyramid_panels(at: AppTest) -> None:
-    """The page still works: the level, and every method's two figures."""
+    """The page still works: the level, and its stage with every method and the server's numbers."""
     assert [m.value for m in at.markdown if m.value.startswith("### Level P")]
-    assert len(at.get("plotly_chart")) == 2 * len(METHODS)
+    stages = [e for e in at.main if getattr(e.proto, "component_name", None) == "roiviz.stage"]
+    assert len(stages) == 1
+    data = json.loads(stages[0].proto.json)
+    assert data["methods"] == list(METHODS) and set(data["reference"]) == set(METHODS)
 
 
 def test_every_pyramid_message_is_in_the_doc():

@@ -153,12 +153,17 @@ def test_a_box_released_on_the_stage_gives_engine_numbers_link_and_inputs():
     assert stage(at)["seq"] == 1
 
 
-@pytest.mark.parametrize("value, fragment", [
+#: Values a browser may send as a released box, and a word of the page's warning for each
+#: (also used for the Feature pyramids page's stage).
+HOSTILE_STAGE_VALUES = [
     ({"box": [1e308, 0, 1e309, 5], "seq": 1}, "finite"),
     ({"box": "<script>alert(1)</script>", "seq": 1}, "four coordinates"),
     ({"box": [5000, 5000, 6000, 6000], "seq": 1}, "entirely off"),
     ("not a dict", "not a box"),
-])
+]
+
+
+@pytest.mark.parametrize("value, fragment", HOSTILE_STAGE_VALUES)
 def test_a_hostile_stage_value_is_refused_and_the_box_kept(value, fragment):
     at = new_app()
     at.run()
