@@ -92,10 +92,16 @@ def trace_json(traces: Mapping[str, MethodTrace], extra: Mapping[str, Any] | Non
     return json.dumps(jsonable(doc), indent=1, allow_nan=False)
 
 
+def _bounds(fig):
+    """The part of ``fig`` to save: the bounds its layout was frozen with
+    (:func:`roiviz.render_mpl.freeze_layout`, no extra drawing), else matplotlib's tight crop."""
+    return getattr(fig, "roiviz_bbox", None) or "tight"
+
+
 def figure_png(fig, dpi: int = PNG_DPI) -> bytes:
     """A matplotlib ``Figure`` as PNG bytes (Agg renderer; no pyplot, no display needed)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.08,
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches=_bounds(fig), pad_inches=0.08,
                 metadata={"Software": None})
     return buf.getvalue()
 
@@ -103,7 +109,7 @@ def figure_png(fig, dpi: int = PNG_DPI) -> bytes:
 def figure_svg(fig) -> bytes:
     """A matplotlib ``Figure`` as SVG bytes (UTF-8; text as paths, so no font is needed to view it)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", pad_inches=0.08,
+    fig.savefig(buf, format="svg", bbox_inches=_bounds(fig), pad_inches=0.08,
                 metadata={"Date": None, "Creator": "roiviz"})
     return buf.getvalue()
 
