@@ -51,7 +51,9 @@ from .records import MethodTrace, Rect, feature_rect, ordinal
 LABELS = {key: method.label for key, method in REGISTRY.items()}
 
 __all__ = [
+    "BLOG_DPI",
     "LAYERS",
+    "blog_figure",
     "draw_method",
     "evidence_figure",
     "figure_png",
@@ -709,6 +711,89 @@ def comparison_figure(traces: Mapping[str, MethodTrace], values: np.ndarray, *,
     _legend(fig, legend, style, ncols=_legend_columns(legend, width, style))
     fig.suptitle(f"Box {tuple(round(v, 2) for v in first.image_box)} px, stride {first.settings.stride:g}",
                  fontsize=_pt(style))
+    fit_numbers(fig)
+    return freeze_layout(fig)
+
+
+#: The blog-column figure: its width in CSS pixels as shown in a post, and the least size of
+#: any of its texts there (CSS pixels).
+BLOG_WIDTH_PX = 700
+BLOG_MIN_TEXT_PX = 12.0
+#: Its width on paper (inches); saved at :data:`BLOG_DPI` it is twice as sharp as the column.
+BLOG_WIDTH_INCHES = 7.0
+BLOG_DPI = 2 * BLOG_WIDTH_PX / BLOG_WIDTH_INCHES
+
+
+def blog_min_pt(width_in: float = BLOG_WIDTH_INCHES) -> float:
+    """The least font size (points) that stays :data:`BLOG_MIN_TEXT_PX` when a figure
+    ``width_in`` inches wide is shown :data:`BLOG_WIDTH_PX` CSS pixels wide."""
+    return BLOG_MIN_TEXT_PX * 72.0 * width_in / BLOG_WIDTH_PX
+
+
+def blog_figure(traces: Mapping[str, MethodTrace], values: np.ndarray, *, thinned: str = "") -> Figure:
+    """The Playground for a blog's 700-px column: the methods as a 2 x 2 grid of panels, each
+    method's map panel above its output, every text at least 12 px at 700 px wide.
+
+    The figure is :data:`BLOG_WIDTH_INCHES` wide; every text is at least :func:`blog_min_pt`
+    points (the style's sizes are chosen so), and a cell's number is printed only if it fits its
+    cell at that size (at 14 x 14 bins the outputs are colours alone: their numbers are in the
+    JSON export). The legend is below, in two columns.
+
+    Args:
+        traces: the methods to show, in order (one to four, on the same map and box).
+        values: the ``[H, W]`` channel the traces were computed on.
+        thinned: a line saying which sampling points are thinned (:func:`roiviz.thinned.thinning_line`).
+    """
+    if not traces:
+        raise ValueError("blog_figure needs at least one trace")
+    items = list(traces.values())
+    style = Style()
+    min_pt = blog_min_pt()
+    cols = 1 if len(items) == 1 else 2
+    rows = -(-len(items) // cols)
+    zrange = _zrange(values)
+    out_range = _zrange(np.concatenate([t.output.ravel() for t in items]))
+    view = view_rect(items)
+    column_in = BLOG_WIDTH_INCHES / cols
+    side = max(view[2] - view[0], view[3] - view[1])
+    cell_in = (column_in - 0.75) / side                   # the map panel fills its column
+    ph, pw = items[0].output.shape
+    out_cell = min((column_in - 0.6) / max(ph, pw), max(0.37, 2.4 / max(ph, pw)))   # a grid >= 2.4 in
+    panel_h = (view[3] - view[1]) * cell_in + 0.75
+    out_h = ph * out_cell + 0.55
+    fig = Figure(figsize=(BLOG_WIDTH_INCHES, rows * (panel_h + out_h) + 1.5 + (0.3 if thinned else 0.0)),
+                 layout="constrained", facecolor=WHITE)
+    grid = fig.add_gridspec(2 * rows, cols, height_ratios=[panel_h, out_h] * rows)
+    handles: dict[str, object] = {}
+    for i, trace in enumerate(items):
+        r, c = divmod(i, cols)
+        ax = fig.add_subplot(grid[2 * r, c])
+        for h in draw_method(ax, trace, values, style=style, zrange=zrange, view=view, cell_in=cell_in,
+                             layers=LAYERS - {"values"}):
+            label = re.sub(r": [\d.]+% of the RoI$", "", h.get_label())
+            if label not in handles:
+                h.set_label(label)
+                handles[label] = h
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        a = trace.areas
+        _draw_output(fig.add_subplot(grid[2 * r + 1, c]), trace, out_range, style,
+                     f"output; lost {a.percent('lost'):.1f}%, gained {a.percent('gained'):.1f}%", out_cell)
+    legend = list(handles.values())
+    # Two columns where the longest label fits half the width, else one.
+    longest = max((len(h.get_label()) for h in legend), default=10)
+    two = (longest * 0.52 * min_pt + 40) * 2 / 72 <= BLOG_WIDTH_INCHES
+    _legend(fig, legend, style, ncols=2 if two else 1, size=min_pt / _pt(style))
+    first = items[0]
+    title = (f"Box {tuple(round(v, 1) for v in first.image_box)} px, stride {first.settings.stride:g}; "
+             "axes in feature cells")
+    fig.suptitle(title + (f"\n{thinned}" if thinned else ""), fontsize=min_pt, wrap=True)
+    for text in fig.findobj(lambda a: hasattr(a, "get_fontsize") and hasattr(a, "set_fontsize")):
+        if text.get_gid() == _NUMBER_GID:
+            if text.get_fontsize() < min_pt:
+                text.remove()
+        elif text.get_fontsize() < min_pt:
+            text.set_fontsize(min_pt)
     fit_numbers(fig)
     return freeze_layout(fig)
 
