@@ -11,7 +11,7 @@ import html
 import io
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -162,7 +162,7 @@ def stage_module() -> str:
     return bundle_modules([*engine_paths(), STAGE_DIR / "draw.js", STAGE_DIR / "stage.js"])
 
 
-def interactive_page(data: Mapping[str, Any], title: str) -> str:
+def interactive_page(data: Mapping[str, Any], title: str, notes: Sequence[str] = ()) -> str:
     """One self-contained HTML file in which a reader drags the box and the panels follow.
 
     The live stage's JavaScript and CSS and its data (:func:`roiviz.stage.stage_data`: the map
@@ -175,6 +175,8 @@ def interactive_page(data: Mapping[str, Any], title: str) -> str:
     Args:
         data: the stage payload (JSON-ready).
         title: the page's heading (escaped; never parsed as HTML).
+        notes: sentences shown under the heading (escaped), e.g. that the panels draw a subset
+            of the sampling points at these settings.
 
     Returns:
         The HTML text (UTF-8).
@@ -192,6 +194,7 @@ def interactive_page(data: Mapping[str, Any], title: str) -> str:
         if "</script" in text.lower() or "</style" in text.lower():
             raise ValueError("the stage's files must not contain a closing script or style tag")
     safe_title = html.escape(title)
+    notes_html = "".join(f'<p class="roiviz-about roiviz-note">{html.escape(str(n))}</p>\n' for n in notes)
     return f"""<!doctype html>
 <html lang="en">
 <head>
@@ -210,7 +213,7 @@ h1 {{ font-size: 22px; margin: 0 0 4px; }}
 <p class="roiviz-about">Drag the box on the image or the feature map: every panel follows. A page
 without a server: RoI Pool, RoI Warp, RoI Align and Precise RoI Pooling are computed in your
 browser by roiviz's JavaScript engine. Made with roiviz.</p>
-<div id="roiviz-host"></div>
+{notes_html}<div id="roiviz-host"></div>
 <template id="roiviz-css"><style>{css}
 .status {{ display: none !important; }}
 </style></template>
