@@ -49,7 +49,7 @@ from browser_support import chromium_browser, streamlit_process  # noqa: E402
 USABLE_JS = """
 (() => {
   const stageReady = () => {
-    for (const host of document.querySelectorAll('[data-testid^=stBidiComponent] *')) {
+    for (const host of document.querySelectorAll('[data-testid^=stBidiComponent], [data-testid^=stBidiComponent] *')) {
       const stage = host.shadowRoot && host.shadowRoot.querySelector('.roiviz-stage');
       if (!stage) continue;
       if (!stage.dataset.drawMs || !stage.querySelector('.surface svg')) return false;
@@ -79,7 +79,7 @@ def visit(browser, url: str, timeout_s: float = 120.0) -> dict:
     page = context.new_page()
     finished: list = []
     ws_bytes = [0]
-    page.on("requestfinished", finished.append)
+    page.on("requestfinished", lambda request: finished.append(request))
 
     def on_ws(ws):
         ws.on("framereceived", lambda payload: ws_bytes.__setitem__(

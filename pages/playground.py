@@ -409,7 +409,7 @@ def export_buttons(values, box, state: PlaygroundState, query, level, data) -> N
                lambda: figure_svg(comparison_figure(figure_traces(), values, style=style)),
                json_text, query, title=title,
                link_caption="Copy link (reopens this view; the copy button is at the right):",
-               blog_png=blog_png)
+               blog_png=blog_png, share_toggle=True)
     ui.animation_download(PLAYGROUND, stem,
                           lambda: animate_gif(values, box, settings, methods).gif)
     ui.interactive_download(PLAYGROUND, stem, interactive_html)

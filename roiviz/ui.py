@@ -165,7 +165,8 @@ LINK_CAPTION = "Copy link (reopens this page in this state; the copy button is a
 
 
 def exports(table: PageParams, stem: str, png, svg, json_text, query: Mapping[str, str],
-            link_caption: str = LINK_CAPTION, title: str | None = None, blog_png=None) -> None:
+            link_caption: str = LINK_CAPTION, title: str | None = None, blog_png=None,
+            share_toggle: bool = False) -> None:
     """Download buttons (PNG, SVG, JSON) and a copyable link that reopens this view.
 
     Args:
@@ -179,6 +180,9 @@ def exports(table: PageParams, stem: str, png, svg, json_text, query: Mapping[st
         title: the view's title for the embed snippet (default: ``stem``).
         blog_png: a figure laid out for a 700-px blog column (bytes or a function returning
             them), offered next to the PNG as ``{stem}-blog.png``; ``None``: no such button.
+        share_toggle: show the link and the embed snippet only once a toggle is on (their
+            ``st.code`` blocks make the browser fetch Streamlit's 1.56 MB syntax highlighter
+            before the page is usable: the Playground's first paint does without them).
     """
     if isinstance(png, bytes) and not png.startswith(PNG_SIGNATURE):
         st.error("The figure could not be rendered as PNG.")
@@ -198,6 +202,10 @@ def exports(table: PageParams, stem: str, png, svg, json_text, query: Mapping[st
                        key=f"{prefix}dl_svg", on_click="ignore")
     c3.download_button("Trace as JSON", data, file_name=f"{stem}.json", mime="application/json",
                        key=f"{prefix}dl_json", on_click="ignore")
+    if share_toggle and not st.toggle("Share this view: its link and the code to embed it", key=f"{prefix}share_view",
+                                      help="The address bar holds this view too: copying it shares "
+                                           "the box and the settings."):
+        return
     copy_link(query, link_caption, title=title or stem)
 
 

@@ -361,8 +361,10 @@ def test_playground_offers_exports_and_a_link():
     at.run()
     assert_clean(at)
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == ["Figure as PNG", "Figure as SVG", "Trace as JSON", "Animation as GIF",
-                      "Download interactive page"]
+    assert labels == ["Figure as PNG", "PNG for a blog column", "Figure as SVG", "Trace as JSON",
+                      "Animation as GIF", "Download interactive page"]
+    assert not at.code                  # no code block on the first paint (syntax highlighter)
+    at.toggle(key="share_view").set_value(True).run()
     link = [c.value for c in at.code if "img=chelsea" in c.value]
     assert link and "box=" in link[0]
     # The iframe snippet embeds the same view (roiviz.export.embed_snippet is tested on its own).
