@@ -323,7 +323,7 @@ def read_delta(page: PageView, msg, decode_tables: bool) -> None:
         reference = json.loads(inner.json).get("reference", {})
         page.tables = {m: r["row"] for m, r in reference.items()}
         page.outputs = {m: r["output"] for m, r in reference.items()}
-    elif etype == "markdown" and decode_tables and SUMMARY_CLASS in inner.body:
+    elif etype == "html" and decode_tables and SUMMARY_CLASS in inner.body:
         method_of = {spec.label: m for m, spec in REGISTRY.items()}
         page.table = {method_of.get(label, label): row for label, row in read_summary_html(inner.body).items()}
 

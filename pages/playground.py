@@ -371,8 +371,8 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
     if not traces:
         return
     st.markdown("**The server's numbers** (the reference the stage checks its own against; "
-                "hover a column's name for what it means)")
-    st.markdown(summary_table(traces), unsafe_allow_html=True)
+                "hover a column's name, or open 'What the columns mean', for what it says)")
+    st.html(summary_table(traces))
     query = current_state().to_query()
     st.query_params.from_dict(query)
     export_buttons(values, box, state, query, level, data)
@@ -417,8 +417,9 @@ def export_buttons(values, box, state: PlaygroundState, query, level, data) -> N
 
 def summary_table(traces) -> str:
     """The server's numbers as the page's table: one row per method, the summary's strings,
-    each column's meaning in its header's tooltip (HTML, escaped; no Arrow table: its code is a
-    0.74 MB download before the first paint, benchmarks/bench_first_load.py)."""
+    each column's meaning in its header's tooltip (HTML, escaped, shown with ``st.html``: no
+    Arrow table, whose code is a 0.74 MB download before the first paint, and no Markdown with
+    raw HTML, whose parser is another 0.19 MB; benchmarks/bench_first_load.py)."""
     return summary_html({REGISTRY[m].label: row for m, row in summary_rows(traces).items()})
 
 

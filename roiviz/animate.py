@@ -65,6 +65,8 @@ class Animation:
         outputs: per frame, ``{method: output [PH, PW]}`` as drawn (the engine's values).
         size: ``(width, height)`` of a frame in pixels.
         frame_ms: how long each frame is shown (milliseconds).
+        thinned: the line every frame shows under its title when sampling points are thinned
+            (:func:`roiviz.thinned.thinning_line`), else ``""``.
     """
 
     gif: bytes
@@ -73,6 +75,7 @@ class Animation:
     outputs: tuple[dict[str, np.ndarray], ...]
     size: tuple[int, int]
     frame_ms: int
+    thinned: str = ""
 
 
 def animation_offsets(steps: int) -> np.ndarray:
@@ -143,7 +146,7 @@ def animate_gif(values: np.ndarray, box, settings: Settings, methods: Sequence[s
             return Animation(gif=gif, offsets=tuple(float(o) for o in offsets),
                              boxes=tuple(tuple(float(v) for v in b) for b in boxes),
                              outputs=tuple({m: t.output for m, t in f.items()} for f in frames),
-                             size=size, frame_ms=int(frame_ms))
+                             size=size, frame_ms=int(frame_ms), thinned=thinning_line(frames[0]))
         dpi *= 0.8
     raise ValueError(f"the GIF would weigh {len(gif):,} bytes, more than {max_bytes:,}: "
                      "choose fewer methods, fewer steps or a smaller output size")

@@ -1,7 +1,7 @@
 """The Playground's table of the server's numbers as HTML: one row per method, a plain-words
 tooltip on every column header. No Streamlit here.
 
-An HTML table (shown with ``st.markdown(..., unsafe_allow_html=True)``) instead of ``st.table``:
+An HTML table (shown with ``st.html``, which sanitizes it with DOMPurify) instead of ``st.table``:
 Streamlit's table element is an Arrow table whose code is a 0.74 MB chunk the browser fetches
 before it can draw it (benchmarks/bench_first_load.py), and its headers cannot carry a tooltip.
 Every text is escaped (:func:`html.escape`), so nothing a user typed or uploaded reaches the page
@@ -50,7 +50,9 @@ def summary_html(rows: Mapping[str, Mapping[str, str]]) -> str:
 
     Returns:
         ``<table class="roiviz-summary">`` with a header row (``method`` then the columns), each
-        header with its :data:`COLUMN_HELP` as ``title``, and one body row per method. Every text
+        header with its :data:`COLUMN_HELP` as ``title``, and one body row per method; then a
+        closed ``<details>`` "What the columns mean" with the same words (touch screens have no
+        hover). Every text
         is escaped; ``|`` is written as ``&#124;`` so that Markdown never reads a table in it.
     """
     columns = ["method", *next(iter(rows.values()), {}).keys()]
@@ -66,8 +68,12 @@ def summary_html(rows: Mapping[str, Mapping[str, str]]) -> str:
         + "".join(f'<td style="{_CELL} text-align: right;">{text(row.get(c, ""))}</td>'
                   for c in columns[1:]) + "</tr>"
         for label, row in rows.items())
+    # The same words under the table, for a touch screen (no hover there).
+    words = "".join(f"<dt style=\"font-weight: 600;\">{text(c)}</dt><dd style=\"margin: 0 0 0.3rem 1rem;\">"
+                    f"{text(COLUMN_HELP.get(c, c))}</dd>" for c in columns)
     return (f'<table class="{SUMMARY_CLASS}" style="{_STYLE}"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table>")
+            f"<tbody>{body}</tbody></table>"
+            f'<details class="{SUMMARY_CLASS}-words"><summary>What the columns mean</summary><dl>{words}</dl></details>')
 
 
 class _Reader(HTMLParser):
@@ -95,7 +101,7 @@ class _Reader(HTMLParser):
 def read_summary_html(text: str) -> dict[str, dict[str, str]]:
     """The rows of a :func:`summary_html` table: ``{method label: {column: text}}`` (unescaped)."""
     reader = _Reader()
-    reader.feed(text)
+    reader.feed(text.split("<details", 1)[0])
     if not reader.rows:
         return {}
     header, *body = reader.rows

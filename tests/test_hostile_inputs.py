@@ -433,7 +433,7 @@ def test_box_larger_than_the_image_is_traced_and_explained():
     assert tuple(at.session_state["box"]) == (-256.0, -256.0, 768.0, 768.0)
     assert_panels(at)
     # Every panel counts the outside part (75% of the RoI) in its table.
-    tables = [read_summary_html(m.value) for m in at.markdown if SUMMARY_CLASS in m.value]
+    tables = [read_summary_html(e.proto.body) for e in at.get("html") if SUMMARY_CLASS in e.proto.body]
     assert len(tables) == 1 and tables[0]
     for row in tables[0].values():
         assert row["outside %"] == "75.0"

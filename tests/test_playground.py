@@ -55,7 +55,7 @@ def shown_outputs(at: AppTest) -> dict[str, np.ndarray]:
 
 def summary_tables(at: AppTest) -> list[str]:
     """The page's summary tables (HTML, roiviz.summary_table)."""
-    return [m.value for m in at.markdown if SUMMARY_CLASS in m.value]
+    return [e.proto.body for e in at.get("html") if SUMMARY_CLASS in e.proto.body]
 
 
 def table_rows(at: AppTest) -> dict[str, dict[str, str]]:
