@@ -9,7 +9,7 @@ warm-up run (imports, fonts); the table gives the median wall time, its spread (
 median CPU time of the process (``time.process_time``: what the export costs when the machine is
 shared), with the load average before and after.
 
-Run: ``.venv/bin/python benchmarks/bench_exports.py [--runs 5] [--only png,gif]``.
+Run: ``.venv/bin/python benchmarks/bench_exports.py [--runs 5] [--only png,gif] [--cases 7x2]``.
 """
 
 from __future__ import annotations
@@ -72,6 +72,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", default="png,blog png,svg,json,gif")
+    parser.add_argument("--cases", default=",".join(f"{n}x{r}" for n, r in CASES),
+                        help="output size x sampling ratio, e.g. 7x2,7x16")
     args = parser.parse_args()
     only = [k.strip() for k in args.only.split(",")]
     base = PlaygroundState()
@@ -79,7 +81,8 @@ def main() -> None:
     box = default_box(values.shape, base.stride)
     load = os.getloadavg()
     rows = []
-    for size, ratio in CASES:
+    cases = [tuple(int(v) for v in c.split("x")) for c in args.cases.split(",")]
+    for size, ratio in cases:
         state = replace(base, output_size=(size, size), sampling_ratio=ratio, box=box)
         for name, make in exports(values, box, state).items():
             if name not in only:

@@ -27,7 +27,7 @@ from . import roi_warp
 from .roi_align import bin_samples
 from .geometry import SAMPLE_BUDGET, align_mapping, sample_coords, sampling_grid
 from .methods import METHODS, REGISTRY, SAMPLED, trace_method
-from .records import MethodTrace, Settings, check_trace_args, ordinal
+from .records import MethodTrace, Settings, check_trace_args
 
 __all__ = ["SAMPLED", "drawable_traces", "over_budget", "thinned_trace", "thinning", "thinning_line"]
 
@@ -159,18 +159,20 @@ def thinning(traces: Mapping[str, MethodTrace]) -> dict[str, dict]:
 def thinning_line(traces: Mapping[str, MethodTrace]) -> str:
     """One line for a figure or a frame: which methods' sampling points are thinned, or ``""``.
 
-    Example: ``"Sampling points thinned: RoI Warp and RoI Align show every 4th row and column of
-    16 x 16 per bin (their outputs use them all)."``
+    The figure's legend says which rows and columns it draws (``roiviz.render_mpl`` may thin a
+    thinned trace further to keep the points apart), so the line does not repeat a step.
+
+    Example: ``"Sampling points thinned: RoI Warp and RoI Align take 16 x 16 per bin; a regular
+    subset is drawn (the legend says which) and their outputs use them all."``
     """
     thin = {m: traces[m] for m in thinning(traces)}
     if not thin:
         return ""
     groups: dict[tuple, list[str]] = {}
     for t in thin.values():
-        groups.setdefault((t.sample_step, t.grid), []).append(t.label)
-    parts = []
-    for ((ky, kx), (gy, gx)), labels in groups.items():
-        step = f"every {ordinal(ky)} row and column" if ky == kx else f"every {ordinal(ky)} row and {ordinal(kx)} column"
-        verb = "show" if len(labels) > 1 else "shows"
-        parts.append(f"{' and '.join(labels)} {verb} {step} of {gy} x {gx} per bin")
-    return f"Sampling points thinned: {'; '.join(parts)} (the outputs use them all)."
+        groups.setdefault(t.grid, []).append(t.label)
+    parts = [f"{' and '.join(labels)} {'take' if len(labels) > 1 else 'takes'} {gy} x {gx} per bin"
+             for (gy, gx), labels in groups.items()]
+    their = "their outputs use" if len(thin) > 1 else "its output uses"
+    return (f"Sampling points thinned: {'; '.join(parts)}; a regular subset is drawn (the legend "
+            f"says which) and {their} them all.")
