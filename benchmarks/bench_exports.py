@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from roiviz import features, samples  # noqa: E402
 from roiviz.animate import animate_gif  # noqa: E402
 from roiviz.export import figure_png, figure_svg, trace_json  # noqa: E402
-from roiviz.render_mpl import BLOG_DPI, blog_figure, comparison_figure  # noqa: E402
+from roiviz.render_mpl import BLOG_DPI, COMPARISON_DPI, blog_figure, comparison_figure  # noqa: E402
 from roiviz.state import PlaygroundState, default_box  # noqa: E402
 from roiviz.thinned import drawable_traces, thinning, thinning_line  # noqa: E402
 
@@ -44,13 +44,13 @@ def exports(values, box, state: PlaygroundState) -> dict:
 
     def blog():
         t = traces()
-        return figure_png(blog_figure(t, values, thinned=thinning_line(t)), dpi=BLOG_DPI)
+        return figure_png(blog_figure(t, values, thinned=thinning_line(t)), dpi=BLOG_DPI, compress_level=1)
 
     def json_text():
         t = traces()
         return trace_json(t, {"query": state.to_query(), "thinned": thinning(t)}).encode()
 
-    return {"png": lambda: figure_png(comparison_figure(traces(), values)),
+    return {"png": lambda: figure_png(comparison_figure(traces(), values), dpi=COMPARISON_DPI, compress_level=1),
             "blog png": blog,
             "svg": lambda: figure_svg(comparison_figure(traces(), values)),
             "json": json_text,

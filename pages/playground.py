@@ -23,7 +23,7 @@ from roiviz.geometry import SAMPLE_BUDGET
 from roiviz.methods import METHODS, REGISTRY, summary_rows, trace_all
 from roiviz.params import MAX_COORD, MAX_OUTPUT, PLAYGROUND
 from roiviz.records import Settings
-from roiviz.render_mpl import BLOG_DPI, blog_figure, comparison_figure
+from roiviz.render_mpl import BLOG_DPI, COMPARISON_DPI, blog_figure, comparison_figure
 from roiviz.render_plotly import encode_display_image
 from roiviz.stage import MAX_DRAWN_SAMPLES, stage_data
 from roiviz.summary_table import summary_html
@@ -394,7 +394,8 @@ def export_buttons(values, box, state: PlaygroundState, query, level, data) -> N
 
     def blog_png():
         traces = figure_traces()
-        return figure_png(blog_figure(traces, values, thinned=thinning_line(traces)), dpi=BLOG_DPI)
+        return figure_png(blog_figure(traces, values, thinned=thinning_line(traces)), dpi=BLOG_DPI,
+                          compress_level=1)
 
     def interactive_html():
         dense = samples_per_method(box, state.stride, state.output_size, state.sampling_ratio) > MAX_DRAWN_SAMPLES
@@ -405,7 +406,8 @@ def export_buttons(values, box, state: PlaygroundState, query, level, data) -> N
 
     style = Style(presenter=state.presenter)
     ui.exports(PLAYGROUND, stem,
-               lambda: figure_png(comparison_figure(figure_traces(), values, style=style)),
+               lambda: figure_png(comparison_figure(figure_traces(), values, style=style),
+                                  dpi=COMPARISON_DPI, compress_level=1),
                lambda: figure_svg(comparison_figure(figure_traces(), values, style=style)),
                json_text, query, title=title,
                link_caption="Copy link (reopens this view; the copy button is at the right):",

@@ -52,6 +52,7 @@ LABELS = {key: method.label for key, method in REGISTRY.items()}
 
 __all__ = [
     "BLOG_DPI",
+    "COMPARISON_DPI",
     "LAYERS",
     "blog_figure",
     "draw_method",
@@ -661,6 +662,12 @@ def outputs_figure(traces: Mapping[str, MethodTrace], *, style: Style = Style(),
         _draw_output(fig.add_subplot(rows, cols, i + 1), trace, zrange, style, title, cell)
     fit_numbers(fig)
     return fig
+
+
+#: Resolution of the Playground's downloaded comparison figure (dots per inch): its smallest
+#: text (tick labels, 8.8 pt) is 15 px, and it draws in about two thirds of the time of 150 dpi
+#: (benchmarks/bench_exports.py).
+COMPARISON_DPI = 120
 
 
 def comparison_figure(traces: Mapping[str, MethodTrace], values: np.ndarray, *,
