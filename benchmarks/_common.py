@@ -50,7 +50,7 @@ STAGE_ANSWERED_JS = """(oldSeq) => {
   const d = stage.dataset;
   if (!['ok', 'warn'].includes(d.state) || d.seq !== d.serverSeq || Number(d.seq) <= oldSeq)
     return false;
-  const table = document.querySelector('[data-testid=stTable] table');
+  const table = document.querySelector('table.roiviz-summary');
   if (!table || !table.querySelector('tbody tr')) return false;
   const headers = [...table.querySelectorAll('thead th')].map(t => t.innerText.trim()).filter(h => h);
   const rows = {};

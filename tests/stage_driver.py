@@ -69,7 +69,7 @@ def wait_for_server(page, timeout: float = 60.0) -> dict:
 
 def table_rows(page) -> dict[str, dict[str, str]]:
     """The server's metrics table under the stage, by method label."""
-    table = page.locator("[data-testid=stTable] table").first
+    table = page.locator("table.roiviz-summary").first
     headers = [h.strip() for h in table.locator("thead th").all_inner_texts()]
     out = {}
     for row in table.locator("tbody tr").all():

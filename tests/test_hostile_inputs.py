@@ -31,6 +31,7 @@ from stage_driver import STAGE
 from test_playground import new_app
 from streamlit.testing.v1 import AppTest
 
+from roiviz.summary_table import SUMMARY_CLASS, read_summary_html
 from roiviz import samples
 from roiviz.methods import METHODS
 from roiviz.params import PLAYGROUND, PYRAMIDS
@@ -435,8 +436,10 @@ def test_box_larger_than_the_image_is_traced_and_explained():
     assert tuple(at.session_state["box"]) == (-256.0, -256.0, 768.0, 768.0)
     assert_panels(at)
     # Every panel counts the outside part (75% of the RoI) in its table.
-    for table in at.table:
-        assert table.value.iloc[0]["outside %"] == "75.0"
+    tables = [read_summary_html(e.proto.body) for e in at.get("html") if SUMMARY_CLASS in e.proto.body]
+    assert len(tables) == 1 and tables[0]
+    for row in tables[0].values():
+        assert row["outside %"] == "75.0"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -659,7 +662,7 @@ def browser_page():
         page.set_default_timeout(60_000)
         page.goto(url + "/")
         page.wait_for_selector(f"{STAGE} .panel[data-method=precise_roi_pool] .out rect")
-        page.wait_for_selector("[data-testid=stTable]")
+        page.wait_for_selector("table.roiviz-summary")
         page.url_base = url  # type: ignore[attr-defined]
         yield page
         context.close()
@@ -667,7 +670,7 @@ def browser_page():
 
 def tables(page) -> str:
     """The server's metrics table (one row per method)."""
-    return page.locator("[data-testid=stTable]").first.inner_text()
+    return page.locator("table.roiviz-summary").first.inner_text()
 
 
 def server_ok(url: str) -> bool:
@@ -737,7 +740,7 @@ def test_browser_exif_photo_is_shown_upright(browser_page, tmp_path):
     dropzone.set_input_files(str(path))
     page.get_by_text("Image (20 x 40 px): drag a box").wait_for()
     assert_no_traceback(page)
-    page.locator("[data-testid=stTable]").first.wait_for()
+    page.locator("table.roiviz-summary").first.wait_for()
     # Back to the sample for the tests that follow.
     page.get_by_text("Sample image", exact=True).click()
     page.get_by_text("Image (512 x 512 px): drag a box").wait_for()
