@@ -4,6 +4,9 @@
     Serve the app on http://localhost:8501 (``streamlit run`` of the installed ``app.py``, with the
     app's own ``.streamlit/config.toml``). Options after ``app`` go to Streamlit, e.g.
     ``roiviz app --server.port 8600``.
+``roiviz bench [bench_ops options]``
+    The README's speed table of the ops (``benchmarks/bench_ops.py`` of a checkout, with its
+    test packages: ONNX Runtime is the comparison).
 ``roiviz serve [--workers N] [--port P] [--bind ADDR]``
     The lecture-hall deployment: N Streamlit processes behind HAProxy (README, "A lecture hall";
     needs Debian's ``haproxy``).
@@ -19,7 +22,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from .resources import APP_DIR, APP_SCRIPT, DEPLOY_DIR
+from .resources import APP_DIR, APP_SCRIPT, BENCHMARKS_DIR, DEPLOY_DIR
 
 __all__ = ["main"]
 
@@ -53,18 +56,30 @@ def run_serve(argv: Sequence[str]) -> int:
     return 0
 
 
+def run_bench(argv: Sequence[str]) -> int:
+    """The speed table: ``benchmarks/bench_ops.py`` of the checkout roiviz runs from."""
+    script = BENCHMARKS_DIR / "bench_ops.py"
+    if not script.is_file():
+        raise SystemExit("roiviz bench runs the checkout's benchmarks/bench_ops.py (it compares with "
+                         "ONNX Runtime, a test dependency), which an installed wheel does not hold: "
+                         "in a clone of roiviz, run `make bench` or `roiviz bench`")
+    return subprocess.call([sys.executable, str(script), *argv])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="roiviz", description="See how RoI Pool, RoI Warp, RoI Align and Precise RoI Pooling "
                                    "turn a box into a fixed-size feature.")
     parser.add_argument("--version", action="version", version=f"roiviz {_version()}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{app,serve}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{app,serve,bench}")
     sub.add_parser("app", help="serve the app on http://localhost:8501 (options go to Streamlit)",
                    add_help=False)
     sub.add_parser("serve", help="N workers behind HAProxy for a lecture hall (--workers N)",
                    add_help=False)
+    sub.add_parser("bench", help="the ops' speed table (a checkout's benchmarks/bench_ops.py)",
+                   add_help=False)
     args, rest = parser.parse_known_args(argv)
-    runner = {"app": run_app, "serve": run_serve}[args.command]
+    runner = {"app": run_app, "serve": run_serve, "bench": run_bench}[args.command]
     return runner(rest)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["APP_DIR", "APP_SCRIPT", "ASSETS_DIR", "DEPLOY_DIR", "STAGE_DIR", "installed"]
+__all__ = ["APP_DIR", "APP_SCRIPT", "ASSETS_DIR", "BENCHMARKS_DIR", "DEPLOY_DIR", "STAGE_DIR", "installed"]
 
 _PACKAGE = Path(__file__).resolve().parent
 _CHECKOUT = _PACKAGE.parent
@@ -39,3 +39,6 @@ APP_DIR: Path = _located("_webapp", _CHECKOUT)
 APP_SCRIPT: Path = APP_DIR / "app.py"
 #: The lecture-hall deployment (``serve.py``, ``haproxy.cfg``).
 DEPLOY_DIR: Path = _located("_deploy", _CHECKOUT / "deploy")
+#: The checkout's speed benchmarks (not in the wheel: they compare with ONNX Runtime and read
+#: the tests' references, test dependencies of a checkout).
+BENCHMARKS_DIR: Path = _CHECKOUT / "benchmarks"

@@ -130,6 +130,9 @@ def test_library_installs_and_runs_without_the_app_packages(fresh_env, tmp_path)
     result = subprocess.run([str(cli), "app"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode != 0 and 'pip install "roiviz[app]"' in result.stderr
     assert "Traceback" not in result.stderr
+    # The speed table lives in a checkout's benchmarks/: the wheel's command says so.
+    result = subprocess.run([str(cli), "bench"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode != 0 and "make bench" in result.stderr and "Traceback" not in result.stderr
 
 
 @contextlib.contextmanager
@@ -190,3 +193,12 @@ def test_checkout_resources_are_the_top_level_folders():
     assert resources.APP_SCRIPT == REPO / "app.py"
     assert resources.DEPLOY_DIR == REPO / "deploy"
     assert not resources.installed()
+
+
+def test_bench_command_runs_the_checkouts_speed_table():
+    # From a checkout `roiviz bench` is benchmarks/bench_ops.py (here only its usage: the run
+    # itself is a benchmark, never a timed test).
+    result = subprocess.run([sys.executable, "-m", "roiviz.cli", "bench", "--help"], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "usage: bench_ops.py" in result.stdout and "--box-grad" in result.stdout
