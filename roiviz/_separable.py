@@ -295,10 +295,14 @@ def bin_max(input: torch.Tensor, batch_idx: torch.Tensor, rows, cols) -> torch.T
     return out
 
 
-#: Upper bound on the gathered elements (entries x channels) per chunk of
-#: :func:`separable_slopes` (16 MB of float32): a chunk's gathered cells stay in cache while
-#: they are contracted with the output gradient.
-SLOPE_ELEMENTS = 1 << 22
+def _entry_bins(entries: AxisEntries) -> AxisEntries:
+    """Every entry of every bin as a bin of its own, weight 1 (0 on unused entries):
+    ``[K, P]`` lists of ``E`` entries -> ``[K, P * E]`` lists of one."""
+    k, p_n, e_n = entries.cells.shape
+    live = torch.arange(e_n, device=entries.cells.device) < entries.used[..., None]   # [K, P, E]
+    return AxisEntries(entries.cells.reshape(k, p_n * e_n, 1),
+                       live.to(entries.weights.dtype).reshape(k, p_n * e_n, 1),
+                       live.reshape(k, p_n * e_n).to(torch.int64))
 
 
 def separable_slopes(input: torch.Tensor, batch_idx: torch.Tensor, grad: torch.Tensor,
@@ -308,9 +312,13 @@ def separable_slopes(input: torch.Tensor, batch_idx: torch.Tensor, grad: torch.T
 
     With ``out[k, c] = Wy[k] @ F @ Wx[k]^T`` and an output gradient ``G = dL/d out``, a change of
     the row weights by ``Sy`` (same cells as ``rows``, e.g. ``dWy / d y1``) changes the loss by
-    ``sum_{c,p,q} G[k, c, p, q] * (Sy[k] @ F @ Wx[k]^T)[p, q]``; likewise for the columns. Every
-    bin's cells are gathered once (chunks of at most ``SLOPE_ELEMENTS``) and contracted with
-    ``G`` over the channels; the slopes are then cheap sums over the bins' entries.
+    ``sum_{c,p,q} G[k, c, p, q] * (Sy[k] @ F @ Wx[k]^T)[p, q]``; likewise for the columns.
+
+    One :func:`separable_apply` per axis serves all its slopes: with every row entry ``(p, i)``
+    as a bin of its own, ``R[k, c, (p, i), q] = F[row (p, i)] @ Wx[k, q]^T`` (each bin's column
+    sums at each of its rows), then ``A[k, p, i] = sum_{c, q} G[k, c, p, q] R[k, c, (p, i), q]``
+    and each slope's term is ``sum_{p, i} Sy[k, p, i] A[k, p, i]``. Each call reads as many
+    entries as the forward.
 
     Args:
         input: ``[N, C, H, W]``; batch_idx: int64 ``[K]``; grad: ``[K, C, P, Q]``.
@@ -324,34 +332,26 @@ def separable_slopes(input: torch.Tensor, batch_idx: torch.Tensor, grad: torch.T
     """
     k_total, p_n = rows.used.shape
     q_n = cols.used.shape[1]
-    n_images, channels, height, width = input.shape
     work = input.dtype if input.dtype in (torch.float32, torch.float64) else torch.float32
     row_terms = torch.zeros((k_total, len(row_slopes)), dtype=work, device=input.device)
     col_terms = torch.zeros((k_total, len(col_slopes)), dtype=work, device=input.device)
     if k_total == 0:
         return row_terms, col_terms
-    table = cell_table(input.detach()).to(work)                               # [N*H*W, C]
-    g = grad.to(work).permute(0, 2, 3, 1)                                     # [K, P, Q, C]
-    for batch in _batches(rows.used, cols.used):
-        for group in batch:
-            ly = max(int(rows.used[group].max()), 1)
-            lx = max(int(cols.used[group].max()), 1)
-            per_roi = p_n * q_n * ly * lx * channels
-            step = max(1, SLOPE_ELEMENTS // per_roi)
-            for first in range(0, group.numel(), step):
-                rois = group[first:first + step]
-                k = rois.numel()
-                row_cells = (batch_idx[rois, None, None] * height + rows.cells[rois, :, :ly]) * width
-                cells = row_cells[:, :, None, :, None] + cols.cells[rois, None, :, None, :lx]
-                gathered = table.index_select(0, cells.reshape(-1)).view(k * p_n * q_n, ly * lx, channels)
-                gv = torch.bmm(gathered, g[rois].reshape(k * p_n * q_n, channels, 1))
-                gv = gv.view(k, p_n, q_n, ly, lx)                             # [k, P, Q, Ly, Lx]
-                if row_slopes:
-                    along_rows = torch.einsum("kpqij,kqj->kpi", gv, cols.weights[rois, :, :lx].to(work))
-                    for s, slope in enumerate(row_slopes):
-                        row_terms[rois, s] = (along_rows * slope[rois, :, :ly].to(work)).sum((1, 2))
-                if col_slopes:
-                    along_cols = torch.einsum("kpqij,kpi->kqj", gv, rows.weights[rois, :, :ly].to(work))
-                    for s, slope in enumerate(col_slopes):
-                        col_terms[rois, s] = (along_cols * slope[rois, :, :lx].to(work)).sum((1, 2))
+    source = input.detach().to(work)
+    g = grad.to(work)
+
+    def cast(entries: AxisEntries) -> AxisEntries:
+        return AxisEntries(entries.cells, entries.weights.to(work), entries.used)
+
+    with torch.no_grad():
+        if row_slopes:
+            e_n = rows.cells.shape[2]
+            per_row = separable_apply(source, batch_idx, _entry_bins(cast(rows)), cast(cols))    # [K, C, P*E, Q]
+            along = torch.einsum("kcpq,kcpiq->kpi", g, per_row.view(k_total, -1, p_n, e_n, q_n))
+            row_terms = torch.stack([(along * s.to(work)).sum((1, 2)) for s in row_slopes], 1)
+        if col_slopes:
+            e_n = cols.cells.shape[2]
+            per_col = separable_apply(source, batch_idx, cast(rows), _entry_bins(cast(cols)))    # [K, C, P, Q*E]
+            along = torch.einsum("kcpq,kcpqj->kqj", g, per_col.view(k_total, -1, p_n, q_n, e_n))
+            col_terms = torch.stack([(along * s.to(work)).sum((1, 2)) for s in col_slopes], 1)
     return row_terms, col_terms
