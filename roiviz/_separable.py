@@ -295,6 +295,11 @@ def bin_max(input: torch.Tensor, batch_idx: torch.Tensor, rows, cols) -> torch.T
     return out
 
 
+#: RoIs per chunk of :func:`separable_slopes` (each chunk's per-entry sums, ``P * E * Q * C``
+#: values per RoI, stay in cache while they are contracted with the output gradient).
+SLOPE_CHUNK = 16
+
+
 def _entry_bins(entries: AxisEntries) -> AxisEntries:
     """Every entry of every bin as a bin of its own, weight 1 (0 on unused entries):
     ``[K, P]`` lists of ``E`` entries -> ``[K, P * E]`` lists of one."""
@@ -314,11 +319,11 @@ def separable_slopes(input: torch.Tensor, batch_idx: torch.Tensor, grad: torch.T
     the row weights by ``Sy`` (same cells as ``rows``, e.g. ``dWy / d y1``) changes the loss by
     ``sum_{c,p,q} G[k, c, p, q] * (Sy[k] @ F @ Wx[k]^T)[p, q]``; likewise for the columns.
 
-    One :func:`separable_apply` per axis serves all its slopes: with every row entry ``(p, i)``
-    as a bin of its own, ``R[k, c, (p, i), q] = F[row (p, i)] @ Wx[k, q]^T`` (each bin's column
-    sums at each of its rows), then ``A[k, p, i] = sum_{c, q} G[k, c, p, q] R[k, c, (p, i), q]``
-    and each slope's term is ``sum_{p, i} Sy[k, p, i] A[k, p, i]``. Each call reads as many
-    entries as the forward.
+    One pass per axis serves all its slopes: with every row entry ``(p, i)`` as a bin of its
+    own, ``R[k, p, i, q, c] = F[c, row (p, i)] @ Wx[k, q]`` (an ``embedding_bag`` over the same
+    entries the forward reads), then ``A[k, p, i] = sum_{q, c} R[k, p, i, q, c] G[k, c, p, q]``
+    (a batched matrix product) and each slope's term is ``sum_{p, i} Sy[k, p, i] A[k, p, i]``.
+    RoIs go in chunks of ``SLOPE_CHUNK`` so that ``R`` stays in cache.
 
     Args:
         input: ``[N, C, H, W]``; batch_idx: int64 ``[K]``; grad: ``[K, C, P, Q]``.
@@ -332,26 +337,35 @@ def separable_slopes(input: torch.Tensor, batch_idx: torch.Tensor, grad: torch.T
     """
     k_total, p_n = rows.used.shape
     q_n = cols.used.shape[1]
+    _, channels, height, width = input.shape
     work = input.dtype if input.dtype in (torch.float32, torch.float64) else torch.float32
     row_terms = torch.zeros((k_total, len(row_slopes)), dtype=work, device=input.device)
     col_terms = torch.zeros((k_total, len(col_slopes)), dtype=work, device=input.device)
     if k_total == 0:
         return row_terms, col_terms
-    source = input.detach().to(work)
-    g = grad.to(work)
-
-    def cast(entries: AxisEntries) -> AxisEntries:
-        return AxisEntries(entries.cells, entries.weights.to(work), entries.used)
-
     with torch.no_grad():
-        if row_slopes:
-            e_n = rows.cells.shape[2]
-            per_row = separable_apply(source, batch_idx, _entry_bins(cast(rows)), cast(cols))    # [K, C, P*E, Q]
-            along = torch.einsum("kcpq,kcpiq->kpi", g, per_row.view(k_total, -1, p_n, e_n, q_n))
-            row_terms = torch.stack([(along * s.to(work)).sum((1, 2)) for s in row_slopes], 1)
-        if col_slopes:
-            e_n = cols.cells.shape[2]
-            per_col = separable_apply(source, batch_idx, cast(rows), _entry_bins(cast(cols)))    # [K, C, P, Q*E]
-            along = torch.einsum("kcpq,kcpqj->kqj", g, per_col.view(k_total, -1, p_n, q_n, e_n))
-            col_terms = torch.stack([(along * s.to(work)).sum((1, 2)) for s in col_slopes], 1)
+        table = cell_table(input.detach().to(work))                          # [N*H*W, C]
+        g = grad.to(work).permute(0, 2, 3, 1).contiguous()                   # [K, P, Q, C]
+        rows = AxisEntries(rows.cells, rows.weights.to(work), rows.used)
+        cols = AxisEntries(cols.cells, cols.weights.to(work), cols.used)
+        row_e, col_e = rows.cells.shape[2], cols.cells.shape[2]
+        for first in range(0, k_total, SLOPE_CHUNK):
+            part = slice(first, first + SLOPE_CHUNK)
+            k = batch_idx[part].numel()
+            pick = lambda e: AxisEntries(*(t[part] for t in e))                 # noqa: E731
+            chunk_rows, chunk_cols, gk = pick(rows), pick(cols), g[part]
+            if row_slopes:
+                cells, weights = _bags(batch_idx[part], (height, width), _entry_bins(chunk_rows), chunk_cols)
+                sums = F.embedding_bag(cells, table, mode="sum", per_sample_weights=weights)  # [k*P*E*Q, C]
+                along = torch.bmm(sums.view(k * p_n, row_e, q_n * channels),
+                                  gk.reshape(k * p_n, q_n * channels, 1)).view(k, p_n, row_e)
+                for s, slope in enumerate(row_slopes):
+                    row_terms[part, s] = (along * slope[part].to(work)).sum((1, 2))
+            if col_slopes:
+                cells, weights = _bags(batch_idx[part], (height, width), chunk_rows, _entry_bins(chunk_cols))
+                sums = F.embedding_bag(cells, table, mode="sum", per_sample_weights=weights)  # [k*P*Q*E, C]
+                along = torch.bmm(sums.view(k * p_n * q_n, col_e, channels),
+                                  gk.reshape(k * p_n * q_n, channels, 1)).view(k, p_n, q_n, col_e).sum(1)
+                for s, slope in enumerate(col_slopes):
+                    col_terms[part, s] = (along * slope[part].to(work)).sum((1, 2))
     return row_terms, col_terms
