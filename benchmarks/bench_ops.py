@@ -303,7 +303,7 @@ def bench_box_grad(runs: int) -> None:
         spread = (min(back.seconds[-runs:]) * 1e3, max(back.seconds[-runs:]) * 1e3)
         rows.append((name, t_fwd, t_back, spread))
     t_ours, t_tv = interleaved_medians([forward_backward(ops["roi_align"]), forward_backward(ops_tv)],
-                                       max(3, runs // 4))
+                                       max(2, runs // 4))
     print(f"\nBox gradients, head workload ({K} boxes, {C} channels, {OUTPUT[0]} x {OUTPUT[1]}, sr {RATIO}, "
           f"aligned); torch threads {torch.get_num_threads()}; load average {load_average()}")
     print(f"roi_align box gradient vs torchvision _roi_align: largest relative difference {err:.2g}")
@@ -323,11 +323,13 @@ def main() -> None:
     parser.add_argument("--fpn", action="store_true", help="run only the FPN head workload")
     parser.add_argument("--threads", type=int, default=None,
                         help="FPN workload: intra-op threads for torch and ONNX Runtime alike "
-                             "(default: 1, then 2)")
+                             "(default: 1, then 2); --box-grad: torch's threads")
     parser.add_argument("--box-grad", action="store_true",
                         help="run only the box-gradient benchmark (issue 17)")
     args = parser.parse_args()
     if args.box_grad:
+        if args.threads:
+            torch.set_num_threads(args.threads)
         bench_box_grad(args.runs)
         return
     if args.fpn:
