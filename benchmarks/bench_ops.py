@@ -242,6 +242,80 @@ def bench_fpn(runs: int, threads: int | None = None) -> None:
         print(f"threads {n_threads}, aligned={aligned}: largest |roiviz - ORT| {err:.2g}, load average {load}")
 
 
+def bench_box_grad(runs: int) -> None:
+    """Box gradients on the head workload (issue 17's bar: backward <= 3x forward).
+
+    For ``roi_align`` (sr 2, aligned) and ``precise_roi_pool``: the forward with nothing
+    requiring grad; the backward alone (``out.backward(g)`` on a fresh graph each run) with the
+    features and the boxes requiring grad; and its ratio to the forward. Then torchvision
+    0.28.0's differentiable Python ``_roi_align`` (loaded from the wheel's file by
+    tests/torchvision_oracle.py; eager, as ``torch.compile`` is not what a CPU user gets without
+    a compiler) forward + backward with box gradients, against roiviz's forward + backward.
+    Interleaved run by run; the load average is printed with the table.
+    """
+    from torchvision_oracle import reference_roi_align
+
+    x, rois = workload()
+    xt, rt = torch.from_numpy(x), torch.from_numpy(rois)
+    grad_out = torch.randn(K, C, *OUTPUT, generator=torch.Generator().manual_seed(1))
+    ops = {
+        "roi_align": lambda f, b: roi_align(f, b, OUTPUT, SCALE, RATIO, True),
+        "precise_roi_pool": lambda f, b: precise_roi_pool(f, b, OUTPUT, SCALE),
+    }
+    tv = reference_roi_align()
+    ops_tv = lambda f, b: tv(f, b, SCALE, OUTPUT[0], OUTPUT[1], RATIO, True)  # noqa: E731
+
+    def forward(op):
+        def run():
+            with torch.no_grad():
+                op(xt, rt)
+        return run
+
+    def backward_alone(op):
+        def run():
+            xg, bg = xt.clone().requires_grad_(), rt.clone().requires_grad_()
+            out = op(xg, bg)
+            start = time.perf_counter()
+            out.backward(grad_out)
+            run.seconds.append(time.perf_counter() - start)
+        run.seconds = []
+        return run
+
+    def forward_backward(op):
+        def run():
+            xg, bg = xt.clone().requires_grad_(), rt.clone().requires_grad_()
+            op(xg, bg).backward(grad_out)
+        return run
+
+    # The two box gradients agree before anything is timed.
+    grads = []
+    for op in (ops["roi_align"], ops_tv):
+        bg = rt.clone().requires_grad_()
+        op(xt, bg).backward(grad_out)
+        grads.append(bg.grad)
+    err = float((grads[0] - grads[1]).abs().max() / grads[1].abs().max())
+
+    rows = []
+    for name, op in ops.items():
+        back = backward_alone(op)
+        t_fwd, _ = interleaved_medians([forward(op), back], runs)
+        t_back = statistics.median(back.seconds[-runs:])
+        spread = (min(back.seconds[-runs:]) * 1e3, max(back.seconds[-runs:]) * 1e3)
+        rows.append((name, t_fwd, t_back, spread))
+    t_ours, t_tv = interleaved_medians([forward_backward(ops["roi_align"]), forward_backward(ops_tv)],
+                                       max(2, runs // 4))
+    print(f"\nBox gradients, head workload ({K} boxes, {C} channels, {OUTPUT[0]} x {OUTPUT[1]}, sr {RATIO}, "
+          f"aligned); torch threads {torch.get_num_threads()}; load average {load_average()}")
+    print(f"roi_align box gradient vs torchvision _roi_align: largest relative difference {err:.2g}")
+    print("| op | forward ms (no grad) | backward ms (features + boxes) [min-max] | backward / forward |")
+    print("|---|---:|---:|---:|")
+    for name, t_fwd, t_back, (lo, hi) in rows:
+        print(f"| {name} | {t_fwd * 1e3:.1f} | {t_back * 1e3:.1f} [{lo:.0f}-{hi:.0f}] | {t_back / t_fwd:.2f}x |")
+    print(f"| roi_align forward + backward (roiviz) | | {t_ours * 1e3:.1f} | |")
+    print(f"| torchvision `_roi_align` forward + backward (eager) | | {t_tv * 1e3:.1f} | "
+          f"{t_tv / t_ours:.1f}x roiviz's |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
@@ -249,8 +323,15 @@ def main() -> None:
     parser.add_argument("--fpn", action="store_true", help="run only the FPN head workload")
     parser.add_argument("--threads", type=int, default=None,
                         help="FPN workload: intra-op threads for torch and ONNX Runtime alike "
-                             "(default: 1, then 2)")
+                             "(default: 1, then 2); --box-grad: torch's threads")
+    parser.add_argument("--box-grad", action="store_true",
+                        help="run only the box-gradient benchmark (issue 17)")
     args = parser.parse_args()
+    if args.box_grad:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        bench_box_grad(args.runs)
+        return
     if args.fpn:
         bench_fpn(args.runs, args.threads)
         return

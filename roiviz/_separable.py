@@ -295,10 +295,19 @@ def bin_max(input: torch.Tensor, batch_idx: torch.Tensor, rows, cols) -> torch.T
     return out
 
 
-#: Upper bound on the gathered elements (entries x channels) per chunk of
-#: :func:`separable_slopes` (16 MB of float32): a chunk's gathered cells stay in cache while
-#: they are contracted with the output gradient.
-SLOPE_ELEMENTS = 1 << 22
+#: RoIs per chunk of :func:`separable_slopes` (each chunk's per-entry sums, ``P * E * Q * C``
+#: values per RoI, stay in cache while they are contracted with the output gradient).
+SLOPE_CHUNK = 16
+
+
+def _entry_bins(entries: AxisEntries) -> AxisEntries:
+    """Every entry of every bin as a bin of its own, weight 1 (0 on unused entries):
+    ``[K, P]`` lists of ``E`` entries -> ``[K, P * E]`` lists of one."""
+    k, p_n, e_n = entries.cells.shape
+    live = torch.arange(e_n, device=entries.cells.device) < entries.used[..., None]   # [K, P, E]
+    return AxisEntries(entries.cells.reshape(k, p_n * e_n, 1),
+                       live.to(entries.weights.dtype).reshape(k, p_n * e_n, 1),
+                       live.reshape(k, p_n * e_n).to(torch.int64))
 
 
 def separable_slopes(input: torch.Tensor, batch_idx: torch.Tensor, grad: torch.Tensor,
@@ -308,9 +317,13 @@ def separable_slopes(input: torch.Tensor, batch_idx: torch.Tensor, grad: torch.T
 
     With ``out[k, c] = Wy[k] @ F @ Wx[k]^T`` and an output gradient ``G = dL/d out``, a change of
     the row weights by ``Sy`` (same cells as ``rows``, e.g. ``dWy / d y1``) changes the loss by
-    ``sum_{c,p,q} G[k, c, p, q] * (Sy[k] @ F @ Wx[k]^T)[p, q]``; likewise for the columns. Every
-    bin's cells are gathered once (chunks of at most ``SLOPE_ELEMENTS``) and contracted with
-    ``G`` over the channels; the slopes are then cheap sums over the bins' entries.
+    ``sum_{c,p,q} G[k, c, p, q] * (Sy[k] @ F @ Wx[k]^T)[p, q]``; likewise for the columns.
+
+    One pass per axis serves all its slopes: with every row entry ``(p, i)`` as a bin of its
+    own, ``R[k, p, i, q, c] = F[c, row (p, i)] @ Wx[k, q]`` (an ``embedding_bag`` over the same
+    entries the forward reads), then ``A[k, p, i] = sum_{q, c} R[k, p, i, q, c] G[k, c, p, q]``
+    (a batched matrix product) and each slope's term is ``sum_{p, i} Sy[k, p, i] A[k, p, i]``.
+    RoIs go in chunks of ``SLOPE_CHUNK`` so that ``R`` stays in cache.
 
     Args:
         input: ``[N, C, H, W]``; batch_idx: int64 ``[K]``; grad: ``[K, C, P, Q]``.
@@ -324,34 +337,35 @@ def separable_slopes(input: torch.Tensor, batch_idx: torch.Tensor, grad: torch.T
     """
     k_total, p_n = rows.used.shape
     q_n = cols.used.shape[1]
-    n_images, channels, height, width = input.shape
+    _, channels, height, width = input.shape
     work = input.dtype if input.dtype in (torch.float32, torch.float64) else torch.float32
     row_terms = torch.zeros((k_total, len(row_slopes)), dtype=work, device=input.device)
     col_terms = torch.zeros((k_total, len(col_slopes)), dtype=work, device=input.device)
     if k_total == 0:
         return row_terms, col_terms
-    table = cell_table(input.detach()).to(work)                               # [N*H*W, C]
-    g = grad.to(work).permute(0, 2, 3, 1)                                     # [K, P, Q, C]
-    for batch in _batches(rows.used, cols.used):
-        for group in batch:
-            ly = max(int(rows.used[group].max()), 1)
-            lx = max(int(cols.used[group].max()), 1)
-            per_roi = p_n * q_n * ly * lx * channels
-            step = max(1, SLOPE_ELEMENTS // per_roi)
-            for first in range(0, group.numel(), step):
-                rois = group[first:first + step]
-                k = rois.numel()
-                row_cells = (batch_idx[rois, None, None] * height + rows.cells[rois, :, :ly]) * width
-                cells = row_cells[:, :, None, :, None] + cols.cells[rois, None, :, None, :lx]
-                gathered = table.index_select(0, cells.reshape(-1)).view(k * p_n * q_n, ly * lx, channels)
-                gv = torch.bmm(gathered, g[rois].reshape(k * p_n * q_n, channels, 1))
-                gv = gv.view(k, p_n, q_n, ly, lx)                             # [k, P, Q, Ly, Lx]
-                if row_slopes:
-                    along_rows = torch.einsum("kpqij,kqj->kpi", gv, cols.weights[rois, :, :lx].to(work))
-                    for s, slope in enumerate(row_slopes):
-                        row_terms[rois, s] = (along_rows * slope[rois, :, :ly].to(work)).sum((1, 2))
-                if col_slopes:
-                    along_cols = torch.einsum("kpqij,kpi->kqj", gv, rows.weights[rois, :, :ly].to(work))
-                    for s, slope in enumerate(col_slopes):
-                        col_terms[rois, s] = (along_cols * slope[rois, :, :lx].to(work)).sum((1, 2))
+    with torch.no_grad():
+        table = cell_table(input.detach().to(work))                          # [N*H*W, C]
+        g = grad.to(work).permute(0, 2, 3, 1).contiguous()                   # [K, P, Q, C]
+        rows = AxisEntries(rows.cells, rows.weights.to(work), rows.used)
+        cols = AxisEntries(cols.cells, cols.weights.to(work), cols.used)
+        row_e, col_e = rows.cells.shape[2], cols.cells.shape[2]
+        for first in range(0, k_total, SLOPE_CHUNK):
+            part = slice(first, first + SLOPE_CHUNK)
+            k = batch_idx[part].numel()
+            pick = lambda e: AxisEntries(*(t[part] for t in e))                 # noqa: E731
+            chunk_rows, chunk_cols, gk = pick(rows), pick(cols), g[part]
+            if row_slopes:
+                cells, weights = _bags(batch_idx[part], (height, width), _entry_bins(chunk_rows), chunk_cols)
+                sums = F.embedding_bag(cells, table, mode="sum", per_sample_weights=weights)  # [k*P*E*Q, C]
+                along = torch.bmm(sums.view(k * p_n, row_e, q_n * channels),
+                                  gk.reshape(k * p_n, q_n * channels, 1)).view(k, p_n, row_e)
+                for s, slope in enumerate(row_slopes):
+                    row_terms[part, s] = (along * slope[part].to(work)).sum((1, 2))
+            if col_slopes:
+                cells, weights = _bags(batch_idx[part], (height, width), chunk_rows, _entry_bins(chunk_cols))
+                sums = F.embedding_bag(cells, table, mode="sum", per_sample_weights=weights)  # [k*P*Q*E, C]
+                along = torch.bmm(sums.view(k * p_n * q_n, col_e, channels),
+                                  gk.reshape(k * p_n * q_n, channels, 1)).view(k, p_n, q_n, col_e).sum(1)
+                for s, slope in enumerate(col_slopes):
+                    col_terms[part, s] = (along * slope[part].to(work)).sum((1, 2))
     return row_terms, col_terms

@@ -10,8 +10,13 @@ count. It is the limit of RoI Align (``aligned=True``, ``avg``) as ``sampling_ra
 
 The authors' implementation (PreciseRoIPooling) places cell values at integer coordinates (no
 half-cell shift, like ``aligned=False`` but without its size clamp) and treats the plane outside
-the map as zero; roiviz uses the ``aligned=True`` frame and the kernels' border rules, so that
-it is exactly the limit of the RoI Align it is compared with.
+the map as zero; roiviz uses the ``aligned=True`` frame and the kernels' border rules by
+default, so that it is exactly the limit of the RoI Align it is compared with, and offers the
+authors' frame as ``precise_roi_pool(..., convention="authors")``.
+
+Box gradient: by the Leibniz rule, moving a bin's edge changes its average by the interpolant's
+mean along that edge minus the bin's mean, over the bin's length (:func:`bin_slopes`); the
+authors' ``PrRoIPoolingCoorBackward`` computes the same, edge integrals included.
 """
 
 from __future__ import annotations

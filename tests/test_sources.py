@@ -599,3 +599,30 @@ def test_issue_19_claims_stay_corrected():
         text = " ".join(_text(path).split())
         for phrase in phrases:
             assert " ".join(phrase.split()) not in text, f"{path} says {phrase!r} again"
+# Box gradients (README *Gradients with respect to the box*; docs/sources.md B4)
+
+
+def _d_x1(op, x1: float) -> float:
+    """d out / d x1 on the README's map (columns 0, 1, 4, 9, 16, 25) and box (x1, 0, 5.2, 4)."""
+    x = (torch.arange(6.0, dtype=torch.float64) ** 2).repeat(4, 1)[None, None]
+    b = torch.tensor([[0, x1, 0.0, 5.2, 4.0]], dtype=torch.float64, requires_grad=True)
+    op(x, b).sum().backward()
+    return float(b.grad[0, 1])
+
+
+def test_readme_box_gradient_worked_number():
+    def align(f, b):
+        return roi_align(f, b, 1, 1.0, 2, True)
+
+    def precise(f, b):
+        return precise_roi_pool(f, b, 1)
+
+    eps = 1e-9
+    before, after = _d_x1(align, 1.6 - eps), _d_x1(align, 1.6 + eps)
+    p_before, p_after = _d_x1(precise, 1.6 - eps), _d_x1(precise, 1.6 + eps)
+    assert abs(p_before - p_after) < 1e-6                       # continuous
+    readme = _text("README.md")
+    for value in (f"**{before:.2f}**", f"**{after:.2f}**", f"**{p_before:.3f}**"):
+        assert value in readme, value
+    # The first sample column sits at 0.75 x1 + 0.8 (aligned, 2 samples, right edge 5.2).
+    assert 0.75 * 1.6 + 0.8 == pytest.approx(2.0)
