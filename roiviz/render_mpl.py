@@ -741,7 +741,7 @@ def sweep_figure(result, *, style: Style = Style(), labels: Mapping[str, str] | 
 
 
 def gradient_figure(result, *, style: Style = Style(), traces: Mapping[str, MethodTrace] | None = None,
-                    labels: Mapping[str, str] | None = None) -> Figure:
+                    labels: Mapping[str, str] | None = None, ncols: int | None = None) -> Figure:
     """One heatmap per method of ``d(target) / d(cell)`` with the proposal drawn on it.
 
     Args:
@@ -749,12 +749,13 @@ def gradient_figure(result, *, style: Style = Style(), traces: Mapping[str, Meth
         traces: optional traces of the same box; each panel then also shows that method's
             snapped (or sampled) box.
         labels: display names (default: the registry's, :mod:`roiviz.methods`).
+        ncols: panels per row (default two; a projector's wide screen takes them in one row).
     """
     labels = labels or LABELS
     keys = list(result.maps)
     vmax = max(float(np.max(np.abs(g))) for g in result.maps.values()) or 1.0
     height, width = next(iter(result.maps.values())).shape
-    ncols = 2 if len(keys) > 1 else 1
+    ncols = max(1, min(ncols or 2, len(keys)))
     nrows = -(-len(keys) // ncols)
     stride = result.settings.stride
     roi = feature_rect(result.box, stride)
