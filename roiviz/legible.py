@@ -2,7 +2,7 @@
 
 A matplotlib figure saved as PNG at ``dpi`` and shown ``shown_px`` CSS pixels wide draws a
 text of ``pt`` points at ``pt * dpi / 72 * shown_px / natural_px`` CSS pixels, where
-``natural_px`` is the PNG's width (the figure's tight bounding box at ``dpi``). On a projector
+``natural_px`` is the PNG's width (the figure's tight bounding box at ``dpi``, measured). On a projector
 that must be at least 20 px for every text, so :func:`make_legible` raises every label, title,
 tick and legend text below the matching point size to it, and removes the cell numbers that
 would be smaller (they do not fit their cells at a readable size; the page's tables carry them).
@@ -17,10 +17,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from .export import PNG_DPI
+from .export import PNG_DPI, figure_png
 
-#: ``figure_png``'s margin around the tight bounding box (inches, each side).
-PAD_INCHES = 0.08
 #: Group id of the in-cell numbers of :mod:`roiviz.render_mpl` (they are removed, not grown).
 NUMBER_GID = "roiviz-number"
 
@@ -53,12 +51,11 @@ def _visible_texts(fig: Figure) -> list[Text]:
             and (t.axes is None or t.axes.get_visible())]
 
 
-def natural_width_px(fig: Figure, dpi: float = PNG_DPI) -> float:
-    """Width (pixels) of ``figure_png(fig, dpi)``: the tight bounding box plus its margins."""
-    FigureCanvasAgg(fig)
-    fig.draw_without_rendering()
-    box = fig.get_tightbbox(fig.canvas.get_renderer())
-    return (box.width + 2 * PAD_INCHES) * dpi
+def natural_width_px(fig: Figure, dpi: float = PNG_DPI) -> int:
+    """Width (pixels) of ``figure_png(fig, dpi)``, read from the PNG's header: the saved tight box
+    differs by a few pixels from ``get_tightbbox`` at the screen's dpi, so it is measured."""
+    png = figure_png(fig, dpi=dpi)
+    return int.from_bytes(png[16:20], "big")   # IHDR: width, then height, big-endian
 
 
 def text_sizes(fig: Figure, shown_px: float, dpi: float = PNG_DPI) -> list[TextSize]:

@@ -1,6 +1,10 @@
-"""Presenter mode on a 1280 x 720 projector, in a real Chromium: every page's texts are at least
-20 px (computed CSS font size), no element's box covers another's text, nothing is cut off, and
-the current figure is wholly on screen without scrolling.
+"""Presenter mode on a 1280 x 720 projector, in a real Chromium: on every page the sidebar is
+collapsed, every text is at least 20 px, measured twice (the computed CSS font size of every
+visible text node, and each figure's own font sizes at the size it is shown:
+``pt * dpi / 72 * shown_width / natural_width``, tests/presenter_figures.py), figures are as wide
+as the page (never shrunk to the window's height), no element's box covers another's text and
+nothing is cut off. The Playground's stage is wholly on screen without scrolling.
+Also: the first-visit tip and its dismissal, and every page at 390 px (a phone).
 
 Starts ``streamlit run app.py`` headless and drives Debian's /usr/bin/chromium with Playwright
 (see tests/browser_support.py). Screenshots go to tests/artifacts/presenter-*.png: look at them.
@@ -10,8 +14,10 @@ from __future__ import annotations
 
 import pytest
 from browser_support import ARTIFACTS, app_page, save_download
+from presenter_figures import RECIPES
 
-from roiviz.ui import PRESENTER_MIN_PX
+from roiviz.legible import PROJECTOR_SHOWN_PX
+from roiviz.ui import PRESENTER_MIN_PX, TIP_TEXT
 
 WIDTH, HEIGHT = 1280, 720
 
@@ -95,6 +101,8 @@ PAGES = [
      "[data-testid=stImage] img"),
     ("walkthrough-bilinear", "/walkthrough?step=9&conv=library&presenter=1", "Walkthrough",
      "[data-testid=stImage] img"),
+    ("walkthrough-photo", "/walkthrough?step=1&conv=article&presenter=1", "Walkthrough",
+     "[data-testid=stImage] img"),
     ("sensitivity", "/sensitivity?presenter=1", "Sub-pixel sensitivity", "[data-testid=stImage] img"),
     ("gradients", "/gradients?presenter=1", "Gradient flow", "[data-testid=stImage] img"),
     ("evidence", "/evidence?table=2d&presenter=1", "Evidence", "[data-testid=stImage] img"),
@@ -117,8 +125,21 @@ def _settled(pg, figure: str) -> None:
     pg.wait_for_timeout(800)     # fonts and the last layout pass
 
 
+@pytest.fixture(scope="module")
+def page_figures():
+    """Each page's figures, rebuilt by the package (page name -> [PageFigure])."""
+    return {name: make() for name, make in RECIPES.items()}
+
+
+#: Each figure's displayed size and its PNG's: ``[shown w, shown h, natural w, natural h]``.
+IMAGES = """() => [...document.querySelectorAll('[data-testid=stImage] img')].map(img => {
+  const r = img.getBoundingClientRect();
+  return [r.width, r.height, img.naturalWidth, img.naturalHeight];
+})"""
+
+
 @pytest.mark.parametrize("name, path, title, figure", PAGES, ids=[p[0] for p in PAGES])
-def test_presenter_mode_fits_a_projector(presenter_page, name, path, title, figure):
+def test_presenter_mode_fits_a_projector(presenter_page, page_figures, name, path, title, figure):
     pg = presenter_page
     pg.goto(pg.url_base + path)
     pg.wait_for_selector(f"h1:has-text('{title}')")
@@ -126,9 +147,30 @@ def test_presenter_mode_fits_a_projector(presenter_page, name, path, title, figu
     pg.screenshot(path=str(ARTIFACTS / f"presenter-{name}-1280x720.png"))
     m = pg.evaluate(MEASURE, figure)
     assert m["viewport"] == [WIDTH, HEIGHT]
+    assert pg.locator("[data-testid=stSidebar]").get_attribute("data-collapsed") == "true"
+    assert TIP_TEXT.split(":")[0] not in pg.content()            # no first-visit tip on a projector
     _assert_fits(m)
     left, top, right, bottom = m["figure"]
     assert (right - left) * (bottom - top) >= 0.2 * WIDTH * HEIGHT   # and not shrunk to a stamp
+    if name == "playground":                                      # the stage: one screen
+        assert left >= -0.5 and top >= -0.5 and right <= WIDTH + 0.5 and bottom <= HEIGHT + 0.5, m["figure"]
+        return
+    # Every figure grows to its column's width, keeps its shape, and its own texts are >= 20 px.
+    figures = {f.size: f for f in page_figures[name]}
+    for shown_w, shown_h, natural_w, natural_h in pg.evaluate(IMAGES):
+        if (natural_w, natural_h) not in figures and name == "pyramids" and natural_w > 2 * natural_h + 600:
+            # The pyramid picture (one row): its texts are checked at PRESENTER_PICTURE_PX in
+            # tests/test_render_pyramid.py; here it must be shown at least that wide.
+            from roiviz.render_pyramid import PRESENTER_PICTURE_PX
+            assert shown_w >= PRESENTER_PICTURE_PX - 1
+            continue
+        fig = figures.get((natural_w, natural_h))
+        assert fig is not None, f"a figure of {natural_w} x {natural_h} px that no recipe draws: {list(figures)}"
+        share = 0.6 if name == "walkthrough-photo" else 1.0
+        assert shown_w >= PROJECTOR_SHOWN_PX * share - 1, (fig.name, shown_w)       # grown to the width
+        assert abs(shown_h - shown_w * natural_h / natural_w) <= 2, (fig.name, shown_w, shown_h)   # not squeezed
+        text, px = fig.smallest_px(shown_w)
+        assert px >= PRESENTER_MIN_PX, (fig.name, text, px)
 
 
 def _assert_fits(m) -> None:
@@ -137,8 +179,6 @@ def _assert_fits(m) -> None:
     assert not m["overlaps"], m["overlaps"][:12]
     cut = [(t["text"], t["where"]) for t in m["texts"] if t["cut"]]
     assert not cut, cut[:12]
-    left, top, right, bottom = m["figure"]
-    assert left >= -0.5 and top >= -0.5 and right <= WIDTH + 0.5 and bottom <= HEIGHT + 0.5, m["figure"]
 
 
 def test_playground_presenter_collapses_the_sidebar_and_fits_with_it_open(presenter_page):
@@ -155,6 +195,8 @@ def test_playground_presenter_collapses_the_sidebar_and_fits_with_it_open(presen
     pg.screenshot(path=str(ARTIFACTS / "presenter-playground-sidebar-1280x720.png"))
     m = pg.evaluate(MEASURE, ".roiviz-stage .layout")
     _assert_fits(m)
+    left, top, right, bottom = m["figure"]
+    assert left >= -0.5 and top >= -0.5 and right <= WIDTH + 0.5 and bottom <= HEIGHT + 0.5, m["figure"]
     stage = pg.locator(".roiviz-stage .layout").bounding_box()
     assert stage["x"] >= pg.locator("[data-testid=stSidebar]").bounding_box()["width"] - 1
 
@@ -192,3 +234,63 @@ def test_playground_downloads_an_interactive_page(presenter_page):
     text = path.read_text(encoding="utf-8")
     assert len(text.encode("utf-8")) < MAX_PAGE_BYTES
     assert text.startswith("<!doctype html>") and "mountStage(" in text and "default-src 'none'" in text
+
+
+def test_first_visit_tip_links_the_walkthrough_and_stays_dismissed(presenter_page):
+    """A learner's first page says where to start, with a link; once dismissed it stays away on
+    every page of the visit (one session), and the Walkthrough itself never shows it."""
+    pg = presenter_page
+    pg.goto(pg.url_base + "/sensitivity?presenter=0")
+    pg.wait_for_selector("h1:has-text('Sub-pixel sensitivity')")
+    tip = pg.locator(".st-key-roiviz_tip")
+    tip.wait_for(state="visible")
+    assert TIP_TEXT in tip.inner_text()
+    link = tip.locator("a[href]")
+    assert link.get_attribute("href").rstrip("/").endswith("/walkthrough")
+    pg.screenshot(path=str(ARTIFACTS / "tip-sensitivity-1280x720.png"))
+    tip.get_by_role("button", name="Dismiss").click()
+    tip.wait_for(state="detached")
+    # Another page of the same visit (the menu keeps the session): no tip.
+    pg.locator("[data-testid=stSidebarNav]").get_by_text("Evidence").click()
+    pg.wait_for_selector("h1:has-text('Evidence')")
+    pg.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')")
+    pg.wait_for_timeout(500)
+    assert pg.locator(".st-key-roiviz_tip").count() == 0
+    # A new visit (a reload is a new session) shows it again; embedded in a post it does not.
+    pg.goto(pg.url_base + "/evidence?presenter=0")
+    pg.locator(".st-key-roiviz_tip").wait_for(state="visible")
+    pg.goto(pg.url_base + "/evidence?presenter=0&embed=true")
+    pg.wait_for_selector("h1:has-text('Evidence')")
+    pg.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')")
+    pg.wait_for_timeout(500)
+    assert pg.locator(".st-key-roiviz_tip").count() == 0
+
+
+PHONE_PAGES = [("playground", "/?presenter=0", "Playground"),
+               ("walkthrough", "/walkthrough?step=6&presenter=0", "Walkthrough"),
+               ("sensitivity", "/sensitivity?presenter=0", "Sub-pixel sensitivity"),
+               ("gradients", "/gradients?presenter=0", "Gradient flow"),
+               ("evidence", "/evidence?table=2d&presenter=0", "Evidence"),
+               ("pyramids", "/pyramids?presenter=0", "Feature pyramids")]
+
+
+@pytest.mark.parametrize("name, path, title", PHONE_PAGES, ids=[p[0] for p in PHONE_PAGES])
+def test_every_page_on_a_phone(presenter_page, name, path, title):
+    """At 390 px nothing runs off the side of the page (the page never scrolls sideways) and the
+    header tooltips are in place; a full-page screenshot is saved to look at."""
+    pg = presenter_page
+    pg.set_viewport_size({"width": 390, "height": 844})
+    try:
+        pg.goto(pg.url_base + path)
+        pg.wait_for_selector(f"h1:has-text('{title}')")
+        pg.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')")
+        pg.wait_for_timeout(1200)
+        pg.screenshot(path=str(ARTIFACTS / f"phone-{name}-390.png"), full_page=True)
+        main = pg.locator("[data-testid=stMain]").first
+        assert main.evaluate("el => el.scrollWidth <= el.clientWidth + 1")
+        if name in ("sensitivity", "gradients", "evidence", "pyramids"):
+            headers = pg.locator("table.roiviz-table th")
+            assert headers.count() >= 4
+            assert all(len(headers.nth(i).get_attribute("title") or "") > 15 for i in range(headers.count()))
+    finally:
+        pg.set_viewport_size({"width": WIDTH, "height": HEIGHT})
