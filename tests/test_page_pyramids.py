@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from html_tables import html_tables
 import numpy as np
 import pytest
 from test_pages import ROOT, TIMEOUT, check_files, downloads, media, no_problems  # noqa: F401
@@ -44,7 +45,7 @@ def test_default_box_level_steps_and_exports(media):
     assert "sqrt(w*h) = sqrt(150 x 150) = 150.00 px" in steps
     assert "floor(4 + (-0.5785) + 1e-06) = floor(3.4215) = 3" in steps
     assert len(at.get("plotly_chart")) == 2 * len(METHODS)
-    bounds = at.table[0].value
+    bounds = html_tables(at)[0]
     assert list(bounds["level"]) == ["P2", "P3 (yours)", "P4", "P5"]
     assert list(bounds["sqrt(w*h) from (px)"]) == ["0", "112", "224", "448"]
     assert list(bounds["to below (px)"]) == ["112", "224", "448", "no limit"]
