@@ -728,8 +728,9 @@ def sweep_figure(result, *, style: Style = Style(), labels: Mapping[str, str] | 
         ax.axvline(0, color=AXIS_LINE, linewidth=0.8, linestyle=(0, (2, 2)))
         ax.grid(True, color=CHART_GRID, linewidth=0.6)
         ax.tick_params(labelsize=_pt(style) * 0.8)
-    top.set_ylabel(f"bin (row {result.bin[0]}, col {result.bin[1]})", fontsize=_pt(style) * 0.9)
-    bottom.set_ylabel("mean |change| of the output", fontsize=_pt(style) * 0.9)
+    # Two lines each: at a projector's size one line is taller than its chart and meets the other.
+    top.set_ylabel(f"output bin\n(row {result.bin[0]}, col {result.bin[1]})", fontsize=_pt(style) * 0.9)
+    bottom.set_ylabel("mean |change|\nof the output", fontsize=_pt(style) * 0.9)
     bottom.set_xlabel(f"box {action} along {result.axis} by (feature cells)", fontsize=_pt(style) * 0.9)
     pixels = top.secondary_xaxis("top", functions=(lambda c: c * stride, lambda p: p / stride))
     pixels.set_xlabel("image pixels", fontsize=_pt(style) * 0.8)
@@ -798,7 +799,9 @@ def gradient_figure(result, *, style: Style = Style(), traces: Mapping[str, Meth
     for ax in axes[len(keys):]:
         ax.set_visible(False)
     if image is not None:
-        bar = fig.colorbar(image, ax=axes[:len(keys)].tolist(), shrink=0.8)
+        # One row (a projector): the scale goes under the maps, its long label then fits its width.
+        bar = fig.colorbar(image, ax=axes[:len(keys)].tolist(), shrink=0.8 if nrows > 1 else 0.5,
+                           location="right" if nrows > 1 else "bottom")
         bar.set_label(f"d({result.target_label}) / d(cell)  (square-root colour scale)",
                       fontsize=_pt(style) * 0.8)
         bar.ax.tick_params(labelsize=_pt(style) * 0.7)
