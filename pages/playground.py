@@ -396,7 +396,8 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
     ui.animation_download(PLAYGROUND, "roiviz-playground",
                           lambda: animate_gif(values, box, state.settings(), tuple(traces)).gif)
     ui.interactive_download(PLAYGROUND, "roiviz-playground",
-                            lambda: interactive_page(data, PAGE_TITLE).encode("utf-8"))
+                            lambda: interactive_page(data, f"{PAGE_TITLE} ({playground_title(state)})")
+                            .encode("utf-8"))
 
 
 def summary_table(traces) -> pa.Table:

@@ -344,7 +344,8 @@ def embedded() -> bool:
 
 #: Session key: the learner dismissed the first-visit tip (it stays away for the session).
 TIP_DISMISSED = "_roiviz_tip_dismissed"
-TIP_TEXT = "New here? Start with the Walkthrough: one proposal, pooled four ways, step by step."
+#: The tip: one line, itself the link to the Walkthrough (short enough for a phone's width).
+TIP_TEXT = "New here? Start with the Walkthrough"
 
 
 def _dismiss_tip() -> None:
@@ -352,7 +353,7 @@ def _dismiss_tip() -> None:
 
 
 def first_visit_tip(current: str) -> None:
-    """A one-line "New here? Start with the Walkthrough" with a link there and a Dismiss button.
+    """A one-line "New here? Start with the Walkthrough" (a link there) and a dismiss button.
 
     Shown on every page but the Walkthrough until dismissed (for the rest of the session). Not
     in presenter mode (a teacher at a projector is past it, and the class follows the teacher)
@@ -366,13 +367,12 @@ def first_visit_tip(current: str) -> None:
             or embedded()):
         return
     with st.container(horizontal=True, vertical_alignment="center", gap="small", key="roiviz_tip"):
-        st.markdown(f":material/school: {TIP_TEXT}", width="content")
         try:
-            st.page_link("pages/walkthrough.py", label="Open the Walkthrough", icon=":material/arrow_forward:")
+            st.page_link("pages/walkthrough.py", label=TIP_TEXT, icon=":material/school:")
         except (StreamlitAPIException, KeyError):   # the page runs alone (AppTest of one file)
-            pass
-        st.button("Dismiss", key="roiviz_tip_dismiss", on_click=_dismiss_tip, type="tertiary",
-                  icon=":material/close:", help="Hide this tip for the rest of the visit")
+            st.markdown(f":material/school: {TIP_TEXT}", width="content")
+        st.button(":material/close:", key="roiviz_tip_dismiss", on_click=_dismiss_tip, type="tertiary",
+                  help="Dismiss: hide this tip for the rest of the visit")
 
 
 def header_table(rows: list[Mapping[str, Any]], header_help: Mapping[str, str]) -> None:

@@ -44,6 +44,7 @@ MEASURE = """(figureSelector) => {
     range.selectNodeContents(node);
     const rects = [...range.getClientRects()].filter(r => r.width > 1 && r.height > 1);
     if (!rects.length) continue;
+    if (el.closest('[data-testid=stSidebar][data-collapsed=true]')) continue;   // a collapsed sidebar
     const closed = el.closest('details:not([open])');         // a closed expander's content
     if (closed && !el.closest('summary')) continue;
     const own = el.getBoundingClientRect();
@@ -164,13 +165,23 @@ def test_presenter_mode_fits_a_projector(presenter_page, page_figures, name, pat
             from roiviz.render_pyramid import PRESENTER_PICTURE_PX
             assert shown_w >= PRESENTER_PICTURE_PX - 1
             continue
-        fig = figures.get((natural_w, natural_h))
+        fig = next((f for size, f in figures.items() if _served_size(size) == (natural_w, natural_h)), None)
         assert fig is not None, f"a figure of {natural_w} x {natural_h} px that no recipe draws: {list(figures)}"
         share = 0.6 if name == "walkthrough-photo" else 1.0
         assert shown_w >= PROJECTOR_SHOWN_PX * share - 1, (fig.name, shown_w)       # grown to the width
         assert abs(shown_h - shown_w * natural_h / natural_w) <= 2, (fig.name, shown_w, shown_h)   # not squeezed
         text, px = fig.smallest_px(shown_w)
         assert px >= PRESENTER_MIN_PX, (fig.name, text, px)
+
+
+#: Streamlit serves an st.image at most this wide (pixels; wider PNGs are downscaled, which
+#: changes no text's size on screen: that depends on the shown width and the PNG's own width).
+SERVED_MAX_WIDTH = 1460
+
+
+def _served_size(size: tuple[int, int]) -> tuple[int, int]:
+    w, h = size
+    return (w, h) if w <= SERVED_MAX_WIDTH else (SERVED_MAX_WIDTH, int(round(h * SERVED_MAX_WIDTH / w)))
 
 
 def _assert_fits(m) -> None:
@@ -244,11 +255,11 @@ def test_first_visit_tip_links_the_walkthrough_and_stays_dismissed(presenter_pag
     pg.wait_for_selector("h1:has-text('Sub-pixel sensitivity')")
     tip = pg.locator(".st-key-roiviz_tip")
     tip.wait_for(state="visible")
-    assert TIP_TEXT in tip.inner_text()
+    assert TIP_TEXT in tip.inner_text() and tip.bounding_box()["height"] < 60     # one line and tip.bounding_box()["height"] < 60     # one line
     link = tip.locator("a[href]")
-    assert link.get_attribute("href").rstrip("/").endswith("/walkthrough")
+    assert link.get_attribute("href").rstrip("/").endswith("walkthrough")
     pg.screenshot(path=str(ARTIFACTS / "tip-sensitivity-1280x720.png"))
-    tip.get_by_role("button", name="Dismiss").click()
+    tip.locator(".st-key-roiviz_tip_dismiss button").click()
     tip.wait_for(state="detached")
     # Another page of the same visit (the menu keeps the session): no tip.
     pg.locator("[data-testid=stSidebarNav]").get_by_text("Evidence").click()
@@ -276,21 +287,31 @@ PHONE_PAGES = [("playground", "/?presenter=0", "Playground"),
 
 @pytest.mark.parametrize("name, path, title", PHONE_PAGES, ids=[p[0] for p in PHONE_PAGES])
 def test_every_page_on_a_phone(presenter_page, name, path, title):
-    """At 390 px nothing runs off the side of the page (the page never scrolls sideways) and the
-    header tooltips are in place; a full-page screenshot is saved to look at."""
-    pg = presenter_page
-    pg.set_viewport_size({"width": 390, "height": 844})
+    """A fresh phone (390 x 844, touch): nothing runs off the side of the page (it never scrolls
+    sideways) and the tables' headers carry their tooltips; the page is saved whole (a 390-px
+    window as tall as the page) to look at."""
+    context = presenter_page.context.browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     try:
-        pg.goto(pg.url_base + path)
+        pg = context.new_page()
+        pg.set_default_timeout(90_000)
+        pg.goto(presenter_page.url_base + path)
         pg.wait_for_selector(f"h1:has-text('{title}')")
-        pg.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')")
-        pg.wait_for_timeout(1200)
-        pg.screenshot(path=str(ARTIFACTS / f"phone-{name}-390.png"), full_page=True)
-        main = pg.locator("[data-testid=stMain]").first
-        assert main.evaluate("el => el.scrollWidth <= el.clientWidth + 1")
         if name in ("sensitivity", "gradients", "evidence", "pyramids"):
+            pg.locator("table.roiviz-table th").first.wait_for()
             headers = pg.locator("table.roiviz-table th")
             assert headers.count() >= 4
             assert all(len(headers.nth(i).get_attribute("title") or "") > 15 for i in range(headers.count()))
+        pg.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')")
+        pg.wait_for_timeout(1500)
+        assert pg.locator("[data-testid=stSidebar]").get_attribute("data-collapsed") == "true"
+        main = pg.locator("[data-testid=stMain]").first
+        assert main.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), main.evaluate(
+            "el => [el.scrollWidth, el.clientWidth]")
+        pg.screenshot(path=str(ARTIFACTS / f"phone-{name}-390x844.png"))
+        tall = min(main.evaluate("el => el.scrollHeight"), 7000)
+        pg.set_viewport_size({"width": 390, "height": tall})
+        pg.wait_for_timeout(800)
+        pg.screenshot(path=str(ARTIFACTS / f"phone-{name}-390-whole.png"))
     finally:
-        pg.set_viewport_size({"width": WIDTH, "height": HEIGHT})
+        context.close()

@@ -367,7 +367,9 @@ def test_first_visit_tip_until_dismissed_and_not_on_a_projector():
     from roiviz.ui import TIP_TEXT
 
     def tip_shown(at):
-        return any(TIP_TEXT in m.value for m in at.markdown)
+        shown = any(TIP_TEXT in m.value for m in at.markdown)       # a page alone: the text
+        assert shown == any(b.key == "roiviz_tip_dismiss" for b in at.button)   # with its button
+        return shown
 
     at = page("gradients")
     no_problems(at)
@@ -384,13 +386,16 @@ def test_first_visit_tip_until_dismissed_and_not_on_a_projector():
 def test_tip_stays_dismissed_across_the_apps_pages():
     from roiviz.ui import TIP_TEXT
 
+    def tip_link(at):     # under the app's navigation the tip is a link to the Walkthrough
+        return [p for p in at.get("page_link") if p.proto.label == TIP_TEXT]
+
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
     at.switch_page("pages/evidence.py").run()
-    assert any(TIP_TEXT in m.value for m in at.markdown)
+    assert len(tip_link(at)) == 1 and tip_link(at)[0].proto.page.endswith("walkthrough")
     at.button(key="roiviz_tip_dismiss").click().run()
     at.switch_page("pages/sensitivity.py").run()
     no_problems(at)
-    assert not any(TIP_TEXT in m.value for m in at.markdown)
+    assert not tip_link(at)
 
 
 @pytest.mark.parametrize("name, columns", [
