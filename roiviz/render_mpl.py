@@ -22,6 +22,7 @@ from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from .export import figure_png, figure_svg
 from .style import (
@@ -769,7 +770,9 @@ def gradient_figure(result, *, style: Style = Style(), traces: Mapping[str, Meth
             min(max(ys) + 0.6, height + 0.3))
     view_w, view_h = view[2] - view[0], view[3] - view[1]
     cell = min(0.5, 5.0 / max(view_w, 1))
-    fig = _new_figure(ncols * (view_w * cell + 0.9) + 1.0, nrows * (view_h * cell + 0.8) + 0.6, style)
+    # One row (a projector): room under the maps for the colour scale and the legend.
+    fig = _new_figure(ncols * (view_w * cell + 0.9) + 1.0,
+                      nrows * (view_h * cell + 0.8) + (0.6 if nrows > 1 else 2.6), style)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     image = None
     for ax, key in zip(axes, keys):
@@ -796,6 +799,10 @@ def gradient_figure(result, *, style: Style = Style(), traces: Mapping[str, Meth
         _roi(ax, roi, style)
         reached = result.cells_reached(key)
         _frame(ax, view, style, f"{labels.get(key, key)}: {reached} cell{'s' if reached != 1 else ''}")
+        if nrows == 1 and ncols > 2:     # narrow panels: every other cell number on the axes
+            for axis in (ax.xaxis, ax.yaxis):
+                ticks = axis.get_ticklocs()
+                axis.set_ticks(ticks[::2], [f"{v:g}" for v in ticks[::2]])
     for ax in axes[len(keys):]:
         ax.set_visible(False)
     if image is not None:
@@ -805,6 +812,8 @@ def gradient_figure(result, *, style: Style = Style(), traces: Mapping[str, Meth
         bar.set_label(f"d({result.target_label}) / d(cell)  (square-root colour scale)",
                       fontsize=_pt(style) * 0.8)
         bar.ax.tick_params(labelsize=_pt(style) * 0.7)
+        if nrows == 1:                   # under the maps, on a square-root scale: few labels, apart
+            bar.set_ticks([t for t in MaxNLocator(4).tick_values(0.0, vmax) if 0.0 <= t <= vmax])
     handles = [Line2D([], [], color=ROI_COLOR, linestyle="--", linewidth=_lw(style), label="RoI (the proposal)")]
     if traces:
         handles.append(Line2D([], [], color=LEGEND_GRAY, linewidth=_lw(style),

@@ -26,7 +26,8 @@ def html_table(rows: Sequence[Mapping[str, Any]], header_help: Mapping[str, str]
         css_class: the table's class.
 
     Returns:
-        The table as one line of HTML (no blank lines, so Markdown keeps it whole).
+        The table, in a ``<div>`` that scrolls it sideways when it is wider than the page, as
+        one line of HTML (no blank lines, so Markdown keeps it whole).
 
     Raises:
         ValueError: no rows, or rows with different keys.
@@ -43,4 +44,6 @@ def html_table(rows: Sequence[Mapping[str, Any]], header_help: Mapping[str, str]
     esc = lambda v: html.escape(str(v), quote=True)  # noqa: E731
     head = "".join(f'<th title="{esc(header_help[c])}" style="{HEADER_STYLE}">{esc(c)}</th>' for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{esc(r[c])}</td>" for c in columns) + "</tr>" for r in rows)
-    return f'<table class="{esc(css_class)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    # The wrapper scrolls a wide table sideways on a phone, instead of the whole page.
+    return (f'<div style="overflow-x: auto; max-width: 100%"><table class="{esc(css_class)}">'
+            f'<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')

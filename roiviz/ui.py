@@ -126,7 +126,6 @@ PRESENTER_CSS = f"""<style>
 .stApp h3, .stApp h3 * {{ font-size: 24px !important; }}
 .stApp .stMainBlockContainer {{ max-width: 100% !important; padding: 2.6rem 1.2rem 3rem !important; }}
 .stApp header[data-testid="stHeader"] {{ height: 2.4rem !important; min-height: 2.4rem !important; }}
-.stApp [data-testid="stImage"] img {{ width: 100% !important; max-width: 100% !important; }}
 .stApp button p {{ white-space: nowrap !important; }}
 .stApp div:has(> [data-testid="stMultiSelectTagsContainer"]),
 .stApp [data-testid="stMultiSelectTagsContainer"] {{ max-height: none !important; height: auto !important;
