@@ -17,8 +17,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from .export import PNG_DPI, figure_png
+from .export import PNG_DPI
 
+#: ``figure_png``'s margin around the tight bounding box (inches, each side).
+PAD_INCHES = 0.08
 #: Group id of the in-cell numbers of :mod:`roiviz.render_mpl` (they are removed, not grown).
 NUMBER_GID = "roiviz-number"
 
@@ -51,11 +53,19 @@ def _visible_texts(fig: Figure) -> list[Text]:
             and (t.axes is None or t.axes.get_visible())]
 
 
-def natural_width_px(fig: Figure, dpi: float = PNG_DPI) -> int:
-    """Width (pixels) of ``figure_png(fig, dpi)``, read from the PNG's header: the saved tight box
-    differs by a few pixels from ``get_tightbbox`` at the screen's dpi, so it is measured."""
-    png = figure_png(fig, dpi=dpi)
-    return int.from_bytes(png[16:20], "big")   # IHDR: width, then height, big-endian
+def natural_width_px(fig: Figure, dpi: float = PNG_DPI) -> float:
+    """Width (pixels) of ``figure_png(fig, dpi)``: the tight bounding box, laid out at ``dpi``
+    (text extents depend on it), plus ``figure_png``'s margins (:data:`PAD_INCHES` each side).
+    Measured as ``savefig`` measures it, without drawing the pixels."""
+    FigureCanvasAgg(fig)
+    old = fig.dpi
+    fig.dpi = dpi
+    try:
+        fig.draw_without_rendering()
+        box = fig.get_tightbbox(fig.canvas.get_renderer())
+    finally:
+        fig.dpi = old
+    return (box.width + 2 * PAD_INCHES) * dpi
 
 
 def text_sizes(fig: Figure, shown_px: float, dpi: float = PNG_DPI) -> list[TextSize]:

@@ -118,7 +118,9 @@ def presenter_page():
 
 
 def _settled(pg, figure: str) -> None:
-    pg.locator(figure).first.wait_for(state="visible")        # Playwright's locators pierce shadow roots
+    # Playwright's locators pierce shadow roots. A projector figure is drawn once per state
+    # (cached), in a few seconds, longer on a busy machine.
+    pg.locator(figure).first.wait_for(state="visible", timeout=240_000)
     pg.locator(figure).first.evaluate(
         "el => el.tagName !== 'IMG' || el.complete && el.naturalWidth > 200 ||"
         " new Promise(r => el.addEventListener('load', r, {once: true}))")
@@ -158,8 +160,8 @@ def test_presenter_mode_fits_a_projector(presenter_page, page_figures, name, pat
         return
     # Every figure grows to its column's width, keeps its shape, and its own texts are >= 20 px.
     figures = {f.size: f for f in page_figures[name]}
-    for shown_w, shown_h, natural_w, natural_h in pg.evaluate(IMAGES):
-        if (natural_w, natural_h) not in figures and name == "pyramids" and natural_w > 2 * natural_h + 600:
+    for index, (shown_w, shown_h, natural_w, natural_h) in enumerate(pg.evaluate(IMAGES)):
+        if name == "pyramids" and index == 0:
             # The pyramid picture (one row): its texts are checked at PRESENTER_PICTURE_PX in
             # tests/test_render_pyramid.py; here it must be shown at least that wide.
             from roiviz.render_pyramid import PRESENTER_PICTURE_PX
@@ -260,7 +262,7 @@ def test_first_visit_tip_links_the_walkthrough_and_stays_dismissed(presenter_pag
     assert tip.bounding_box()["height"] < 60                                       # one line and tip.bounding_box()["height"] < 60     # one line
     link = tip.locator("a[href]")
     assert link.get_attribute("href").rstrip("/").endswith("walkthrough")
-    tip.locator(".st-key-roiviz_tip_dismiss button").click()
+    tip.locator(".st-key-roiviz_tip_dismiss button").first.click()
     tip.wait_for(state="detached")
     # Another page of the same visit (the menu keeps the session): no tip.
     pg.locator("[data-testid=stSidebarNav]").get_by_text("Evidence").click()

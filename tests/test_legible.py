@@ -21,7 +21,7 @@ def _png_width(fig) -> int:
 
 def test_sizes_follow_the_shown_width_and_the_png():
     fig = evidence_figure(TABLES["2c"], style=Style(presenter=True))
-    assert natural_width_px(fig) == _png_width(fig)
+    assert natural_width_px(fig) == pytest.approx(_png_width(fig), abs=1)   # the PNG truncates
     big, small = text_sizes(fig, 1200), text_sizes(fig, 600)
     assert [s.text for s in big] == [s.text for s in small] and len(big) >= 10
     assert big[0].px == pytest.approx(2 * small[0].px)
