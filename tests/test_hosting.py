@@ -50,3 +50,19 @@ def test_public_link_keeps_the_page_path_and_replaces_host_and_query():
     # Without an address: the placeholder, never the server's own address.
     placeholder = public_link(None, "http://localhost:8501/gradients", {"shift": "0.5"})
     assert placeholder == f"{PLACEHOLDER}/gradients?shift=0.5" and "localhost" not in placeholder
+
+
+def test_make_serve_hands_the_address_to_the_workers():
+    """`make serve PUBLIC_URL=...` runs deploy/serve.py --public-url, which sets the variable for
+    the workers it starts (they inherit the environment)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    assert "--public-url '$(PUBLIC_URL)'" in (root / "Makefile").read_text()
+    out = subprocess.run([sys.executable, str(root / "deploy" / "serve.py"), "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "--public-url" in out and PUBLIC_URL_ENV in out
+    source = (root / "deploy" / "serve.py").read_text()
+    assert "os.environ[PUBLIC_URL_ENV] = args.public_url" in source
