@@ -3,7 +3,9 @@
 #   make test   creates .venv with the test packages, installs Debian's chromium and haproxy if
 #               missing, and runs the whole test suite (unit, AppTest and real-browser tests)
 #   make serve  WORKERS Streamlit processes behind HAProxy on BIND:PORT (every core serving;
-#               README, "A lecture hall"), e.g. `make serve WORKERS=2`
+#               README, "A lecture hall"), e.g. `make serve WORKERS=2`; PUBLIC_URL is the address
+#               readers reach (links and iframe snippets use it; README, "Host it for a blog"),
+#               e.g. `make serve PUBLIC_URL=https://roiviz.example.org`
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -13,6 +15,8 @@ WHEELS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 WORKERS ?= 2
 PORT ?= 8501
 BIND ?= 0.0.0.0
+# The app's public address for its links and iframe snippets (ROIVIZ_PUBLIC_URL; empty: unset).
+PUBLIC_URL ?= $(ROIVIZ_PUBLIC_URL)
 
 .PHONY: run serve test chromium proxy bench
 
@@ -32,10 +36,10 @@ $(VENV)/.test: requirements.txt requirements-test.txt $(VENV)/.app
 	touch $@
 
 run: $(VENV)/.app
-	$(PY) -m streamlit run app.py
+	ROIVIZ_PUBLIC_URL='$(PUBLIC_URL)' $(PY) -m streamlit run app.py
 
 serve: $(VENV)/.app proxy
-	$(PY) deploy/serve.py --workers $(WORKERS) --port $(PORT) --bind $(BIND)
+	$(PY) deploy/serve.py --workers $(WORKERS) --port $(PORT) --bind $(BIND) --public-url '$(PUBLIC_URL)'
 
 chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \

@@ -31,6 +31,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from roiviz.hosting import PUBLIC_URL_ENV, public_address  # noqa: E402  (after the path)
 CONFIG = Path(__file__).resolve().parent / "haproxy.cfg"
 
 
@@ -204,7 +206,15 @@ def main(argv: list[str] | None = None, app: Path = ROOT / "app.py") -> None:
     parser.add_argument("--port", type=int, default=8501, help="the proxy's port (workers: +1..+W)")
     parser.add_argument("--bind", default="127.0.0.1",
                         help="the proxy's address (0.0.0.0: every interface, for a classroom)")
+    parser.add_argument("--public-url", default=os.environ.get(PUBLIC_URL_ENV, ""),
+                        help=f"the address readers reach, for the app's links and iframe snippets "
+                             f"(sets {PUBLIC_URL_ENV} for the workers; default: that variable)")
     args, extra = parser.parse_known_args(argv)
+    os.environ[PUBLIC_URL_ENV] = args.public_url    # the workers inherit it
+    address = public_address()
+    if not address.base:
+        print(f"serve: {address.problem} Links and iframe snippets show a placeholder until it is "
+              f"set: make serve PUBLIC_URL=https://your.host", file=sys.stderr, flush=True)
     fleet = Fleet(args.workers, args.port, args.bind, extra_args=extra, app=app)
     fleet.start()
     print(f"roiviz: {args.workers} workers on ports {fleet.worker_ports} behind HAProxy on "

@@ -11,6 +11,9 @@ import streamlit as st
 
 from roiviz.ui import (
     exports,
+    first_visit_tip,
+    header_table,
+    page_title,
     load_link,
     presenter_toggle,
     presenting,
@@ -32,14 +35,28 @@ from roiviz.evidence import (
     table_records,
 )
 from roiviz.export import figure_png, figure_svg, trace_json
+from roiviz.legible import for_projector
 from roiviz.params import EVIDENCE
 from roiviz.render_mpl import evidence_figure
 from roiviz.style import Style
 
+#: Plain words for the table's column headers (their tooltips).
+_METRIC_WORDS = {"AP": "average precision over overlap (IoU) thresholds 0.5 to 0.95, in %",
+                 "AP50": "average precision counting a hit at 50% overlap (IoU 0.5), in %",
+                 "AP75": "average precision counting a hit only at 75% overlap (IoU 0.75): it "
+                         "rewards precise outlines, in %"}
+EVIDENCE_HEADERS = {
+    "layer": "The RoI layer the detector was trained and tested with (everything else fixed)",
+    "aggregation": "How each bin's values become one number: the largest (max) or their mean (average)",
+    **{f"mask {m}": f"Mask {w} (how well the predicted outlines match)" for m, w in _METRIC_WORDS.items()},
+    **{f"box {m}": f"Box {w} (how well the predicted boxes match)" for m, w in _METRIC_WORDS.items()},
+}
+
+
 @st.cache_data(max_entries=8, show_spinner=False)
 def chart_files(key: str, presenter: bool) -> tuple[bytes, bytes, str]:
     table = TABLES[key]
-    fig = evidence_figure(table, style=Style(presenter=presenter))
+    fig = for_projector(evidence_figure(table, style=Style(presenter=presenter)), presenter)
     json_text = trace_json({}, {"page": "evidence", "table": key, "title": table.title,
                                 "backbone": table.backbone, "stride": table.stride,
                                 "rows": table_records(table), "citation": CITATION})
@@ -48,6 +65,7 @@ def chart_files(key: str, presenter: bool) -> tuple[bytes, bytes, str]:
 
 load_link(EVIDENCE)
 st.title("Evidence: what the rounding costs")
+first_visit_tip("pages/evidence.py")
 INTRO = (
     "The Mask R-CNN paper tested the RoI layers against each other with everything else fixed. "
     "These are its numbers: COCO instance segmentation, trained on trainval35k and tested on "
@@ -65,6 +83,7 @@ with top[1]:
 
 key = st.session_state.get("ev_table", "2c")
 table = TABLES[key]
+page_title("Evidence", f"Mask R-CNN Table {key}")
 png, svg, json_text = chart_files(key, style.presenter)
 
 if style.presenter or table.has_box:   # a projector, or two panels: the chart takes the whole width
@@ -78,14 +97,14 @@ with left:
 with right:
     st.markdown(f"**{table.title}**")
     st.caption(table.caption)
-    records = [{k: f"{v:.1f}" if isinstance(v, float) else v for k, v in r.items()}
-               for r in table_records(table)]
+    records = [{k: f"{v:.1f}" if isinstance(v, float) else "not reported" if v is None else v
+                for k, v in r.items()} for r in table_records(table)]
     if key == "2d":
         (mg, bg) = TABLE_2D_GAIN
         records.append({"layer": "gain", "aggregation": "",
                         **{f"mask {m}": f"+{v}" for m, v in zip(METRICS, mg)},
                         **{f"box {m}": f"+{v}" for m, v in zip(METRICS, bg)}})
-    st.table(records, hide_index=True)
+    header_table(records, EVIDENCE_HEADERS)
     if table.has_box:
         st.markdown("Columns starting with **mask** are mask AP (the segmentation); columns "
                     "starting with **box** are box AP (the detection, AP^bb in the paper).")

@@ -12,6 +12,9 @@ import streamlit as st
 
 from roiviz.ui import (
     exports,
+    first_visit_tip,
+    header_table,
+    page_title,
     load_link,
     next_in_lesson,
     presenter_toggle,
@@ -21,6 +24,7 @@ from roiviz.ui import (
 )
 from roiviz.examples import SEED_EXAMPLE_BOX, seed_example_settings
 from roiviz.export import figure_png, figure_svg, trace_json
+from roiviz.legible import for_projector
 from roiviz.gradients import gradient_maps
 from roiviz.lessons import example_map
 from roiviz.methods import METHODS, label, trace_all
@@ -32,6 +36,14 @@ from roiviz.sweeps import shifted_boxes
 #: The picture's settings (everything but the presenter toggle), by link key.
 KEYS = tuple(k for k in GRADIENTS.keys() if k != "presenter")
 SHIFTS = GRADIENTS["shift"].options
+#: Plain words for the table's column headers (their tooltips).
+GRADIENT_HEADERS = {
+    "method": "The pooling method (its map is in the figure above)",
+    "cells reached": "How many feature-map cells get any gradient back: the cells the method read",
+    "largest share": "The largest gradient one cell receives: how much the chosen output changes "
+                     "when that cell's value grows by 1",
+    "total": "The gradient summed over all cells: the output's change if every cell grew by 1",
+}
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -45,7 +57,9 @@ def compute(state: tuple, presenter: bool):
     target = None if s["target"] == "all" else (int(s["target"][0]), int(s["target"][2]))
     result = gradient_maps(values, box, settings, METHODS, target=target)
     traces = trace_all(values, box, settings)
-    fig = gradient_figure(result, style=Style(presenter=presenter), traces=traces)
+    # On a projector the four maps go in one row as wide as the page (it is wider than tall).
+    fig = for_projector(gradient_figure(result, style=Style(presenter=presenter), traces=traces,
+                                        ncols=len(result.maps) if presenter else None), presenter)
     json_text = trace_json(traces, {"page": "gradients", "map": s["map"], "shift_cells": float(s["shift"]),
                                     **result.to_dict()})
     return result, figure_png(fig), figure_svg(fig), json_text
@@ -68,6 +82,7 @@ def rounding_steps(state: tuple) -> tuple[list[str], list[str]]:
 
 load_link(GRADIENTS)
 st.title("Gradient flow")
+first_visit_tip("pages/gradients.py")
 st.markdown(
     "During training, the loss reaches the backbone only through the cells a pooling layer "
     "read. Below is the gradient each method sends back to the feature map for the "
@@ -89,6 +104,8 @@ with st.sidebar:
 
 state = {name: st.session_state[GRADIENTS.widget_key(name)] for name in KEYS}
 state["aligned"] = "1" if state["aligned"] else "0"
+page_title("Gradient flow", f"{GRADIENTS['target'].format(state['target'])}, shift {state['shift']} cells, "
+                            f"{state['conv']} rounding, ratio {state['sr']}")
 try:
     result, png, svg, json_text = compute(tuple(sorted(state.items())), style.presenter)
     st.session_state["_grad_last"] = (state, result, png, svg, json_text)
@@ -102,9 +119,9 @@ st.image(png, width="stretch")
 left, right = st.columns([1, 1], gap="large")
 with left:
     st.markdown(f"**d({result.target_label}) / d(cell)**")
-    st.table([{"method": label(m), "cells reached": result.cells_reached(m),
-               "largest share": f"{float(result.maps[m].max()):.3g}",
-               "total": f"{result.total(m):.3g}"} for m in result.maps], hide_index=True)
+    header_table([{"method": label(m), "cells reached": result.cells_reached(m),
+                   "largest share": f"{float(result.maps[m].max()):.3g}",
+                   "total": f"{result.total(m):.3g}"} for m in result.maps], GRADIENT_HEADERS)
 with right:
     st.markdown(
         "**RoI Pool** hands each bin's whole gradient to one cell, the bin's maximum; every "

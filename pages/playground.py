@@ -451,10 +451,18 @@ def show_the_code(methods) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+def playground_title(state: PlaygroundState) -> str:
+    """The settings in the tab's title, e.g. ``"7x7, ratio 2, astronaut"``."""
+    ratio = f"ratio {state.sampling_ratio}" if state.sampling_ratio else "adaptive ratio"
+    source = state.sample if state.source == "sample" else state.source
+    return f"{state.output_size[0]}x{state.output_size[1]}, {ratio}, {source}"
+
+
 def playground() -> None:
     init_state()
     # A short title, so that the stage and all four panels fit under it on a projector.
     st.title(PAGE_TITLE)
+    ui.first_visit_tip("pages/playground.py")
     if st.session_state["presenter"]:
         # A projector: the stage takes the whole width (the sidebar opens from its arrow) and
         # the caption one line, so the photo, the map and all four panels fit on the screen.
@@ -470,6 +478,7 @@ def playground() -> None:
     ui.show_link_notices(PLAYGROUND)
     sidebar()
     state = current_state()
+    ui.page_title("Playground", playground_title(state))
     if state.presenter:
         ui.presenter_css()
     if state.pyramid and state.source not in ("sample", "upload"):

@@ -18,6 +18,7 @@ import torch
 
 from roiviz.export import figure_png, figure_svg, trace_json
 from roiviz.features import CHANNEL_NAMES, image_feature_map
+from roiviz.legible import for_projector
 from roiviz.fpn import PYRAMID_LEVELS, MultiScaleRoIAlign, level_rule, trace_fpn_level
 from roiviz.methods import METHODS
 from roiviz.params import MAX_COORD, PYRAMIDS
@@ -29,6 +30,9 @@ from roiviz.style import Style
 from roiviz.sweeps import PAGE_BOX_SIZES, steady_band, sweep_box_sizes
 from roiviz.thinned import drawable_traces
 from roiviz.ui import (
+    first_visit_tip,
+    header_table,
+    page_title,
     exports,
     load_link,
     next_in_lesson,
@@ -41,6 +45,14 @@ from roiviz.ui import (
 from roiviz.ui_stage import applied_seq, released_box, show_stage
 
 STRIDES = tuple(2 ** k for k in PYRAMID_LEVELS)
+#: Plain words for the levels table's column headers (their tooltips).
+LEVEL_HEADERS = {
+    "level": "The pyramid's map: P2 is the finest, P5 the coarsest",
+    "stride (px)": "Image pixels per feature cell on this level",
+    "sqrt(w*h) from (px)": "The smallest box size (square root of width x height) this level takes",
+    "to below (px)": "Boxes this size and larger go to the next level",
+    "your box across (cells)": "How many of this level's cells your box is wide (its size over the stride)",
+}
 NAMES = tuple(f"p{k}" for k in PYRAMID_LEVELS)
 RULES = PYRAMIDS["rule"].names
 BOX_KEYS = ("pyr_x1", "pyr_y1", "pyr_x2", "pyr_y2")
@@ -134,8 +146,8 @@ def pyramid_files(img: str, box: tuple, ch: int, aligned: bool, presenter: bool)
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def sweep_png(out: int, conv: str, fixed: int, aligned: bool, size: float, presenter: bool) -> bytes:
-    return figure_png(size_sweep_figure(size_sweep(out, conv, fixed, aligned), style=Style(presenter=presenter),
-                                        mark_size=size))
+    return figure_png(for_projector(size_sweep_figure(size_sweep(out, conv, fixed, aligned),
+                                                      style=Style(presenter=presenter), mark_size=size), presenter))
 
 
 def pooled_by_the_module(img: str, box, settings: Settings, aligned: bool) -> np.ndarray:
@@ -153,6 +165,7 @@ def pooled_by_the_module(img: str, box, settings: Settings, aligned: bool) -> np
 
 load_link(PYRAMIDS, apply_link)
 st.title("Feature pyramids")
+first_visit_tip("pages/pyramids.py")
 # On a screen the introduction is under the title; on a projector it waits in an expander, so
 # that the pyramid and the stage are on the screen without scrolling.
 with st.expander("What a feature pyramid does") if presenting() else st.container():
@@ -195,6 +208,7 @@ elif refused:
     ss["_pyr_box_error"] = f"{refused} The previous box is kept."
 box = ss["pyr_box"]
 level = trace_fpn_level(box, **level_rule(aligned))
+page_title("Feature pyramids", f"{state['img']}, box {level.size:.0f} px on P{level.level}, {state['out']}x{state['out']}")
 fmap = maps[PYRAMID_LEVELS.index(level.level)]
 channel = int(state["ch"])
 values = fmap.channel(channel)
@@ -262,11 +276,11 @@ with st.expander(f"How the rule picks P{level.level}, and how torchvision, Detec
         # Level k (unclamped) holds sqrt(w*h) in [s0 * 2^(k - k0), s0 * 2^(k - k0 + 1)).
         bounds = [(k, 2 ** k, level.canonical_scale * 2.0 ** (k - level.canonical_level),
                    level.canonical_scale * 2.0 ** (k - level.canonical_level + 1)) for k in PYRAMID_LEVELS]
-        st.table([{"level": f"P{k}" + (" (yours)" if k == level.level else ""), "stride (px)": s,
-                   "sqrt(w*h) from (px)": "0" if k == PYRAMID_LEVELS[0] else f"{lo:g}",
-                   "to below (px)": "no limit" if k == PYRAMID_LEVELS[-1] else f"{hi:g}",
-                   "your box across (cells)": f"{level.size / s:.2f}"} for k, s, lo, hi in bounds],
-                 hide_index=True)
+        header_table([{"level": f"P{k}" + (" (yours)" if k == level.level else ""), "stride (px)": s,
+                       "sqrt(w*h) from (px)": "0" if k == PYRAMID_LEVELS[0] else f"{lo:g}",
+                       "to below (px)": "no limit" if k == PYRAMID_LEVELS[-1] else f"{hi:g}",
+                       "your box across (cells)": f"{level.size / s:.2f}"} for k, s, lo, hi in bounds],
+                     LEVEL_HEADERS)
     with libraries:
         st.markdown(
             "- **torchvision** (`MultiScaleRoIAlign`, `LevelMapper`): `floor(4 + log2(sqrt(w*h) / 224) + 1e-6)`, "

@@ -16,6 +16,9 @@ from streamlit.errors import StreamlitAPIException
 from roiviz.ui import (
     animation_download,
     exports,
+    first_visit_tip,
+    header_table,
+    page_title,
     load_link,
     next_in_lesson,
     presenter_toggle,
@@ -27,6 +30,7 @@ from roiviz.ui import (
 from roiviz.animate import animate_gif
 from roiviz.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_STRIDE, seed_example_settings
 from roiviz.export import figure_png, figure_svg, trace_json
+from roiviz.legible import for_projector
 from roiviz.lessons import example_map
 from roiviz.methods import METHODS, SERIES, UNALIGNED, label, trace_all
 from roiviz.params import SENSITIVITY
@@ -37,12 +41,22 @@ from roiviz.sweeps import PAGE_BOX_SIZES, steady_band, sweep_box_sizes, sweep_of
 
 #: The sweep's settings (everything but the presenter toggle), by link key.
 KEYS = tuple(k for k in SENSITIVITY.keys() if k != "presenter")
+#: Plain words for the table's column headers (their tooltips).
+SWEEP_HEADERS = {
+    "method": "The pooling method (its curve is in the chart above)",
+    "different values": "How many different values the followed output cell took over all the "
+                        "offsets: few means it ignored most moves of the box",
+    "largest jump": "The biggest change of that output cell between two neighbouring offsets: a "
+                    "large one is a step, where a rounding flipped",
+    "mean |change| at the ends": "At the two ends of the sweep, how far all output cells are from "
+                                 "their values at offset 0, on average (larger of the two ends)",
+}
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def chart_files(result_key: tuple, presenter: bool, _result) -> tuple[bytes, bytes]:
     """PNG and SVG of a sweep's chart (``result_key`` identifies ``_result``, which is not hashed)."""
-    fig = sweep_figure(_result, style=Style(presenter=presenter))
+    fig = for_projector(sweep_figure(_result, style=Style(presenter=presenter)), presenter)
     return figure_png(fig), figure_svg(fig)
 
 
@@ -50,11 +64,12 @@ def chart_files(result_key: tuple, presenter: bool, _result) -> tuple[bytes, byt
 def size_sweep(output_size: tuple[int, int], conv: str, fixed: int, presenter: bool):
     """The box-size sweep (24 to 1024 px, 32 placements each) and its chart as PNG."""
     result = sweep_box_sizes(PAGE_BOX_SIZES, seed_example_settings(conv), fixed_stride=fixed)
-    return result, figure_png(size_sweep_figure(result, style=Style(presenter=presenter)))
+    return result, figure_png(for_projector(size_sweep_figure(result, style=Style(presenter=presenter)), presenter))
 
 
 load_link(SENSITIVITY)
 st.title("Sub-pixel sensitivity")
+first_visit_tip("pages/sensitivity.py")
 INTRO = (
     f"Nudge the walkthrough's proposal by a fraction of a cell (at stride {SEED_EXAMPLE_STRIDE:g} "
     f"one image pixel is 1/{SEED_EXAMPLE_STRIDE:g} of a cell) and watch what each method outputs. "
@@ -93,6 +108,8 @@ reach = float(state["range"])
 offsets = np.linspace(-reach, reach, int(state["points"]))
 chosen = [m for m in SERIES if m in state["methods"].split(",")] if state["methods"] else []
 bin_rc = (int(state["row"]), int(state["col"]))
+page_title("Sub-pixel sensitivity", f"{state['mode']} along {state['axis']} by up to {reach:g} cell{'s' * (reach != 1)}, "
+                                    f"{state['conv']} rounding, ratio {state['sr']}")
 
 if not chosen:
     st.warning("Choose at least one method in the sidebar; the previous sweep stays on screen.")
@@ -123,7 +140,7 @@ with left:
         rows.append({"method": label(s), "different values": result.distinct_values(s),
                      "largest jump": f"{result.largest_jump(s):.3g}",
                      "mean |change| at the ends": f"{max(result.mean_abs_change[s][[0, -1]]):.3g}"})
-    st.table(rows, hide_index=True)
+    header_table(rows, SWEEP_HEADERS)
 with right:
     st.markdown(
         "- A **step** curve (few different values, a large jump) means the method ignored the "

@@ -11,6 +11,7 @@ import streamlit as st
 
 from roiviz.ui import (
     exports,
+    page_title,
     load_link,
     next_in_lesson,
     presenter_toggle,
@@ -20,12 +21,17 @@ from roiviz.ui import (
     widget,
 )
 from roiviz.export import figure_png, figure_svg, trace_json
+from roiviz.legible import PROJECTOR_SHOWN_PX, for_projector
 from roiviz.lessons import IMAGE_CREDIT, STEP_KEYS, walkthrough
 from roiviz.params import WALKTHROUGH
 from roiviz.render_mpl import lesson_figure
 from roiviz.style import Style
 
 N_STEPS = len(STEP_KEYS)
+#: On a projector a photo step (a tall picture) keeps its explanation beside it, in this share
+#: of the page's width (a little under the 5 : 3 column's, for the gap); the other steps' figures
+#: take the whole width.
+PHOTO_SHARE = 0.6
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -33,7 +39,8 @@ def step_files(convention: str, step_key: str, presenter: bool) -> tuple[bytes, 
     """PNG, SVG and JSON of one step (cached: each is drawn once per style)."""
     lesson = walkthrough(convention)
     step = lesson.step(step_key)
-    fig = lesson_figure(lesson, step, style=Style(presenter=presenter))
+    fig = for_projector(lesson_figure(lesson, step, style=Style(presenter=presenter)), presenter,
+                        PROJECTOR_SHOWN_PX * (PHOTO_SHARE if step.figure == "image" else 1.0))
     extra = {"page": "walkthrough", "step": STEP_KEYS.index(step_key) + 1, "step_key": step_key,
              "title": step.title, "convention": convention, "numbers": [list(n) for n in step.numbers]}
     traces = {k: lesson.traces[k] for k in step.trace_keys()}
@@ -72,10 +79,16 @@ lesson = walkthrough(conv)
 step = lesson.steps[index - 1]
 png, svg, json_text = step_files(conv, step.key, style.presenter)
 
+page_title("Walkthrough", f"step {index} of {N_STEPS}, {conv} rounding")
 st.subheader(f"Step {index} of {N_STEPS}: {step.title}")
-# On a projector the figure is fitted to the screen's height, the explanation beside it.
-picture, text = st.columns([5, 3], gap="medium")
-numbers = text
+# On a projector the figure takes the page's width (its texts sized for it), the explanation
+# under it; elsewhere the explanation is beside the figure.
+if style.presenter and step.figure != "image":
+    picture = st.container()
+    text, numbers = st.columns([5, 3], gap="medium")
+else:
+    picture, text = st.columns([5, 3], gap="medium")
+    numbers = text
 with picture:
     st.image(png, width="stretch")
     if step.figure == "image":

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, PathPatch, Rectangle
 from matplotlib.path import Path
+from matplotlib.ticker import MaxNLocator
 
 from .export import figure_png, figure_svg
 from .style import (
@@ -858,8 +859,9 @@ def sweep_figure(result, *, style: Style = Style(), labels: Mapping[str, str] | 
         ax.axvline(0, color=AXIS_LINE, linewidth=0.8, linestyle=(0, (2, 2)))
         ax.grid(True, color=CHART_GRID, linewidth=0.6)
         ax.tick_params(labelsize=_pt(style) * 0.8)
-    top.set_ylabel(f"bin (row {result.bin[0]}, col {result.bin[1]})", fontsize=_pt(style) * 0.9)
-    bottom.set_ylabel("mean |change| of the output", fontsize=_pt(style) * 0.9)
+    # Two lines each: at a projector's size one line is taller than its chart and meets the other.
+    top.set_ylabel(f"output bin\n(row {result.bin[0]}, col {result.bin[1]})", fontsize=_pt(style) * 0.9)
+    bottom.set_ylabel("mean |change|\nof the output", fontsize=_pt(style) * 0.9)
     bottom.set_xlabel(f"box {action} along {result.axis} by (feature cells)", fontsize=_pt(style) * 0.9)
     pixels = top.secondary_xaxis("top", functions=(lambda c: c * stride, lambda p: p / stride))
     pixels.set_xlabel("image pixels", fontsize=_pt(style) * 0.8)
@@ -871,7 +873,7 @@ def sweep_figure(result, *, style: Style = Style(), labels: Mapping[str, str] | 
 
 
 def gradient_figure(result, *, style: Style = Style(), traces: Mapping[str, MethodTrace] | None = None,
-                    labels: Mapping[str, str] | None = None) -> Figure:
+                    labels: Mapping[str, str] | None = None, ncols: int | None = None) -> Figure:
     """One heatmap per method of ``d(target) / d(cell)`` with the proposal drawn on it.
 
     Args:
@@ -879,12 +881,13 @@ def gradient_figure(result, *, style: Style = Style(), traces: Mapping[str, Meth
         traces: optional traces of the same box; each panel then also shows that method's
             snapped (or sampled) box.
         labels: display names (default: the registry's, :mod:`roiviz.methods`).
+        ncols: panels per row (default two; a projector's wide screen takes them in one row).
     """
     labels = labels or LABELS
     keys = list(result.maps)
     vmax = max(float(np.max(np.abs(g))) for g in result.maps.values()) or 1.0
     height, width = next(iter(result.maps.values())).shape
-    ncols = 2 if len(keys) > 1 else 1
+    ncols = max(1, min(ncols or 2, len(keys)))
     nrows = -(-len(keys) // ncols)
     stride = result.settings.stride
     roi = feature_rect(result.box, stride)
@@ -897,7 +900,9 @@ def gradient_figure(result, *, style: Style = Style(), traces: Mapping[str, Meth
             min(max(ys) + 0.6, height + 0.3))
     view_w, view_h = view[2] - view[0], view[3] - view[1]
     cell = min(0.5, 5.0 / max(view_w, 1))
-    fig = _new_figure(ncols * (view_w * cell + 0.9) + 1.0, nrows * (view_h * cell + 0.8) + 0.6, style)
+    # One row (a projector): room under the maps for the colour scale and the legend.
+    fig = _new_figure(ncols * (view_w * cell + 0.9) + 1.0,
+                      nrows * (view_h * cell + 0.8) + (0.6 if nrows > 1 else 2.6), style)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     image = None
     for ax, key in zip(axes, keys):
@@ -924,13 +929,21 @@ def gradient_figure(result, *, style: Style = Style(), traces: Mapping[str, Meth
         _roi(ax, roi, style)
         reached = result.cells_reached(key)
         _frame(ax, view, style, f"{labels.get(key, key)}: {reached} cell{'s' if reached != 1 else ''}")
+        if nrows == 1 and ncols > 2:     # narrow panels: every other cell number on the axes
+            for axis in (ax.xaxis, ax.yaxis):
+                ticks = axis.get_ticklocs()
+                axis.set_ticks(ticks[::2], [f"{v:g}" for v in ticks[::2]])
     for ax in axes[len(keys):]:
         ax.set_visible(False)
     if image is not None:
-        bar = fig.colorbar(image, ax=axes[:len(keys)].tolist(), shrink=0.8)
+        # One row (a projector): the scale goes under the maps, its long label then fits its width.
+        bar = fig.colorbar(image, ax=axes[:len(keys)].tolist(), shrink=0.8 if nrows > 1 else 0.5,
+                           location="right" if nrows > 1 else "bottom")
         bar.set_label(f"d({result.target_label}) / d(cell)  (square-root colour scale)",
                       fontsize=_pt(style) * 0.8)
         bar.ax.tick_params(labelsize=_pt(style) * 0.7)
+        if nrows == 1:                   # under the maps, on a square-root scale: few labels, apart
+            bar.set_ticks([t for t in MaxNLocator(4).tick_values(0.0, vmax) if 0.0 <= t <= vmax])
     handles = [Line2D([], [], color=ROI_COLOR, linestyle="--", linewidth=_lw(style), label="RoI (the proposal)")]
     if traces:
         handles.append(Line2D([], [], color=LEGEND_GRAY, linewidth=_lw(style),

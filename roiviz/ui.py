@@ -17,8 +17,11 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from roiviz.export import PNG_SIGNATURE, embed_snippet, share_link
+from roiviz.hosting import HOW_TO_SET, public_address, public_link
+from roiviz.legible import PROJECTOR_MIN_PX
 from roiviz.params import PageParams
 from roiviz.style import Style
+from roiviz.tables import html_table
 
 #: Plain (non-widget) session key shared by every page's presenter toggle.
 PRESENTER = "presenter_mode"
@@ -111,9 +114,10 @@ def _store_presenter(key: str) -> None:
 
 #: Presenter mode's page style, for a 1280 x 720 projector: every text at least
 #: :data:`PRESENTER_MIN_PX` (headings larger), the page as wide as the window, the header thin,
-#: chosen options wrapped instead of cut, and a figure never taller than the window below the
-#: page's title and controls.
-PRESENTER_MIN_PX = 20
+#: chosen options wrapped instead of cut, and every figure as wide as its column (never shrunk
+#: to the window's height: the figures' own texts are sized for that width,
+#: :func:`roiviz.legible.for_projector`).
+PRESENTER_MIN_PX = PROJECTOR_MIN_PX
 PRESENTER_CSS = f"""<style>
 .stApp *:not(h1, h1 *, h2, h2 *, h3, h3 *, svg, svg *) {{
   font-size: max({PRESENTER_MIN_PX}px, 1em) !important; }}
@@ -122,8 +126,6 @@ PRESENTER_CSS = f"""<style>
 .stApp h3, .stApp h3 * {{ font-size: 24px !important; }}
 .stApp .stMainBlockContainer {{ max-width: 100% !important; padding: 2.6rem 1.2rem 3rem !important; }}
 .stApp header[data-testid="stHeader"] {{ height: 2.4rem !important; min-height: 2.4rem !important; }}
-.stApp [data-testid="stImage"] img {{ max-height: calc(100vh - var(--roiviz-above, 260px)) !important;
-  width: auto !important; max-width: 100% !important; object-fit: contain; }}
 .stApp button p {{ white-space: nowrap !important; }}
 .stApp div:has(> [data-testid="stMultiSelectTagsContainer"]),
 .stApp [data-testid="stMultiSelectTagsContainer"] {{ max-height: none !important; height: auto !important;
@@ -137,18 +139,25 @@ PRESENTER_CSS = f"""<style>
 def presenter_toggle(table: PageParams, container=None) -> Style:
     """The page's presenter toggle (its table's ``presenter``), synced with ``presenter_mode``.
 
-    In presenter mode the page also gets :data:`PRESENTER_CSS`.
+    In presenter mode the page also gets :data:`PRESENTER_CSS` and a collapsed sidebar.
 
     Returns:
         The :class:`~roiviz.style.Style` to draw with.
     """
     key = table.widget_key("presenter")
     st.session_state[key] = bool(st.session_state.get(PRESENTER, False))
+    sidebar_for_presenter(presenting())
     widget(table, "presenter", "toggle", container, on_change=_store_presenter, args=(key,))
     style = Style(presenter=presenting())
     if style.presenter:
         presenter_css()
     return style
+
+
+def sidebar_for_presenter(presenter: bool) -> None:
+    """Collapse the sidebar in presenter mode (the page gets the projector's whole width; the
+    sidebar still opens from its arrow), and let Streamlit choose otherwise."""
+    st.set_page_config(initial_sidebar_state="collapsed" if presenter else "auto")
 
 
 def presenting() -> bool:
@@ -206,20 +215,48 @@ def exports(table: PageParams, stem: str, png, svg, json_text, query: Mapping[st
                                       help="The address bar holds this view too: copying it shares "
                                            "the box and the settings."):
         return
-    copy_link(query, link_caption, title=title or stem)
+    copy_link(query, link_caption, title=title)
 
 
-def copy_link(query: Mapping[str, str], caption: str = LINK_CAPTION, title: str = "roiviz") -> None:
-    """The copyable link that reopens this view, and an iframe snippet that embeds it in a post."""
-    link = share_link(st.context.url or "", query)
+def copy_link(query: Mapping[str, str], caption: str = LINK_CAPTION, title: str | None = None) -> None:
+    """The copyable link that reopens this view, and an iframe snippet that embeds it in a post.
+
+    Both use the app's public address (:func:`roiviz.hosting.public_address`) when it is set; the
+    link falls back to the browser's address, the snippet to a placeholder with a note saying
+    how to set the address (a snippet pointing at ``localhost`` would work for no reader).
+
+    Args:
+        title: the iframe's title (default: the page's title, :func:`page_title`).
+    """
+    address = public_address()
+    link = (public_link(address.base, st.context.url or "", query) if address.base
+            else share_link(st.context.url or "", query))
     st.caption(caption)
     st.code(link, language=None, wrap_lines=True)
     with st.expander("Embed the live app in a post (iframe)"):
         st.caption("Paste this into a blog post or slide: the frame shows this view of the running "
                    "app, without its menu and sidebar (Streamlit's embed=true). Readers can drag and "
                    "change settings; the app must stay online at this address.")
-        st.code(embed_snippet(link, title if title.startswith("roiviz") else f"roiviz: {title}"),
+        if not address.base:
+            # Page text, not a warning box: the page itself is fine, only this snippet needs the setting.
+            st.markdown(f":orange[**{address.problem}**] The snippet below holds a placeholder in its "
+                        f"place. {HOW_TO_SET}")
+        snippet_link = public_link(address.base, st.context.url or "", query)
+        st.code(embed_snippet(snippet_link, title or st.session_state.get(PAGE_TITLE, "roiviz")),
                 language="html", wrap_lines=True)
+
+
+#: Session key of the current page's title (set by :func:`page_title`, read by :func:`copy_link`).
+PAGE_TITLE = "_roiviz_page_title"
+
+
+def page_title(page: str, details: str = "") -> str:
+    """Set the browser tab's title to the page and its settings, e.g. ``"Walkthrough: step 6 of
+    13, article rounding · roiviz"``; the iframe snippet's title is the same. Returns it."""
+    title = f"{page}: {details} · roiviz" if details else f"{page} · roiviz"
+    st.session_state[PAGE_TITLE] = title
+    st.set_page_config(page_title=title)
+    return title
 
 
 def animation_download(table: PageParams, stem: str, make_gif: Callable[[], bytes]) -> None:
@@ -306,3 +343,64 @@ def interactive_download(table: PageParams, stem: str, make_html: Callable[[], b
                        help="One HTML file, no server needed: open it, or put it on a blog (an iframe "
                             "or a link), and readers drag the box while the four panels follow, "
                             "computed in their browser.")
+
+
+def embedded() -> bool:
+    """Whether the page is shown with ``?embed=true`` (an iframe in a post). Streamlit hides the
+    ``embed`` parameter from ``st.query_params``, so this reads the session's own copy."""
+    try:
+        from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+        with get_script_run_ctx().session_state.query_params() as params:
+            value = params._query_params.get("embed", "")
+    except Exception:   # outside a script run (AppTest without a session, a future Streamlit)
+        return False
+    values = value if isinstance(value, list) else [value]
+    return any(str(v).lower() == "true" for v in values)
+
+
+#: Session key: the learner dismissed the first-visit tip (it stays away for the session).
+TIP_DISMISSED = "_roiviz_tip_dismissed"
+#: The tip: one line, itself the link to the Walkthrough (short enough for a phone's width).
+TIP_TEXT = "New here? Start with the Walkthrough"
+
+
+def _dismiss_tip() -> None:
+    st.session_state[TIP_DISMISSED] = True
+
+
+def first_visit_tip(current: str) -> None:
+    """A one-line "New here? Start with the Walkthrough" (a link there) and a dismiss button.
+
+    Shown on every page but the Walkthrough until dismissed (for the rest of the session). Not
+    in presenter mode (a teacher at a projector is past it, and the class follows the teacher)
+    nor in an embedded frame (a post's author chose the view; a link there would leave the
+    post's frame for another page).
+
+    Args:
+        current: the page's file (``"pages/playground.py"``), as in :data:`PAGES`.
+    """
+    if (current == "pages/walkthrough.py" or st.session_state.get(TIP_DISMISSED) or presenting()
+            or embedded()):
+        return
+    with st.container(horizontal=True, vertical_alignment="center", gap="small", key="roiviz_tip"):
+        try:
+            st.page_link("pages/walkthrough.py", label=TIP_TEXT, icon=":material/school:")
+        except (StreamlitAPIException, KeyError):   # the page runs alone (AppTest of one file)
+            st.markdown(f":material/school: {TIP_TEXT}", width="content")
+        st.button(":material/close:", key="roiviz_tip_dismiss", on_click=_dismiss_tip, type="tertiary",
+                  help="Dismiss: hide this tip for the rest of the visit")
+
+
+def header_table(rows: list[Mapping[str, Any]], header_help: Mapping[str, str]) -> None:
+    """A small table whose column headers explain themselves on hover (a ``title`` tooltip and a
+    dotted underline), drawn as HTML: lighter than an Arrow table, and every cell as given.
+
+    Args:
+        rows: one mapping per row, the same keys in each (the columns, in order).
+        header_help: plain-words help per column name (every column must have one).
+
+    Raises:
+        KeyError: a column has no help.
+    """
+    st.markdown(html_table(rows, header_help), unsafe_allow_html=True)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from html_tables import html_tables
 import numpy as np
 import pytest
 from test_pages import ROOT, TIMEOUT, check_files, downloads, media, no_problems  # noqa: F401
@@ -50,7 +51,7 @@ def test_default_box_level_steps_and_exports(media):
     assert data["methods"] == list(METHODS) and data["settings"]["stride"] == 8.0
     assert data["box"] == [180.0, 60.0, 330.0, 210.0] and data["image"]["width"] == 512
     assert data["titles"]["map"] == "P3, stride 8: 64 x 64 cells ('luminance')"
-    bounds = at.table[0].value
+    bounds = html_tables(at)[0]
     assert list(bounds["level"]) == ["P2", "P3 (yours)", "P4", "P5"]
     assert list(bounds["sqrt(w*h) from (px)"]) == ["0", "112", "224", "448"]
     assert list(bounds["to below (px)"]) == ["112", "224", "448", "no limit"]

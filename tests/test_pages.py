@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import streamlit.testing.v1.app_test as app_test_module
+from html_tables import html_tables
 from PIL import Image
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
@@ -185,7 +186,7 @@ def test_sensitivity_runs_and_exports_the_sweep(media):
     at = page("sensitivity")
     no_problems(at)
     assert len(at.image) == 2   # the offset sweep and the box-size sweep
-    assert [r for r in at.table[0].value["method"]] == [
+    assert [r for r in html_tables(at)[0]["method"]] == [
         "RoI Pool", "RoI Warp", "RoI Align", "Precise RoI Pooling", "RoI Align (aligned=False)"]
     doc = check_files(downloads(at, media))
     sweep = doc["sweep"]
@@ -211,8 +212,8 @@ def test_sensitivity_widgets_link_and_empty_selection():
               methods="roi_pool,precise_roi_pool", map="toy", sr="0", conv="article", reduce="max")
     no_problems(at)
     assert not at.warning
-    assert list(at.table[0].value["method"]) == ["RoI Pool", "Precise RoI Pooling"]
-    assert at.table[0].value["different values"].iloc[1] == 41   # smooth: a new value per offset
+    assert list(html_tables(at)[0]["method"]) == ["RoI Pool", "Precise RoI Pooling"]
+    assert html_tables(at)[0]["different values"].iloc[1] == "41"   # smooth: a new value per offset
     at.multiselect(key="sens_methods").set_value([]).run()
     no_problems(at)
     assert "Choose at least one method" in at.warning[0].value
@@ -226,7 +227,7 @@ def test_sensitivity_bad_link():
     no_problems(at)
     warnings = " ".join(w.value for w in at.warning)
     assert "'methods'" in warnings and "'range'" in warnings and "<i>" not in warnings and "1e9" not in warnings
-    assert len(at.table[0].value) == len(SERIES)
+    assert len(html_tables(at)[0]) == len(SERIES)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -243,12 +244,12 @@ def test_gradients_runs_and_exports_autograd_maps(media):
     expected = gradient_maps(example_map("toy"), box, settings, METHODS, target=(1, 1))
     for m in METHODS:
         np.testing.assert_allclose(doc["gradients"][m], expected.maps[m], atol=1e-6)
-    df = at.table[0].value
-    assert list(df["cells reached"]) == [expected.cells_reached(m) for m in METHODS]
+    df = html_tables(at)[0]
+    assert list(df["cells reached"]) == [str(expected.cells_reached(m)) for m in METHODS]
     at.selectbox(key="grad_target").set_value("all").run()
     no_problems(at)
     assert at.query_params["target"] == "all"
-    assert [float(v) for v in at.table[0].value["total"]] == pytest.approx([9, 9, 9, 9], abs=1e-3)
+    assert [float(v) for v in html_tables(at)[0]["total"]] == pytest.approx([9, 9, 9, 9], abs=1e-3)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -258,10 +259,10 @@ def test_gradients_runs_and_exports_autograd_maps(media):
 def test_evidence_tables_and_exports(media):
     at = page("evidence")
     no_problems(at)
-    assert list(at.table[0].value["mask AP"]) == ["26.9", "27.2", "27.1", "30.2", "30.3"]
+    assert list(html_tables(at)[0]["mask AP"]) == ["26.9", "27.2", "27.1", "30.2", "30.3"]
     at.radio(key="ev_table").set_value("2d").run()
     no_problems(at)
-    df = at.table[0].value
+    df = html_tables(at)[0]
     assert list(df["layer"]) == ["RoIPool", "RoIAlign", "gain"]
     assert list(df["box AP"]) == ["28.2", "34.0", "+5.8"]
     assert any("box AP" in m.value and "mask AP" in m.value for m in at.markdown)
@@ -324,3 +325,89 @@ def test_every_widget_comes_from_the_pages_table(page):
         assert (tuple(value) if p.kind == "multi" else value) == p.default, p.key
     link = next(c.value for c in at.code if "presenter=" in c.value)
     assert set(part.split("=")[0] for part in link.split("?", 1)[1].split("&")) == set(table.keys())
+
+
+# ----------------------------------------------------------------------------------------------
+# Hosting for a blog, titles, the first-visit tip and header tooltips
+
+
+def _snippet(at: AppTest) -> str:
+    return next(c.value for c in at.code if c.value.startswith("<iframe"))
+
+
+def test_embed_snippet_uses_the_public_address_and_names_the_page(monkeypatch):
+    from roiviz.hosting import PUBLIC_URL_ENV
+
+    monkeypatch.setenv(PUBLIC_URL_ENV, "https://roiviz.example.org/course/")
+    at = page("walkthrough", step="6", conv="library")
+    no_problems(at)
+    snippet = _snippet(at)
+    assert 'src="https://roiviz.example.org/course/?step=6&amp;conv=library' in snippet
+    assert "embed=true" in snippet and "localhost" not in snippet
+    assert 'title="Walkthrough: step 6 of 13, library rounding · roiviz"' in snippet
+    assert at.code[0].value.startswith("https://roiviz.example.org/course/?step=6")   # the copy link too
+    assert not any("not set" in m.value for m in at.markdown)
+
+
+@pytest.mark.parametrize("value", ["", "http://localhost:8501"])
+def test_embed_snippet_without_a_usable_address_says_how_to_set_it(monkeypatch, value):
+    from roiviz.hosting import PLACEHOLDER, PUBLIC_URL_ENV
+
+    monkeypatch.setenv(PUBLIC_URL_ENV, value)
+    at = page("evidence", table="2d")
+    no_problems(at)
+    snippet = _snippet(at)
+    assert f'src="{PLACEHOLDER}/?table=2d' in snippet and "localhost" not in snippet
+    assert 'title="Evidence: Mask R-CNN Table 2d · roiviz"' in snippet
+    note = " ".join(m.value for m in at.markdown if PUBLIC_URL_ENV in m.value)
+    assert "make serve" in note and PUBLIC_URL_ENV in note
+
+
+def test_first_visit_tip_until_dismissed_and_not_on_a_projector():
+    from roiviz.ui import TIP_TEXT
+
+    def tip_shown(at):
+        shown = any(TIP_TEXT in m.value for m in at.markdown)       # a page alone: the text
+        assert shown == any(b.key == "roiviz_tip_dismiss" for b in at.button)   # with its button
+        return shown
+
+    at = page("gradients")
+    no_problems(at)
+    assert tip_shown(at)
+    at.button(key="roiviz_tip_dismiss").click().run()
+    no_problems(at)
+    assert not tip_shown(at)
+    at.run()                                    # stays dismissed in the session
+    assert not tip_shown(at)
+    assert not tip_shown(page("gradients", presenter="1"))   # a projector: no tip
+    assert not tip_shown(page("walkthrough"))                 # the Walkthrough itself: no tip
+
+
+def test_tip_stays_dismissed_across_the_apps_pages():
+    from roiviz.ui import TIP_TEXT
+
+    def tip_link(at):     # under the app's navigation the tip is a link to the Walkthrough
+        return [p for p in at.get("page_link") if p.proto.label == TIP_TEXT]
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    at.switch_page("pages/evidence.py").run()
+    assert len(tip_link(at)) == 1 and tip_link(at)[0].proto.page.endswith("walkthrough")
+    at.button(key="roiviz_tip_dismiss").click().run()
+    at.switch_page("pages/sensitivity.py").run()
+    no_problems(at)
+    assert not tip_link(at)
+
+
+@pytest.mark.parametrize("name, columns", [
+    ("gradients", 4), ("sensitivity", 4), ("evidence", 5), ("pyramids", 5)])
+def test_every_table_header_has_a_plain_words_tooltip(name, columns):
+    at = page(name)
+    no_problems(at)
+    tables = html_tables(at)
+    assert tables and len(tables[0].columns) == columns
+    for table in tables:
+        helps = table.attrs["help"]
+        assert set(helps) == set(table.columns)
+        assert all(len(words.split()) >= 4 for words in helps.values()), helps
+    if name != "pyramids":        # (the pyramids page's method panels are moving to the stage)
+        assert not at.table       # no table without tooltips is left on these pages
