@@ -28,7 +28,7 @@ __all__ = ["ENGINE_DIR", "ENGINE_MODULES", "engine_paths", "bundle_modules", "en
 #: The browser engine's modules (one per concern, named like ``roiviz/``'s), in dependency order.
 ENGINE_DIR = Path(__file__).resolve().parent.parent / "assets" / "stage" / "engine"
 ENGINE_MODULES = ("geometry.js", "bilinear.js", "records.js", "roi_pool.js", "roi_align.js",
-                  "roi_warp.js", "precise_roi_pool.js", "engine.js")
+                  "roi_warp.js", "precise_roi_pool.js", "engine.js", "box_grad.js")
 
 _IMPORT = re.compile(r'^import\s*\{([^}]*)\}\s*from\s*"\./([\w.-]+\.js)"\s*;?\s*$')
 _EXPORT = re.compile(r"^export\s+((?:async\s+)?function\*?\s+|const\s+)([A-Za-z_$][\w$]*)")
