@@ -153,7 +153,7 @@ def stage_module() -> str:
     """The engine, the drawing and the stage bundled into one JS module (see :mod:`roiviz.stage_bundle`)."""
     from .stage_bundle import bundle_modules, engine_paths
 
-    return bundle_modules([*engine_paths(), STAGE_DIR / "draw.js", STAGE_DIR / "stage.js"])
+    return bundle_modules([*engine_paths(), STAGE_DIR / "draw.js", STAGE_DIR / "arrows.js", STAGE_DIR / "stage.js"])
 
 
 def interactive_page(data: Mapping[str, Any], title: str) -> str:

@@ -31,7 +31,7 @@ def stage_script() -> str:
     Streamlit sends the script again with every data change, so comment lines and indentation
     are left out (the files keep them; no line of ours continues a string onto the next).
     """
-    source = bundle_modules([*engine_paths(), STAGE_DIR / "draw.js", STAGE_DIR / "stage.js"])
+    source = bundle_modules([*engine_paths(), STAGE_DIR / "draw.js", STAGE_DIR / "arrows.js", STAGE_DIR / "stage.js"])
     lines = (line.strip() for line in source.splitlines())
     return "\n".join(line for line in lines if line and not line.startswith("//")) + "\n"
 

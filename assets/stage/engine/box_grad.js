@@ -128,12 +128,13 @@ export function boxJacobian(method, feature, box, settings, trace = null) {
   if (s.reduce === "avg" || method === "precise_roi_pool") {
     const my = ay.w.map((r) => mean(r, height)), my1 = ay.d1.map((r) => mean(r, height)), my2 = ay.d2.map((r) => mean(r, height));
     const mx = ax.w.map((r) => mean(r, width)), mx1 = ax.d1.map((r) => mean(r, width)), mx2 = ax.d2.map((r) => mean(r, width));
+    // Rows of Ay . F and (d Ay) . F first: [W] each, then one dot product per bin and edge.
+    const along = (a) => { const r = new Float64Array(width); for (let h = 0; h < height; h++) if (a[h]) for (let c = 0; c < width; c++) r[c] += a[h] * values[h * width + c]; return r; };
+    const dot = (a, b) => { let t = 0.0; for (let c = 0; c < width; c++) t += a[c] * b[c]; return t; };
     for (let p = 0; p < pooledH; p++) {
+      const r = along(my[p]), r1 = along(my1[p]), r2 = along(my2[p]);
       const row = [];
-      for (let q = 0; q < pooledW; q++) {
-        row.push([dot3(my[p], values, width, mx1[q]), dot3(my1[p], values, width, mx[q]),
-                  dot3(my[p], values, width, mx2[q]), dot3(my2[p], values, width, mx[q])]);
-      }
+      for (let q = 0; q < pooledW; q++) row.push([dot(r, mx1[q]), dot(r1, mx[q]), dot(r, mx2[q]), dot(r2, mx[q])]);
       jac.push(row);
     }
   } else {   // max: the winning sample's derivative
