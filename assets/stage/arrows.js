@@ -14,7 +14,7 @@ const ARROW_CAP = 1.6;      // no arrow longer than this many times ARROW_CELLS
 export const ARROW_TARGETS = {
   all: "the sum of all bins",
   centre: "the centre bin",
-  match: "closeness to the box at the last release, -½‖out − out₀‖²",
+  match: "match the box of the last release (−½‖out − out₀‖²)",
 };
 
 function svgNode(tag, attrs, parent) {
@@ -83,8 +83,9 @@ export function arrowGradients(state, feature, settings, traces, live) {
       out[m] = undefined;   // e.g. a reference of another size after a settings change
     }
   }
-  if (!live) {
-    // The length scale: the largest |derivative| per cell now (kept during the next drag).
+  if (!live || !state.scale) {
+    // The length scale: the largest |derivative| per cell now, kept during the next drag (for
+    // "match" every derivative is 0 at the release: then the drag's first frame sets it).
     let top = 0;
     for (const g of Object.values(out)) if (g) for (const v of g) top = Math.max(top, Math.abs(v) * settings.stride);
     state.scale = top > 0 ? ARROW_CELLS / top : null;
