@@ -21,9 +21,10 @@ from pathlib import Path
 import streamlit as st
 
 from roiviz import render_mpl, render_plotly, ui  # noqa: F401 - the pages' heavy imports, before gc.freeze
+from roiviz.resources import ASSETS_DIR
 
 ROOT = Path(__file__).resolve().parent
-FAVICON = ROOT / "assets" / "favicon.png"   # local: no icon font is fetched from the internet
+FAVICON = ASSETS_DIR / "favicon.png"   # local: no icon font is fetched from the internet
 
 
 def main() -> None:

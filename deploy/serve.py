@@ -117,7 +117,7 @@ class Fleet:
             [sys.executable, "-m", "streamlit", "run", str(self.app), "--server.headless=true",
              f"--server.port={self.worker_ports[i]}", "--server.address=127.0.0.1",
              "--browser.gatherUsageStats=false", *self.extra_args],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=self.app.parent, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def start(self, timeout: float = 180.0) -> None:
         raise_open_files_limit()   # the workers and the proxy inherit it
@@ -195,15 +195,17 @@ class Fleet:
         self.stop()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None, app: Path = ROOT / "app.py") -> None:
+    """``serve.py [--workers W] [--port P] [--bind ADDR] [streamlit options...]`` serving ``app``
+    (the checkout's ``app.py``; ``roiviz serve`` passes the installed one)."""
+    parser = argparse.ArgumentParser(prog="roiviz serve", description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=max(1, os.cpu_count() or 1),
                         help="Streamlit processes (default: one per core)")
     parser.add_argument("--port", type=int, default=8501, help="the proxy's port (workers: +1..+W)")
     parser.add_argument("--bind", default="127.0.0.1",
                         help="the proxy's address (0.0.0.0: every interface, for a classroom)")
-    args, extra = parser.parse_known_args()
-    fleet = Fleet(args.workers, args.port, args.bind, extra_args=extra)
+    args, extra = parser.parse_known_args(argv)
+    fleet = Fleet(args.workers, args.port, args.bind, extra_args=extra, app=app)
     fleet.start()
     print(f"roiviz: {args.workers} workers on ports {fleet.worker_ports} behind HAProxy on "
           f"{args.bind}:{args.port}; open {fleet.url}/ (Ctrl-C stops)", flush=True)

@@ -12,13 +12,13 @@ import io
 import json
 import math
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
 from .records import MethodTrace
+from .resources import STAGE_DIR
 
 __all__ = [
     "EMBED_HEIGHT",
@@ -143,8 +143,6 @@ def embed_snippet(link: str, title: str, height: int = EMBED_HEIGHT) -> str:
             f'width="100%" height="{height}" style="border: 0" loading="lazy"></iframe>')
 
 
-#: The live stage's files (``assets/stage/``), inlined by :func:`interactive_page`.
-STAGE_DIR = Path(__file__).resolve().parent.parent / "assets" / "stage"
 #: The most an interactive page may weigh for a 64 x 64 map (bytes).
 MAX_PAGE_BYTES = 1_500_000
 

@@ -8,16 +8,14 @@ Sources, authors and licences are in ``assets/LICENSE.md``.
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
 from roiviz.images import decode_image
+from roiviz.resources import ASSETS_DIR
 
 __all__ = ["ASSETS_DIR", "SAMPLE_IMAGES", "load_sample_image", "sample_image_names"]
 
-#: Folder holding the sample images (``<repo>/assets``), resolved from this file.
-ASSETS_DIR: Path = Path(__file__).resolve().parent.parent / "assets"
 
 #: Display name -> file name in :data:`ASSETS_DIR`. The first entry is the default.
 SAMPLE_IMAGES: dict[str, str] = {

@@ -23,10 +23,12 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from .resources import STAGE_DIR
+
 __all__ = ["ENGINE_DIR", "ENGINE_MODULES", "engine_paths", "bundle_modules", "engine_source"]
 
 #: The browser engine's modules (one per concern, named like ``roiviz/``'s), in dependency order.
-ENGINE_DIR = Path(__file__).resolve().parent.parent / "assets" / "stage" / "engine"
+ENGINE_DIR = STAGE_DIR / "engine"
 ENGINE_MODULES = ("geometry.js", "bilinear.js", "records.js", "roi_pool.js", "roi_align.js",
                   "roi_warp.js", "precise_roi_pool.js", "engine.js", "box_grad.js")
 

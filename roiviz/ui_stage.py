@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from pathlib import Path
 
 import streamlit as st
 
+from roiviz.resources import STAGE_DIR
 from roiviz.stage import StageBox, parse_stage_value
 from roiviz.stage_bundle import bundle_modules, engine_paths
 
@@ -21,7 +21,6 @@ from roiviz.stage_bundle import bundle_modules, engine_paths
 STAGE_KEY = "stage"
 #: The last stage value the page has applied (so a value is applied once).
 _APPLIED = "_stage_applied"
-STAGE_DIR = Path(__file__).resolve().parent.parent / "assets" / "stage"
 
 
 @functools.lru_cache(maxsize=1)
