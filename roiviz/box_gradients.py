@@ -46,7 +46,8 @@ from .geometry import align_mapping, sample_coords, sampling_grid, snap_box
 from .methods import METHODS, trace_method
 from .records import MethodTrace, Settings, check_trace_args
 
-__all__ = ["BoxGradient", "TARGET_KINDS", "Target", "box_gradient", "box_jacobian", "target_weights"]
+__all__ = ["BoxGradient", "TARGET_KINDS", "Target", "box_gradient", "box_jacobian", "separable_jacobian",
+           "target_weights"]
 
 #: ``all``: the sum of every bin; ``bin``: one bin; ``match``: minus half the squared distance
 #: between the output and a reference box's output (of every bin, or of one bin).
@@ -212,6 +213,33 @@ def _axis(method: str, u1, u2, settings: Settings, pooled: int, size: int):
 # Whole box
 
 
+def separable_jacobian(method: str, planes: np.ndarray, image_box, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
+    """``avg`` (and Precise RoI Pooling) without a trace: ``(jacobian [C, PH, PW, 4], output
+    [C, PH, PW])``, both float64, the output as ``A_y . F . A_x^T``.
+
+    Args:
+        planes: ``[C, H, W]``; image_box: sorted ``(x1, y1, x2, y2)`` of positive size.
+    """
+    pooled_h, pooled_w = settings.output_size
+    channels, height, width = planes.shape
+    f = planes.astype(np.float64)
+    if method == "roi_pool":
+        raise ValueError("RoI Pool has no box gradient")
+    x1, y1, x2, y2 = image_box
+    wy, dy1, dy2 = _axis(method, y1, y2, settings, pooled_h, height)        # [PH, Gy, H]
+    wx, dx1, dx2 = _axis(method, x1, x2, settings, pooled_w, width)         # [PW, Gx, W]
+    gy, gx = max(wy.shape[1], 1), max(wx.shape[1], 1)
+    ay, ax = wy.sum(1) / gy, wx.sum(1) / gx                                  # [PH, H], [PW, W]
+    jac = np.empty((channels, pooled_h, pooled_w, 4))
+    left = np.einsum("ph,chw->cpw", ay, f)
+    jac[..., 0] = np.einsum("cpw,qw->cpq", left, dx1.sum(1) / gx)
+    jac[..., 2] = np.einsum("cpw,qw->cpq", left, dx2.sum(1) / gx)
+    right = np.einsum("chw,qw->chq", f, ax)
+    jac[..., 1] = np.einsum("ph,chq->cpq", dy1.sum(1) / gy, right)
+    jac[..., 3] = np.einsum("ph,chq->cpq", dy2.sum(1) / gy, right)
+    return jac, np.einsum("cpw,qw->cpq", left, ax)
+
+
 def box_jacobian(method: str, feature: np.ndarray, box, settings: Settings = Settings(),
                  trace: MethodTrace | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``d out[p, q] / d (x1, y1, x2, y2)`` of one method on one box.
@@ -225,7 +253,8 @@ def box_jacobian(method: str, feature: np.ndarray, box, settings: Settings = Set
             for ``max``, each bin's winning sample.
 
     Returns:
-        ``(jacobian, output)``: float64 ``[..., PH, PW, 4]`` and float32 ``[..., PH, PW]``.
+        ``(jacobian, output)``: float64 ``[..., PH, PW, 4]`` and the traces' float32
+        ``[..., PH, PW]``.
 
     Raises:
         ValueError: bad arguments (the trace's messages).
@@ -243,32 +272,26 @@ def box_jacobian(method: str, feature: np.ndarray, box, settings: Settings = Set
     pooled_h, pooled_w = settings.output_size
     channels, height, width = planes.shape
     jac = np.zeros((channels, pooled_h, pooled_w, 4))
-    if method != "roi_pool":
+    if method == "roi_pool":
+        pass
+    elif settings.reduce == "avg" or method == "precise_roi_pool":
+        jac = separable_jacobian(method, planes, image_box, settings)[0]
+    else:  # max: the winning sample's derivative
         x1, y1, x2, y2 = image_box
-        wy, dy1, dy2 = _axis(method, y1, y2, settings, pooled_h, height)     # [PH, Gy, H]
-        wx, dx1, dx2 = _axis(method, x1, x2, settings, pooled_w, width)      # [PW, Gx, W]
+        wy, dy1, dy2 = _axis(method, y1, y2, settings, pooled_h, height)
+        wx, dx1, dx2 = _axis(method, x1, x2, settings, pooled_w, width)
         f = planes.astype(np.float64)
-        if settings.reduce == "avg" or method == "precise_roi_pool":
-            gy, gx = max(wy.shape[1], 1), max(wx.shape[1], 1)
-            ay, ax = wy.sum(1) / gy, wx.sum(1) / gx                         # [PH, H], [PW, W]
-            left = np.einsum("ph,chw->cpw", ay, f)
-            jac[..., 0] = np.einsum("cpw,qw->cpq", left, dx1.sum(1) / gx)
-            jac[..., 2] = np.einsum("cpw,qw->cpq", left, dx2.sum(1) / gx)
-            right = np.einsum("chw,qw->chq", f, ax)
-            jac[..., 1] = np.einsum("ph,chq->cpq", dy1.sum(1) / gy, right)
-            jac[..., 3] = np.einsum("ph,chq->cpq", dy2.sum(1) / gy, right)
-        else:
-            gx = wx.shape[1]
-            for c, t in enumerate(traces):
-                for b in t.bins:
-                    if b.winner is None:
-                        continue
-                    iy, ix = divmod(b.winner, gx)
-                    p, q = b.row, b.col
-                    jac[c, p, q, 0] = wy[p, iy] @ f[c] @ dx1[q, ix]
-                    jac[c, p, q, 2] = wy[p, iy] @ f[c] @ dx2[q, ix]
-                    jac[c, p, q, 1] = dy1[p, iy] @ f[c] @ wx[q, ix]
-                    jac[c, p, q, 3] = dy2[p, iy] @ f[c] @ wx[q, ix]
+        gx = wx.shape[1]
+        for c, t in enumerate(traces):
+            for b in t.bins:
+                if b.winner is None:
+                    continue
+                iy, ix = divmod(b.winner, gx)
+                p, q = b.row, b.col
+                jac[c, p, q, 0] = wy[p, iy] @ f[c] @ dx1[q, ix]
+                jac[c, p, q, 2] = wy[p, iy] @ f[c] @ dx2[q, ix]
+                jac[c, p, q, 1] = dy1[p, iy] @ f[c] @ wx[q, ix]
+                jac[c, p, q, 3] = dy2[p, iy] @ f[c] @ wx[q, ix]
     if values.ndim == 2:
         return jac[0], output[0]
     return jac, output

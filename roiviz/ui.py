@@ -232,6 +232,7 @@ PAGES = (("pages/playground.py", "Playground", "playground"),
          ("pages/walkthrough.py", "Walkthrough", "walkthrough"),
          ("pages/sensitivity.py", "Sub-pixel sensitivity", "sensitivity"),
          ("pages/gradients.py", "Gradient flow", "gradients"),
+         ("pages/refinement.py", "Box refinement lab", "refinement"),
          ("pages/pyramids.py", "Feature pyramids", "pyramids"),
          ("pages/evidence.py", "Evidence", "evidence"))
 
