@@ -25,6 +25,12 @@ $(VENV)/.test: requirements.txt requirements-test.txt $(VENV)/.app
 	$(PY) -m pip install --quiet $(WHEELS) -r requirements-test.txt
 	touch $@
 
+# torchvision's differentiable Python RoI Align, the box-gradient oracle of tests/test_box_grad.py:
+# the wheel's files only (--no-deps, its own directory; the package is never imported).
+.oracle/.installed: requirements-oracle.txt
+	$(PY) -m pip install --quiet --no-deps --target .oracle -r requirements-oracle.txt
+	touch $@
+
 run: $(VENV)/.app
 	$(PY) -m streamlit run app.py
 
@@ -45,8 +51,8 @@ proxy:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq haproxy; \
 	fi
 
-test: $(VENV)/.test chromium proxy
+test: $(VENV)/.test .oracle/.installed chromium proxy
 	$(PY) -m pytest
 
-bench: $(VENV)/.test
+bench: $(VENV)/.test .oracle/.installed
 	$(PY) benchmarks/bench_ops.py

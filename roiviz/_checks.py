@@ -99,3 +99,4 @@ def check_convention(convention) -> str:
     if convention not in CONVENTIONS:
         raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
     return convention
+

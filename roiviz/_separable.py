@@ -76,11 +76,18 @@ def cell_table(input: torch.Tensor) -> torch.Tensor:
     return input.contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1).reshape(n * h * w, c)
 
 
-def entries_from_dense(weights: torch.Tensor) -> AxisEntries:
+def entries_from_dense(weights: torch.Tensor, *others: torch.Tensor):
     """:class:`AxisEntries` of dense weights ``[K, P, size]``: each row's run of cells from its
-    first to its last non-zero weight (no entry for a row of zeros)."""
+    first to its last non-zero weight (no entry for a row of zeros).
+
+    With ``others`` (dense ``[K, P, size]`` each, e.g. the weights' derivatives), the run covers
+    the non-zeros of all of them, and ``(entries, [other's weights on the same cells, ...])``
+    is returned.
+    """
     size = weights.shape[-1]
     used = weights.ne(0)
+    for other in others:
+        used = used | other.ne(0)
     idx = torch.arange(size, device=weights.device)
     first = torch.where(used, idx, size).amin(-1)                              # [K, P]
     last = torch.where(used, idx, -1).amax(-1)
@@ -88,7 +95,10 @@ def entries_from_dense(weights: torch.Tensor) -> AxisEntries:
     longest = max(int(length.max()), 1) if length.numel() else 1
     cells = (first.clamp(max=size - 1)[..., None] + idx[:longest]).clamp(max=size - 1)   # [K, P, L]
     inside = idx[:longest] < length[..., None]
-    return AxisEntries(cells, weights.gather(-1, cells) * inside, length)
+    entries = AxisEntries(cells, weights.gather(-1, cells) * inside, length)
+    if not others:
+        return entries
+    return entries, [other.gather(-1, cells) * inside for other in others]
 
 
 def _batches(row_used: torch.Tensor, col_used: torch.Tensor) -> Iterator[list[torch.Tensor]]:
@@ -283,3 +293,65 @@ def bin_max(input: torch.Tensor, batch_idx: torch.Tensor, rows, cols) -> torch.T
         best = best.masked_fill(empty[rois, :, :, None], 0.0)
         out.index_copy_(0, rois, best.permute(0, 3, 1, 2))
     return out
+
+
+#: Upper bound on the gathered elements (entries x channels) per chunk of
+#: :func:`separable_slopes` (16 MB of float32): a chunk's gathered cells stay in cache while
+#: they are contracted with the output gradient.
+SLOPE_ELEMENTS = 1 << 22
+
+
+def separable_slopes(input: torch.Tensor, batch_idx: torch.Tensor, grad: torch.Tensor,
+                     rows: AxisEntries, cols: AxisEntries, row_slopes, col_slopes) -> tuple[torch.Tensor, torch.Tensor]:
+    """How the loss moves when one axis's weights move: the box-gradient half of
+    :func:`separable_apply`.
+
+    With ``out[k, c] = Wy[k] @ F @ Wx[k]^T`` and an output gradient ``G = dL/d out``, a change of
+    the row weights by ``Sy`` (same cells as ``rows``, e.g. ``dWy / d y1``) changes the loss by
+    ``sum_{c,p,q} G[k, c, p, q] * (Sy[k] @ F @ Wx[k]^T)[p, q]``; likewise for the columns. Every
+    bin's cells are gathered once (chunks of at most ``SLOPE_ELEMENTS``) and contracted with
+    ``G`` over the channels; the slopes are then cheap sums over the bins' entries.
+
+    Args:
+        input: ``[N, C, H, W]``; batch_idx: int64 ``[K]``; grad: ``[K, C, P, Q]``.
+        rows, cols: the weights as :class:`AxisEntries` (``[K, P]`` and ``[K, Q]`` lists).
+        row_slopes: a sequence of ``[K, P, E]`` weights on the cells of ``rows``;
+        col_slopes: a sequence of ``[K, Q, E]`` weights on the cells of ``cols``.
+
+    Returns:
+        ``(row_terms, col_terms)``: ``[K, len(row_slopes)]`` and ``[K, len(col_slopes)]`` in the
+        dtype of ``input`` (float32 for float16 and bfloat16 maps).
+    """
+    k_total, p_n = rows.used.shape
+    q_n = cols.used.shape[1]
+    n_images, channels, height, width = input.shape
+    work = input.dtype if input.dtype in (torch.float32, torch.float64) else torch.float32
+    row_terms = torch.zeros((k_total, len(row_slopes)), dtype=work, device=input.device)
+    col_terms = torch.zeros((k_total, len(col_slopes)), dtype=work, device=input.device)
+    if k_total == 0:
+        return row_terms, col_terms
+    table = cell_table(input.detach()).to(work)                               # [N*H*W, C]
+    g = grad.to(work).permute(0, 2, 3, 1)                                     # [K, P, Q, C]
+    for batch in _batches(rows.used, cols.used):
+        for group in batch:
+            ly = max(int(rows.used[group].max()), 1)
+            lx = max(int(cols.used[group].max()), 1)
+            per_roi = p_n * q_n * ly * lx * channels
+            step = max(1, SLOPE_ELEMENTS // per_roi)
+            for first in range(0, group.numel(), step):
+                rois = group[first:first + step]
+                k = rois.numel()
+                row_cells = (batch_idx[rois, None, None] * height + rows.cells[rois, :, :ly]) * width
+                cells = row_cells[:, :, None, :, None] + cols.cells[rois, None, :, None, :lx]
+                gathered = table.index_select(0, cells.reshape(-1)).view(k * p_n * q_n, ly * lx, channels)
+                gv = torch.bmm(gathered, g[rois].reshape(k * p_n * q_n, channels, 1))
+                gv = gv.view(k, p_n, q_n, ly, lx)                             # [k, P, Q, Ly, Lx]
+                if row_slopes:
+                    along_rows = torch.einsum("kpqij,kqj->kpi", gv, cols.weights[rois, :, :lx].to(work))
+                    for s, slope in enumerate(row_slopes):
+                        row_terms[rois, s] = (along_rows * slope[rois, :, :ly].to(work)).sum((1, 2))
+                if col_slopes:
+                    along_cols = torch.einsum("kpqij,kpi->kqj", gv, rows.weights[rois, :, :ly].to(work))
+                    for s, slope in enumerate(col_slopes):
+                        col_terms[rois, s] = (along_cols * slope[rois, :, :lx].to(work)).sum((1, 2))
+    return row_terms, col_terms

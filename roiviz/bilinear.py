@@ -28,7 +28,8 @@ import torch
 
 from .geometry import Array, _as_int, _xp
 
-__all__ = ["linear_weights", "interpolant_integral"]
+__all__ = ["linear_weights", "interpolant_integral", "interpolant_weights", "hat_weights",
+           "hat_integral"]
 
 
 def linear_weights(coord: Array, size: int) -> tuple[Array, Array, Array, Array]:
@@ -102,3 +103,28 @@ def interpolant_integral(lo: Array, hi: Array, size: int) -> Array:
     left = overlap(-1.0, 0.0) * (j == 0)
     right = overlap(size - 1.0, float(size)) * (j == size - 1)
     return middle + left + right
+
+
+def interpolant_weights(coord: torch.Tensor, size: int) -> torch.Tensor:
+    """Dense :func:`linear_weights`: ``A[..., j]``, cell ``j``'s weight at ``coord`` (torch)."""
+    low, high, w_low, w_high = linear_weights(coord, size)
+    dense = torch.zeros(coord.shape + (size,), dtype=coord.dtype, device=coord.device)
+    dense.scatter_add_(-1, low[..., None], w_low[..., None])
+    return dense.scatter_add_(-1, high[..., None], w_high[..., None])
+
+
+def hat_weights(coord: torch.Tensor, size: int) -> torch.Tensor:
+    """The authors' interpolant of Precise RoI Pooling (PreciseRoIPooling's
+    ``PrRoIPoolingInterpolation``): cell ``j``'s weight at ``coord`` is ``max(0, 1 - |coord -
+    j|)``, cells at integer coordinates, nothing read off the map (so the surface falls to 0
+    within one cell outside it). Dense ``[..., size]`` (torch)."""
+    j = torch.arange(size, dtype=coord.dtype, device=coord.device)
+    return (1.0 - (coord[..., None] - j).abs()).clamp(min=0.0)
+
+
+def hat_integral(lo: torch.Tensor, hi: torch.Tensor, size: int) -> torch.Tensor:
+    """Exact integral over ``[lo, hi]`` of each cell's :func:`hat_weights` (``hi < lo`` gives
+    zeros): ``[..., size]`` (torch)."""
+    j = torch.arange(size, dtype=lo.dtype, device=lo.device)
+    hi = torch.maximum(hi, lo)
+    return _hat_cdf(hi[..., None] - j) - _hat_cdf(lo[..., None] - j)

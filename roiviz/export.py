@@ -147,13 +147,6 @@ def embed_snippet(link: str, title: str, height: int = EMBED_HEIGHT) -> str:
 MAX_PAGE_BYTES = 1_500_000
 
 
-def stage_module() -> str:
-    """The engine, the drawing and the stage bundled into one JS module (see :mod:`roiviz.stage_bundle`)."""
-    from .stage_bundle import bundle_modules, engine_paths
-
-    return bundle_modules([*engine_paths(), STAGE_DIR / "draw.js", STAGE_DIR / "arrows.js", STAGE_DIR / "stage.js"])
-
-
 def interactive_page(data: Mapping[str, Any], title: str) -> str:
     """One self-contained HTML file in which a reader drags the box and the panels follow.
 
@@ -171,11 +164,9 @@ def interactive_page(data: Mapping[str, Any], title: str) -> str:
     Returns:
         The HTML text (UTF-8).
     """
-    script = stage_module()
-    entry = "export default function"
-    if script.count(entry) != 1:
-        raise ValueError("the stage bundle must have exactly one default export")
-    script = script.replace(entry, "const mountStage = function")
+    from .stage_bundle import stage_module
+
+    script = stage_module(default_as="mountStage")
     css = (STAGE_DIR / "stage.css").read_text(encoding="utf-8")
     # JSON inside <script>: "</" and "<!--" must not appear, nor U+2028/9 break the script.
     payload = (json.dumps(jsonable(dict(data)), allow_nan=False).replace("<", "\\u003c")

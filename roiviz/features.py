@@ -29,6 +29,7 @@ __all__ = [
     "MAX_NPY_SIDE",
     "STRIDES",
     "FeatureMap",
+    "feature_map_from_array",
     "image_feature_map",
     "load_npy",
     "toy_grid",
@@ -400,6 +401,43 @@ def _check_npy_shape(shape: tuple[int, ...], max_elements: int) -> None:
             f"The .npy array has {elements:,} values (shape {shape}); the limit is "
             f"{max_elements:,}. Use fewer channels or a smaller map."
         )
+
+
+def feature_map_from_array(values, *, stride: int = 1, channel_names=None,
+                           source: str = "an array") -> FeatureMap:
+    """A feature map from an array in memory, e.g. a layer's activations in a notebook.
+
+    Args:
+        values: ``[h, w]`` or ``[C, h, w]`` (channels first), a numpy array or a torch tensor
+            (detached and copied to the CPU), of real numbers; ``h, w <= MAX_NPY_SIDE``.
+        stride: image pixels per cell (``>= 1``).
+        channel_names: one name per channel; default ``"channel 0"``, ``"channel 1"``, ...
+        source: a short description for titles.
+
+    Returns:
+        :class:`FeatureMap` with a read-only ``float32 [C, h, w]`` copy of ``values``.
+
+    Raises:
+        ValueError: a sentence saying what is wrong (shape, type, non-finite values, size).
+    """
+    if hasattr(values, "detach"):      # a torch tensor, maybe on a GPU or requiring grad
+        values = values.detach().to("cpu").float().numpy()
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"the feature map must hold real numbers, got dtype {arr.dtype}")
+    if arr.ndim not in (2, 3) or 0 in arr.shape:
+        raise ValueError(f"the feature map must be [h, w] or [C, h, w] with no empty side, "
+                         f"got shape {tuple(arr.shape)}")
+    if arr.shape[-1] > MAX_NPY_SIDE or arr.shape[-2] > MAX_NPY_SIDE:
+        raise ValueError(f"the feature map is {arr.shape[-2]} x {arr.shape[-1]} cells; height and "
+                         f"width must each be at most {MAX_NPY_SIDE}")
+    out = np.array(arr if arr.ndim == 3 else arr[None], dtype=np.float32, order="C")
+    if not np.isfinite(out).all():
+        raise ValueError("the feature map has NaN or infinite values (or values beyond float32)")
+    names = (tuple(f"channel {i}" for i in range(out.shape[0])) if channel_names is None
+             else tuple(str(n) for n in channel_names))
+    out.flags.writeable = False
+    return FeatureMap(values=out, channel_names=names, stride=stride, source=source)
 
 
 def load_npy(

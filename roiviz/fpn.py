@@ -43,7 +43,8 @@ import torch
 from torch import nn
 
 from . import _checks
-from .roi_align import align_boxes
+from .box_grad import attach_box_grad, box_coords, boxes_require_grad, link_unused
+from .roi_align import align_box_grad, align_boxes
 
 __all__ = [
     "CANONICAL_LEVEL",
@@ -432,9 +433,36 @@ class MultiScaleRoIAlign(nn.Module):
         padded = list(boxes) + [features[0].new_zeros((0, 4))] * (features[0].shape[0] - len(boxes))
         batch_idx, coords = _checks.convert_boxes(padded, features[0])      # [K], [K, 4]
         if len(features) == 1:
-            return align_boxes(features[0], batch_idx, coords, self.output_size, self.scales[0],
-                               self.sampling_ratio, self.aligned)
-        levels = self.levels([b.detach() for b in boxes]) - self.k_min        # [K], 0-based
+            result = align_boxes(features[0], batch_idx, coords, self.output_size, self.scales[0],
+                                 self.sampling_ratio, self.aligned)
+            levels = torch.zeros_like(batch_idx)
+        else:
+            levels = self.levels([b.detach() for b in boxes]) - self.k_min    # [K], 0-based
+            result = self._pool_levels(features, batch_idx, coords, levels)
+        # A level no box uses still gets a (zero) gradient, as torchvision's, not None.
+        for index, feature in enumerate(features):
+            if torch.is_grad_enabled() and feature.requires_grad and not bool((levels == index).any()):
+                result = link_unused(result, feature)
+        if not boxes_require_grad(padded):
+            return result
+
+        def box_grad(grad: torch.Tensor) -> torch.Tensor:
+            # The level is piecewise constant in the box: each box's gradient is its level's.
+            total = grad.new_zeros((coords.shape[0], 4))
+            for index, (feature, scale) in enumerate(zip(features, self.scales)):
+                idx = torch.where(levels == index)[0]
+                if idx.numel():
+                    total[idx] = align_box_grad(
+                        feature, batch_idx[idx], coords[idx].to(feature.dtype), self.output_size,
+                        scale, self.sampling_ratio, self.aligned, "avg",
+                        grad[idx].to(feature.dtype)).to(total.dtype)
+            return total
+
+        return attach_box_grad(result, box_coords(padded, features[0]), box_grad)
+
+    def _pool_levels(self, features: list[torch.Tensor], batch_idx: torch.Tensor, coords: torch.Tensor,
+                     levels: torch.Tensor) -> torch.Tensor:
+        """Each box pooled from its level (``levels``: 0-based ``[K]``) into one result."""
         first = features[0]
         # Every box has exactly one level (the clamp leaves none out), so every row is written:
         # each level's RoI Align writes its boxes' rows of the result in place, once.

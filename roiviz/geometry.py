@@ -51,12 +51,22 @@ MAX_SAMPLING_RATIO = 16
 #: about 670 bytes: 14 x 14 bins at ratio 16 (50,176 samples) would be a 34 MB trace in the
 #: shared trace cache and 12.5 MB of JSON, and take 0.5-0.8 s.
 SAMPLE_BUDGET = 4096
+#: Largest float32 (boxes beyond it cannot be held by the kernels' float32 arithmetic).
+FLOAT32_MAX = 3.4028234663852886e38
+#: Largest |box coordinate| in feature cells that the traces and the ops accept: float32 holds
+#: every whole number up to 2^24 (past it, neighbouring cells merge), and the integer casts of
+#: the snapping and the sample counts stay far from wrapping (torchvision's int32, roiviz's int64).
+MAX_FEATURE_CELLS = 2.0 ** 24
 
 __all__ = [
     "CONVENTIONS",
     "MAX_SAMPLING_RATIO",
     "REDUCES",
     "SAMPLE_BUDGET",
+    "FLOAT32_MAX",
+    "MAX_FEATURE_CELLS",
+    "check_scale",
+    "check_box_cells",
     "normalize_box",
     "c_round",
     "snap_box",
@@ -101,6 +111,44 @@ def normalize_box(box: tuple[float, float, float, float]) -> tuple[float, float,
     if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
         raise ValueError(f"box coordinates must be finite numbers, got {(x1, y1, x2, y2)}")
     return (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
+
+
+def check_scale(stride: float) -> float:
+    """The float32 spatial scale ``1 / stride`` the kernels use, refused when it is infinite or 0
+    (a stride of ``1e-320`` is finite and > 0, but its reciprocal overflows).
+
+    Raises:
+        ValueError: with the message the stage's engine gives (``geometry.js``, ``checkScale``).
+    """
+    with np.errstate(over="ignore", divide="ignore"):
+        scale = np.float32(1.0 / stride) if stride != 0 else np.float32(np.inf)
+    if not np.isfinite(scale) or scale == 0:
+        raise ValueError(f"stride must give a spatial scale 1 / stride that is a finite, non-zero "
+                         f"float32, got {stride!r}")
+    return float(scale)
+
+
+def check_box_cells(box, spatial_scale: float) -> None:
+    """Refuse a box beyond float32's range or beyond ``MAX_FEATURE_CELLS`` feature cells.
+
+    Args:
+        box: ``(x1, y1, x2, y2)`` image pixels (Python floats) or a ``[K, 4]`` tensor.
+        spatial_scale: ``1 / stride`` (as the kernels hold it).
+
+    Raises:
+        ValueError: with the messages of the stage's engine (``geometry.js``, ``checkBoxCells``).
+    """
+    if isinstance(box, torch.Tensor):
+        largest = float(box.detach().abs().amax()) if box.numel() else 0.0
+    else:
+        largest = max(abs(float(v)) for v in box)
+    if largest > FLOAT32_MAX:
+        raise ValueError(f"box coordinates must be within float32's range (|v| <= {FLOAT32_MAX!r}), "
+                         f"got {largest!r}")
+    cells = float(np.float32(largest)) * spatial_scale
+    if cells > MAX_FEATURE_CELLS:
+        raise ValueError(f"box coordinates must lie within {int(MAX_FEATURE_CELLS)} feature cells of "
+                         f"0 (float32's exact whole numbers), got {cells!r} cells")
 
 
 def c_round(a: Array) -> Array:

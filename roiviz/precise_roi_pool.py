@@ -22,15 +22,16 @@ import numpy as np
 import torch
 
 from . import _checks
-from ._separable import entries_from_dense, separable_apply
-from .bilinear import interpolant_integral
-from .geometry import align_mapping
+from ._separable import entries_from_dense, separable_apply, separable_slopes
+from .bilinear import hat_integral, hat_weights, interpolant_integral, interpolant_weights
+from .box_grad import attach_box_grad, box_coords, boxes_require_grad, corner_grads
+from .geometry import align_mapping, check_box_cells
 from .records import Bin, MethodTrace, Settings, check_trace_args, feature_rect, freeze, region_areas
 
 #: The method's key and display name (collected by :mod:`roiviz.methods`).
 KEY, LABEL = "precise_roi_pool", "Precise RoI Pooling"
 
-__all__ = ["precise_roi_pool", "trace_precise_roi_pool", "bin_integrals"]
+__all__ = ["precise_roi_pool", "trace_precise_roi_pool", "bin_integrals", "bin_slopes", "PRROI_CONVENTIONS"]
 
 
 def bin_integrals(start, length, pooled: int, size: int):
@@ -57,7 +58,68 @@ def bin_integrals(start, length, pooled: int, size: int):
     return integrals * (positive / denom)[..., None]
 
 
-def precise_roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0) -> torch.Tensor:
+#: Where Precise RoI Pooling puts the cells: ``"aligned"`` (roiviz's default: RoI Align's
+#: ``aligned=True`` frame and border rules) or ``"authors"`` (PreciseRoIPooling and mmcv's
+#: ``PrRoIPool``: cell ``j`` at coordinate ``j``, zero off the map).
+PRROI_CONVENTIONS = ("aligned", "authors")
+
+
+def _mapping(coords: torch.Tensor, spatial_scale: float, convention: str):
+    """``((start_y, length_y), (start_x, length_x))`` ``[K]`` each, float64.
+
+    ``authors``: ``start = x1 * s``, ``length = max(x2 * s - x1 * s, 0)`` (the kernels' ``roi_start_w``
+    and ``roi_width``); ``aligned``: :func:`~roiviz.geometry.align_mapping` with ``aligned=True``.
+    """
+    wide = coords.to(torch.float64)
+    if convention == "authors":
+        starts = wide * spatial_scale
+        length_x = (starts[:, 2] - starts[:, 0]).clamp(min=0.0)
+        length_y = (starts[:, 3] - starts[:, 1]).clamp(min=0.0)
+        return (starts[:, 1], length_y), (starts[:, 0], length_x)
+    # The kernels' float32 mapping, then widened (the forward's numbers since roiviz 1).
+    start_x, length_x = align_mapping(coords[:, 0], coords[:, 2], spatial_scale, True)
+    start_y, length_y = align_mapping(coords[:, 1], coords[:, 3], spatial_scale, True)
+    return (start_y.to(torch.float64), length_y.to(torch.float64)), \
+        (start_x.to(torch.float64), length_x.to(torch.float64))
+
+
+def bin_slopes(start: torch.Tensor, length: torch.Tensor, pooled: int, size: int, convention: str):
+    """Each bin's average weights along one axis and their derivatives (the Leibniz rule).
+
+    A bin ``[lo, hi]`` with ``lo = start + p * length / P`` and ``b = hi - lo`` averages cell
+    ``j``'s weight: ``A_j = integral(w_j, lo, hi) / b``. Then ``dA_j / d lo = (A_j - w_j(lo)) / b``
+    and ``dA_j / d hi = (w_j(hi) - A_j) / b``: the interpolant's values on the bin's edges, which
+    move continuously with the box. Chained through ``lo`` and ``hi``::
+
+        dA / d start  = (w(hi) - w(lo)) / b
+        dA / d length = ((p + 1) w(hi) - p w(lo) - A) / (P b)
+
+    Args:
+        start, length: ``[K]`` float64 (see :func:`_mapping`).
+
+    Returns:
+        ``(A, dA/dstart, dA/dlength)``, ``[K, P, size]`` each; all zero for a bin with ``b <= 0``.
+    """
+    p = torch.arange(pooled, dtype=start.dtype, device=start.device)
+    bin_size = (length / pooled)[:, None]                                      # [K, 1]
+    lo = start[:, None] + p * bin_size                                         # [K, P]
+    hi = lo + bin_size
+    positive = bin_size > 0
+    safe = torch.where(positive, bin_size, torch.ones_like(bin_size))
+    if convention == "authors":
+        integral, w_lo, w_hi = hat_integral(lo, hi, size), hat_weights(lo, size), hat_weights(hi, size)
+    else:
+        integral = interpolant_integral(lo, hi, size)
+        w_lo, w_hi = interpolant_weights(lo, size), interpolant_weights(hi, size)
+    average = integral * (positive / safe)[..., None]        # as bin_integrals, bit for bit
+    keep = positive[..., None].to(start.dtype)
+    d_start = (w_hi - w_lo) / safe[..., None]
+    d_length = ((p + 1)[:, None] * w_hi - p[:, None] * w_lo - average) / (pooled * safe[..., None])
+    return average, d_start * keep, d_length * keep
+
+
+def precise_roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0, *,
+                     convention: str = "aligned") -> torch.Tensor:
     """Performs Precise RoI Pooling: the exact mean of the bilinear interpolant over each bin.
 
     Args:
@@ -67,10 +129,16 @@ def precise_roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: flo
             ``y2 <= y1`` has empty bins and gives zeros.
         output_size (int or Tuple[int, int]): ``(PH, PW)``, each >= 1.
         spatial_scale (float): ``1 / stride``, > 0. Default 1.
+        convention (str): ``"aligned"`` (default): cell values at cell centres and RoI Align's
+            border rules, so that it is the limit of ``roi_align(aligned=True)``. ``"authors"``:
+            PreciseRoIPooling's (and mmcv ``PrRoIPool``'s) frame, cell ``j`` at coordinate
+            ``j`` and zero off the map; numbers and gradients then equal the authors' kernels.
 
     Returns:
         Tensor[K, C, PH, PW], differentiable in ``input`` (each cell receives its integrated
-        bilinear weight over the bin's area).
+        bilinear weight over the bin's area) and, when ``boxes`` requires grad, in the boxes:
+        the exact derivative of the integral (:func:`bin_slopes`), continuous in the box while
+        the box stays on the map; ``boxes.grad`` is zero in the batch-index column.
 
     Raises:
         TypeError, ValueError: for arguments of the wrong type, shape or range.
@@ -78,17 +146,34 @@ def precise_roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: flo
     _checks.check_input(input)
     size = _checks.check_output_size(output_size)
     scale = _checks.check_spatial_scale(spatial_scale)
+    if convention not in PRROI_CONVENTIONS:
+        raise ValueError(f"convention must be one of {PRROI_CONVENTIONS}, got {convention!r}")
     batch_idx, coords = _checks.convert_boxes(boxes, input)
+    check_box_cells(coords, scale)
     height, width = input.shape[-2:]
-    start_x, length_x = align_mapping(coords[:, 0], coords[:, 2], scale, True)
-    start_y, length_y = align_mapping(coords[:, 1], coords[:, 3], scale, True)
+    (start_y, length_y), (start_x, length_x) = _mapping(coords, scale, convention)
     # The integrals are differences of nearby values divided by the bin's length: in float32
     # a bin 0.01 cell wide would lose 3 digits, so they are computed in float64.
-    wide = torch.float64
-    wy = bin_integrals(start_y.to(wide), length_y.to(wide), size[0], height)  # [K, PH, H]
-    wx = bin_integrals(start_x.to(wide), length_x.to(wide), size[1], width)   # [K, PW, W]
-    return separable_apply(input, batch_idx, entries_from_dense(wy.to(input.dtype)),
-                           entries_from_dense(wx.to(input.dtype)))
+    if convention == "aligned" and not boxes_require_grad(boxes):
+        wy = bin_integrals(start_y, length_y, size[0], height)               # [K, PH, H]
+        wx = bin_integrals(start_x, length_x, size[1], width)                # [K, PW, W]
+        return separable_apply(input, batch_idx, entries_from_dense(wy.to(input.dtype)),
+                               entries_from_dense(wx.to(input.dtype)))
+    ay, sy, ly = bin_slopes(start_y, length_y, size[0], height, convention)
+    ax, sx, lx = bin_slopes(start_x, length_x, size[1], width, convention)
+    rows, row_slopes = entries_from_dense(*(t.to(input.dtype) for t in (ay, sy, ly)))
+    cols, col_slopes = entries_from_dense(*(t.to(input.dtype) for t in (ax, sx, lx)))
+    out = separable_apply(input, batch_idx, rows, cols)
+    if not boxes_require_grad(boxes):
+        return out
+
+    def box_grad(grad: torch.Tensor) -> torch.Tensor:
+        row_terms, col_terms = separable_slopes(input, batch_idx, grad, rows, cols, row_slopes, col_slopes)
+        dx1, dx2 = corner_grads(col_terms[:, 0], col_terms[:, 1], scale)
+        dy1, dy2 = corner_grads(row_terms[:, 0], row_terms[:, 1], scale)
+        return torch.stack((dx1, dy1, dx2, dy2), 1)
+
+    return attach_box_grad(out, box_coords(boxes, input), box_grad)
 
 
 def trace_precise_roi_pool(feature: np.ndarray, box, settings: Settings = Settings()) -> MethodTrace:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import _checks
-from .geometry import normalize_box, rect_area, rect_difference, rect_intersection
+from .geometry import check_box_cells, check_scale, normalize_box, rect_area, rect_difference, rect_intersection
 
 Rect = tuple[float, float, float, float]
 Cell = tuple[int, int]
@@ -277,7 +277,9 @@ def check_trace_args(feature: np.ndarray, box, settings: Settings) -> tuple[np.n
     _checks.check_sampling_ratio(settings.sampling_ratio)
     _checks.check_reduce(settings.reduce)
     _checks.check_convention(settings.convention)
+    scale = check_scale(settings.stride)
     image_box = normalize_box(box)
+    check_box_cells(image_box, scale)
     if image_box[2] - image_box[0] <= 0 or image_box[3] - image_box[1] <= 0:
         w, h = image_box[2] - image_box[0], image_box[3] - image_box[1]
         raise ValueError(f"box must have a positive width and height, got {w:g} x {h:g} pixels")

@@ -20,16 +20,17 @@ import numpy as np
 import torch
 
 from . import _checks
-from ._separable import AxisEntries, separable_apply
+from ._separable import AxisEntries, separable_apply, separable_slopes
+from .box_grad import attach_box_grad, box_coords, boxes_require_grad, corner_grads
 from .bilinear import linear_weights
-from .geometry import SAMPLE_BUDGET, align_mapping, sample_coords, sampling_grid
+from .geometry import SAMPLE_BUDGET, align_mapping, check_box_cells, sample_coords, sampling_grid
 from .records import (Bin, MethodTrace, Sample, Settings, check_trace_args, feature_rect, freeze,
                       region_areas)
 
 #: The method's key and display name (collected by :mod:`roiviz.methods`).
 KEY, LABEL = "roi_align", "RoI Align"
 
-__all__ = ["roi_align", "trace_roi_align"]
+__all__ = ["roi_align", "trace_roi_align", "align_box_grad", "mapping_grads"]
 
 
 def roi_align(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0,
@@ -58,6 +59,13 @@ def roi_align(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.
     Returns:
         Tensor[K, C, PH, PW]: differentiable in ``input``; the backward scatters the bilinear
         weights (divided by the sample count for ``avg``; to the winning sample for ``max``).
+        When ``boxes`` requires grad, the backward also fills ``boxes.grad`` (zero in the
+        batch-index column): the piecewise derivative of the output in the box
+        (:func:`mapping_grads`), equal to autograd through torchvision's differentiable Python
+        ``_roi_align`` wherever that equals the C++ kernel (for a sample beyond -1 or H it
+        reads the border cell instead of 0: a different value, and a non-zero gradient in the
+        other axis's corners where the kernel has none).
+        torchvision's compiled op gives no box gradient.
 
     Raises:
         TypeError, ValueError: for arguments of the wrong type, shape or range.
@@ -68,7 +76,12 @@ def roi_align(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.
     ratio = _checks.check_sampling_ratio(sampling_ratio)
     _checks.check_reduce(reduce)
     batch_idx, coords = _checks.convert_boxes(boxes, input)
-    return align_boxes(input, batch_idx, coords, size, scale, ratio, bool(aligned), reduce)
+    check_box_cells(coords, scale)
+    out = align_boxes(input, batch_idx, coords, size, scale, ratio, bool(aligned), reduce)
+    if not boxes_require_grad(boxes):
+        return out
+    return attach_box_grad(out, box_coords(boxes, input), lambda grad: align_box_grad(
+        input, batch_idx, coords, size, scale, ratio, bool(aligned), reduce, grad))
 
 
 def align_boxes(input: torch.Tensor, batch_idx: torch.Tensor, coords: torch.Tensor,
@@ -91,7 +104,8 @@ def align_boxes(input: torch.Tensor, batch_idx: torch.Tensor, coords: torch.Tens
                               output_size, sampling_ratio, reduce, out, out_rows)
 
 
-def _axis_entries(coords: torch.Tensor, mask: torch.Tensor, size: int, count: torch.Tensor) -> AxisEntries:
+def _axis_entries(coords: torch.Tensor, mask: torch.Tensor, size: int, count: torch.Tensor,
+                  slopes=()) -> AxisEntries | tuple[AxisEntries, list[torch.Tensor]]:
     """Each bin's bilinear weights along one axis, summed over its samples and divided by ``count``.
 
     Sample ``g`` of bin ``p`` reads cells ``low`` and ``high = low + 1`` with weights ``w_low``
@@ -108,9 +122,14 @@ def _axis_entries(coords: torch.Tensor, mask: torch.Tensor, size: int, count: to
         size: the map's size along the axis.
         count: ``[K]`` (dtype of ``coords``), what each RoI's sums are divided by (its samples
             per bin side for ``avg``).
+        slopes: ``[K, P, G]`` factors ``d coord / d theta`` (one per parameter ``theta``); for
+            each, the entries' weights are differentiated: ``d w_high / d coord = 1 =
+            -d w_low / d coord`` where the sample reads two cells (``0 <= coord < size - 1``),
+            0 where it is clamped to a border cell or off the map.
 
     Returns:
-        :class:`~roiviz._separable.AxisEntries` ``[K, P]`` of ``2 G`` entries at most.
+        :class:`~roiviz._separable.AxisEntries` ``[K, P]`` of ``2 G`` entries at most; with
+        ``slopes``, also the list of their ``d weights / d theta`` on the same entries.
     """
     low, high, w_low, w_high = linear_weights(coords, size)                   # [K, P, G] each
     counted = mask & ((w_low + w_high) > 0)                                   # on the map
@@ -123,14 +142,24 @@ def _axis_entries(coords: torch.Tensor, mask: torch.Tensor, size: int, count: to
     run = (torch.where(counted, high, -1).amax(-1) - first + 1).clamp(min=0)
     first = first.clamp(max=size - 1)
     width = listed.shape[-1]
-    merged_weights = torch.zeros_like(listed_weights).scatter_add_(
-        -1, (listed - first[..., None]).clamp(0, width - 1), listed_weights)
+    slots = (listed - first[..., None]).clamp(0, width - 1)
     merged = (first[..., None] + torch.arange(width, device=coords.device)).clamp(max=size - 1)
     use_run = (run <= width)[..., None]                                       # [K, P, 1]
+
+    def entry_weights(listed_w: torch.Tensor) -> torch.Tensor:
+        merged_w = torch.zeros_like(listed_w).scatter_add_(-1, slots, listed_w)
+        return torch.where(use_run, merged_w, listed_w) / count[:, None, None]
+
     cells = torch.where(use_run, merged, listed)
-    weights = torch.where(use_run, merged_weights, listed_weights) / count[:, None, None]
     listed_used = 2 * mask.sum(-1)                                            # [K, P]
-    return AxisEntries(cells, weights, torch.where(use_run[..., 0], run, listed_used))
+    entries = AxisEntries(cells, entry_weights(listed_weights),
+                          torch.where(use_run[..., 0], run, listed_used))
+    if not slopes:
+        return entries
+    reads_two = (mask & (coords >= 0) & (coords < size - 1)).to(coords.dtype)
+    derivatives = [entry_weights(torch.stack((-slope * reads_two, slope * reads_two), -1).flatten(-2))
+                   for slope in slopes]
+    return entries, derivatives
 
 
 def align_from_mapping(input: torch.Tensor, batch_idx: torch.Tensor, mapping_y, mapping_x,
@@ -181,6 +210,109 @@ def align_from_mapping(input: torch.Tensor, batch_idx: torch.Tensor, mapping_y, 
     if out is None:
         return best
     return out.index_copy_(0, out_rows, best)
+
+
+# ----------------------------------------------------------------------------------------------
+# Gradient with respect to the box
+
+
+def _sample_fractions(pooled: int, grid: torch.Tensor, max_grid: int, dtype) -> torch.Tensor:
+    """``d coord / d length`` of every sample: ``(p + (i + 0.5) / g) / pooled``, ``[K, P, G]``
+    (a sample sits at ``start + length * fraction``; ``d coord / d start`` is 1)."""
+    p = torch.arange(pooled, dtype=dtype, device=grid.device)
+    i = torch.arange(max_grid, dtype=dtype, device=grid.device)
+    g = grid.to(dtype).clamp(min=1)[:, None, None]
+    return (p[:, None] + (i + 0.5) / g) / pooled
+
+
+def mapping_grads(input: torch.Tensor, batch_idx: torch.Tensor, mapping_y, mapping_x,
+                  output_size: tuple[int, int], sampling_ratio: int, reduce: str,
+                  grad: torch.Tensor) -> torch.Tensor:
+    """``dL / d(start_y, length_y, start_x, length_x)`` of :func:`align_from_mapping`.
+
+    The samples move linearly with the mapped box (``start + length * fraction``) over the
+    piecewise-bilinear interpolant, so the derivative is piecewise constant in the box: it jumps
+    when a sample crosses a cell line, and the adaptive sample count (``ceil``) and the clamp at
+    the border contribute nothing. With ``max`` the gradient follows each bin's winning sample
+    (the first maximum, as the forward's backward).
+
+    Args:
+        mapping_y, mapping_x: ``(start, length)`` ``[K]`` each (library frame, detached).
+        grad: ``dL / d out``, ``[K, C, PH, PW]``.
+
+    Returns:
+        ``[K, 4]`` in the dtype of ``input`` (float32 for half-precision maps).
+    """
+    (start_y, length_y), (start_x, length_x) = mapping_y, mapping_x
+    pooled_h, pooled_w = output_size
+    height, width = input.shape[-2:]
+    k_total = batch_idx.numel()
+    dtype = input.dtype
+    if k_total == 0:
+        return input.new_zeros((0, 4))
+    grid_y = sampling_grid(length_y, pooled_h, sampling_ratio)
+    grid_x = sampling_grid(length_x, pooled_w, sampling_ratio)
+    max_gy, max_gx = max(int(grid_y.max()), 1), max(int(grid_x.max()), 1)
+    cy, my = sample_coords(start_y, length_y, pooled_h, grid_y, max_gy)      # [K, PH, Gy]
+    cx, mx = sample_coords(start_x, length_x, pooled_w, grid_x, max_gx)      # [K, PW, Gx]
+    ty = _sample_fractions(pooled_h, grid_y, max_gy, dtype).expand_as(cy)
+    tx = _sample_fractions(pooled_w, grid_x, max_gx, dtype).expand_as(cx)
+    if reduce == "avg":
+        count_y, count_x = grid_y.clamp(min=1).to(dtype), grid_x.clamp(min=1).to(dtype)
+        rows, (dy_start, dy_length) = _axis_entries(cy.to(dtype), my, height, count_y,
+                                                    (torch.ones_like(ty), ty))
+        cols, (dx_start, dx_length) = _axis_entries(cx.to(dtype), mx, width, count_x,
+                                                    (torch.ones_like(tx), tx))
+        g = grad
+    else:
+        one = input.new_ones(k_total)
+
+        def per_sample(c, m, t, pooled, g_max, size):
+            flat = (k_total, pooled * g_max, 1)
+            return _axis_entries(c.reshape(flat).to(dtype), m.reshape(flat), size, one,
+                                 (torch.ones(flat, dtype=dtype, device=c.device), t.reshape(flat)))
+
+        rows, (dy_start, dy_length) = per_sample(cy, my, ty, pooled_h, max_gy, height)
+        cols, (dx_start, dx_length) = per_sample(cx, mx, tx, pooled_w, max_gx, width)
+        # Each bin's gradient goes to its first maximum (as torch.max's backward in the forward).
+        channels = input.shape[1]
+        with torch.no_grad():
+            samples = separable_apply(input.detach(), batch_idx, rows, cols)
+        samples = samples.reshape(k_total, channels, pooled_h, max_gy, pooled_w, max_gx)
+        samples = samples.permute(0, 1, 2, 4, 3, 5).reshape(k_total, channels, pooled_h, pooled_w,
+                                                            max_gy * max_gx)
+        valid = (my[:, :, None, :, None] & mx[:, None, :, None, :]).reshape(
+            k_total, 1, pooled_h, pooled_w, max_gy * max_gx)
+        winner = samples.masked_fill(~valid, float("-inf")).max(dim=-1).indices
+        spread = torch.zeros_like(samples).scatter_(
+            -1, winner[..., None], (grad * valid.any(-1)).to(samples.dtype)[..., None])
+        g = spread.reshape(k_total, channels, pooled_h, pooled_w, max_gy, max_gx).permute(
+            0, 1, 2, 4, 3, 5).reshape(k_total, channels, pooled_h * max_gy, pooled_w * max_gx)
+    row_terms, col_terms = separable_slopes(input, batch_idx, g, rows, cols,
+                                            (dy_start, dy_length), (dx_start, dx_length))
+    return torch.stack((row_terms[:, 0], row_terms[:, 1], col_terms[:, 0], col_terms[:, 1]), 1)
+
+
+def align_box_grad(input: torch.Tensor, batch_idx: torch.Tensor, coords: torch.Tensor,
+                   output_size: tuple[int, int], spatial_scale: float, sampling_ratio: int,
+                   aligned: bool, reduce: str, grad: torch.Tensor) -> torch.Tensor:
+    """``dL / d(x1, y1, x2, y2)`` of :func:`align_boxes`, ``[K, 4]`` (see :func:`mapping_grads`).
+
+    With ``aligned=False`` a box thinner than one cell is widened to one cell: its length no
+    longer depends on the corners there (as ``torch.clamp`` in torchvision's ``_roi_align``).
+    """
+    start_x, length_x = align_mapping(coords[:, 0], coords[:, 2], spatial_scale, aligned)
+    start_y, length_y = align_mapping(coords[:, 1], coords[:, 3], spatial_scale, aligned)
+    d = mapping_grads(input, batch_idx, (start_y, length_y), (start_x, length_x), output_size,
+                      sampling_ratio, reduce, grad)
+    if aligned:
+        free_x = free_y = None
+    else:
+        free_x = (coords[:, 2] - coords[:, 0]) * spatial_scale >= 1
+        free_y = (coords[:, 3] - coords[:, 1]) * spatial_scale >= 1
+    dx1, dx2 = corner_grads(d[:, 2], d[:, 3], spatial_scale, free_x)
+    dy1, dy2 = corner_grads(d[:, 0], d[:, 1], spatial_scale, free_y)
+    return torch.stack((dx1, dy1, dx2, dy2), 1)
 
 
 # ----------------------------------------------------------------------------------------------

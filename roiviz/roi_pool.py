@@ -20,7 +20,8 @@ import torch
 
 from . import _checks
 from ._separable import bin_max
-from .geometry import pool_bins, snap_box
+from .box_grad import attach_box_grad, box_coords, boxes_require_grad
+from .geometry import check_box_cells, pool_bins, snap_box
 from .records import Bin, MethodTrace, Settings, check_trace_args, feature_rect, freeze, region_areas
 
 #: The method's key and display name (collected by :mod:`roiviz.methods`).
@@ -69,7 +70,8 @@ def roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0
     Returns:
         Tensor[K, C, PH, PW]: each bin's maximum, 0 for a bin with no cell on the map. The
         backward sends each bin's whole gradient to its argmax cell (first maximum in row-major
-        order).
+        order). The output is piecewise constant in the box: with ``boxes`` requiring grad,
+        ``boxes.grad`` is zero (torchvision's compiled op leaves it ``None``; neither raises).
 
     Raises:
         TypeError, ValueError: for arguments of the wrong type, shape or range.
@@ -79,11 +81,16 @@ def roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0
     scale = _checks.check_spatial_scale(spatial_scale)
     _checks.check_convention(convention)
     batch_idx, coords = _checks.convert_boxes(boxes, input)
+    check_box_cells(coords, scale)
     height, width = input.shape[-2:]
     _, rows, cols = pool_geometry(coords, scale, size, (height, width), convention)
     # Each bin is a rectangle of cells: its max (first maximum in row-major order, like the
     # kernels' strict ">" scan, which is also where the gradient goes; 0 if it has no cell).
-    return bin_max(input, batch_idx, rows, cols)                              # [K, C, PH, PW]
+    out = bin_max(input, batch_idx, rows, cols)                               # [K, C, PH, PW]
+    if not boxes_require_grad(boxes):
+        return out
+    # Piecewise constant in the box: its derivative is 0 wherever it exists.
+    return attach_box_grad(out, box_coords(boxes, input), lambda grad: grad.new_zeros((grad.shape[0], 4)))
 
 
 def trace_roi_pool(feature: np.ndarray, box, settings: Settings = Settings()) -> MethodTrace:

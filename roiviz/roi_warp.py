@@ -30,8 +30,9 @@ import numpy as np
 import torch
 
 from . import _checks
-from .geometry import snap_box
-from .roi_align import align_from_mapping, align_trace_from_mapping, roi_align_reference
+from .geometry import check_box_cells, snap_box
+from .box_grad import attach_box_grad, box_coords, boxes_require_grad, corner_grads
+from .roi_align import align_from_mapping, align_trace_from_mapping, mapping_grads, roi_align_reference
 from .records import MethodTrace, Settings, check_trace_args
 
 #: The method's key and display name (collected by :mod:`roiviz.methods`).
@@ -65,7 +66,17 @@ def roi_warp(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0
         convention (str): the snapping, ``"library"`` (default) or ``"article"``.
 
     Returns:
-        Tensor[K, C, PH, PW], differentiable in ``input`` (bilinear scatter).
+        Tensor[K, C, PH, PW], differentiable in ``input`` (bilinear scatter) and, when ``boxes``
+        requires grad, in the boxes, following MNC's ``ROIWarpingBackwardCoordinate``: the
+        derivative of each bilinear sample along the map, times how the sample would move with
+        the box **if the box were not rounded** (the rounding is passed straight through: its
+        derivative is taken as 1, not as the true 0 almost everywhere). A sample at fraction
+        ``t`` of the snapped box moves by ``1 - t`` with ``x1`` and ``t`` with ``x2`` (times
+        ``spatial_scale``); MNC writes the same as centre and size terms. Differences from
+        MNC's layer: its single sample per bin sits at ``t = p / P`` computed from its argmax
+        with a bin size that has the ``+ 1`` its forward lacks, and it returns 0 for a sample in
+        the map's last row or column; roiviz uses its own samples' exact ``t`` and the kernels'
+        border rules (0 where a sample is clamped to a border cell).
 
     Raises:
         TypeError, ValueError: for arguments of the wrong type, shape or range.
@@ -77,9 +88,22 @@ def roi_warp(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0
     _checks.check_reduce(reduce)
     _checks.check_convention(convention)
     batch_idx, coords = _checks.convert_boxes(boxes, input)
+    check_box_cells(coords, scale)
     mapping_x = _warp_mapping(coords[:, 0] * scale, coords[:, 2] * scale, convention, input.dtype)
     mapping_y = _warp_mapping(coords[:, 1] * scale, coords[:, 3] * scale, convention, input.dtype)
-    return align_from_mapping(input, batch_idx, mapping_y, mapping_x, size, ratio, reduce)
+    out = align_from_mapping(input, batch_idx, mapping_y, mapping_x, size, ratio, reduce)
+    if not boxes_require_grad(boxes):
+        return out
+
+    def box_grad(grad: torch.Tensor) -> torch.Tensor:
+        # MNC's straight-through rounding: d(snapped start)/d u1 = 1 and d(snapped length)/d u2
+        # = -d(snapped length)/d u1 = 1, even where the length was raised to one cell.
+        d = mapping_grads(input, batch_idx, mapping_y, mapping_x, size, ratio, reduce, grad)
+        dx1, dx2 = corner_grads(d[:, 2], d[:, 3], scale)
+        dy1, dy2 = corner_grads(d[:, 0], d[:, 1], scale)
+        return torch.stack((dx1, dy1, dx2, dy2), 1)
+
+    return attach_box_grad(out, box_coords(boxes, input), box_grad)
 
 
 def trace_roi_warp(feature: np.ndarray, box, settings: Settings = Settings(), *,

@@ -25,7 +25,8 @@ from pathlib import Path
 
 from .resources import STAGE_DIR
 
-__all__ = ["ENGINE_DIR", "ENGINE_MODULES", "engine_paths", "bundle_modules", "engine_source"]
+__all__ = ["ENGINE_DIR", "ENGINE_MODULES", "engine_paths", "bundle_modules", "engine_source",
+           "stage_paths", "stage_module"]
 
 #: The browser engine's modules (one per concern, named like ``roiviz/``'s), in dependency order.
 ENGINE_DIR = STAGE_DIR / "engine"
@@ -133,3 +134,25 @@ def engine_source() -> str:
     parity tests append ``window.roivizEngine = { traceMethod, traceAll };`` to reach them.
     """
     return bundle_modules(engine_paths())
+
+
+def stage_paths() -> list[Path]:
+    """The stage's module files: the engine, the drawing and the stage (its default export)."""
+    return [*engine_paths(), STAGE_DIR / "draw.js", STAGE_DIR / "arrows.js", STAGE_DIR / "stage.js"]
+
+
+def stage_module(default_as: str | None = None) -> str:
+    """The engine, the drawing and the stage as one JS module (:func:`bundle_modules`).
+
+    Args:
+        default_as: ``None`` keeps the stage's ``export default function`` (the Streamlit
+            component's entry); a name turns it into ``const <name> = function`` so that a
+            host page or the notebook widget (``assets/stage/widget.js``) mounts the stage itself.
+    """
+    script = bundle_modules(stage_paths())
+    if default_as is None:
+        return script
+    entry = "export default function"
+    if script.count(entry) != 1:
+        raise ValueError("the stage bundle must have exactly one default export")
+    return script.replace(entry, f"const {default_as} = function")

@@ -15,7 +15,7 @@ import streamlit as st
 
 from roiviz.resources import STAGE_DIR
 from roiviz.stage import StageBox, parse_stage_value
-from roiviz.stage_bundle import bundle_modules, engine_paths
+from roiviz.stage_bundle import stage_module
 
 #: The stage's widget key: its released box is ``st.session_state[STAGE_KEY]["box"]``.
 STAGE_KEY = "stage"
@@ -30,7 +30,7 @@ def stage_script() -> str:
     Streamlit sends the script again with every data change, so comment lines and indentation
     are left out (the files keep them; no line of ours continues a string onto the next).
     """
-    source = bundle_modules([*engine_paths(), STAGE_DIR / "draw.js", STAGE_DIR / "arrows.js", STAGE_DIR / "stage.js"])
+    source = stage_module()
     lines = (line.strip() for line in source.splitlines())
     return "\n".join(line for line in lines if line and not line.startswith("//")) + "\n"
 

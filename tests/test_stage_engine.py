@@ -333,6 +333,26 @@ def test_refusals_match(engine_page):
         assert py["error"].split(", got")[0] == js["error"].split(", got")[0]
 
 
+def test_overflow_refusals_match(engine_page):
+    """Issue 17's fix on the way: a box past 2^24 feature cells (the int64 casts wrapped at
+    2^63: roi_pool on (0, 0, 1e19, 1) over [[1, 2, 3, 4]] gave 0 where the engine gave 4), a box
+    beyond float32's range and a stride whose reciprocal overflows (1e-320) are refused by both
+    engines, for every method, with the same message."""
+    values = np.array([[1, 2, 3, 4]], dtype=np.float32)
+    one = Settings(output_size=(1, 1), stride=1.0)
+    bad = [((0, 0, 1e19, 1), one), ((0, 0, 1e39, 1), one), ((-2e7, 0, 1, 1), one),
+           ((0, 0, 4, 1), Settings(output_size=(1, 1), stride=1e-320)),
+           ((0, 0, 4, 1), Settings(output_size=(1, 1), stride=1e50))]
+    for method in ("roi_pool", "roi_warp", "roi_align", "precise_roi_pool"):
+        for box, settings in bad:
+            py, js = trace_pair(engine_page, method, values, box, settings)
+            assert "error" in py and "error" in js, (method, box, py, js)
+            assert py["error"].split(", got")[0] == js["error"].split(", got")[0]
+    # At the bound both still compute, and agree.
+    py, js = trace_pair(engine_page, "roi_pool", values, (0, 0, 2.0 ** 24, 1), one)
+    assert "error" not in py and py["output"] == js["output"] == [[4.0]]
+
+
 def test_bounds_are_roivizs(engine_page):
     """The engine's bounds are roiviz's: one sample budget (geometry) and one output bound."""
     from roiviz.geometry import SAMPLE_BUDGET

@@ -18,6 +18,31 @@ export function normalizeBox(box) {
   return [Math.min(x1, x2), Math.min(y1, y2), Math.max(x1, x2), Math.max(y1, y2)];
 }
 
+// Bounds shared with roiviz/geometry.py (check_scale, check_box_cells; same messages).
+export const FLOAT32_MAX = 3.4028234663852886e38;
+export const MAX_FEATURE_CELLS = 2 ** 24;
+
+// The float32 spatial scale 1 / stride, refused when infinite or 0 (stride 1e-320 overflows).
+export function checkScale(stride) {
+  const scale = f32(1 / stride);
+  if (!Number.isFinite(scale) || scale === 0) {
+    throw new Error(`stride must give a spatial scale 1 / stride that is a finite, non-zero float32, got ${stride}`);
+  }
+  return scale;
+}
+
+// Refuse a box beyond float32's range or beyond MAX_FEATURE_CELLS feature cells of 0.
+export function checkBoxCells(box, scale) {
+  const largest = Math.max(...box.map(Math.abs));
+  if (largest > FLOAT32_MAX) {
+    throw new Error(`box coordinates must be within float32's range (|v| <= ${FLOAT32_MAX}), got ${largest}`);
+  }
+  const cells = f32(largest) * scale;
+  if (cells > MAX_FEATURE_CELLS) {
+    throw new Error(`box coordinates must lie within ${MAX_FEATURE_CELLS} feature cells of 0 (float32's exact whole numbers), got ${cells} cells`);
+  }
+}
+
 // C's round: halves away from zero. The fraction is compared exactly (in float32,
 // floor(0.49999997 + 0.5) would give 1, which C's round does not).
 export function cRound(a) {

@@ -2,7 +2,7 @@
 // (without `notes`). Rectangles [x1, y1, x2, y2] and points are in the drawing frame (feature
 // units); cells are [row, col].
 
-import { normalizeBox, rectArea, rectIntersection, CONVENTIONS } from "./geometry.js";
+import { checkBoxCells, checkScale, normalizeBox, rectArea, rectIntersection, CONVENTIONS } from "./geometry.js";
 
 export const METHODS = ["roi_pool", "roi_warp", "roi_align", "precise_roi_pool"];
 export const METHOD_LABELS = {
@@ -47,7 +47,9 @@ export function checkTraceArgs(feature, box, settings) {
     throw new Error(`convention must be one of ('library', 'article'), got '${s.convention}'`);
   }
   s.aligned = Boolean(s.aligned);
+  const scale = checkScale(s.stride);
   const imageBox = normalizeBox(box);
+  checkBoxCells(imageBox, scale);
   const w = imageBox[2] - imageBox[0], h = imageBox[3] - imageBox[1];
   if (w <= 0 || h <= 0) throw new Error(`box must have a positive width and height, got ${w} x ${h} pixels`);
   return [values, imageBox, s];
