@@ -201,8 +201,7 @@ def _axis(method: str, u1, u2, settings: Settings, pooled: int, size: int):
     else:  # roi_warp: snap, passing the rounding through (MNC's coordinate backward)
         v1, v2 = np.float32(np.float32(u1) * scale), np.float32(np.float32(u2) * scale)
         snapped, length = snap_box(v1, v2, settings.convention)
-        # library: round(v2) - round(v1) + 1 >= 1 for a sorted box; article: floor(v2 - v1) may be 0.
-        moves = settings.convention == "library" or np.floor(np.float32(v2 - v1)) >= 1
+        moves = True   # straight through, even where the length was raised to one cell (as roiviz.roi_warp)
         start, length = np.float32(np.float32(snapped) - np.float32(0.5)), np.float32(length)
     grid = max(int(sampling_grid(length, pooled, settings.sampling_ratio)), 0)
     d_length = (-s, s) if moves else (0.0, 0.0)

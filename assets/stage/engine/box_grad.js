@@ -88,7 +88,7 @@ function methodAxis(method, u1, u2, s, pooled, size) {
     const v1 = f32(f32(u1) * scale), v2 = f32(f32(u2) * scale);
     const [snapped, cells] = snapBox(v1, v2, s.convention);
     start = f32(f32(snapped) - 0.5); length = f32(cells);
-    moves = s.convention === "library" || Math.floor(f32(v2 - v1)) >= 1;
+    moves = true;   // straight through, even where the length was raised to one cell (roiviz.roi_warp)
   }
   const grid = Math.max(samplingGrid(length, pooled, s.sampling_ratio), 0);
   return sampleAxis(start, length, [scale, 0.0], moves ? [-scale, scale] : [0.0, 0.0], pooled, grid, size);
