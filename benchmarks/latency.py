@@ -133,7 +133,7 @@ def server_side(reruns: int, seed: int = 0) -> list[float]:
     return [1000 * s for name, s in at.session_state[TIMINGS] if name == "views_and_panels"]
 
 
-def run(drags: int, moves: int, warmup: int, quiet_ms: float, seed: int = 1) -> dict:
+def run(drags: int, moves: int, warmup: int, quiet_ms: float, seed: int = 1, arrows: bool = True) -> dict:
     from playwright.sync_api import sync_playwright
 
     rng = random.Random(seed)
@@ -151,6 +151,9 @@ def run(drags: int, moves: int, warmup: int, quiet_ms: float, seed: int = 1) -> 
             page.wait_for_selector(f"{STAGE} .panel[data-method=precise_roi_pool] .out rect")
             wait_for_server(page)
             page.locator(STAGE).evaluate(WATCH_STAGE_JS)
+            # The box-gradient arrows (assets/stage/arrows.js) are on by default: --no-arrows
+            # measures the stage without them.
+            page.locator(f"{STAGE} .arrow-toggle").set_checked(arrows)
             page.wait_for_timeout(1000)
             for i in range(drags + warmup):
                 try:
@@ -186,13 +189,16 @@ def main() -> None:
     parser.add_argument("--reruns", type=int, default=30, help="releases timed on the server (0: skip)")
     parser.add_argument("--quiet", type=float, default=1500.0,
                         help="ms without a page change that end the wait for the last change")
+    parser.add_argument("--no-arrows", dest="arrows", action="store_false",
+                        help="turn the box-gradient arrows off (they are on by default)")
     args = parser.parse_args()
 
     print("Live stage latency: astronaut 512 x 512, stride 16, 7 x 7, ratio 2, all four methods, "
           "Chromium 1500 x 1000")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {machine_load()} at start")
     server = server_side(args.reruns) if args.reruns else []
-    r = run(args.drags, args.moves, args.warmup, args.quiet)
+    print(f"box-gradient arrows: {'on' if args.arrows else 'off'}")
+    r = run(args.drags, args.moves, args.warmup, args.quiet, arrows=args.arrows)
     r["server"] = server
     print(f"frame interval during drags:  {summary(r['intervals'])}")
     print(f"stage engine per frame:       {summary(r['engine'])}")

@@ -12,6 +12,7 @@ import streamlit as st
 
 from roiviz.ui import (
     exports,
+    link_to,
     load_link,
     next_in_lesson,
     presenter_toggle,
@@ -170,7 +171,7 @@ st.caption(
     f"{swept.largest_jump('precise_roi_pool'):.2g} (continuous); RoI Warp's is constant between the "
     f"{len(swept.roundings)} rounding flips (dotted purple), as MNC's layer passes the gradient through "
     "its rounding; RoI Pool's is 0 (its output is a step function of the box).")
-st.page_link("pages/refinement.py", label="Use these gradients to move a box: the Box refinement lab")
+link_to("pages/refinement.py", "Use these gradients to move a box: the Box refinement lab")
 
 query = GRADIENTS.to_query(state | {"aligned": state["aligned"] == "1", "presenter": style.presenter})
 exports(GRADIENTS, f"roiviz-gradients-{state['target'].replace(',', '-')}", png, svg, json_text, query)

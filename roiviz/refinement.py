@@ -63,7 +63,7 @@ def _pooled(method: str, planes: np.ndarray, box, settings: Settings) -> tuple[n
     """``(output [C, PH, PW], jacobian [C, PH, PW, 4] or None)`` of one box."""
     if method == "roi_pool":   # no box gradient: only its output (all channels at once)
         rois = torch.tensor([[0.0, *box]], dtype=torch.float32)
-        out = REGISTRY[method].run(torch.from_numpy(np.ascontiguousarray(planes, dtype=np.float32))[None], rois, settings)
+        out = REGISTRY[method].run(torch.tensor(planes, dtype=torch.float32)[None], rois, settings)
         return out[0].double().numpy(), None
     jac, out = separable_jacobian(method, planes, box, settings)
     return out, jac

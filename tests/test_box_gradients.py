@@ -179,10 +179,10 @@ def test_channels_are_the_planes():
 @pytest.mark.parametrize("method", ["roi_align", "roi_warp", "precise_roi_pool", "roi_pool"])
 def test_equals_autograd_through_the_ops(method):
     """The closed form (what the stage's engine mirrors) = autograd through roiviz's batched ops
-    with ``boxes.requires_grad`` (float64 map), per bin, on 120 random cases (avg and max)."""
+    with ``boxes.requires_grad`` (float32 map and boxes), per bin, on 120 random cases (avg and max)."""
     from roiviz.methods import REGISTRY
 
-    rng = np.random.default_rng(hash(method) % 2**32)
+    rng = np.random.default_rng(sum(map(ord, method)))
     checked = 0
     for _ in range(120):
         feature, box, stride = _random_case(rng)
@@ -191,12 +191,14 @@ def test_equals_autograd_through_the_ops(method):
                             aligned=bool(rng.random() < 0.5), reduce=str(rng.choice(["avg", "max"])),
                             convention=str(rng.choice(["library", "article"])))
         jac, _ = box_jacobian(method, feature, box, settings)
-        rois = torch.tensor([[0.0, *box]], dtype=torch.float64, requires_grad=True)
-        out = REGISTRY[method].run(torch.tensor(feature, dtype=torch.float64)[None, None], rois, settings)
+        # float32, as the stage and the trace: samples exactly on a cell line (common for RoI
+        # Warp, whose snapped box is whole cells) take the same one-sided derivative in both.
+        rois = torch.tensor([[0.0, *box]], dtype=torch.float32, requires_grad=True)
+        out = REGISTRY[method].run(torch.tensor(feature)[None, None], rois, settings)
         for p in range(pooled[0]):
             for q in range(pooled[1]):
                 (g,) = torch.autograd.grad(out[0, 0, p, q], rois, retain_graph=True, allow_unused=True)
-                g = np.zeros(4) if g is None else g[0, 1:].numpy()
-                assert np.allclose(jac[p, q], g, rtol=1e-4, atol=1e-5), (box, settings, p, q, jac[p, q], g)
+                g = np.zeros(4) if g is None else g[0, 1:].double().numpy()
+                assert np.allclose(jac[p, q], g, rtol=1e-3, atol=1e-4), (box, settings, p, q, jac[p, q], g)
         checked += 1
     assert checked == 120
