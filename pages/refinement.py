@@ -78,7 +78,7 @@ with left:
     st.subheader("One start, four methods")
     paths = {m: r.path / STRIDE for m, r in runs.items()}
     fig = refinement_path_figure(feature_planes()[0], paths, np.asarray(target) / STRIDE, style)
-    st.plotly_chart(fig, width="stretch", config=PLOTLY_CONFIG)
+    st.plotly_chart(fig, width="stretch", config=PLOTLY_CONFIG, theme=None)
     st.caption("Press play (or drag the step slider): every method starts from the same grey dashed box "
                "and follows its own gradient. The map shown is the luminance channel; the score uses all 8.")
 with right:

@@ -5,15 +5,19 @@ Dashes as well as colours tell the methods apart (:data:`roiviz.style.SERIES_LIN
 
 from __future__ import annotations
 
+import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 
 from .gradients import BoxSweep
 from .methods import label
-from .style import AXIS_LINE, CHART_GRID, METHOD_COLORS, Style
+from .style import AXIS_LINE, CHART_GRID, FEATURE_COLORSCALE, METHOD_COLORS, Style
 
 __all__ = ["sweep_figure", "refinement_figure", "refinement_path_figure"]
 
 _DASH = {"roi_pool": "solid", "roi_warp": "dash", "roi_align": "solid", "precise_roi_pool": "dot"}
+#: The feature colour scale resolved here (plotly.js does not know every name plotly.py does).
+_GRAY = [list(stop) for stop in plotly.colors.get_colorscale(FEATURE_COLORSCALE)]
 _WIDTH = {"roi_pool": 3, "roi_warp": 2, "roi_align": 2, "precise_roi_pool": 3.5}
 
 
@@ -42,7 +46,7 @@ def sweep_figure(sweep: BoxSweep, style: Style = Style()) -> go.Figure:
         height=440 if not style.presenter else 520, margin=dict(l=70, r=20, t=30, b=60),
         font=dict(size=style.font_size), plot_bgcolor="white",
         legend=dict(orientation="h", y=-0.18, x=0),
-        xaxis=dict(title="x1: the box's left edge (image pixels), the box slides right, width kept",
+        xaxis=dict(title="x1, the left edge (image pixels); the box slides right",
                    gridcolor=CHART_GRID, zeroline=False),
         yaxis=dict(title=f"d({sweep.target_label}) / d x1", gridcolor=CHART_GRID, zerolinecolor=AXIS_LINE,
                    range=[lo - pad, hi + pad]),
@@ -81,7 +85,7 @@ def refinement_path_figure(values, paths: dict, target, style: Style = Style()) 
     height, width = values.shape
     methods = list(paths)
     frames_total = max(len(p) for p in paths.values())
-    fixed = [go.Heatmap(z=values, colorscale="gray", showscale=False, hoverinfo="skip", x0=0.5, y0=0.5)]
+    fixed = [go.Heatmap(z=np.asarray(values, dtype=float).tolist(), colorscale=_GRAY, showscale=False, hoverinfo="skip", x0=0.5, y0=0.5)]
     tx, ty = outline(target)
     fixed.append(go.Scatter(x=tx, y=ty, mode="lines", name="target box", line=dict(color="#000000", width=5)))
     sx, sy = outline(paths[methods[0]][0])
@@ -101,7 +105,7 @@ def refinement_path_figure(values, paths: dict, target, style: Style = Style()) 
                             for k in range(frames_total)])
     slider = dict(active=0, currentvalue=dict(prefix="step "), pad=dict(t=30),
                   steps=[dict(label=str(k), method="animate",
-                              args=[[str(k)], dict(mode="immediate", frame=dict(duration=0, redraw=False),
+                              args=[[str(k)], dict(mode="immediate", frame=dict(duration=0, redraw=True),
                                                    transition=dict(duration=0))]) for k in range(frames_total)])
     fig.update_layout(
         height=520 if not style.presenter else 600, margin=dict(l=10, r=10, t=10, b=10), plot_bgcolor="white",
@@ -111,7 +115,9 @@ def refinement_path_figure(values, paths: dict, target, style: Style = Style()) 
         sliders=[slider],
         updatemenus=[dict(type="buttons", showactive=False, x=0, y=0, xanchor="left", yanchor="top", pad=dict(t=40),
                           buttons=[dict(label="▶ play", method="animate",
-                                        args=[None, dict(frame=dict(duration=180, redraw=False), fromcurrent=True,
-                                                         transition=dict(duration=120))])])],
+                                        # redraw and no transition: an animated transition drops
+                                        # the heatmap (plotly.js), a redraw keeps it.
+                                        args=[None, dict(frame=dict(duration=200, redraw=True), fromcurrent=True,
+                                                         transition=dict(duration=0))])])],
     )
     return fig
