@@ -14,12 +14,10 @@ import json
 import numpy as np
 import pytest
 
-from browser_support import chromium_browser, require_chromium
 from roiviz.box_gradients import Target, box_gradient
 from roiviz.methods import METHODS
 from roiviz.records import Settings
-from roiviz.stage_bundle import engine_source
-from test_stage_engine import STORE_CASES_JS, random_case
+from test_stage_engine import STORE_CASES_JS, engine_page, random_case  # noqa: F401 - a fixture
 
 TOLERANCE = 1e-5
 CASES = 560
@@ -56,19 +54,10 @@ def cases() -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def page(cases):
-    require_chromium()
-    with chromium_browser() as browser:
-        page = browser.new_page()
-        errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.set_content("<!doctype html><title>engine</title>")
-        page.add_script_tag(type="module", content=engine_source() +
-                            "\nwindow.roivizEngine = { boxGradient, boxJacobian, traceMethod };\n")
-        page.wait_for_function("window.roivizEngine !== undefined")
-        assert not errors
-        assert page.evaluate(STORE_CASES_JS, ["grad", cases]) == len(cases)
-        yield page
+def page(engine_page, cases):
+    """The engine page (tests/test_stage_engine.py) with the cases stored in it."""
+    assert engine_page.evaluate(STORE_CASES_JS, ["grad", cases]) == len(cases)
+    yield engine_page
 
 
 def python_gradient(method: str, case: dict) -> dict:
