@@ -3,7 +3,8 @@
 The issue's budget case: a 32 x 32 map (a 512-pixel image at stride 16), 7 x 7 output, sampling
 ratio 2, all four methods. Each run traces the box moved by a tenth of a cell (as a keyboard
 nudge or a drag would), timed inside the page with ``performance.now``; the medians are over
-``--runs`` runs after a warm-up. ``traceAll`` is what the stage calls on every animation frame.
+``--runs`` runs after a warm-up. ``traceAll`` is what the stage calls on every animation frame, plus, with the box-gradient arrows on,
+one ``boxGradient`` per method that has one (``assets/stage/arrows.js``).
 
 Usage: ``python benchmarks/bench_stage_engine.py [--runs 200]``. A benchmark, not a test: the
 numbers depend on the machine and on what else runs on it.
@@ -48,6 +49,15 @@ TIME_JS = """([values, size, box, settings, runs]) => {
   for (const m of ["roi_pool", "roi_warp", "roi_align", "precise_roi_pool"]) {
     result[m] = timeIt((i) => E.traceMethod(m, feature, at(i), settings));
   }
+  // The stage's arrows: each method's box gradient from its trace (what arrows.js adds per frame).
+  const traces = E.traceAll(feature, box, settings);
+  for (const m of ["roi_warp", "roi_align", "precise_roi_pool"]) {
+    result[`boxGradient ${m}`] = timeIt((i) => E.boxGradient(m, feature, box, settings, {kind: "all"}, traces[m]));
+  }
+  result["traceAll + 3 boxGradients"] = timeIt((i) => {
+    const t = E.traceAll(feature, at(i), settings);
+    for (const m of ["roi_warp", "roi_align", "precise_roi_pool"]) E.boxGradient(m, feature, at(i), settings, {kind: "all"}, t[m]);
+  });
   return result;
 }"""
 
@@ -63,14 +73,14 @@ def main() -> None:
         page = browser.new_page()
         page.set_content("<!doctype html><title>bench</title>")
         page.add_script_tag(type="module", content=source +
-                            "\nwindow.roivizEngine = { traceMethod, traceAll };\n")
+                            "\nwindow.roivizEngine = { traceMethod, traceAll, boxGradient };\n")
         page.wait_for_function("window.roivizEngine !== undefined")
         result = page.evaluate(TIME_JS, [values.ravel().tolist(), MAP_SIZE, BOX, SETTINGS, args.runs])
     print(f"engine bundle: {len(source.encode('utf-8'))} bytes; {MAP_SIZE} x {MAP_SIZE} map, 7 x 7, "
           f"ratio 2, {args.runs} runs (performance.now resolution applies)")
-    print(f"{'':18} {'median ms':>10} {'p95 ms':>8} {'mean ms':>8}")
+    print(f"{'':28} {'median ms':>10} {'p95 ms':>8} {'mean ms':>8}")
     for name, t in result.items():
-        print(f"{name:18} {t['median']:10.3f} {t['p95']:8.3f} {t['mean']:8.3f}")
+        print(f"{name:28} {t['median']:10.3f} {t['p95']:8.3f} {t['mean']:8.3f}")
     print(json.dumps(result))
 
 
