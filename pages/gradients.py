@@ -167,7 +167,7 @@ st.plotly_chart(sweep_figure(swept, style), width="stretch", config=PLOTLY_CONFI
 st.caption(
     f"Computed for these settings: RoI Align's derivative jumps by up to {swept.largest_jump('roi_align'):.3g} "
     f"between neighbouring positions, at the {len(swept.crossings)} places (dotted blue) where one of its "
-    f"sampling points crosses a cell line; Precise RoI Pooling's changes by at most "
+    f"sampling points crosses a cell centre (where it switches neighbours); Precise RoI Pooling's changes by at most "
     f"{swept.largest_jump('precise_roi_pool'):.2g} (continuous); RoI Warp's is constant between the "
     f"{len(swept.roundings)} rounding flips (dotted purple), as MNC's layer passes the gradient through "
     "its rounding; RoI Pool's is 0 (its output is a step function of the box).")

@@ -92,7 +92,7 @@ with right:
         "- **RoI Warp** passes the gradient through its rounding (as MNC's layer does), but its "
         "output only changes when a rounding flips, so its steps stall once a step no longer "
         "improves the score.\n"
-        "- **RoI Align**'s gradient jumps as its sampling points cross cell lines; **Precise RoI "
+        "- **RoI Align**'s gradient jumps as its sampling points cross cell centres; **Precise RoI "
         "Pooling**'s is continuous.")
 
 st.subheader(f"{STARTS} seeded random starts")

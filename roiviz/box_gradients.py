@@ -14,7 +14,7 @@ matrix only: ``d out / d x1 = A_y . F . (d A_x / d x1)^T``. Per method:
   * length / P``. A sample moves with ``d c / d x1 = s (1 - t)`` and ``d c / d x2 = s t``,
   ``t = (p + (i + 0.5) / g) / P``, ``s = 1 / stride``, and the bilinear weight changes at
   slope ``+-1`` per cell between its two neighbours: the slope is the difference of the two
-  cells' values, so it **jumps** where a sample crosses a cell line (a whole-number coordinate).
+  cells' values, so it **jumps** where a sample crosses a whole-number coordinate (a cell centre in the drawing frame: the interpolation switches neighbours there).
   A sample clamped to a border cell (``[-1, 0)`` or beyond ``H - 1``) or off the map has slope 0.
   At a cell line the derivative is the right-hand one (the neighbours are ``floor(c)`` and
   ``floor(c) + 1``), as autograd through torchvision's ``_roi_align`` gives it. The adaptive

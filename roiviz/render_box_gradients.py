@@ -32,7 +32,7 @@ def sweep_figure(sweep: BoxSweep, style: Style = Style()) -> go.Figure:
     lo = min(float(d.min()) for d in sweep.derivative.values())
     hi = max(float(d.max()) for d in sweep.derivative.values())
     pad = 0.08 * (hi - lo or 1.0)
-    for xs, method, text in ((sweep.crossings, "roi_align", "RoI Align: a sample crosses a cell line"),
+    for xs, method, text in ((sweep.crossings, "roi_align", "RoI Align: a sample crosses a cell centre"),
                              (sweep.roundings, "roi_warp", "RoI Warp: the rounding flips")):
         if not xs:
             continue

@@ -370,7 +370,7 @@ def test_gradients_page_box_caption_is_computed():
     from streamlit.testing.v1 import AppTest
     at = AppTest.from_file(str(ROOT / "pages" / "gradients.py"), default_timeout=120).run()
     assert not at.exception, [e.value for e in at.exception]
-    caption = next(c.value for c in at.caption if "sampling points crosses a cell line" in c.value)
+    caption = next(c.value for c in at.caption if "sampling points crosses a cell centre" in c.value)
     from roiviz.gradients import box_sweep
     settings = seed_example_settings("library", sampling_ratio=2)
     sw = box_sweep(example_map("toy"), SEED_EXAMPLE_BOX, settings, cells=3.0, points=241)

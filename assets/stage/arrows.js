@@ -4,7 +4,7 @@
 // call buildArrows, arrowGradients and drawArrows.
 // The length scale is fixed while a box is dragged (set at the last release, from the largest
 // derivative then), so that an arrow that grows is a derivative that grows: RoI Align's arrows
-// flick as samples cross cell lines, Precise RoI Pooling's turn smoothly, RoI Pool has none.
+// flick as samples cross cell centres, Precise RoI Pooling's turn smoothly, RoI Pool has none.
 
 import { boxGradient } from "./box_grad.js";
 

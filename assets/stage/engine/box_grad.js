@@ -6,7 +6,7 @@
 // - RoI Align: a sample at c = start + (p + (i + 0.5) / g) * length / P moves by s (1 - t) per
 //   pixel of x1 and s t per pixel of x2 (t = (p + (i + 0.5) / g) / P, s = 1 / stride); its
 //   weights change at slope -1 / +1 on its two neighbours: the derivative jumps when c crosses a
-//   cell line. Clamped (border) or off-map samples have slope 0.
+//   cell centre (a whole-number coordinate). Clamped (border) or off-map samples have slope 0.
 // - RoI Warp: the same on the snapped box, the rounding passed through (MNC's coordinate backward).
 // - Precise RoI Pooling: Leibniz rule, d A / d X1 = (A - a(X1)) / width: continuous in the box.
 // - RoI Pool: zero (piecewise constant): no gradient is returned (null).
