@@ -365,9 +365,11 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
         st.info(f"{100 * outside:.1f}% of the box lies outside the feature map (which covers "
                 f"0..{values.shape[1] * stride:g} x 0..{values.shape[0] * stride:g} image pixels): "
                 "that part is drawn as 'outside'. RoI Pool skips cells off the map; RoI Align and "
-                "RoI Warp give a point within one cell of the edge the edge cell's value and a point "
-                "further out 0; roiviz's Precise RoI Pooling integrates that same surface (the "
-                "authors' code reads 0 off the map).")
+                "roiviz's RoI Warp give a point up to half a cell past the map's border (one cell from "
+                "the edge cell's centre) the edge cell's value, and a point further out 0: with "
+                "aligned=True a point at x = -0.5 cell (the map starts at x = 0) reads the edge "
+                "value, one at x = -0.6 reads 0. roiviz's Precise RoI Pooling integrates that same "
+                "surface (the authors' code reads 0 off the map).")
     if not traces:
         return
     st.markdown("**The server's numbers** (the reference the stage checks its own against)")

@@ -25,7 +25,7 @@ from roiviz.render_plotly import PLOTLY_CONFIG, method_figure, output_figure
 from roiviz.render_pyramid import pyramid_figure, size_sweep_figure
 from roiviz.samples import load_sample_image
 from roiviz.style import Style
-from roiviz.sweeps import PAGE_BOX_SIZES, sweep_box_sizes
+from roiviz.sweeps import PAGE_BOX_SIZES, steady_band, sweep_box_sizes
 from roiviz.thinned import drawable_traces
 from roiviz.ui import (
     exports,
@@ -261,9 +261,11 @@ st.markdown(
     "logarithm, where in float32 it changes nothing: that 224 x 223.9999 px box reads P3. Switch the "
     "library in the sidebar to compare.\n"
     "- **MMDetection** (`SingleRoIExtractor`): `floor(log2(sqrt(w*h) / 56 + 1e-6))` counted from P2, "
-    "with `finest_scale=56`: on P2-P5 the boundaries are the same 112, 224 and 448 px.\n"
-    "- Between the boundaries every box is 14 to 28 cells across on its level (try the buttons above): "
-    "that is the point of the rule.")
+    "with `finest_scale=56`: on P2-P5 the boundaries are the same 112, 224 and 448 px. Its `1e-6` is "
+    "inside the logarithm too, but large enough to count in float32 (about 4 float32 steps of the "
+    "ratio just below 4): the 224 x 223.9999 px box reads P4, as in torchvision.\n"
+    "- From 56 to 896 px every box is 14 to 28 cells across on its level, P2 and P5 included (try the "
+    "buttons above): that is the point of the rule.")
 
 st.subheader("What the level does to rounding")
 fixed_col, _ = st.columns([1, 3])
@@ -272,13 +274,21 @@ state["fixed"] = ss[PYRAMIDS.widget_key("fixed")]
 sweep = size_sweep(int(state["out"]), state["conv"], int(state["fixed"]), aligned)
 st.image(sweep_png(int(state["out"]), state["conv"], int(state["fixed"]), aligned, level.size, style.presenter),
          width="stretch")
+band = steady_band(sweep)
+(low, high), align_areas = band.sizes_px, traces["roi_align"].areas
 st.markdown(
     f"RoI Pool and RoI Warp round the box to whole cells. **On one map** (solid lines, stride "
     f"{state['fixed']}) a small box is only a few cells wide, so the rounding loses or gains a large "
-    "share of it; the share falls as boxes grow. **With level assignment** (dashed) every box between "
-    "112 and 448 px is 14 to 28 cells wide on its level, so the share stays about flat; below 112 px "
-    "boxes stay on P2 and above 448 px on P5, where it changes again. RoI Align and Precise RoI Pooling "
-    "lose nothing at any size.")
+    "share of it; the share falls as boxes grow. **With level assignment** (dashed) every box from "
+    f"{low:g} to {high:g} px is 14 to 28 cells wide on its level (on P2 that is {low:g}-{2 * low:g} px, on P5 "
+    f"{high / 2:g}-{high:g} px), so RoI Pool's gained share stays between {band.share[0]:.1f} and "
+    f"{band.share[1]:.1f} %. Below {low:g} px a box is fewer than 14 cells wide even on P2 and the "
+    f"share rises (to {band.below[0]:.1f} % at {band.below[1]:.0f} px); above {high:g} px it is more "
+    "than 28 cells wide on P5 and the share falls below the band. Precise RoI Pooling rounds nothing "
+    "and loses nothing at any size, and neither does RoI Align with `aligned=True` (Detectron2)"
+    + ("." if aligned else
+       "; torchvision's `aligned=False` reads the box shifted by half a cell: your box loses "
+       f"{align_areas.percent('lost'):.2f} % and gains {align_areas.percent('gained'):.2f} % to it."))
 
 doc = {"page": "pyramids", "image": state["img"], "channel": CHANNEL_NAMES[channel],
        "level": level.to_dict(), "pooled_at_stride": level.stride, "level_formula": level.formula,

@@ -33,7 +33,7 @@ from roiviz.params import SENSITIVITY
 from roiviz.render_mpl import sweep_figure
 from roiviz.style import Style
 from roiviz.render_pyramid import size_sweep_figure
-from roiviz.sweeps import PAGE_BOX_SIZES, sweep_box_sizes, sweep_offsets
+from roiviz.sweeps import PAGE_BOX_SIZES, steady_band, sweep_box_sizes, sweep_offsets
 
 #: The sweep's settings (everything but the presenter toggle), by link key.
 KEYS = tuple(k for k in SENSITIVITY.keys() if k != "presenter")
@@ -148,13 +148,16 @@ widget(SENSITIVITY, "fpn", container=fixed_col, persist_state="session")
 state["fpn"] = st.session_state[SENSITIVITY.widget_key("fpn")]
 sizes, sizes_png = size_sweep(settings.output_size, state["conv"], int(state["fpn"]), style.presenter)
 st.image(sizes_png, width="stretch")
+band = steady_band(sizes)
 st.markdown(
     f"The same rounding, now against the box's size. RoI Pool and RoI Warp snap the box to whole "
     f"cells, so on **one map** (solid lines, stride {state['fpn']}) a small box, only a few cells "
     "wide, loses or gains a large share of its area, and the share falls as boxes grow. Detectors "
     "with a **feature pyramid** (dashed) pool each box from the level its size picks, P2 to P5: "
-    "between 112 and 448 px every box is 14 to 28 cells wide on its level, so the share stays "
-    "about flat. Averages over 32 sub-cell placements per size.")
+    f"from {band.sizes_px[0]:g} to {band.sizes_px[1]:g} px every box is 14 to 28 cells wide on its "
+    f"level, so RoI Pool's gained share stays between {band.share[0]:.1f} and {band.share[1]:.1f} %; "
+    f"only smaller boxes (fewer than 14 cells even on P2) gain more, up to {band.below[0]:.1f} % at "
+    f"{band.below[1]:.0f} px. Averages over 32 sub-cell placements per size.")
 try:
     st.page_link("pages/pyramids.py", label="Which level reads your box: Feature pyramids")
 except (StreamlitAPIException, KeyError):   # not registered: the page runs on its own

@@ -7,9 +7,12 @@ pixels), chosen by the box's size, Eqn. (1) of the paper::
 
 with ``k0 = 4`` (the level an ImageNet-sized 224 x 224 box maps to). Boundaries fall at
 ``sqrt(w * h) = 112, 224, 448`` px: a box of 223.9 px reads P3 (stride 8), one of 224 px reads
-P4 (stride 16). Every unclamped level holds boxes 14 to 28 cells across (``2**(k0 - k) * 224 /
-2**k``), which is the point: the quantization a box suffers, measured in cells, stays about the
-same whatever its size (``tests/test_fpn.py``).
+P4 (stride 16). Level ``k`` holds boxes from ``224 * 2**(k - k0)`` px up to twice that, so on its
+own map (stride ``2**k``) a box is ``224 * 2**(k - k0) / 2**k = 224 / 2**k0 = 14`` cells across
+up to (not including) 28, whatever ``k``: P2 holds 56-112 px, P5 448-896 px. That is the point:
+the quantization a box suffers, measured in cells, stays about the same between 56 and 896 px
+(``tests/test_fpn.py``, ``tests/test_sources.py``); only boxes below 56 px (fewer than 14 cells on
+P2) and above 896 px (more than 28 on P5) leave that band.
 
 Three libraries, three small differences (roiviz follows each exactly):
 
@@ -26,7 +29,10 @@ Three libraries, three small differences (roiviz follows each exactly):
   (``1 / stride``) by the backbone, where torchvision infers them from the map and image sizes.
 * MMDetection (``SingleRoIExtractor.map_roi_levels``): ``floor(log2(s / finest_scale + 1e-6))``
   counted from the finest level, ``finest_scale=56``; on P2-P5 that is the same boundaries
-  (112, 224, 448 px), with the ``eps`` inside the logarithm as in Detectron2.
+  (112, 224, 448 px). Its ``eps`` sits inside the logarithm as Detectron2's does, but it is not
+  lost in float32: near a ratio ``s / 56`` of 4 the float32 steps are 2.4e-7 below 4 and 4.8e-7
+  above, so ``1e-6`` is 4.2 steps below and 2.1 above, and the 224 x 223.9999 px box (its ratio
+  3 steps below 4) goes up to P4, as in torchvision, not to P3 as in Detectron2.
 
 No Streamlit here. :func:`trace_fpn_level` records the decision for one box, with every
 intermediate number, for the pictures.
@@ -58,6 +64,7 @@ __all__ = [
     "infer_scale",
     "level_rule",
     "setup_scales",
+    "steady_sizes",
     "trace_fpn_level",
 ]
 
@@ -81,6 +88,23 @@ def level_rule(aligned: bool) -> dict:
     """
     return {"eps": DETECTRON2_EPS, "eps_in_log": True} if aligned else \
         {"eps": TORCHVISION_EPS, "eps_in_log": False}
+
+
+def steady_sizes(k_min: int = PYRAMID_LEVELS[0], k_max: int = PYRAMID_LEVELS[-1],
+                 canonical_scale: float = CANONICAL_SCALE, canonical_level: int = CANONICAL_LEVEL
+                 ) -> tuple[float, float]:
+    """The box sizes ``sqrt(w * h)`` (px) that are 14 to 28 cells across on their level.
+
+    Level ``k`` holds ``[s0 * 2**(k - k0), s0 * 2**(k - k0 + 1))`` px, which on its stride
+    ``2**k`` is ``[s0 / 2**k0, 2 * s0 / 2**k0)`` = 14 to 28 cells for every ``k``; the clamp
+    keeps smaller boxes on ``k_min`` and larger ones on ``k_max``, so the band runs from the
+    bottom of ``k_min``'s range to the top of ``k_max``'s: 56 to 896 px for P2-P5.
+
+    Returns:
+        ``(low, high)`` in image pixels, ``low`` included, ``high`` not.
+    """
+    return (canonical_scale * 2.0 ** (k_min - canonical_level),
+            canonical_scale * 2.0 ** (k_max - canonical_level + 1))
 
 
 def _check_level_args(k_min, k_max, canonical_scale, canonical_level, eps) -> None:

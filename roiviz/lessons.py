@@ -423,13 +423,19 @@ def _steps(convention: str, settings: Settings, values: np.ndarray, image: np.nd
          ("lost (red)", _area(warp, "lost")),
          ("gained (green)", _area(warp, "gained"))) + _rows(warp.output),
         layers=_ALL | {"roi", "snapped", "bins", "samples", "lost", "gained"}, outputs=("roi_warp",),
-        differs="**roiviz's RoI Warp is a reconstruction.** The Mask R-CNN paper says only that "
-                "RoIWarp quantizes the RoI like RoIPool. roiviz snaps the box with "
-                f"{warp_rounding}, then samples it as RoI Align does. MNC's released Caffe "
-                "layer rounds the corners without the +1 (width = end − start, one cell less per "
-                "axis than the library convention) and takes one bilinear point per output cell. "
-                "Its released VGG16 model warps conv5_3 (stride 16) to 14 x 14 and max-pools "
-                "2 x 2 to 7 x 7 for the box head; the output size is a parameter of the layer."))
+        differs="**roiviz's RoI Warp is a reconstruction.** The Mask R-CNN paper (Section 3) says "
+                "only that MNC implemented RoIWarp \"as quantizing RoI just like RoIPool\". roiviz "
+                f"snaps the box with {warp_rounding}, then samples it as RoI Align does "
+                "(`aligned=True`). The Caffe layer MNC has used since November 2016 (caffe-mnc "
+                "commit d8bf82b7) differs: it rounds the corners without the +1 (width = end − "
+                "start, one cell less per axis than the library convention) and takes one bilinear "
+                "point per output cell, at the bin's corner. MNC's first release (June 2016, commit "
+                "7a28ed65) took the maximum over (⌈bin⌉ + 1) x (⌈bin⌉ + 1) points per cell, bin "
+                "edges included. Off the map, both skip a point more than half a cell from the edge "
+                "cell's centre, where roiviz, like torchvision, keeps the edge value up to one cell "
+                "from it. MNC's released VGG16 model warps conv5_3 (stride 16) to 14 x 14 and "
+                "max-pools 2 x 2 to 7 x 7 for the box head; the output size is a parameter of the "
+                "layer."))
 
     first = align.bin(0, 0)
     agy, agx = align.grid
@@ -517,8 +523,9 @@ def _steps(convention: str, settings: Settings, values: np.ndarray, image: np.nd
         "exact average: it integrates the interpolated surface over each bin and divides by the "
         "bin's area. There is no sampling ratio to choose and nothing is rounded, so the output "
         "changes smoothly when the box moves. Gradients with respect to the box are not new (MNC's "
-        "RoI Warp already sends them to the box, and RoI Align is differentiable in the box "
-        "between the jumps of its sampling points); what Precise RoI Pooling adds is a gradient "
+        "RoI Warp already sends them to the box, and RoI Align is differentiable in the box only "
+        "piecewise: its points move with the box, and the derivative jumps whenever a sampling "
+        "point crosses a cell centre); what Precise RoI Pooling adds is a gradient "
         "that is *continuous* in the box coordinates, which IoU-Net uses to refine boxes by "
         f"gradient ascent. RoI Align with {agy} x {agx} points is an estimate of these numbers.",
         _rows(precise.output) + tuple(

@@ -231,8 +231,9 @@ def precise_roi_pool_reference(feature: np.ndarray, box, output_size: tuple[int,
                                spatial_scale: float = 1.0) -> np.ndarray:
     """Precise RoI Pooling of one box on one map as a plain loop: each bin's exact average.
 
-    The map is read as RoI Align reads it (bilinear interpolation of the cells, zero beyond one
-    cell off the map); each bin's output is the integral of that surface over the bin divided by
+    The map is read as RoI Align reads it (bilinear interpolation of the cells, the edge cell's
+    value up to one cell from its centre, i.e. half a cell past the map's border, zero beyond);
+    each bin's output is the integral of that surface over the bin divided by
     the bin's area, with no sampling points. ``tests/test_precise_roi_pool.py`` checks it
     against the batched :func:`precise_roi_pool`.
 
@@ -257,7 +258,7 @@ def precise_roi_pool_reference(feature: np.ndarray, box, output_size: tuple[int,
 
     def weights(t: float, size: int) -> dict[int, float]:
         """Each cell's share of the interpolated value at ``t`` along one axis."""
-        if t < -1.0 or t > size:                        # more than a cell off the map: nothing
+        if t < -1.0 or t > size:                        # over a cell from the edge cell's centre: 0
             return {}
         t = min(max(t, 0.0), size - 1.0)                # the border cells extend half a cell
         j = int(t)

@@ -3,25 +3,34 @@ Cascades*, CVPR 2016): quantize the box once, then sample bilinearly.
 
 MNC built its RoI warping layer to be differentiable with respect to the box, so that its
 cascade (later stages pool inside boxes an earlier stage predicted) trains end to end. The
-Mask R-CNN paper's ablation (Section 4.2, Table 2c) says only that RoIWarp "quantizes the RoI
-just like RoIPool"; it does not say which rounding. roiviz's choice, stated here once:
+Mask R-CNN paper (Section 3) says only that RoIWarp "was implemented in [MNC] as quantizing RoI
+just like RoIPool" (the ablation is Section 4.2, Table 2c); it does not say which rounding.
+roiviz's choice, stated here once:
 
 * the box is snapped exactly as RoI Pool snaps it, with the **same convention** argument
   (:func:`roiviz.geometry.snap_box`): ``"library"`` (torchvision / Caffe RoI Pool: rounded
   corners read inclusively, the snapped box is ``(x1q, y1q, x2q + 1, y2q + 1)`` in feature
   units) or ``"article"`` (integer parts of corner and size);
 * the snapped box goes through RoI Align with ``aligned=True`` and ``spatial_scale=1``
-  (cell values at cell centres, torchvision's border rules, ``sampling_ratio`` points per bin).
+  (cell values at cell centres, ``sampling_ratio`` points per bin averaged, and torchvision's
+  border rule: a point up to one cell from the edge cell's centre, half a cell past the map's
+  border, reads the edge value; one further out reads 0).
 
-MNC's own Caffe layer (``daijifeng001/caffe-mnc``, ``src/caffe/layers/roi_warping_layer.cu``)
-differs: it rounds the corners **without** the ``+ 1`` (``roi_width = max(end - start, 0)``),
-so its snapped box is one cell smaller per axis than the library convention's; it takes one
-bilinear sample per output cell, at ``start + p * bin_size`` with cell values at integer
-coordinates, and has a backward pass to the box coordinates. Its output size is a layer
-parameter: MNC's released VGG16 model (``models/VGG16/mnc_5stage/test.prototxt``) warps conv5_3
-(``spatial_scale`` 1/16) to 14 x 14 and max-pools 2 x 2 to 7 x 7 for its box head. roiviz does
-not reproduce that layer; it keeps what the ablation compares: rounding first, bilinear
-sampling after.
+MNC's own Caffe layer (``daijifeng001/caffe-mnc``, ``src/caffe/layers/roi_warping_layer.cu``,
+``ROIWarpingForward``) differs. roiviz's notes describe the version MNC has pinned since
+November 2016, caffe-mnc commit d8bf82b7 (its forward is that of 37e896eb, October 2016): it
+rounds the corners **without** the ``+ 1`` (``roi_width = max(end - start, 0)``), so its
+snapped box is one cell smaller per axis than the library convention's; it takes one bilinear
+sample per output cell, at the bin's corner ``start + p * bin_size``, with cell values at
+integer coordinates, and has a backward pass to the box coordinates. MNC's first release
+(17b56bdc / 7a28ed65, June 2016) took instead the maximum over ``(ceil(bin) + 1) ** 2``
+bilinear points per output cell, from one bin edge to the other, both included. Both versions
+skip a point beyond ``-0.5`` or ``H - 0.5`` (half a cell from the edge cell's centre; a cell
+with no point left outputs 0), not torchvision's ``-1`` / ``H`` that roiviz uses. Its output
+size is a layer parameter: MNC's released VGG16 model (``models/VGG16/mnc_5stage/test.prototxt``)
+warps conv5_3 (``spatial_scale`` 1/16) to 14 x 14 and max-pools 2 x 2 to 7 x 7 for its box head.
+roiviz does not reproduce that layer; it keeps what the ablation compares: rounding first,
+bilinear sampling after (``tests/test_sources.py`` checks the border rule on :func:`roi_warp`).
 """
 
 from __future__ import annotations
@@ -130,9 +139,12 @@ def trace_roi_warp(feature: np.ndarray, box, settings: Settings = Settings(), *,
     left, top = float(mapping_x[0]) + 0.5, float(mapping_y[0]) + 0.5
     snapped = (left, top, left + float(mapping_x[1]), top + float(mapping_y[1]))
     notes = ("RoI Warp snaps the box like RoI Pool (same convention), then samples the snapped "
-             "box bilinearly like RoI Align (aligned=True). MNC's original layer rounds without "
-             "the +1 and takes one sample per output cell; its released VGG16 model warps to "
-             "14 x 14 and max-pools 2 x 2 to 7 x 7.",)
+             "box bilinearly like RoI Align (aligned=True), reading the edge value up to one "
+             "cell from the edge cell's centre. The layer MNC has pinned since November 2016 "
+             "(caffe-mnc d8bf82b7) rounds without the +1, takes one sample per output cell (its "
+             "first release, 7a28ed65, the maximum over (ceil(bin) + 1)^2 points) and skips "
+             "points over half a cell from the edge cell's centre; MNC's released VGG16 model "
+             "warps to 14 x 14 and max-pools 2 x 2 to 7 x 7.",)
     return align_trace_from_mapping(KEY, LABEL, values, image_box, settings, mapping_y,
                                     mapping_x, sampled_box=snapped, snapped_box=snapped, notes=notes,
                                     record_samples=record_samples)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .fpn import CANONICAL_LEVEL, CANONICAL_SCALE, PYRAMID_LEVELS, fpn_levels, level_rule
+from .fpn import CANONICAL_LEVEL, CANONICAL_SCALE, PYRAMID_LEVELS, fpn_levels, level_rule, steady_sizes
 from .geometry import normalize_box, snap_box
 from .methods import REGISTRY, SERIES
 from .records import Settings, feature_rect, region_areas
@@ -28,9 +28,11 @@ __all__ = [
     "AXES",
     "SIZE_SWEEP_METHODS",
     "SizeSweepResult",
+    "SteadyBand",
     "SweepResult",
     "read_regions",
     "shifted_boxes",
+    "steady_band",
     "sweep_box_sizes",
     "sweep_offsets",
 ]
@@ -288,8 +290,9 @@ def sweep_box_sizes(sizes: Sequence[float], settings: Settings, *, fixed_stride:
     so over every phase of every stride up to 32) and the areas are averaged. In ``"fixed"`` mode
     every box is pooled at ``fixed_stride``; in ``"pyramid"`` mode at ``2 ** k``, ``k`` its FPN level.
     With one stride, small boxes are a few cells wide and rounding to whole cells costs them a
-    large share; with the pyramid every unclamped box is 14 to 28 cells wide, so the share stays
-    about flat (below 112 px boxes stay on P2 and the share rises again).
+    large share; with the pyramid every box from 56 to 896 px is 14 to 28 cells wide on its level
+    (P2 holds 56-112 px, P5 448-896 px), so the share stays in one band (:func:`steady_band`);
+    below 56 px boxes are fewer than 14 cells on P2 and the share rises again.
 
     Args:
         sizes: ``[S]`` values of ``sqrt(w * h)`` in image pixels, each in ``1 .. 4096``.
@@ -357,3 +360,49 @@ def sweep_box_sizes(sizes: Sequence[float], settings: Settings, *, fixed_stride:
                                             for k in range(levels[0] + 1, levels[1] + 1)),
                            positions=int(positions), settings=settings, aligned=bool(aligned),
                            methods=chosen, lost=lost, gained=gained)
+
+
+@dataclass(frozen=True)
+class SteadyBand:
+    """The band a pyramid keeps one method's lost or gained share in (the sweep's dashed line).
+
+    Attributes:
+        sizes_px: ``(low, high)``, the sizes that are 14 to 28 cells across on their level
+            (:func:`roiviz.fpn.steady_sizes`; 56 and 896 px for P2-P5).
+        share: ``(smallest, largest)`` percentage over the swept sizes in ``[low, high)``.
+        below: ``(largest percentage, at size px)`` over the swept sizes below ``low``, or None.
+        above: ``(largest percentage, at size px)`` over the swept sizes from ``high`` on, or None.
+    """
+
+    sizes_px: tuple[float, float]
+    share: tuple[float, float]
+    below: tuple[float, float] | None
+    above: tuple[float, float] | None
+
+
+def steady_band(result: SizeSweepResult, method: str = "roi_pool", kind: str = "gained",
+                levels: tuple[int, int] = (PYRAMID_LEVELS[0], PYRAMID_LEVELS[-1])) -> SteadyBand:
+    """Where and how flat the pyramid keeps ``method``'s ``kind`` share, read off ``result``.
+
+    Raises:
+        ValueError: ``method`` not swept, ``kind`` not ``"lost"`` / ``"gained"``, or no swept
+            size inside the band.
+    """
+    if kind not in ("lost", "gained"):
+        raise ValueError(f"kind must be 'lost' or 'gained', got {kind!r}")
+    if method not in result.methods:
+        raise ValueError(f"method {method!r} was not swept (swept: {result.methods})")
+    low, high = steady_sizes(*levels)
+    share = getattr(result, kind)["pyramid"][method]                          # [S]
+    inside = (result.sizes >= low) & (result.sizes < high)
+    if not inside.any():
+        raise ValueError(f"no swept size lies in {low:g}..{high:g} px")
+
+    def largest(mask: np.ndarray) -> tuple[float, float] | None:
+        if not mask.any():
+            return None
+        i = np.flatnonzero(mask)[np.argmax(share[mask])]
+        return float(share[i]), float(result.sizes[i])
+
+    return SteadyBand(sizes_px=(low, high), share=(float(share[inside].min()), float(share[inside].max())),
+                      below=largest(result.sizes < low), above=largest(result.sizes >= high))

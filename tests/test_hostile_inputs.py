@@ -429,6 +429,9 @@ def test_box_larger_than_the_image_is_traced_and_explained():
     assert not at.error
     info = messages(at, "info")
     assert "75.0% of the box lies outside the feature map" in info, info
+    # docs/hostile-inputs.md quotes today's message in full (it once quoted a retired one).
+    quoted = [e.value for e in at.info if "of the box lies outside the feature map" in e.value]
+    assert len(quoted) == 1 and f'info: "{quoted[0]}"' in HOSTILE_DOC.read_text(), quoted
     assert tuple(at.session_state["box"]) == (-256.0, -256.0, 768.0, 768.0)
     assert_panels(at)
     # Every panel counts the outside part (75% of the RoI) in its table.

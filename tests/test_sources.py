@@ -88,7 +88,7 @@ def test_outside_the_map_is_not_read_as_zeros():
 
 
 def test_outside_rule_one_sample_at_a_time():
-    """One sample within one cell of the edge takes the edge value; one further out reads 0."""
+    """One sample up to one cell from the edge cell's centre takes the edge value; one further out reads 0."""
     within = _one(roi_align, 5.0, box=(-0.5, 0.0, 0.5, 1.0), sampling_ratio=1, aligned=True)  # x = -0.5
     beyond = _one(roi_align, 5.0, box=(-1.5, 0.0, -0.5, 1.0), sampling_ratio=1, aligned=True)  # x = -1.5
     assert within == pytest.approx(5.0) and beyond == 0.0
@@ -108,7 +108,7 @@ def test_playground_info_box_states_the_rule_per_method():
     start = app.index("of the box lies outside the feature map")
     box_text = app[start:app.index(")", app.index("authors' code", start)) + 1]
     assert "as zeros" not in box_text
-    for phrase in ("RoI Pool skips cells off the map", "within one cell of the edge",
+    for phrase in ("RoI Pool skips cells off the map", "half a cell past the map's border",
                    "further out 0", "authors' code reads 0"):
         assert phrase in box_text
 
@@ -393,3 +393,285 @@ def test_refinement_pool_never_moves_and_precise_improves():
     assert np.median(study.steps("roi_warp")) > 0
     assert np.median(study.final_iou("precise_roi_pool")) > np.median(study.start_iou) + 0.1
     assert np.median(study.final_iou("roi_align")) > np.median(study.start_iou) + 0.1
+
+
+# ----------------------------------------------------------------------------------------------
+# Issue 19: the second review's corrections, each tied to the engine.
+
+
+def _markdown(at) -> str:
+    return " ".join(m.value for m in at.markdown)
+
+
+def _app(page: str, **query):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=180)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_fpn_docstring_formula_gives_14_to_28_cells_on_every_level():
+    """fpn.py's formula for a level's smallest box, in cells, evaluated as written: 14 on P2-P5."""
+    import roiviz.fpn as fpn
+    from roiviz.fpn import fpn_levels, steady_sizes
+
+    doc = " ".join(fpn.__doc__.split())
+    lhs, middle, value = re.search(r"``(224 \* 2\*\*\(k - k0\) / 2\*\*k) = (224 / 2\*\*k0) = (\d+)``",
+                                   doc).groups()
+    k0 = fpn.CANONICAL_LEVEL
+    for k in fpn.PYRAMID_LEVELS:
+        assert eval(lhs, {"k": k, "k0": k0}) == eval(middle, {"k0": k0}) == float(value) == 14
+    assert "2**(k0 - k) * 224" not in doc
+    # ... and the engine: on its level a box is 14 cells at the bottom of the band, under 28 at the top.
+    low, high = steady_sizes()
+    assert f"P2 holds {low:g}-{2 * low:g} px, P5 {high / 2:g}-{high:g} px" in doc
+    assert f"between {low:g} and {high:g} px" in doc
+    sides = np.array([low, 2 * low - 1e-3, high / 2, high - 1e-3])
+    levels = fpn_levels(torch.tensor([[0, 0, s, s] for s in sides], dtype=torch.float64), 2, 5).numpy()
+    assert levels.tolist() == [2, 2, 5, 5]
+    cells = sides / 2.0 ** levels
+    assert cells[0] == 14 and cells[2] == 14 and 27.99 < cells[1] < 28 and 27.99 < cells[3] < 28
+
+
+def _steady_numbers(result, kind="gained", method="roi_pool"):
+    """Independent of steady_band: sizes 14 to 28 cells wide on their (clamped) level."""
+    cells = result.sizes / result.strides
+    inside = (cells >= 14) & (cells < 28)
+    share = getattr(result, kind)["pyramid"][method]
+    below = result.sizes < result.sizes[inside].min()
+    return inside, share, below
+
+
+def test_pyramid_keeps_the_share_in_one_band_from_56_to_896_px():
+    from roiviz.records import Settings
+    from roiviz.sweeps import PAGE_BOX_SIZES, steady_band, sweep_box_sizes
+
+    r = sweep_box_sizes(PAGE_BOX_SIZES, Settings(output_size=(7, 7)))
+    inside, share, below = _steady_numbers(r)
+    assert r.sizes[inside].min() > 56 > r.sizes[~inside & below].max()
+    assert r.sizes[inside].max() < 896 < r.sizes[~inside & ~below].min()
+    band = steady_band(r)
+    assert band.sizes_px == (56.0, 896.0)
+    assert band.share == (share[inside].min(), share[inside].max())
+    # The issue's numbers: P2 and P5 are inside the band, like P3 and P4.
+    p2, p5 = inside & (r.levels == 2), inside & (r.levels == 5)
+    assert (round(share[p2][0], 1), round(share[p2][-1], 1)) == (16.4, 9.2)
+    assert (round(share[p5][0], 1), round(share[p5][-1], 1)) == (15.2, 8.2)
+    for level in (2, 3, 4, 5):
+        on = inside & (r.levels == level)
+        assert band.share[0] <= share[on].min() and share[on].max() <= band.share[1]
+    assert band.share[1] < 2.5 * band.share[0]                      # about flat
+    assert share[below].max() == band.below[0] == pytest.approx(39.7, abs=0.05) and band.below[1] == 24
+    assert share[below].max() > 2 * band.share[1]                   # it leaves the band below 56 px
+    assert share[~inside & ~below].max() < band.share[0]            # and falls under it above 896
+    f8 = next(line for line in _text("docs/sources.md").splitlines() if line.startswith("| F8 |"))
+    assert (f"gained {band.share[0]:.1f}-{band.share[1]:.1f} %; P2 {share[p2][0]:.1f} -> {share[p2][-1]:.1f} % "
+            f"at {r.sizes[p2][0]:.1f}-{r.sizes[p2][-1]:.0f} px, P5 {share[p5][0]:.1f} -> {share[p5][-1]:.1f} % "
+            f"at {r.sizes[p5][0]:.0f}-{r.sizes[p5][-1]:.0f} px); below 56 px it rises "
+            f"({band.below[0]:.1f} % at 24 px)") in f8
+
+
+def test_pyramids_page_states_the_band_and_the_half_cell_shift():
+    from roiviz.methods import trace_method
+    from roiviz.params import PYRAMIDS
+    from roiviz.records import Settings
+    from roiviz.fpn import steady_sizes
+    from roiviz.sweeps import PAGE_BOX_SIZES, sweep_box_sizes
+
+    text = _markdown(_app("pyramids.py"))
+    r = sweep_box_sizes(PAGE_BOX_SIZES, Settings(output_size=(7, 7)))
+    inside, share, below = _steady_numbers(r)
+    assert (f"every box from 56 to 896 px is 14 to 28 cells wide on its level (on P2 that is 56-112 px, "
+            f"on P5 448-896 px), so RoI Pool's gained share stays between {share[inside].min():.1f} and "
+            f"{share[inside].max():.1f} %") in text
+    assert f"(to {share[below].max():.1f} % at 24 px)" in text
+    assert "lose nothing at any size" not in text and "between 112 and 448" not in text
+    # The default (torchvision, aligned=False): RoI Align loses and gains the half-cell strips.
+    box = PYRAMIDS["box"].default
+    trace = trace_method("roi_align", np.zeros((80, 80), np.float32), box,
+                         Settings(output_size=(7, 7), stride=8.0, sampling_ratio=2, aligned=False))
+    lost, gained = trace.areas.percent("lost"), trace.areas.percent("gained")
+    assert round(lost, 2) == round(gained, 2) == 5.26
+    assert f"your box loses {lost:.2f} % and gains {gained:.2f} % to it" in text
+    assert "and neither does RoI Align with `aligned=True` (Detectron2); torchvision's `aligned=False`" in text
+    low, high = steady_sizes()
+    assert f"From {low:g} to {high:g} px every box is 14 to 28 cells across on its level, P2 and P5 " in text
+
+
+def test_sensitivity_page_states_the_band():
+    from roiviz.examples import seed_example_settings
+    from roiviz.sweeps import PAGE_BOX_SIZES, sweep_box_sizes
+
+    text = _markdown(_app("sensitivity.py"))
+    r = sweep_box_sizes(PAGE_BOX_SIZES, seed_example_settings("library"), fixed_stride=16)
+    inside, share, below = _steady_numbers(r)
+    assert (f"from 56 to 896 px every box is 14 to 28 cells wide on its level, so RoI Pool's gained "
+            f"share stays between {share[inside].min():.1f} and {share[inside].max():.1f} %") in text
+    assert f"up to {share[below].max():.1f} % at 24 px" in text
+
+
+def test_mmdetection_eps_sends_the_boundary_box_to_p4_like_torchvision():
+    import roiviz.fpn as fpn
+    from roiviz.fpn import DETECTRON2_EPS, fpn_levels
+
+    box = torch.tensor([[0.0, 0.0, 224.0, 223.9999]])          # float32, as a detector's boxes
+    scale = torch.sqrt((box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1]))
+    # MMDetection's SingleRoIExtractor.map_roi_levels, written out, counted from P2.
+    mmdet = int(torch.floor(torch.log2(scale / 56 + 1e-6)).clamp(0, 3).long()) + 2
+    torchvision = int(fpn_levels(box, 2, 5))
+    detectron2 = int(fpn_levels(box, 2, 5, eps=DETECTRON2_EPS, eps_in_log=True))
+    assert (mmdet, torchvision, detectron2) == (4, 4, 3)
+    four = torch.tensor(4.0)
+    step_below = float(four - torch.nextafter(four, torch.tensor(0.0)))
+    step_above = float(torch.nextafter(four, torch.tensor(8.0)) - four)
+    steps_short = float((four - scale / 56) / step_below)
+    doc = " ".join(fpn.__doc__.split())
+    def sci(v):
+        return f"{v:.1e}".replace("e-0", "e-")
+
+    assert (f"the float32 steps are {sci(step_below)} below 4 and {sci(step_above)} above, so ``1e-6`` is "
+            f"{1e-6 / step_below:.1f} steps below and {1e-6 / step_above:.1f} above") in doc
+    assert f"(its ratio {steps_short:g} steps below 4) goes up to P{mmdet}, as in torchvision, not to " \
+           f"P{detectron2} as in Detectron2" in doc
+    page = " ".join(_text("pages/pyramids.py").split())
+    assert f"about {round(1e-6 / step_below)} float32 steps of the ratio just below 4" in page.replace('" "', "")
+    assert f"the 224 x 223.9999 px box reads P{mmdet}, as in torchvision" in page.replace('" "', "")
+
+
+def test_stage_tags_roi_align_by_its_samples_and_the_half_cell_shift():
+    """panelTag (assets/stage/stage.js) run as written in Chromium; the shift's sign is the engine's."""
+    from browser_support import chromium_browser, require_chromium
+
+    from roiviz.methods import trace_method
+    from roiviz.records import Settings
+
+    source = _text("assets/stage/stage.js")
+    tag_fn = re.search(r"^function panelTag\(t\) \{\n.*?^\}\n", source, re.S | re.M).group(0)
+    require_chromium()
+    with chromium_browser() as browser:
+        page = browser.new_page()
+        tags = page.evaluate(f"""() => {{ {tag_fn}
+          const t = (aligned) => ({{method: "roi_align", grid: [2, 3], settings: {{aligned}}}});
+          return [panelTag(t(true)), panelTag(t(false)), panelTag({{method: "precise_roi_pool"}})]; }}""")
+    assert tags == ["2 x 3 samples", "2 x 3 samples, ½-cell shift", "exact integral"]
+    # The shift is aligned=False's, and it is +½ cell (the region read moves right and down).
+    traces = {al: trace_method("roi_align", np.zeros((20, 20), np.float32), (16.0, 16.0, 48.0, 48.0),
+                               Settings(output_size=(2, 2), stride=8.0, sampling_ratio=1, aligned=al))
+              for al in (False, True)}
+    assert traces[True].sampled_box == traces[True].roi
+    assert np.subtract(traces[False].sampled_box, traces[False].roi).tolist() == [0.5] * 4
+
+
+def test_outside_rule_is_half_a_cell_past_the_border():
+    """The Playground's numbers: with aligned=True a point at x = -0.5 cell reads the edge value,
+    one at -0.6 reads 0 (the map starts at x = 0; the edge cell's centre is at 0.5)."""
+    box_text = " ".join(_text("pages/playground.py").split()).replace('" "', "")
+    within, beyond = (float(v) for v in re.search(
+        r"a point at x = (-[\d.]+) cell \(the map starts at x = 0\) reads the edge value, one at "
+        r"x = (-[\d.]+) reads 0", box_text).groups())
+    assert (within, beyond) == (-0.5, -0.6)
+    for x, want in ((within, 5.0), (beyond, 0.0)):
+        # One sample (1 x 1 bin, ratio 1) at the box's centre x, drawing frame, stride 1.
+        got = _one(roi_align, 5.0, box=(x - 0.5, 0.0, x + 0.5, 1.0), sampling_ratio=1, aligned=True)
+        assert got == pytest.approx(want), x
+    # The same line on the right: half a cell past the border (x = 4.5 on a 4-cell map).
+    assert _one(roi_align, 5.0, box=(4.0, 0.0, 5.0, 1.0), sampling_ratio=1, aligned=True) == 5.0
+    assert _one(roi_align, 5.0, box=(4.1, 0.0, 5.1, 1.0), sampling_ratio=1, aligned=True) == 0.0
+    # roiviz's RoI Warp follows it (MNC's layer would skip the point at -0.5: it stops half a cell
+    # from the edge cell's centre). Snapped to the cell column [-1, 0): one point at -0.5 reads 5;
+    # two points, -0.75 (0) and -0.25 (5), average 2.5; the column [-2, -1) reads 0.
+    assert _one(roi_warp, 5.0, box=(-1.0, 0.0, -1.0, 0.0), sampling_ratio=1) == 5.0
+    assert _one(roi_warp, 5.0, box=(-1.0, 0.0, -1.0, 0.0), sampling_ratio=2) == 2.5
+    assert _one(roi_warp, 5.0, box=(-2.0, 0.0, -2.0, 0.0), sampling_ratio=1) == 0.0
+
+
+MNC_PINNED, MNC_FIRST = "d8bf82b7", "7a28ed65"
+MASK_RCNN_WARP_QUOTE = "as quantizing RoI just like RoIPool"
+
+
+def test_roi_warp_text_names_mncs_commits_and_the_paper_section():
+    lesson = walkthrough("library").step("warp").differs
+    for name, text in (("lesson", lesson), ("README", _text("README.md")),
+                       ("roi_warp.py", _text("roiviz/roi_warp.py")), ("sources", _text("docs/sources.md"))):
+        flat = " ".join(text.split())
+        assert MNC_PINNED in flat and MNC_FIRST in flat, name
+        assert "Section 3" in flat and MASK_RCNN_WARP_QUOTE in flat, name
+    flat = " ".join(_text("README.md").split())
+    assert "37e896eb" in flat and "17b56bdc" in flat and "-0.5 / H - 0.5" in flat
+    assert "roiviz's reconstruction, not MNC's" in flat
+    # roiviz's RoI Warp: aligned=True RoI Align on the snapped box (what the texts say it does).
+    from roiviz.examples import SEED_EXAMPLE_BOX
+    from roiviz.geometry import snap_box
+
+    x = torch.rand(1, 1, 12, 16, generator=torch.Generator().manual_seed(19))
+    box = torch.tensor([[0.0, *SEED_EXAMPLE_BOX]]) / 32
+    box[0, 0] = 0
+    (sx, lx), (sy, ly) = ((float(v) for v in snap_box(box[0, i].item(), box[0, i + 2].item(), "library"))
+                          for i in (1, 2))
+    snapped = torch.tensor([[0.0, sx, sy, sx + lx, sy + ly]], dtype=torch.float32)
+    torch.testing.assert_close(roi_warp(x, box, 3, 1.0, 2), roi_align(x, snapped, 3, 1.0, 2, True),
+                               rtol=0, atol=0)
+
+
+def test_roi_align_is_continuous_its_derivative_jumps_at_cell_centres():
+    """Precise step and Gradient flow page: with a fixed ratio RoI Align moves continuously with the
+    box; its slope changes where a sampling point crosses a cell centre."""
+    phrase = "the derivative jumps whenever a sampling point crosses a cell centre"
+    assert phrase in " ".join(walkthrough("article").step("precise").text.split())
+    assert phrase in " ".join(_text("pages/gradients.py").split()).replace('" "', "")
+    values = torch.tensor([[[[1.0, 4.0, 2.0, 7.0]]]])          # one row, aligned=True
+    def at(x):                                                 # one sample at drawing-frame x
+        return float(roi_align(values, torch.tensor([[0.0, x - 0.5, 0.0, x + 0.5, 1.0]]), 1, 1.0, 1, True))
+    eps = 1e-3
+    for centre in (1.5, 2.5):                                  # cell centres in the drawing frame
+        assert abs(at(centre + eps) - at(centre - eps)) < 0.02         # continuous
+        left = (at(centre) - at(centre - 0.25)) / 0.25
+        right = (at(centre + 0.25) - at(centre)) / 0.25
+        assert abs(left - right) > 1                                   # the slope jumps
+
+
+def test_w23_onnx_max_is_the_largest_weighted_corner_term():
+    """W23, on the engine: roiviz's trace gives each corner's weight; ONNX Runtime's max equals
+    the largest w_i * v_i, not the interpolated value."""
+    ort = pytest.importorskip("onnxruntime")
+    del ort
+    from onnx_reference import ort_roi_align
+
+    from roiviz.methods import trace_method
+    from roiviz.records import Settings
+
+    rng = np.random.default_rng(19)
+    feature = rng.uniform(0.5, 2.0, (6, 6)).astype(np.float32)
+    box = (1.3, 0.7, 4.1, 3.9)
+    trace = trace_method("roi_align", feature, box, Settings(output_size=(1, 1), stride=1.0,
+                                                              sampling_ratio=2, aligned=True))
+    corner_max = max(w * feature[r, c] for s in trace.bins[0].samples
+                     for (r, c), w in zip(s.neighbours, s.weights))
+    onnx_max = ort_roi_align(feature[None, None], np.array([[0, *box]], np.float32), (1, 1), 1.0, 2,
+                             True, mode="max").item()
+    assert onnx_max == pytest.approx(float(corner_max), rel=1e-6)
+    assert onnx_max < max(s.value for s in trace.bins[0].samples)
+
+
+def test_issue_19_claims_stay_corrected():
+    gone = {
+        "roiviz/fpn.py": ["2**(k0 - k) * 224"],
+        "pages/pyramids.py": ["112 and 448 px is 14 to 28", "lose nothing at any size"],
+        "pages/sensitivity.py": ["between 112 and 448 px"],
+        "assets/stage/stage.js": [", exact`", "-½ cell"],
+        "pages/playground.py": ["within one cell of the edge"],
+        "README.md": ["within one cell of the edge", "quantizes the RoI just like RoIPool"],
+        "docs/sources.md": ["within one cell of the edge", "quantizes the RoI just like RoIPool",
+                            "112 and 896"],
+        "docs/hostile-inputs.md": ["read that part as zeros"],
+        "roiviz/lessons.py": ["between the jumps of its sampling points"],
+        "roiviz/roi_warp.py": ["MNC's original layer", "quantizes the RoI just like RoIPool"],
+    }
+    for path, phrases in gone.items():
+        text = " ".join(_text(path).split())
+        for phrase in phrases:
+            assert " ".join(phrase.split()) not in text, f"{path} says {phrase!r} again"

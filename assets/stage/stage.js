@@ -45,7 +45,8 @@ function panelTag(t) {
   if (t.method === "roi_pool") return t.snapped_box ? "whole cells" : "no cell";
   const grid = t.grid ? `${t.grid[0]} x ${t.grid[1]} samples` : "";
   if (t.method === "roi_warp") return t.snapped_box ? `snapped, ${grid}` : "";
-  if (t.method === "roi_align") return t.settings.aligned ? `${grid}, exact` : `${grid}, -½ cell`;
+  // aligned=False reads the box shifted by +½ cell (aligned=True subtracts the ½ that undoes it).
+  if (t.method === "roi_align") return t.settings.aligned ? grid : `${grid}, ½-cell shift`;
   return "exact integral";
 }
 
