@@ -320,7 +320,7 @@ def test_adaptive_sampling_is_a_jump_not_a_kink():
 
 
 # ----------------------------------------------------------------------------------------------
-# Box gradients (Gradient flow's sweep, the refinement lab, the stage's arrows): G8-G12, R2-R3.
+# Box gradients (Gradient flow's sweep, the refinement lab, the stage's arrows): G8-G12, L2-L3.
 
 
 @pytest.fixture(scope="module")
@@ -379,7 +379,7 @@ def test_gradients_page_box_caption_is_computed():
 
 
 def test_refinement_pool_never_moves_and_precise_improves():
-    """R2, R3: on 20 seeded starts RoI Pool stays put, RoI Warp and the continuous methods move,
+    """L2, L3: on 20 seeded starts RoI Pool stays put, RoI Warp and the continuous methods move,
     and Precise RoI Pooling's median IoU rises above the starts'."""
     from roiviz.features import image_feature_map
     from roiviz.lessons import lesson_image
