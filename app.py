@@ -20,7 +20,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from roiviz import render_mpl, render_plotly, ui  # noqa: F401 - the pages' heavy imports, before gc.freeze
+from roiviz import render_mpl, ui  # noqa: F401 - the pages' heavy imports, before gc.freeze
 from roiviz.resources import ASSETS_DIR
 
 ROOT = Path(__file__).resolve().parent

@@ -50,7 +50,7 @@ STAGE_ANSWERED_JS = """(oldSeq) => {
   const d = stage.dataset;
   if (!['ok', 'warn'].includes(d.state) || d.seq !== d.serverSeq || Number(d.seq) <= oldSeq)
     return false;
-  const table = document.querySelector('[data-testid=stTable] table');
+  const table = document.querySelector('table.roiviz-summary');
   if (!table || !table.querySelector('tbody tr')) return false;
   const headers = [...table.querySelectorAll('thead th')].map(t => t.innerText.trim()).filter(h => h);
   const rows = {};
@@ -81,25 +81,27 @@ STAGE_MAP_JS = """() => {
 _EXPECTED: dict = {}
 
 
-def expected_traces(box, stride: int = 16, output_size=(7, 7)) -> dict:
-    """The engine's traces of ``box`` on the astronaut (the Playground's defaults otherwise)."""
-    key = (tuple(box), stride, tuple(output_size))
+def expected_traces(box, stride: int = 16, output_size=(7, 7), sampling_ratio: int = 2) -> dict:
+    """The engine's traces of ``box`` on the astronaut (the Playground's defaults otherwise),
+    without per-sample records (as the Playground traces a release)."""
+    key = (tuple(box), stride, tuple(output_size), sampling_ratio)
     if key not in _EXPECTED:
         from roiviz import features, samples
         from roiviz.state import PlaygroundState
         from roiviz.methods import trace_all
 
-        state = PlaygroundState(sample="astronaut", stride=stride, output_size=tuple(output_size))
+        state = PlaygroundState(sample="astronaut", stride=stride, output_size=tuple(output_size),
+                                sampling_ratio=sampling_ratio)
         values = features.image_feature_map(samples.load_sample_image("astronaut"), stride).channel(0)
-        _EXPECTED[key] = trace_all(values, key[0], state.settings())
+        _EXPECTED[key] = trace_all(values, key[0], state.settings(), record_samples=False)
     return _EXPECTED[key]
 
 
-def expected_rows(box, stride: int = 16, output_size=(7, 7)) -> dict[str, dict[str, str]]:
+def expected_rows(box, stride: int = 16, output_size=(7, 7), sampling_ratio: int = 2) -> dict[str, dict[str, str]]:
     """The summary rows the page must show for ``box`` (the engine, not the page)."""
     from roiviz.methods import summary_rows
 
-    return summary_rows(expected_traces(box, stride, output_size))
+    return summary_rows(expected_traces(box, stride, output_size, sampling_ratio))
 
 
 def expected_outputs(box, stride: int = 16, output_size=(7, 7)) -> dict[str, list[float]]:

@@ -1,7 +1,9 @@
 """How long the browser engine takes to trace a drag frame, in headless Chromium.
 
 The issue's budget case: a 32 x 32 map (a 512-pixel image at stride 16), 7 x 7 output, sampling
-ratio 2, all four methods. Each run traces the box moved by a tenth of a cell (as a keyboard
+ratio 2, all four methods; and the largest settings the sidebar offers, ratio 16 at 7 x 7 and
+14 x 14 (12,544 and 50,176 samples per method, past the sample budget: every sample computed,
+every k-th row and column recorded). Each run traces the box moved by a tenth of a cell (as a keyboard
 nudge or a drag would), timed inside the page with ``performance.now``; the medians are over
 ``--runs`` runs after a warm-up. ``traceAll`` is what the stage calls on every animation frame, plus, with the box-gradient arrows on,
 one ``boxGradient`` per method that has one (``assets/stage/arrows.js``).
@@ -28,6 +30,9 @@ from roiviz.stage_bundle import engine_source  # noqa: E402
 MAP_SIZE, STRIDE = 32, 16.0
 SETTINGS = {"output_size": [7, 7], "stride": STRIDE, "sampling_ratio": 2, "aligned": True,
             "reduce": "avg", "convention": "library"}
+CASES = {"7 x 7, ratio 2": SETTINGS,
+         "7 x 7, ratio 16": {**SETTINGS, "sampling_ratio": 16},
+         "14 x 14, ratio 16": {**SETTINGS, "output_size": [14, 14], "sampling_ratio": 16}}
 BOX = [100.3, 80.7, 380.2, 300.9]
 
 TIME_JS = """([values, size, box, settings, runs]) => {
@@ -75,13 +80,16 @@ def main() -> None:
         page.add_script_tag(type="module", content=source +
                             "\nwindow.roivizEngine = { traceMethod, traceAll, boxGradient };\n")
         page.wait_for_function("window.roivizEngine !== undefined")
-        result = page.evaluate(TIME_JS, [values.ravel().tolist(), MAP_SIZE, BOX, SETTINGS, args.runs])
-    print(f"engine bundle: {len(source.encode('utf-8'))} bytes; {MAP_SIZE} x {MAP_SIZE} map, 7 x 7, "
-          f"ratio 2, {args.runs} runs (performance.now resolution applies)")
-    print(f"{'':28} {'median ms':>10} {'p95 ms':>8} {'mean ms':>8}")
-    for name, t in result.items():
-        print(f"{name:28} {t['median']:10.3f} {t['p95']:8.3f} {t['mean']:8.3f}")
-    print(json.dumps(result))
+        results = {name: page.evaluate(TIME_JS, [values.ravel().tolist(), MAP_SIZE, BOX, settings, args.runs])
+                   for name, settings in CASES.items()}
+    print(f"engine bundle: {len(source.encode('utf-8'))} bytes; {MAP_SIZE} x {MAP_SIZE} map, "
+          f"{args.runs} runs (performance.now resolution applies)")
+    for case, result in results.items():
+        print(f"{case}:")
+        print(f"  {'':28} {'median ms':>10} {'p95 ms':>8} {'mean ms':>8}")
+        for name, t in result.items():
+            print(f"  {name:28} {t['median']:10.3f} {t['p95']:8.3f} {t['mean']:8.3f}")
+    print(json.dumps(results))
 
 
 if __name__ == "__main__":

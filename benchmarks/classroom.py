@@ -96,7 +96,7 @@ async def open_session(browser, url: str, errors: list, index: int, load_timeout
     page.set_default_timeout(load_timeout * 1000)
     page.on("pageerror", lambda exc: errors.append(f"session {index}: page error: {exc}"))
     await page.goto(url + "/" + QUERY)
-    await page.wait_for_selector("[data-testid=stTable]")
+    await page.wait_for_selector("table.roiviz-summary")
     await page.wait_for_function(STAGE_ANSWERED_JS, arg=-1, polling=200)
     await page.locator(".roiviz-stage .surface[data-surface=map]").scroll_into_view_if_needed()
     return context, page

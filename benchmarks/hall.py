@@ -88,7 +88,8 @@ from _common import (  # noqa: E402
 )
 from stage_driver import STAGE, held_drag, surface, wait_for_server  # noqa: E402
 
-from roiviz.methods import REGISTRY  # noqa: E402
+from roiviz.methods import REGISTRY
+from roiviz.summary_table import SUMMARY_CLASS, read_summary_html  # noqa: E402
 
 STRIDE = 16
 MAP_CELLS = 512 // STRIDE  # the astronaut is 512 x 512 px: a 32 x 32-cell feature map
@@ -279,7 +280,7 @@ class PageView:
     runs: int = 0
     #: The server's numbers of the last update, by method: the summary rows in the stage's
     #: data (``reference[m]["row"]``), its outputs (``reference[m]["output"]``), and the rows of
-    #: the page's one ``st.table`` (method labels mapped back to the method keys).
+    #: the page's summary table (roiviz.summary_table; method labels mapped back to the method keys).
     tables: dict[str, dict[str, str]] = field(default_factory=dict)
     outputs: dict[str, list[float]] = field(default_factory=dict)
     table: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -322,12 +323,9 @@ def read_delta(page: PageView, msg, decode_tables: bool) -> None:
         reference = json.loads(inner.json).get("reference", {})
         page.tables = {m: r["row"] for m, r in reference.items()}
         page.outputs = {m: r["output"] for m, r in reference.items()}
-    elif etype == "table" and decode_tables:
-        import pyarrow as pa
+    elif etype == "html" and decode_tables and SUMMARY_CLASS in inner.body:
         method_of = {spec.label: m for m, spec in REGISTRY.items()}
-        rows = pa.ipc.open_stream(inner.arrow_data.data).read_all().to_pylist()
-        page.table = {method_of.get(str(r.get("method")), str(r.get("method"))):
-                      {k: str(v) for k, v in r.items() if k != "method"} for r in rows}
+        page.table = {method_of.get(label, label): row for label, row in read_summary_html(inner.body).items()}
 
 
 async def run_page(ws, page: PageView, timeout: float, decode_tables: bool = False) -> str:

@@ -9,7 +9,7 @@ Measured in the page (``performance.now``):
 * during the drag: the interval between animation frames (a ``requestAnimationFrame`` loop),
   and the stage's own time per frame: the browser engine (all four methods) and the drawing;
 * mouse-up to the server's numbers on screen: until the stage shows that the server answered
-  this release (its status line and ``data-server-seq``, watched by a ``MutationObserver``);
+  this release (its check badge and ``data-server-seq``, watched by a ``MutationObserver``);
 * mouse-up to the last change of the page: the last record of ``MutationObserver``s on the
   document and on the stage's shadow root, once the page has been quiet for ``--quiet`` ms.
 
@@ -46,7 +46,7 @@ from stage_driver import STAGE, stage_box, table_rows, to_screen, wait_for_serve
 from roiviz.methods import METHODS, label  # noqa: E402
 
 STRIDE = 16
-QUERY = "?src=sample&img=astronaut&stride=16&out=7x7&sr=2&methods=" + ",".join(METHODS)
+QUERY = "?src=sample&img=astronaut&stride=16&out={out}x{out}&sr={ratio}&methods=" + ",".join(METHODS)
 
 #: Installed before the page loads: a frame clock, the pointer-up stamp, the per-frame record of
 #: the stage (stage.js pushes to window.__roivizStageFrames), and mutation observers.
@@ -80,8 +80,15 @@ def one_drag(page, rng: random.Random, moves: int, quiet_ms: float) -> dict:
     # Slide by 0.1-0.3 cell per move, towards the map's centre, so the box stays on the map.
     dx = rng.uniform(0.1, 0.3) * (1 if cx < 16 else -1)
     dy = rng.uniform(-0.1, 0.1) * (1 if cy < 16 else -1)
-    x0, y0 = to_screen(page, "map", cx, cy)
-    x1, y1 = to_screen(page, "map", cx + dx * moves, cy + dy * moves)
+    return timed_drag(page, "map", (cx, cy), (cx + dx * moves, cy + dy * moves), moves, quiet_ms)
+
+
+def timed_drag(page, kind: str, start: tuple[float, float], end: tuple[float, float], moves: int,
+               quiet_ms: float) -> dict:
+    """Press at ``start`` on the surface ``kind`` (its units), ``moves`` mouse moves to ``end``,
+    release; the page's timings of it (ms), the stage's agreement with the server and its box."""
+    x0, y0 = to_screen(page, kind, *start)
+    x1, y1 = to_screen(page, kind, *end)
     page.evaluate("() => { window.__up = 0; window.__answered = 0; window.__roivizStageFrames.length = 0; "
                   "window.__frames = []; }")
     page.mouse.move(x0, y0)
@@ -110,6 +117,20 @@ def one_drag(page, rng: random.Random, moves: int, quiet_ms: float) -> dict:
     return result
 
 
+def checked_drag(page, errors: list[str], i: int, drag) -> dict | None:
+    """``drag()``'s result, or ``None`` after a failure (recorded in ``errors``, as is a stage that
+    disagrees with the server by more than 1e-5)."""
+    try:
+        r = drag()
+    except Exception as exc:  # noqa: BLE001 - a timeout is an error, recorded
+        errors.append(f"drag {i}: {type(exc).__name__}: {str(exc)[:160]}")
+        page.wait_for_timeout(1000)
+        return None
+    if not r["agreement"] <= 1e-5:
+        errors.append(f"drag {i}: browser and server differ by {r['agreement']:.3g}")
+    return r
+
+
 def server_side(reruns: int, seed: int = 0) -> list[float]:
     """The fragment's time (ms) after each of ``reruns`` releases of random boxes (AppTest)."""
     from streamlit.testing.v1 import AppTest
@@ -133,7 +154,8 @@ def server_side(reruns: int, seed: int = 0) -> list[float]:
     return [1000 * s for name, s in at.session_state[TIMINGS] if name == "views_and_panels"]
 
 
-def run(drags: int, moves: int, warmup: int, quiet_ms: float, seed: int = 1, arrows: bool = True) -> dict:
+def run(drags: int, moves: int, warmup: int, quiet_ms: float, seed: int = 1, out_side: int = 7,
+        ratio: int = 2, arrows: bool = True) -> dict:
     from playwright.sync_api import sync_playwright
 
     rng = random.Random(seed)
@@ -147,7 +169,7 @@ def run(drags: int, moves: int, warmup: int, quiet_ms: float, seed: int = 1, arr
             page = context.new_page()
             page.set_default_timeout(60_000)
             page.on("pageerror", lambda exc: out["errors"].append(f"page error: {exc}"))
-            page.goto(url + "/" + QUERY)
+            page.goto(url + "/" + QUERY.format(out=out_side, ratio=ratio))
             page.wait_for_selector(f"{STAGE} .panel[data-method=precise_roi_pool] .out rect")
             wait_for_server(page)
             page.locator(STAGE).evaluate(WATCH_STAGE_JS)
@@ -156,15 +178,13 @@ def run(drags: int, moves: int, warmup: int, quiet_ms: float, seed: int = 1, arr
             page.locator(f"{STAGE} .arrow-toggle").set_checked(arrows)
             page.wait_for_timeout(1000)
             for i in range(drags + warmup):
-                try:
-                    r = one_drag(page, rng, moves, quiet_ms)
-                except Exception as exc:  # noqa: BLE001 - a timeout is an error, recorded
-                    out["errors"].append(f"drag {i}: {type(exc).__name__}: {str(exc)[:160]}")
-                    page.wait_for_timeout(1000)
+                r = checked_drag(page, out["errors"], i, lambda: one_drag(page, rng, moves, quiet_ms))
+                if r is None:
                     continue
                 if r["agreement"] > 1e-5:
                     out["errors"].append(f"drag {i}: browser and server differ by {r['agreement']:.3g}")
-                want = {label(m): row for m, row in expected_rows(r["box"], STRIDE).items()}
+                want = {label(m): row for m, row in
+                        expected_rows(r["box"], STRIDE, (out_side, out_side), ratio).items()}
                 if table_rows(page) != want:
                     out["errors"].append(f"drag {i}: the table differs from the engine for box {r['box']}")
                 if i < warmup:
@@ -189,16 +209,18 @@ def main() -> None:
     parser.add_argument("--reruns", type=int, default=30, help="releases timed on the server (0: skip)")
     parser.add_argument("--quiet", type=float, default=1500.0,
                         help="ms without a page change that end the wait for the last change")
+    parser.add_argument("--out", type=int, default=7, help="output bins per side")
+    parser.add_argument("--ratio", type=int, default=2, help="sampling ratio (16: 12,544 samples at 7 x 7)")
     parser.add_argument("--no-arrows", dest="arrows", action="store_false",
                         help="turn the box-gradient arrows off (they are on by default)")
     args = parser.parse_args()
 
-    print("Live stage latency: astronaut 512 x 512, stride 16, 7 x 7, ratio 2, all four methods, "
-          "Chromium 1500 x 1000")
+    print(f"Live stage latency: astronaut 512 x 512, stride 16, {args.out} x {args.out}, ratio {args.ratio}, "
+          "all four methods, Chromium 1500 x 1000")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {machine_load()} at start")
     server = server_side(args.reruns) if args.reruns else []
     print(f"box-gradient arrows: {'on' if args.arrows else 'off'}")
-    r = run(args.drags, args.moves, args.warmup, args.quiet, arrows=args.arrows)
+    r = run(args.drags, args.moves, args.warmup, args.quiet, out_side=args.out, ratio=args.ratio, arrows=args.arrows)
     r["server"] = server
     print(f"frame interval during drags:  {summary(r['intervals'])}")
     print(f"stage engine per frame:       {summary(r['engine'])}")

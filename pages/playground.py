@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-import pyarrow as pa
 import streamlit as st
 
 from roiviz import features, images, samples, ui
@@ -20,14 +19,14 @@ from roiviz.animate import animate_gif
 from roiviz.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_MAP_SHAPE, SEED_EXAMPLE_STRIDE
 from roiviz.export import figure_png, figure_svg, interactive_page, trace_json
 from roiviz.fpn import level_rule, trace_fpn_level
-from roiviz.geometry import SAMPLE_BUDGET
+from roiviz.geometry import LIVE_SAMPLE_LIMIT
 from roiviz.methods import METHODS, REGISTRY, summary_rows, trace_all
 from roiviz.params import MAX_COORD, MAX_OUTPUT, PLAYGROUND
 from roiviz.records import Settings
-from roiviz.render_mpl import comparison_figure
-from roiviz.render_plotly import encode_display_image
-from roiviz.stage import stage_data
-from roiviz.thinned import drawable_traces
+from roiviz.render_mpl import BLOG_DPI, COMPARISON_DPI, blog_figure, comparison_figure
+from roiviz.stage import MAX_DRAWN_SAMPLES, encode_display_image, stage_data
+from roiviz.summary_table import summary_html
+from roiviz.thinned import drawable_traces, thinning, thinning_line
 from roiviz.state import (PlaygroundState, box_outside_share, box_problem, default_box,
                           samples_per_method)
 from roiviz.style import Style
@@ -321,14 +320,17 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
     methods = state.methods
     if not methods:
         st.info("Choose at least one method in the sidebar.")
+    # Every method is traced for every setting the sidebar offers (without per-sample records,
+    # roiviz.geometry.LIVE_SAMPLE_LIMIT); only an adaptive ratio on a box far larger than the map
+    # goes past it. The exports thin what they draw past the sample budget (roiviz.thinned).
     n_samples = samples_per_method(box, stride, state.output_size, state.sampling_ratio)
-    heavy = [m for m in ("roi_warp", "roi_align") if m in methods] if n_samples > SAMPLE_BUDGET else []
-    if heavy:
-        names, them = " and ".join(REGISTRY[m].label for m in heavy), "they are" if len(heavy) > 1 else "it is"
-        st.warning(f"{names} would take up to {n_samples:,} bilinear samples with these settings, "
-                   f"more than the {SAMPLE_BUDGET:,} the Playground traces live, so {them} not "
-                   "shown. Lower the sampling ratio or the output size, or draw a smaller box.")
-    checked = tuple(m for m in methods if m not in heavy)
+    too_many = [m for m in ("roi_warp", "roi_align") if m in methods] if n_samples > LIVE_SAMPLE_LIMIT else []
+    if too_many:
+        names, them = " and ".join(REGISTRY[m].label for m in too_many), "they are" if len(too_many) > 1 else "it is"
+        st.warning(f"{names} would take up to {n_samples:,} bilinear samples for this box, more than "
+                   f"the {LIVE_SAMPLE_LIMIT:,} computed live, so {them} not shown. Choose a sampling "
+                   "ratio (not adaptive) or draw a smaller box.")
+    checked = tuple(m for m in methods if m not in too_many)
     traces = {}
     if checked:
         try:
@@ -372,54 +374,78 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
                 "surface (the authors' code reads 0 off the map).")
     if not traces:
         return
-    st.markdown("**The server's numbers** (the reference the stage checks its own against)")
-    st.table(summary_table(traces), hide_index=True)
+    st.markdown("**The server's numbers** (the reference the stage checks its own against; "
+                "hover a column's name, or open 'What the columns mean', for what it says)")
+    st.html(summary_table(traces))
     query = current_state().to_query()
     st.query_params.from_dict(query)
+    export_buttons(values, box, state, query, level, data)
 
-    def full_traces():
-        """The server's traces with every sample recorded (for the exports, on a click)."""
-        return trace_all(values, box, state.settings(), checked)
+
+def export_buttons(values, box, state: PlaygroundState, query, level, data) -> None:
+    """The downloads: every chosen method in every file (RoI Warp and RoI Align past the sample
+    budget as thinned traces, roiviz.thinned, and the file says so), named after the settings."""
+    # The methods the stage shows (all chosen ones, but past LIVE_SAMPLE_LIMIT: see the warning).
+    settings, methods, stem, title = state.settings(), tuple(data["methods"]), state.file_stem(), state.export_title()
 
     def figure_traces():
-        """The traces the exported figure draws: the server's, and past the sample budget a
-        thinned trace (roiviz.thinned) for RoI Warp and RoI Align instead of none."""
-        full, thinned = full_traces(), drawable_traces(values, box, state.settings(), heavy)
-        return {m: full[m] if m in full else thinned[m] for m in methods if m in full or m in thinned}
+        return drawable_traces(values, box, settings, methods)
 
-    ui.exports(PLAYGROUND, "roiviz-playground",
-               lambda: figure_png(comparison_figure(figure_traces(), values, style=style)),
+    def json_text():
+        traces = figure_traces()
+        return trace_json(traces, {"query": query, "pooled_at_stride": state.stride, "thinned": thinning(traces),
+                                   **({"pyramid_level": level.to_dict(),
+                                       "level_formula": level.formula} if level else {})})
+
+    def blog_png():
+        traces = figure_traces()
+        return figure_png(blog_figure(traces, values, thinned=thinning_line(traces)), dpi=BLOG_DPI,
+                          compress_level=1)
+
+    def interactive_html():
+        dense = samples_per_method(box, state.stride, state.output_size, state.sampling_ratio) > MAX_DRAWN_SAMPLES
+        notes = ([f"With these settings a panel can have more sampling points than it draws one by one "
+                  f"({MAX_DRAWN_SAMPLES:,}): it then draws a regular subset and says so; every number "
+                  "uses all the samples."] if dense else [])
+        return interactive_page(data, title, notes=notes).encode("utf-8")
+
+    style = Style(presenter=state.presenter)
+    ui.exports(PLAYGROUND, stem,
+               lambda: figure_png(comparison_figure(figure_traces(), values, style=style),
+                                  dpi=COMPARISON_DPI, compress_level=1),
                lambda: figure_svg(comparison_figure(figure_traces(), values, style=style)),
-               lambda: trace_json(full_traces(), {"query": query, "pooled_at_stride": stride,
-                                           **({"pyramid_level": level.to_dict(),
-                                               "level_formula": level.formula} if level else {})}),
-               query,
-               link_caption="Copy link (reopens this view; the copy button is at the right):")
-    ui.animation_download(PLAYGROUND, "roiviz-playground",
-                          lambda: animate_gif(values, box, state.settings(), tuple(traces)).gif)
-    ui.interactive_download(PLAYGROUND, "roiviz-playground",
-                            lambda: interactive_page(data, PAGE_TITLE).encode("utf-8"))
+               json_text, query, title=title,
+               link_caption="Copy link (reopens this view; the copy button is at the right):",
+               blog_png=blog_png, share_toggle=True)
+    ui.animation_download(PLAYGROUND, stem,
+                          lambda: animate_gif(values, box, settings, methods).gif)
+    ui.interactive_download(PLAYGROUND, stem, interactive_html)
 
 
-def summary_table(traces) -> pa.Table:
-    """The server's numbers as the page's table: one row per method, the summary's strings.
-
-    An Arrow table (shown with ``hide_index=True``): ``st.table`` sends it as it is, where a
-    list of dicts went through pandas first (about 3 ms of a release's 30, benchmarks/hall.py).
-    """
-    return pa.Table.from_pylist([{"method": REGISTRY[m].label, **row}
-                                 for m, row in summary_rows(traces).items()])
+def summary_table(traces) -> str:
+    """The server's numbers as the page's table: one row per method, the summary's strings,
+    each column's meaning in its header's tooltip (HTML, escaped, shown with ``st.html``: no
+    Arrow table, whose code is a 0.74 MB download before the first paint, and no Markdown with
+    raw HTML, whose parser is another 0.19 MB; benchmarks/bench_first_load.py)."""
+    return summary_html({REGISTRY[m].label: row for m, row in summary_rows(traces).items()})
 
 
 def show_the_code(methods) -> None:
     """Each chosen method's readable reference, under the stage (outside its fragment: the
-    code does not change with the box, so a release does not send it again)."""
+    code does not change with the box, so a release does not send it again).
+
+    A toggle, not an expander: an expander's content is sent and drawn while it is closed, and
+    ``st.code`` makes the browser fetch Streamlit's syntax highlighter (a 1.56 MB chunk) before
+    the page is usable. Off, the page sends no code at all."""
     methods = [m for m in METHODS if m in methods]   # teaching order, like the panels
     if not methods:
         return
-    with st.expander("Show the code"):
-        for tab, method in zip(st.tabs([REGISTRY[m].label for m in methods]), methods):
-            tab.code(cached_reference_source(method), language="python")
+    if not st.toggle("Show the code", key="show_code",
+                     help="Each method's readable reference in Python: the loop the numbers "
+                          "above follow."):
+        return
+    for tab, method in zip(st.tabs([REGISTRY[m].label for m in methods]), methods):
+        tab.code(cached_reference_source(method), language="python")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 A thin page: widgets and layout only. The level is :func:`roiviz.fpn.trace_fpn_level` (the same
 code as :func:`roiviz.ops.fpn_levels`), the maps :func:`roiviz.features.image_feature_map` at
-strides 4, 8, 16 and 32, the panels the Playground's renderers, the sweep
-:func:`roiviz.sweeps.sweep_box_sizes`, the figures :mod:`roiviz.render_pyramid`.
+strides 4, 8, 16 and 32, the four methods the Playground's live stage (:mod:`roiviz.ui_stage`,
+switched to the box's level: its map and stride), the sweep :func:`roiviz.sweeps.sweep_box_sizes`,
+the figures :mod:`roiviz.render_pyramid`.
 Link state: :data:`roiviz.params.PYRAMIDS` (``?img=&box=&ch=&rule=&out=&sr=&conv=&fixed=&presenter=``).
 """
 
@@ -18,12 +19,12 @@ import torch
 from roiviz.export import figure_png, figure_svg, trace_json
 from roiviz.features import CHANNEL_NAMES, image_feature_map
 from roiviz.fpn import PYRAMID_LEVELS, MultiScaleRoIAlign, level_rule, trace_fpn_level
-from roiviz.methods import METHODS, summary_rows
+from roiviz.methods import METHODS
 from roiviz.params import MAX_COORD, PYRAMIDS
 from roiviz.records import Settings
-from roiviz.render_plotly import PLOTLY_CONFIG, method_figure, output_figure
 from roiviz.render_pyramid import pyramid_figure, size_sweep_figure
 from roiviz.samples import load_sample_image
+from roiviz.stage import encode_display_image, stage_data
 from roiviz.style import Style
 from roiviz.sweeps import PAGE_BOX_SIZES, steady_band, sweep_box_sizes
 from roiviz.thinned import drawable_traces
@@ -37,6 +38,7 @@ from roiviz.ui import (
     sync_query,
     widget,
 )
+from roiviz.ui_stage import applied_seq, released_box, show_stage
 
 STRIDES = tuple(2 ** k for k in PYRAMID_LEVELS)
 NAMES = tuple(f"p{k}" for k in PYRAMID_LEVELS)
@@ -44,6 +46,8 @@ RULES = PYRAMIDS["rule"].names
 BOX_KEYS = ("pyr_x1", "pyr_y1", "pyr_x2", "pyr_y2")
 #: Square sizes either side of each boundary, for the "resize to" buttons.
 PRESETS = (111.0, 112.0, 223.0, 224.0, 447.0, 448.0)
+#: The page's live stage (its own key: its releases are counted apart from the Playground's).
+STAGE = "pyr_stage"
 #: The picture's settings, by link key (the box and the presenter toggle are kept apart).
 KEYS = tuple(k for k in PYRAMIDS.keys() if k not in ("box", "presenter"))
 
@@ -112,11 +116,19 @@ def size_sweep(out: int, conv: str, fixed: int, aligned: bool):
                            fixed_stride=fixed, aligned=aligned)
 
 
+@st.cache_data(max_entries=4, show_spinner=False)
+def display_image(img: str) -> str:
+    """The photo the stage draws, as a JPEG data URI (once per image)."""
+    return encode_display_image(load_sample_image(img))
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def pyramid_files(img: str, box: tuple, ch: int, aligned: bool, presenter: bool) -> tuple[bytes, bytes]:
+    """The picture in one row (the image and P2-P5, the box's level framed), PNG and SVG: short,
+    so the stage is on the first screen under it; the steps of the rule are page text."""
     level = trace_fpn_level(box, **level_rule(aligned))
     fig = pyramid_figure(load_sample_image(img), [m.channel(ch) for m in pyramid_maps(img)], PYRAMID_LEVELS,
-                         level, style=Style(presenter=presenter), channel_name=CHANNEL_NAMES[ch])
+                         level, style=Style(presenter=presenter), channel_name=CHANNEL_NAMES[ch], one_row=True)
     return figure_png(fig), figure_svg(fig)
 
 
@@ -141,9 +153,8 @@ def pooled_by_the_module(img: str, box, settings: Settings, aligned: bool) -> np
 
 load_link(PYRAMIDS, apply_link)
 st.title("Feature pyramids")
-# On a projector the pyramid comes first, right under the title, and the introduction waits in
-# an expander under it, so that the figure is on the screen without scrolling.
-figure_slot = st.container() if presenting() else None
+# On a screen the introduction is under the title; on a projector it waits in an expander, so
+# that the pyramid and the stage are on the screen without scrolling.
 with st.expander("What a feature pyramid does") if presenting() else st.container():
     st.markdown(
         "Detectors with a Feature Pyramid Network (Mask R-CNN, torchvision's and Detectron2's Faster "
@@ -171,101 +182,112 @@ if box_problem(ss["pyr_box"], image.shape[:2]):           # a link's box, or a s
     st.warning(f"The box does not overlap the {image.shape[1]} x {image.shape[0]} image; the default "
                "box is shown instead.")
     show_box(PYRAMIDS["box"].default)
-box = ss["pyr_box"]
 aligned = state["rule"] == "detectron2"
-level = trace_fpn_level(box, **level_rule(aligned))
 maps = pyramid_maps(state["img"])
+# A box released on the stage (dragged on the photo or on the level's map) is user input: checked
+# against the map it was drawn on, then like a typed box. Its level is decided below, so a release
+# across a boundary switches the stage to the new level's map.
+shown = trace_fpn_level(ss["pyr_box"], **level_rule(aligned))
+released, refused = released_box(maps[PYRAMID_LEVELS.index(shown.level)].shape[1:], shown.stride, key=STAGE)
+if released is not None:
+    set_box(released.box)
+elif refused:
+    ss["_pyr_box_error"] = f"{refused} The previous box is kept."
+box = ss["pyr_box"]
+level = trace_fpn_level(box, **level_rule(aligned))
 fmap = maps[PYRAMID_LEVELS.index(level.level)]
 channel = int(state["ch"])
 values = fmap.channel(channel)
 
-st.subheader("Your box")
-cols = st.columns(4)
-for col, key, label in zip(cols, BOX_KEYS, ("x1 (px)", "y1 (px)", "x2 (px)", "y2 (px)")):
-    col.number_input(label, key=key, step=1.0, format="%.2f", on_change=on_typed_box,
-                     min_value=-MAX_COORD, max_value=MAX_COORD)
-if ss.get("_pyr_box_error"):
-    st.warning(ss["_pyr_box_error"])
-st.caption("Resize it to a square of sqrt(w*h) = ... px about its centre (each pair straddles a boundary):")
-for col, size in zip(st.columns(len(PRESETS)), PRESETS):
-    col.button(f"{size:g} px", key=f"pyr_size_{size:g}", on_click=resize_to, args=(size,), width="stretch")
+# First the pyramid (the box on every level, its level framed), then the four methods on that level.
+png, svg = pyramid_files(state["img"], box, channel, aligned, style.presenter)
+with st.container(key="pyr_picture"):
+    st.image(png, width="stretch")
+# On a phone the one-row picture would be a strip with 5 px texts: there it keeps 960 px and
+# scrolls sideways inside its frame (the page itself does not).
+st.html("<style>@media (max-width: 640px) { .st-key-pyr_picture { overflow-x: auto; } "
+        ".st-key-pyr_picture [data-testid=stFullScreenFrame] > div { justify-content: flex-start; } "
+        ".st-key-pyr_picture [data-testid=stImage], .st-key-pyr_picture img "
+        "{ min-width: 960px; max-width: none; } }</style>")
+if style.presenter:
+    # On a projector the formula with the box's numbers is page text under the picture (20 px or
+    # more at 1280 x 720), not tiny inside it.
+    st.code("\n".join((level.formula, *level.steps())), language=None, wrap_lines=True)
 
 with st.container(border=True, key="pyr_level"):
     st.markdown(f"### Level P{level.level}: stride {level.stride} px")
-    if style.presenter:                       # the steps are under the picture, at the top
-        st.markdown(f"The rule ({RULES[state['rule']]}): `{level.formula}`; with your box, the lines "
-                    "under the picture.")
-    else:
-        st.markdown(f"The rule ({RULES[state['rule']]}): `{level.formula}`. With your box:")
-        st.code("\n".join(level.steps()), language=None, wrap_lines=True)
-    # Level k (unclamped) holds sqrt(w*h) in [s0 * 2^(k - k0), s0 * 2^(k - k0 + 1)).
-    bounds = [(k, 2 ** k, level.canonical_scale * 2.0 ** (k - level.canonical_level),
-               level.canonical_scale * 2.0 ** (k - level.canonical_level + 1)) for k in PYRAMID_LEVELS]
-    st.table([{"level": f"P{k}" + (" (yours)" if k == level.level else ""), "stride (px)": s,
-               "sqrt(w*h) from (px)": "0" if k == PYRAMID_LEVELS[0] else f"{lo:g}",
-               "to below (px)": "no limit" if k == PYRAMID_LEVELS[-1] else f"{hi:g}",
-               "your box across (cells)": f"{level.size / s:.2f}"} for k, s, lo, hi in bounds],
-             hide_index=True)
+    st.caption("Drag the box on the stage below (when you let go of a box that has crossed a boundary, "
+               "the stage moves to its new level), or resize it to a square of sqrt(w*h) = ... px about "
+               "its centre (each pair straddles a boundary):")
+    for col, size in zip(st.columns(len(PRESETS)), PRESETS):
+        col.button(f"{size:g} px", key=f"pyr_size_{size:g}", on_click=resize_to, args=(size,), width="stretch")
+    if ss.get("_pyr_box_error"):
+        st.warning(ss["_pyr_box_error"])
     if level.clamped:
         st.info(f"Your box is too {'small' if level.unclamped_level < level.level else 'large'} for the "
                 f"pyramid: the formula asks for level {level.unclamped_level:g}, and P{level.level} is the "
                 f"{'finest' if level.level == PYRAMID_LEVELS[0] else 'coarsest'} there is.")
 
-png, svg = pyramid_files(state["img"], box, channel, aligned, style.presenter)
-if figure_slot is None:
-    st.image(png, width="stretch")
-else:
-    # On a projector the picture is one row as wide as the page (its texts 20 px or more at
-    # 1280 x 720) and the formula with the box's numbers is page text under it, not tiny inside.
-    with figure_slot:
-        st.image(png, width="stretch")
-        st.code("\n".join((level.formula, *level.steps())), language=None, wrap_lines=True)
-
-st.subheader(f"The four methods on P{level.level}")
 settings = Settings(output_size=(int(state["out"]),) * 2, stride=float(level.stride),
                     sampling_ratio=int(state["sr"]), aligned=aligned, convention=state["conv"])
-# Past the sample budget (an adaptive ratio on a large box) RoI Align's panel draws a thinned
-# trace: every k-th sample row and column, its numbers the op's; nothing on the page is lost.
+# Past the sample budget (an adaptive ratio on a large box) the traces for the JSON record every
+# k-th sample row and column (roiviz.thinned), their numbers the op's; the stage draws its own.
 traces = drawable_traces(values, box, settings)
-thinned = [t for t in traces.values() if t.sample_step != (1, 1)]
-for t in thinned:
+for t in (t for t in traces.values() if t.sample_step != (1, 1)):
     st.info(f"{t.label} takes {t.grid[0]} x {t.grid[1]} samples per bin here "
-            f"({t.grid[0] * t.grid[1] * len(t.bins):,} in all), more than a figure can show: its panel "
-            f"draws one in every {t.sample_step[0]} sample rows and columns, and its numbers are the op's.")
-rows = summary_rows(traces)
-zrange = (float(values.min()), max(float(values.max()), float(values.min()) + 1e-6))
-outs = np.concatenate([t.output.ravel() for t in traces.values()])
-out_range = (float(outs.min()), max(float(outs.max()), float(outs.min()) + 1e-6))
-for start in range(0, len(METHODS), 2):
-    for col, method in zip(st.columns(2), METHODS[start:start + 2]):
-        with col, st.container(border=True, key=f"pyr_panel_{method}"):
-            trace = traces[method]
-            st.plotly_chart(method_figure(trace, values, zrange=zrange, style=style, validate=False),
-                            key=f"pyr_fig_{method}", config=PLOTLY_CONFIG, width="stretch")
-            st.plotly_chart(output_figure(trace, zrange=out_range, style=style, validate=False),
-                            key=f"pyr_out_{method}", config=PLOTLY_CONFIG, width="stretch")
-            st.table([rows[method]])
-module_out = pooled_by_the_module(state["img"], box, settings, aligned)
-diff = float(np.abs(module_out[channel] - traces["roi_align"].output).max())
-st.caption(f"`roiviz.ops.MultiScaleRoIAlign(aligned={aligned})` on all of P2-P5 pools this box from "
-           f"P{level.level} too: its output for this channel differs from the RoI Align panel by at most "
-           f"{diff:.1g}.")
+            f"({t.grid[0] * t.grid[1] * len(t.bins):,} in all), more than a panel can show one by one: the "
+            f"stage draws a regular subset of them, the JSON export records one in every "
+            f"{t.sample_step[0]} sample rows and columns, and every number is the op's.")
+# The four methods live, on the level's map and stride: the Playground's stage.
+height, width = values.shape
+data = stage_data(values, box, settings, METHODS, traces, style=style,
+                  image_uri=display_image(state["img"]), image_shape=image.shape[:2],
+                  image_title=f"Image ({image.shape[1]} x {image.shape[0]} px)",
+                  map_title=f"P{level.level}, stride {level.stride}: {width} x {height} cells "
+                            f"('{CHANNEL_NAMES[channel]}')",
+                  seq=applied_seq(STAGE))
+show_stage(data, key=STAGE)
+# The rule, in words and numbers, where a teacher looks for it: under the stage, opened on demand.
+with st.expander(f"How the rule picks P{level.level}, and how torchvision, Detectron2 and MMDetection write it"):
+    yours, every_level, libraries = st.tabs(["Your box", "Every level", "torchvision, Detectron2, MMDetection"])
+    with yours:
+        st.markdown(f"The rule ({RULES[state['rule']]}): `{level.formula}`. With your box:")
+        st.code("\n".join(level.steps()), language=None, wrap_lines=True)
+        module_out = pooled_by_the_module(state["img"], box, settings, aligned)
+        diff = float(np.abs(module_out[channel] - traces["roi_align"].output).max())
+        st.caption(f"`roiviz.ops.MultiScaleRoIAlign(aligned={aligned})` on all of P2-P5 pools this box from "
+                   f"P{level.level} too: its output for this channel differs from the RoI Align panel by at most "
+                   f"{diff:.1g}.")
+    with every_level:
+        # Level k (unclamped) holds sqrt(w*h) in [s0 * 2^(k - k0), s0 * 2^(k - k0 + 1)).
+        bounds = [(k, 2 ** k, level.canonical_scale * 2.0 ** (k - level.canonical_level),
+                   level.canonical_scale * 2.0 ** (k - level.canonical_level + 1)) for k in PYRAMID_LEVELS]
+        st.table([{"level": f"P{k}" + (" (yours)" if k == level.level else ""), "stride (px)": s,
+                   "sqrt(w*h) from (px)": "0" if k == PYRAMID_LEVELS[0] else f"{lo:g}",
+                   "to below (px)": "no limit" if k == PYRAMID_LEVELS[-1] else f"{hi:g}",
+                   "your box across (cells)": f"{level.size / s:.2f}"} for k, s, lo, hi in bounds],
+                 hide_index=True)
+    with libraries:
+        st.markdown(
+            "- **torchvision** (`MultiScaleRoIAlign`, `LevelMapper`): `floor(4 + log2(sqrt(w*h) / 224) + 1e-6)`, "
+            "then RoI Align with **aligned=False**, the legacy half-cell shift. The `1e-6` is added to the level, "
+            "so a box whose size computes a few float32 steps below a boundary (224 x 223.9999 px) still goes up.\n"
+            "- **Detectron2** (`ROIPooler` with `ROIAlignV2`): `floor(4 + log2(sqrt(w*h) / 224 + 1e-8))` with the "
+            "same canonical 224 px and level 4, then RoI Align with **aligned=True**. Its `1e-8` sits inside the "
+            "logarithm, where in float32 it changes nothing: that 224 x 223.9999 px box reads P3. Switch the "
+            "library in the sidebar to compare.\n"
+            "- **MMDetection** (`SingleRoIExtractor`): `floor(log2(sqrt(w*h) / 56 + 1e-6))` counted from P2, "
+            "with `finest_scale=56`: on P2-P5 the boundaries are the same 112, 224 and 448 px. Its `1e-6` is "
+            "inside the logarithm too, but large enough to count in float32 (about 4 float32 steps of the "
+            "ratio just below 4): the 224 x 223.9999 px box reads P4, as in torchvision.\n"
+            "- From 56 to 896 px every box is 14 to 28 cells across on its level, P2 and P5 included (try the "
+            "buttons above): that is the point of the rule.")
 
-st.subheader("torchvision, Detectron2, MMDetection")
-st.markdown(
-    "- **torchvision** (`MultiScaleRoIAlign`, `LevelMapper`): `floor(4 + log2(sqrt(w*h) / 224) + 1e-6)`, "
-    "then RoI Align with **aligned=False**, the legacy half-cell shift. The `1e-6` is added to the level, "
-    "so a box whose size computes a few float32 steps below a boundary (224 x 223.9999 px) still goes up.\n"
-    "- **Detectron2** (`ROIPooler` with `ROIAlignV2`): `floor(4 + log2(sqrt(w*h) / 224 + 1e-8))` with the "
-    "same canonical 224 px and level 4, then RoI Align with **aligned=True**. Its `1e-8` sits inside the "
-    "logarithm, where in float32 it changes nothing: that 224 x 223.9999 px box reads P3. Switch the "
-    "library in the sidebar to compare.\n"
-    "- **MMDetection** (`SingleRoIExtractor`): `floor(log2(sqrt(w*h) / 56 + 1e-6))` counted from P2, "
-    "with `finest_scale=56`: on P2-P5 the boundaries are the same 112, 224 and 448 px. Its `1e-6` is "
-    "inside the logarithm too, but large enough to count in float32 (about 4 float32 steps of the "
-    "ratio just below 4): the 224 x 223.9999 px box reads P4, as in torchvision.\n"
-    "- From 56 to 896 px every box is 14 to 28 cells across on its level, P2 and P5 included (try the "
-    "buttons above): that is the point of the rule.")
+with st.expander("Type the box's corners (image pixels)"):
+    cols = st.columns(4)
+    for col, key, label in zip(cols, BOX_KEYS, ("x1 (px)", "y1 (px)", "x2 (px)", "y2 (px)")):
+        col.number_input(label, key=key, step=1.0, format="%.2f", on_change=on_typed_box,
+                         min_value=-MAX_COORD, max_value=MAX_COORD)
 
 st.subheader("What the level does to rounding")
 fixed_col, _ = st.columns([1, 3])

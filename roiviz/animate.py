@@ -8,8 +8,8 @@ and one fixed colour scale, so that what changes between frames is what the meth
 RoI Pool's and RoI Warp's outputs stand still and then jump; RoI Align's and Precise RoI
 Pooling's drift with every step.
 
-Every frame is traced by the engine (:func:`roiviz.methods.trace_all`) and drawn by
-:func:`roiviz.render_mpl.draw_method`; matplotlib renders it (Agg, no pyplot) and Pillow writes the
+Every frame is traced by the engine (:func:`roiviz.thinned.drawable_traces`: thinned past the
+sample budget) and drawn by :func:`roiviz.render_mpl.draw_method`; matplotlib renders it (Agg, no pyplot) and Pillow writes the
 GIF with one shared 256-colour palette. No Streamlit here.
 """
 
@@ -37,7 +37,8 @@ from .render_mpl import (
     draw_method,
     view_rect,
 )
-from .methods import METHODS, label, trace_all
+from .methods import METHODS, label
+from .thinned import drawable_traces, thinning_line
 from .records import MethodTrace, Rect, Settings
 from .style import AREA_STYLES, METHOD_COLORS, SAMPLE_COLOR, WHITE, WINNER_COLOR, Style
 from .sweeps import shifted_boxes
@@ -64,6 +65,8 @@ class Animation:
         outputs: per frame, ``{method: output [PH, PW]}`` as drawn (the engine's values).
         size: ``(width, height)`` of a frame in pixels.
         frame_ms: how long each frame is shown (milliseconds).
+        thinned: the line every frame shows under its title when sampling points are thinned
+            (:func:`roiviz.thinned.thinning_line`), else ``""``.
     """
 
     gif: bytes
@@ -72,6 +75,7 @@ class Animation:
     outputs: tuple[dict[str, np.ndarray], ...]
     size: tuple[int, int]
     frame_ms: int
+    thinned: str = ""
 
 
 def animation_offsets(steps: int) -> np.ndarray:
@@ -86,9 +90,10 @@ def animation_offsets(steps: int) -> np.ndarray:
     return np.concatenate([up, up[-2:0:-1]])
 
 
-def _frame_title(mode: str, axis: str, offset: float, stride: float) -> str:
+def _frame_title(mode: str, axis: str, offset: float, stride: float, thinned: str = "") -> str:
+    """A frame's title; ``thinned`` (:func:`roiviz.thinned.thinning_line`) as a second line."""
     verb = "moved" if mode == "slide" else "grown"
-    return f"Box {verb} by {offset:.3f} cell ({offset * stride:.1f} px) along {axis}"
+    return f"Box {verb} by {offset:.3f} cell ({offset * stride:.1f} px) along {axis}" + (f"\n{thinned}" if thinned else "")
 
 
 def animate_gif(values: np.ndarray, box, settings: Settings, methods: Sequence[str] = METHODS, *,
@@ -126,14 +131,22 @@ def animate_gif(values: np.ndarray, box, settings: Settings, methods: Sequence[s
         raise ValueError(f"frame_ms must be 20 to 2000, got {frame_ms!r}")
     offsets = animation_offsets(steps)
     boxes = shifted_boxes(box, offsets, settings.stride, axis=axis, scale=mode == "grow")   # [F, 4]
-    frames = [trace_all(values, tuple(float(v) for v in b), settings, chosen) for b in boxes]
+    # Beyond the sample budget RoI Align and RoI Warp come as thinned traces (every k-th sample
+    # recorded, roiviz.thinned): every method is in every frame, and the frames say so.
+    # The loop comes back over the same boxes (offset 1/8 out and back): trace each box once.
+    unique: dict[tuple, dict[str, MethodTrace]] = {}
+    for b in boxes:
+        key = tuple(float(v) for v in b)
+        if key not in unique:
+            unique[key] = drawable_traces(values, key, settings, chosen)
+    frames = [unique[tuple(float(v) for v in b)] for b in boxes]
     for _ in range(5):
         gif, size = _render(values, frames, offsets, settings, mode, axis, frame_ms, dpi)
         if len(gif) <= max_bytes:
             return Animation(gif=gif, offsets=tuple(float(o) for o in offsets),
                              boxes=tuple(tuple(float(v) for v in b) for b in boxes),
                              outputs=tuple({m: t.output for m, t in f.items()} for f in frames),
-                             size=size, frame_ms=int(frame_ms))
+                             size=size, frame_ms=int(frame_ms), thinned=thinning_line(frames[0]))
         dpi *= 0.8
     raise ValueError(f"the GIF would weigh {len(gif):,} bytes, more than {max_bytes:,}: "
                      "choose fewer methods, fewer steps or a smaller output size")
@@ -141,6 +154,12 @@ def animate_gif(values: np.ndarray, box, settings: Settings, methods: Sequence[s
 
 def _render(values: np.ndarray, frames: list[dict[str, MethodTrace]], offsets: np.ndarray,
             settings: Settings, mode: str, axis: str, frame_ms: int, dpi: float) -> tuple[bytes, tuple[int, int]]:
+    """Draw the frames and write the GIF.
+
+    The figure is laid out and drawn once without what moves (the box's overlays, the outputs
+    and the frame's title, all ``animated``); each frame restores that background and draws only
+    what moves on it (blitting): about a tenth of a full draw per frame.
+    """
     style = Style()
     every = [t for f in frames for t in f.values()]
     view = view_rect(every)                                                  # one view for all frames
@@ -154,50 +173,84 @@ def _render(values: np.ndarray, frames: list[dict[str, MethodTrace]], offsets: n
     ph, pw = settings.output_size
     out_cell = max(0.3, min(0.55, 2.2 / max(ph, pw)))
     out_h = ph * out_cell + 0.7
+    thinned = thinning_line(frames[0])
     width = max(n * max(panel_w, pw * out_cell + 0.8, 3.0), 6.5)
-    fig = Figure(figsize=(width, panel_h + out_h + 1.2), dpi=dpi, facecolor=WHITE, layout="constrained")
+    fig = Figure(figsize=(width, panel_h + out_h + 1.2 + (0.3 if thinned else 0.0)), dpi=dpi,
+                 facecolor=WHITE, layout="constrained")
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(2, n, height_ratios=(panel_h, out_h))
     maps = [fig.add_subplot(grid[0, i]) for i in range(n)]
     outs = [fig.add_subplot(grid[1, i]) for i in range(n)]
-    # The map, ticks and titles are drawn once; each frame adds its overlays and removes them after.
     for ax, m in zip(maps, methods):
         draw_method(ax, frames[0][m], values, style=style, layers={"map"}, zrange=zrange, view=view,
                     cell_in=cell_in, title=label(m))
     for out_ax, m in zip(outs, methods):
         _draw_output(out_ax, frames[0][m], out_range, style, "output", out_cell)
+        for artist in (*out_ax.images, *out_ax.texts):
+            artist.set_animated(True)
+    integral = {m: _integral(np.concatenate([f[m].output.ravel() for f in frames])) for m in methods}
     static = {ax: set(ax.get_children()) for ax in maps}
-    images: list[Image.Image] = []
-    palette = None
-    for k, (traces, offset) in enumerate(zip(frames, offsets)):
+
+    def overlays(traces: dict[str, MethodTrace]) -> dict[str, object]:
+        """Draw each panel's moving parts (animated); returns the legend handles by label."""
         handles = {}
-        for ax, out_ax, m in zip(maps, outs, methods):
+        for ax, m in zip(maps, methods):
             for h in draw_method(ax, traces[m], values, style=style, layers=_LAYERS - {"map"}, zrange=zrange,
                                  view=view, cell_in=cell_in, axes_frame=False):
                 text = h.get_label().split(": ")[0] if "% of the RoI" in h.get_label() else h.get_label()
                 h.set_label(text)
                 handles.setdefault(text, h)
+            for artist in ax.get_children():
+                if artist not in static[ax]:
+                    artist.set_animated(True)
+        return handles
+
+    # The layout, once, with the first frame's legend and a title as long as any frame's.
+    legend = list(overlays(frames[0]).values())
+    _legend(fig, legend, style, ncols=_legend_columns(legend, width, style))
+    title = fig.suptitle(_frame_title(mode, axis, 0.0, settings.stride, thinned), fontsize=_pt(style),
+                         animated=True)
+    fig.canvas.draw()                # the layout, and the background: maps, ticks, titles, legend
+    fig.set_layout_engine(None)      # freeze the layout: every frame the same
+    background = fig.canvas.copy_from_bbox(fig.bbox)
+    drawn_outputs: dict[tuple[int, bytes], object] = {}    # an output grid's pixels, by its values
+    drawn: dict[tuple[int, float], Image.Image] = {}     # a frame, by its traces and offset
+    images: list[Image.Image] = []
+    palette = None
+    for k, (traces, offset) in enumerate(zip(frames, offsets)):
+        key = (id(traces), round(float(offset), 9))
+        if key in drawn:                 # the way back shows the way out's frames again
+            images.append(drawn[key])
+            continue
+        if k:
+            for ax in maps:
+                for artist in [a for a in ax.get_children() if a not in static[ax]]:
+                    artist.remove()
+            overlays(traces)
+        fig.canvas.restore_region(background)
+        for ax in maps:
+            for artist in sorted((a for a in ax.get_children() if a not in static[ax]),
+                                 key=lambda a: a.get_zorder()):
+                ax.draw_artist(artist)
+        for i, (out_ax, m) in enumerate(zip(outs, methods)):
             out = traces[m].output
+            grid_key = (i, np.ascontiguousarray(out).tobytes())
+            if grid_key in drawn_outputs:     # RoI Pool's and RoI Warp's outputs stand still
+                fig.canvas.restore_region(drawn_outputs[grid_key])
+                continue
             out_ax.images[0].set_data(out)
-            integral = _integral(np.concatenate([f[m].output.ravel() for f in frames]))
+            out_ax.draw_artist(out_ax.images[0])
             for t, v in zip(out_ax.texts, out.ravel()):          # one number per bin, row by row
-                t.set_text(_number(v, integral))
+                t.set_text(_number(v, integral[m]))
                 t.set_color(_text_color(v, *out_range))
-        if k == 0:
-            legend = list(handles.values())
-            _legend(fig, legend, style, ncols=_legend_columns(legend, width, style))
-            fig.suptitle(_frame_title(mode, axis, 0.0, settings.stride), fontsize=_pt(style))
-            fig.draw_without_rendering()
-            fig.set_layout_engine("none")      # freeze the layout: every frame the same
-        fig._suptitle.set_text(_frame_title(mode, axis, float(offset), settings.stride))
-        fig.canvas.draw()
+                out_ax.draw_artist(t)
+            drawn_outputs[grid_key] = fig.canvas.copy_from_bbox(out_ax.bbox)
+        title.set_text(_frame_title(mode, axis, float(offset), settings.stride, thinned))
+        fig.draw_artist(title)
         rgb = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3])
         if palette is None:
             palette = _palette(np.asarray(rgb))
-        images.append(rgb.quantize(palette=palette, dither=Image.Dither.NONE))
-        for ax in maps:
-            for artist in [a for a in ax.get_children() if a not in static[ax]]:
-                artist.remove()
+        images.append(drawn.setdefault(key, rgb.quantize(palette=palette, dither=Image.Dither.NONE)))
     buf = io.BytesIO()
     images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=int(frame_ms),
                    loop=0, disposal=1)

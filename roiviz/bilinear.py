@@ -32,12 +32,24 @@ __all__ = ["linear_weights", "interpolant_integral", "interpolant_weights", "hat
            "hat_integral"]
 
 
-def linear_weights(coord: Array, size: int) -> tuple[Array, Array, Array, Array]:
+def linear_weights(coord: Array, size: int, margin: float = 1.0,
+                   extrapolate_below: bool = False) -> tuple[Array, Array, Array, Array]:
     """The 1-D half of the kernels' bilinear interpolation.
 
     Args:
         coord: sample coordinates in the library frame, float ``[...]`` (numpy or torch).
         size: the map's size along this axis (``H`` or ``W``), >= 1.
+        margin: the off-map rule, as how far beyond the outer cells' centres a sample still
+            reads the map (rule 1 of the module docstring, generalised): a sample is off the map
+            when ``x < -margin`` or ``x > size - 1 + margin``. ``1.0`` (default) is torchvision's
+            and ONNX Runtime's ``[-1, size]``; ``0.5`` is MNC's ``ROIWarping`` (``[-0.5,
+            size - 0.5]``); ``0.0`` is TensorFlow's ``crop_and_resize`` (``[0, size - 1]``, the
+            caller adds ``extrapolation_value``); ``math.inf`` clamps every sample to the edge
+            (TensorRT's plugins). Other frameworks' rules: :mod:`roiviz.conventions`.
+        extrapolate_below: a sample at ``x < 0`` is not clamped but extrapolated along the line
+            through cells 0 and 1 (weights ``1 - x`` and ``x``), as KerasCV's
+            ``_compute_grid_positions`` does (it clamps ``floor(x)``, not ``x``). Use with
+            ``margin=math.inf``.
 
     Returns:
         ``(low, high, w_low, w_high)``: neighbour indices (int64 ``[...]``, always valid
@@ -45,9 +57,12 @@ def linear_weights(coord: Array, size: int) -> tuple[Array, Array, Array, Array]
         indices 0. ``w_low + w_high`` is 1 on the map and 0 off it.
     """
     xp = _xp(coord)
-    on_map = (coord >= -1.0) & (coord <= size)
+    on_map = (coord >= -margin) & (coord <= (size - 1) + margin)
     clamped = xp.clip(coord, 0.0, None) if xp is np else coord.clamp(min=0.0)
+    below = (coord < 0) & (size > 1) if extrapolate_below else xp.zeros_like(on_map)
+    clamped = xp.where(below, coord, clamped)
     low = _as_int(xp.floor(clamped))
+    low = xp.where(below, xp.zeros_like(low), low)
     at_edge = low >= size - 1
     edge = xp.full_like(low, size - 1)
     low = xp.where(at_edge, edge, low)
@@ -68,7 +83,7 @@ def _hat_cdf(d: Array) -> Array:
     return xp.where(d <= 0, 0.5 * (d + 1.0) ** 2, 1.0 - 0.5 * (1.0 - d) ** 2)
 
 
-def interpolant_integral(lo: Array, hi: Array, size: int) -> Array:
+def interpolant_integral(lo: Array, hi: Array, size: int, zero_padded: bool = False) -> Array:
     """Exact integral, over ``[lo, hi]``, of each cell's 1-D weight in :func:`linear_weights`.
 
     The kernels' interpolant along one axis is ``f(x) = sum_j v_j * a_j(x)`` with
@@ -79,6 +94,9 @@ def interpolant_integral(lo: Array, hi: Array, size: int) -> Array:
     Args:
         lo, hi: bin edges in the library frame, float ``[...]``; ``hi < lo`` gives zeros.
         size: the map's size along this axis.
+        zero_padded: integrate ``a_j(x) = max(0, 1 - |x - j|)`` on the whole line instead: the
+            plane outside the map is zero and nothing is clamped (the PreciseRoIPooling authors'
+            ``PrRoIPoolingGetData``; :mod:`roiviz.conventions`, ``prroi_authors``).
 
     Returns:
         ``[..., size]``, dtype of ``lo``.
@@ -94,6 +112,8 @@ def interpolant_integral(lo: Array, hi: Array, size: int) -> Array:
     def overlap(a: float, b: float):  # length of [lo, hi] intersected with [a, b]
         return xp.clip(xp.clip(hi_, None, b) - xp.clip(lo_, a, None), 0.0, None)
 
+    if zero_padded:
+        return _hat_cdf(hi_ - j) - _hat_cdf(lo_ - j)
     # Middle part [0, size-1]: the plain hat around j.
     mid_lo = xp.clip(lo_, 0.0, size - 1.0)
     mid_hi = xp.clip(hi_, 0.0, size - 1.0)

@@ -57,6 +57,11 @@ FLOAT32_MAX = 3.4028234663852886e38
 #: every whole number up to 2^24 (past it, neighbouring cells merge), and the integer casts of
 #: the snapping and the sample counts stay far from wrapping (torchvision's int32, roiviz's int64).
 MAX_FEATURE_CELLS = 2.0 ** 24
+#: The most bilinear samples one method computes for one RoI without recording them (the
+#: Playground's server and its browser engine; ``record_samples=False``): 1,048,576 is a
+#: 1024 x 1024 grid, beyond every fixed ratio the app offers (14 x 14 bins at ratio 16 is
+#: 50,176), so only an adaptive ratio on a box far larger than the map reaches it.
+LIVE_SAMPLE_LIMIT = 2 ** 20
 
 __all__ = [
     "CONVENTIONS",
@@ -67,6 +72,7 @@ __all__ = [
     "MAX_FEATURE_CELLS",
     "check_scale",
     "check_box_cells",
+    "LIVE_SAMPLE_LIMIT",
     "normalize_box",
     "c_round",
     "snap_box",
@@ -165,7 +171,8 @@ def c_round(a: Array) -> Array:
     return xp.sign(a) * (whole + ((magnitude - whole) >= 0.5))
 
 
-def snap_box(u1: Array, u2: Array, convention: str = "library") -> tuple[Array, Array]:
+def snap_box(u1: Array, u2: Array, convention: str = "library", *, plus_one: bool = True,
+             min_length: int = 1) -> tuple[Array, Array]:
     """RoI Pool's first quantization, along one axis: a continuous extent -> whole cells.
 
     Args:
@@ -182,13 +189,18 @@ def snap_box(u1: Array, u2: Array, convention: str = "library") -> tuple[Array, 
         - ``article``: the integer part of the corner and of the size:
           ``start = floor(u1)``, ``length = max(floor(u2 - u1), 1)``.
 
+        plus_one, min_length: library convention only; other frameworks' rounding
+        (:mod:`roiviz.conventions`): torchvision's ``ps_roi_pool`` has no ``+ 1``
+        (``plus_one=False``), MNC's ``ROIWarping`` has neither the ``+ 1`` nor the 1-cell
+        minimum (``plus_one=False, min_length=0``).
+
     Raises:
         ValueError: for an unknown convention.
     """
     xp = _xp(u1)
     if convention == "library":
         start = c_round(u1)
-        length = xp.maximum(c_round(u2) - start + 1, xp.ones_like(start))
+        length = xp.maximum(c_round(u2) - start + int(plus_one), min_length * xp.ones_like(start))
     elif convention == "article":
         start = xp.floor(u1)
         length = xp.maximum(xp.floor(u2 - u1), xp.ones_like(start))

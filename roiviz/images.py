@@ -20,7 +20,6 @@ Safety measures, in the order they are applied:
 
 from __future__ import annotations
 
-import base64
 import io
 import re
 import threading
@@ -32,10 +31,8 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 __all__ = [
     "ALLOWED_FORMATS",
     "MAX_IMAGE_PIXELS",
-    "DISPLAY_MAX_SIDE",
     "decode_image",
     "describe_image",
-    "encode_display_image",
 ]
 
 #: Largest accepted image, in pixels (width x height): 16,777,216 = 16.8 megapixels.
@@ -294,24 +291,3 @@ def describe_image(arr: np.ndarray) -> str:
         )
     height, width = arr.shape[:2]
     return f"{width} x {height} {kind}"
-
-
-#: Longest side of the photo sent to a browser (the stage stretches it over the image extent).
-DISPLAY_MAX_SIDE: int = 1024
-
-
-def encode_display_image(image: np.ndarray, max_side: int = DISPLAY_MAX_SIDE,
-                         quality: int = 85) -> str:
-    """An RGB ``uint8 [H, W, 3]`` (or grey ``[H, W]``) image as a JPEG data URI for display, at
-    most ``max_side`` pixels on its longer side (the stage stretches it over the full image
-    extent, so coordinates stay in the original pixels). The 512 x 512 astronaut is an 80 kB
-    data URI instead of 480 kB as PNG; callers cache it per image.
-    """
-    img = Image.fromarray(np.ascontiguousarray(image))
-    if max(img.size) > max_side:
-        scale = max_side / max(img.size)
-        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))),
-                         Image.Resampling.LANCZOS)
-    buf = io.BytesIO()
-    img.convert("RGB").save(buf, format="JPEG", quality=quality)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

@@ -27,11 +27,10 @@ import numpy as np
 import traitlets
 
 from .features import FeatureMap, feature_map_from_array
-from .images import encode_display_image
 from .methods import METHODS, trace_all
 from .records import MethodTrace, Settings
 from .resources import STAGE_DIR
-from .stage import parse_stage_value, stage_data
+from .stage import encode_display_image, parse_stage_value, stage_data
 from .stage_bundle import stage_module
 from .state import box_problem, default_box
 

@@ -19,6 +19,7 @@ from typing import Any
 from .evidence import SAMPLING_QUOTE, TABLES
 from .examples import SEED_EXAMPLE_OUTPUT, SEED_EXAMPLE_STRIDE
 from .features import CHANNEL_NAMES, STRIDES
+from .conventions.catalogue import DIALECTS
 from .geometry import CONVENTIONS, MAX_SAMPLING_RATIO, REDUCES
 from .lessons import EXAMPLE_MAPS, STEP_KEYS
 from .methods import METHODS, REGISTRY, SERIES
@@ -36,6 +37,7 @@ __all__ = [
     "REFINEMENT",
     "REFINEMENT_TARGETS",
     "SENSITIVITY",
+    "WHY",
     "WALKTHROUGH",
     "PageParams",
     "Param",
@@ -379,6 +381,23 @@ PYRAMIDS = PageParams("pyramids", "pyr_", (
     _presenter(),
 ))
 
+#: The "Why don't my numbers match?" page: where the numbers come from, and the two dialects
+#: its comparison view puts side by side (ids of :mod:`roiviz.conventions`) with its sampling
+#: ratio. The box is the Playground's (the page's own box field starts from it).
+_DIALECT_IDS = tuple(d.id for d in DIALECTS)
+WHY = PageParams("conventions", "why_", (
+    Param("src", "paste", options=("paste", "upload", "kit"), label="Your numbers",
+          names={"paste": "paste map, box and output", "upload": "upload files (.npy, .json, .csv)",
+                 "kit": "the probe kit (for a black-box framework)"}),
+    Param("a", "tv_align", options=_DIALECT_IDS, label="First dialect",
+          names={d.id: f"{d.id}: {d.name}" for d in DIALECTS}),
+    Param("b", "tv_align_legacy", options=_DIALECT_IDS, label="Second dialect",
+          names={d.id: f"{d.id}: {d.name}" for d in DIALECTS}),
+    Param("sr", 2, options=tuple(range(MAX_SAMPLING_RATIO + 1)), label="Sampling ratio",
+          names={0: "adaptive"}, message=f"sampling ratio must be 0 (adaptive) to {MAX_SAMPLING_RATIO}"),
+    _presenter(),
+))
+
 #: Every page's table, by page name.
 #: The refinement lab's target boxes on the lesson photo (320 x 320 pixels), by name.
 REFINEMENT_TARGETS = {
@@ -398,4 +417,4 @@ REFINEMENT = PageParams("refinement", "ref_", (
     _presenter(),
 ))
 
-PAGES = {t.page: t for t in (PLAYGROUND, WALKTHROUGH, SENSITIVITY, GRADIENTS, PYRAMIDS, EVIDENCE, REFINEMENT)}
+PAGES = {t.page: t for t in (PLAYGROUND, WALKTHROUGH, SENSITIVITY, GRADIENTS, PYRAMIDS, EVIDENCE, WHY, REFINEMENT)}

@@ -34,11 +34,12 @@ KEY, LABEL = "precise_roi_pool", "Precise RoI Pooling"
 __all__ = ["precise_roi_pool", "trace_precise_roi_pool", "bin_integrals", "bin_slopes", "PRROI_CONVENTIONS"]
 
 
-def bin_integrals(start, length, pooled: int, size: int):
+def bin_integrals(start, length, pooled: int, size: int, zero_padded: bool = False):
     """Each bin's integral weights along one axis, divided by the bin's length.
 
     Args:
         start, length: ``[...]`` mapped box (library frame, ``aligned=True``).
+        zero_padded: see :func:`~roiviz.bilinear.interpolant_integral`.
 
     Returns:
         ``[..., pooled, size]``: row ``p`` is the average over bin ``p`` of each cell's 1-D
@@ -50,7 +51,7 @@ def bin_integrals(start, length, pooled: int, size: int):
         p = np.arange(pooled, dtype=start.dtype)
     bin_size = (length / pooled)[..., None]
     lo = start[..., None] + p * bin_size
-    integrals = interpolant_integral(lo, lo + bin_size, size)               # [..., P, size]
+    integrals = interpolant_integral(lo, lo + bin_size, size, zero_padded)               # [..., P, size]
     safe = bin_size if isinstance(bin_size, torch.Tensor) else np.asarray(bin_size)
     positive = safe > 0
     denom = torch.where(positive, safe, torch.ones_like(safe)) if isinstance(safe, torch.Tensor) \

@@ -299,3 +299,9 @@ def freeze(a: np.ndarray) -> np.ndarray:
     out = np.array(a, dtype=np.float32)
     out.flags.writeable = False
     return out
+
+
+def ordinal(k: int) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``4th``, ..., ``11th``, ``21st`` (the figures' "every 4th row")."""
+    suffix = "th" if k % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"{k}{suffix}"

@@ -21,7 +21,8 @@ from matplotlib.collections import LineCollection
 from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch, Rectangle
+from matplotlib.patches import Patch, PathPatch, Rectangle
+from matplotlib.path import Path
 
 from .export import figure_png, figure_svg
 from .style import (
@@ -44,13 +45,16 @@ from .style import (
     rgb_fraction,
 )
 from .methods import REGISTRY
-from .records import MethodTrace, Rect, feature_rect
+from .records import MethodTrace, Rect, feature_rect, ordinal
 
 #: Display names of every method and variant.
 LABELS = {key: method.label for key, method in REGISTRY.items()}
 
 __all__ = [
+    "BLOG_DPI",
+    "COMPARISON_DPI",
     "LAYERS",
+    "blog_figure",
     "draw_method",
     "evidence_figure",
     "figure_png",
@@ -173,9 +177,16 @@ def fit_numbers(fig: Figure, fill: float = 0.88) -> int:
     Returns:
         How many numbers were removed.
     """
-    FigureCanvasAgg(fig)
-    fig.draw_without_rendering()
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
     renderer = fig.canvas.get_renderer()
+    # The layout and each axes' aspect are all a number's place depends on: computing them is
+    # much cheaper than drawing every artist (draw_without_rendering).
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        engine.execute(fig)
+    for ax in fig.axes:
+        ax.apply_aspect()
     removed = 0
     for ax in fig.axes:
         for t in [t for t in ax.texts if t.get_gid() == _NUMBER_GID]:
@@ -188,9 +199,45 @@ def fit_numbers(fig: Figure, fill: float = 0.88) -> int:
     return removed
 
 
+def freeze_layout(fig: Figure, pad_inches: float = 0.08) -> Figure:
+    """Fix ``fig``'s layout as it is now (after :func:`fit_numbers`) and its saved bounds.
+
+    Saving a constrained-layout figure with a tight crop lays it out and draws it twice more;
+    frozen, :func:`roiviz.export.figure_png` draws it once, inside the bounds stored here
+    (``fig.roiviz_bbox``, inches: the figure plus ``pad_inches`` a side).
+    """
+    # The figure's own bounds: its width and height are computed from what it holds, and the
+    # layout fills them (a tight crop measured every text again for a few hundredths of an inch).
+    fig.roiviz_bbox = fig.bbox_inches.padded(pad_inches)
+    fig.set_layout_engine(None)   # None, not "none": a placeholder engine would draw once more
+    return fig
+
+
 def _zrange(values: np.ndarray) -> tuple[float, float]:
     lo, hi = float(np.min(values)), float(np.max(values))
     return (lo, hi) if hi > lo else (lo, lo + 1.0)
+
+
+def _add_patch(ax, patch):
+    """Add ``patch`` to ``ax`` without widening the data limits (``Axes.add_patch`` recomputes
+    them for every patch, a sixth of a comparison figure's time; every panel sets its limits
+    itself)."""
+    return ax.add_artist(patch)
+
+
+def _rects_patch(rects: Sequence[Rect], **kw) -> PathPatch:
+    """Many rectangles as one patch (one compound path): drawn, and hatched, in one pass instead
+    of one per rectangle (the hatched areas were half of a comparison figure's drawing time).
+    Its ``gid`` is ``"roiviz-rects"``; :func:`patch_rects` reads the rectangles back."""
+    verts = [v for x1, y1, x2, y2 in rects for v in ((x1, y1), (x2, y1), (x2, y2), (x1, y2), (x1, y1))]
+    codes = [Path.MOVETO, Path.LINETO, Path.LINETO, Path.LINETO, Path.CLOSEPOLY] * len(rects)
+    return PathPatch(Path(verts, codes), gid="roiviz-rects", **kw)
+
+
+def patch_rects(patch) -> list[Rect]:
+    """The rectangles of a :func:`_rects_patch` patch, ``(x1, y1, x2, y2)`` each."""
+    verts = np.asarray(patch.get_path().vertices).reshape(-1, 5, 2)
+    return [(float(v[0, 0]), float(v[0, 1]), float(v[2, 0]), float(v[2, 1])) for v in verts]
 
 
 def _rect(rect: Rect, **kw) -> Rectangle:
@@ -200,8 +247,8 @@ def _rect(rect: Rect, **kw) -> Rectangle:
 def _roi(ax, rect: Rect, style: Style, label: str = "RoI (the proposal)", width: float | None = None) -> Line2D:
     """The true box: black dashed over a white halo, visible on dark and light cells."""
     lw = width or _lw(style)
-    ax.add_patch(_rect(rect, fill=False, edgecolor=WHITE, linewidth=lw + 2.0, zorder=6))
-    ax.add_patch(_rect(rect, fill=False, edgecolor=ROI_COLOR, linewidth=lw, linestyle="--", zorder=7))
+    _add_patch(ax, _rect(rect, fill=False, edgecolor=WHITE, linewidth=lw + 2.0, zorder=6))
+    _add_patch(ax, _rect(rect, fill=False, edgecolor=ROI_COLOR, linewidth=lw, linestyle="--", zorder=7))
     return Line2D([], [], color=ROI_COLOR, linestyle="--", linewidth=lw, label=label)
 
 
@@ -377,9 +424,9 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
         hatch = _hatch(hatch[0], cell_in)
         source = regions or trace
         rects = source.region_rects(name)
-        for r in rects:
-            ax.add_patch(_rect(r, facecolor=(*rgb_fraction(area_color), 0.30), edgecolor=area_color,
-                               hatch=hatch, hatchcolor=area_color, linewidth=_lw(style, True), zorder=3))
+        if rects:
+            _add_patch(ax, _rects_patch(rects, facecolor=(*rgb_fraction(area_color), 0.30), edgecolor=area_color,
+                                        hatch=hatch, hatchcolor=area_color, linewidth=_lw(style, True), zorder=3))
         if rects or name != "outside":
             handles.append(Patch(facecolor=(*rgb_fraction(area_color), 0.30), edgecolor=area_color, hatch=hatch,
                                  label=f"{label}: {source.areas.percent(name):.1f}% of the RoI"))
@@ -389,14 +436,14 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
         twice = [cell for cell, n in counts.items() if n > 1]
         cross = _hatch("x", cell_in)
         for r, c in twice:
-            ax.add_patch(Rectangle((c, r), 1, 1, fill=False, hatch=cross, edgecolor=BLACK,
+            _add_patch(ax, Rectangle((c, r), 1, 1, fill=False, hatch=cross, edgecolor=BLACK,
                                    hatchcolor=BLACK, linewidth=0, alpha=0.45, zorder=3))
         if twice:
             handles.append(Patch(fill=False, hatch=cross, edgecolor=BLACK,
                                  label=f"read by more than one bin ({len(twice)} cells)"))
 
     for r in guide_bins:
-        ax.add_patch(_rect(r, fill=False, edgecolor=color, linestyle=":", linewidth=line, zorder=4))
+        _add_patch(ax, _rect(r, fill=False, edgecolor=color, linestyle=":", linewidth=line, zorder=4))
     if guide_bins:
         handles.append(Line2D([], [], color=color, linestyle=":", linewidth=line,
                               label="exact split (fractions of a cell)"))
@@ -406,17 +453,17 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
         # RoI Pool's bins are whole cells and may overlap: draw each slightly inset so that two
         # bins sharing a cell stay visible as two outlines.
         inset = 0.07 if trace.method == "roi_pool" else 0.0
-        for b in drawn:
-            x1, y1, x2, y2 = b.rect
-            ax.add_patch(_rect((x1 + inset, y1 + inset, x2 - inset, y2 - inset), fill=False, edgecolor=color,
-                               linewidth=bin_lw, zorder=5))
+        if drawn:
+            _add_patch(ax, _rects_patch([(x1 + inset, y1 + inset, x2 - inset, y2 - inset)
+                                         for x1, y1, x2, y2 in (b.rect for b in drawn)],
+                                        fill=False, edgecolor=color, linewidth=bin_lw, zorder=5))
         if drawn:
             handles.append(Line2D([], [], color=color, linewidth=max(bin_lw, 1.5),
                                   label=f"bins ({trace.settings.output_size[0]} x {trace.settings.output_size[1]})"))
     if focus_bin is not None:
         b = trace.bin(*focus_bin)
         if b.rect is not None:
-            ax.add_patch(_rect(b.rect, fill=False, edgecolor=color, linewidth=line * 1.8, zorder=8))
+            _add_patch(ax, _rect(b.rect, fill=False, edgecolor=color, linewidth=line * 1.8, zorder=8))
             handles.append(Line2D([], [], color=color, linewidth=line * 1.8,
                                   label=f"bin (row {b.row}, col {b.col})"))
 
@@ -424,7 +471,7 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
         box, label = ((trace.snapped_box, "snapped box (whole cells)") if trace.snapped_box is not None
                       else (trace.sampled_box, "sampled box"))
         if box is not None and not (trace.snapped_box is None and box == trace.roi):
-            ax.add_patch(_rect(box, fill=False, edgecolor=color, linewidth=line * 1.2, zorder=6))
+            _add_patch(ax, _rect(box, fill=False, edgecolor=color, linewidth=line * 1.2, zorder=6))
             handles.append(Line2D([], [], color=color, linewidth=line * 1.2, label=label))
 
     if "roi" in layers:
@@ -437,7 +484,7 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
             ring = min(_lw(style), cell_pt * 0.05)
             for cell in {b.argmax for b in winners}:
                 for edge, width in ((BLACK, ring + 1.2), (WINNER_COLOR, ring)):
-                    ax.add_patch(Rectangle((cell[1] + 0.14, cell[0] + 0.14), 0.72, 0.72, fill=False,
+                    _add_patch(ax, Rectangle((cell[1] + 0.14, cell[0] + 0.14), 0.72, 0.72, fill=False,
                                            edgecolor=edge, linewidth=width, zorder=8))
             star = min(style.marker_size * 1.3, cell_pt * 0.3)
             ax.scatter([b.argmax[1] + 0.82 for b in winners], [b.argmax[0] + 0.18 for b in winners],
@@ -468,8 +515,8 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
                            edgecolors=WHITE, linewidths=edge, zorder=9, gid="roiviz-samples")
             step_y, step_x = k * trace.sample_step[0], k * trace.sample_step[1]
             shown = ("" if step_y == step_x == 1
-                     else f"; every {_ordinal(step_y)} row and column shown" if step_y == step_x
-                     else f"; every {_ordinal(step_y)} row and {_ordinal(step_x)} column shown")
+                     else f"; every {ordinal(step_y)} row and column shown" if step_y == step_x
+                     else f"; every {ordinal(step_y)} row and {ordinal(step_x)} column shown")
             handles.append(Line2D([], [], marker="o", linestyle="none", markersize=style.marker_size,
                                   markerfacecolor=SAMPLE_COLOR, markeredgecolor=WHITE,
                                   label=f"sampling points ({gy} x {gx} per bin{shown})"))
@@ -490,12 +537,6 @@ def draw_method(ax, trace: MethodTrace, values: np.ndarray, *, style: Style = St
     return handles
 
 
-def _ordinal(k: int) -> str:
-    """``1st``, ``2nd``, ``3rd``, ``4th``, ..., ``11th``, ``21st``."""
-    suffix = "th" if k % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
-    return f"{k}{suffix}"
-
-
 def _draw_neighbours(ax, trace: MethodTrace, focus: tuple[int, int, int], style: Style,
                      cell_pt: float) -> list:
     """One sample, lines to its four neighbours' centres, and each weight written by the centre."""
@@ -507,7 +548,7 @@ def _draw_neighbours(ax, trace: MethodTrace, focus: tuple[int, int, int], style:
     size = min(_pt(style) * 1.1, cell_pt * 0.16)
     for (r, c), w, (dx, dy) in zip(sample.neighbours, sample.weights, corners):
         for edge, width in ((BLACK, _lw(style) * 1.3 + 1.6), (WINNER_COLOR, _lw(style) * 1.3)):
-            ax.add_patch(Rectangle((c + 0.04, r + 0.04), 0.92, 0.92, fill=False, edgecolor=edge,
+            _add_patch(ax, Rectangle((c + 0.04, r + 0.04), 0.92, 0.92, fill=False, edgecolor=edge,
                                    linewidth=width, zorder=8))
         # A line from the sample towards the neighbour's centre, stopping short of its number.
         ax.plot([sample.x, sample.x + 0.7 * (c + 0.5 - sample.x)],
@@ -623,6 +664,12 @@ def outputs_figure(traces: Mapping[str, MethodTrace], *, style: Style = Style(),
     return fig
 
 
+#: Resolution of the Playground's downloaded comparison figure (dots per inch): its smallest
+#: text (tick labels, 8.8 pt) is 15 px, and it draws in about two thirds of the time of 150 dpi
+#: (benchmarks/bench_exports.py).
+COMPARISON_DPI = 120
+
+
 def comparison_figure(traces: Mapping[str, MethodTrace], values: np.ndarray, *,
                       style: Style = Style()) -> Figure:
     """The Playground as a static figure: one panel per method and its output below it.
@@ -672,7 +719,90 @@ def comparison_figure(traces: Mapping[str, MethodTrace], values: np.ndarray, *,
     fig.suptitle(f"Box {tuple(round(v, 2) for v in first.image_box)} px, stride {first.settings.stride:g}",
                  fontsize=_pt(style))
     fit_numbers(fig)
-    return fig
+    return freeze_layout(fig)
+
+
+#: The blog-column figure: its width in CSS pixels as shown in a post, and the least size of
+#: any of its texts there (CSS pixels).
+BLOG_WIDTH_PX = 700
+BLOG_MIN_TEXT_PX = 12.0
+#: Its width on paper (inches); saved at :data:`BLOG_DPI` it is twice as sharp as the column.
+BLOG_WIDTH_INCHES = 7.0
+BLOG_DPI = 2 * BLOG_WIDTH_PX / BLOG_WIDTH_INCHES
+
+
+def blog_min_pt(width_in: float = BLOG_WIDTH_INCHES) -> float:
+    """The least font size (points) that stays :data:`BLOG_MIN_TEXT_PX` when a figure
+    ``width_in`` inches wide is shown :data:`BLOG_WIDTH_PX` CSS pixels wide."""
+    return BLOG_MIN_TEXT_PX * 72.0 * width_in / BLOG_WIDTH_PX
+
+
+def blog_figure(traces: Mapping[str, MethodTrace], values: np.ndarray, *, thinned: str = "") -> Figure:
+    """The Playground for a blog's 700-px column: the methods as a 2 x 2 grid of panels, each
+    method's map panel above its output, every text at least 12 px at 700 px wide.
+
+    The figure is :data:`BLOG_WIDTH_INCHES` wide; every text is at least :func:`blog_min_pt`
+    points (the style's sizes are chosen so), and a cell's number is printed only if it fits its
+    cell at that size (at 14 x 14 bins the outputs are colours alone: their numbers are in the
+    JSON export). The legend is below, in two columns.
+
+    Args:
+        traces: the methods to show, in order (one to four, on the same map and box).
+        values: the ``[H, W]`` channel the traces were computed on.
+        thinned: a line saying which sampling points are thinned (:func:`roiviz.thinned.thinning_line`).
+    """
+    if not traces:
+        raise ValueError("blog_figure needs at least one trace")
+    items = list(traces.values())
+    style = Style()
+    min_pt = blog_min_pt()
+    cols = 1 if len(items) == 1 else 2
+    rows = -(-len(items) // cols)
+    zrange = _zrange(values)
+    out_range = _zrange(np.concatenate([t.output.ravel() for t in items]))
+    view = view_rect(items)
+    column_in = BLOG_WIDTH_INCHES / cols
+    side = max(view[2] - view[0], view[3] - view[1])
+    cell_in = (column_in - 0.75) / side                   # the map panel fills its column
+    ph, pw = items[0].output.shape
+    out_cell = min((column_in - 0.6) / max(ph, pw), max(0.37, 2.4 / max(ph, pw)))   # a grid >= 2.4 in
+    panel_h = (view[3] - view[1]) * cell_in + 0.75
+    out_h = ph * out_cell + 0.55
+    fig = Figure(figsize=(BLOG_WIDTH_INCHES, rows * (panel_h + out_h) + 1.5 + (0.3 if thinned else 0.0)),
+                 layout="constrained", facecolor=WHITE)
+    grid = fig.add_gridspec(2 * rows, cols, height_ratios=[panel_h, out_h] * rows)
+    handles: dict[str, object] = {}
+    for i, trace in enumerate(items):
+        r, c = divmod(i, cols)
+        ax = fig.add_subplot(grid[2 * r, c])
+        for h in draw_method(ax, trace, values, style=style, zrange=zrange, view=view, cell_in=cell_in,
+                             layers=LAYERS - {"values"}):
+            label = re.sub(r": [\d.]+% of the RoI$", "", h.get_label())
+            if label not in handles:
+                h.set_label(label)
+                handles[label] = h
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        a = trace.areas
+        _draw_output(fig.add_subplot(grid[2 * r + 1, c]), trace, out_range, style,
+                     f"output; lost {a.percent('lost'):.1f}%, gained {a.percent('gained'):.1f}%", out_cell)
+    legend = list(handles.values())
+    # Two columns where the longest label fits half the width, else one.
+    longest = max((len(h.get_label()) for h in legend), default=10)
+    two = (longest * 0.52 * min_pt + 40) * 2 / 72 <= BLOG_WIDTH_INCHES
+    _legend(fig, legend, style, ncols=2 if two else 1, size=min_pt / _pt(style))
+    first = items[0]
+    title = (f"Box {tuple(round(v, 1) for v in first.image_box)} px, stride {first.settings.stride:g}; "
+             "axes in feature cells")
+    fig.suptitle(title + (f"\n{thinned}" if thinned else ""), fontsize=min_pt, wrap=True)
+    for text in fig.findobj(lambda a: hasattr(a, "get_fontsize") and hasattr(a, "set_fontsize")):
+        if text.get_gid() == _NUMBER_GID:
+            if text.get_fontsize() < min_pt:
+                text.remove()
+        elif text.get_fontsize() < min_pt:
+            text.set_fontsize(min_pt)
+    fit_numbers(fig)
+    return freeze_layout(fig)
 
 
 def image_figure(image: np.ndarray, box: Rect, stride: float, *, style: Style = Style(),
@@ -789,7 +919,7 @@ def gradient_figure(result, *, style: Style = Style(), traces: Mapping[str, Meth
         if trace is not None:
             box = trace.snapped_box or (trace.sampled_box if trace.sampled_box != trace.roi else None)
             if box is not None:
-                ax.add_patch(_rect(box, fill=False, edgecolor=REGISTRY[trace.method].color,
+                _add_patch(ax, _rect(box, fill=False, edgecolor=REGISTRY[trace.method].color,
                                    linewidth=_lw(style)))
         _roi(ax, roi, style)
         reached = result.cells_reached(key)

@@ -84,7 +84,9 @@ def pyramid_figure(image: np.ndarray, maps: Sequence[np.ndarray], levels: Sequen
     if one_row:
         cols, rows, size = n, 1, _pt(style)
         panel = ONE_ROW_INCHES / n
-        fig = _new_figure(ONE_ROW_INCHES, panel * height / width + 1.7, style, scaled=False)
+        # Room for the title, the panels' two-line titles and the legend: 1.7 in at the
+        # projector's 19.8 pt, in proportion at the screen's 11.7 pt (no empty band on a screen).
+        fig = _new_figure(ONE_ROW_INCHES, panel * height / width + max(1.2, 1.7 * size / 19.8), style, scaled=False)
     else:
         cols, size = 3, _pt(style) * 0.95      # two rows: readable on a phone as on a page
         rows = -(-(n + 1) // cols)

@@ -23,7 +23,8 @@ from . import _checks
 from ._separable import AxisEntries, separable_apply, separable_slopes
 from .box_grad import attach_box_grad, box_coords, boxes_require_grad, corner_grads
 from .bilinear import linear_weights
-from .geometry import SAMPLE_BUDGET, align_mapping, check_box_cells, sample_coords, sampling_grid
+from .geometry import (LIVE_SAMPLE_LIMIT, SAMPLE_BUDGET, align_mapping, check_box_cells, sample_coords,
+                       sampling_grid)
 from .records import (Bin, MethodTrace, Sample, Settings, check_trace_args, feature_rect, freeze,
                       region_areas)
 
@@ -333,7 +334,8 @@ def trace_roi_align(feature: np.ndarray, box, settings: Settings = Settings(), *
         A :class:`~roiviz.records.MethodTrace` whose ``output`` equals :func:`roi_align`'s.
 
     Raises:
-        ValueError: bad arguments, or more than ``SAMPLE_BUDGET`` samples to record.
+        ValueError: bad arguments, or more than ``SAMPLE_BUDGET`` samples to record
+            (``LIVE_SAMPLE_LIMIT`` to compute with ``record_samples=False``).
     """
     values, image_box = check_trace_args(feature, box, settings)
     x1, y1, x2, y2 = (np.asarray(v, dtype=np.float32) for v in image_box)
@@ -437,9 +439,11 @@ def align_trace_from_mapping(method: str, label: str, values: np.ndarray, image_
     grid_y = sampling_grid(length_y, pooled_h, settings.sampling_ratio)
     grid_x = sampling_grid(length_x, pooled_w, settings.sampling_ratio)
     gy, gx = max(int(grid_y), 0), max(int(grid_x), 0)
-    if pooled_h * pooled_w * gy * gx > SAMPLE_BUDGET:
-        raise ValueError(f"{pooled_h * pooled_w * gy * gx} samples are too many to draw (at most "
-                         f"{SAMPLE_BUDGET}): choose a smaller sampling_ratio than {gy}")
+    # Recording a sample costs far more than computing it: the two paths have their own bound.
+    limit, verb = (SAMPLE_BUDGET, "draw") if record_samples else (LIVE_SAMPLE_LIMIT, "compute")
+    if pooled_h * pooled_w * gy * gx > limit:
+        raise ValueError(f"{pooled_h * pooled_w * gy * gx} samples are too many to {verb} (at most "
+                         f"{limit}): choose a smaller sampling_ratio than {gy}")
     cy, _ = sample_coords(start_y, length_y, pooled_h, grid_y, max(gy, 1))   # [PH, Gy]
     cx, _ = sample_coords(start_x, length_x, pooled_w, grid_x, max(gx, 1))   # [PW, Gx]
     count = max(gy * gx, 1)

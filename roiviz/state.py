@@ -8,6 +8,7 @@ with the box in image pixels.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +58,38 @@ class PlaygroundState:
     def to_query(self) -> dict[str, str]:
         """The state as query parameters (uploads are not linkable: they become the default sample)."""
         return PLAYGROUND.to_query(self.link_values())
+
+    def input_name(self) -> str:
+        """The input in a few words: the sample's name, ``upload``, ``toy`` or ``npy``."""
+        return self.sample if self.source == "sample" else self.source
+
+    def file_stem(self) -> str:
+        """The exports' file name (without extension): the app, the output size, the sampling
+        ratio and the input, then the choices that differ from the defaults.
+
+        Example: the default view at 7 x 7 is ``"roiviz-7x7-ratio2-astronaut"``; sampling ratio
+        0 (adaptive) is ``ratio-adaptive``; ``max``, the article's convention, ``aligned=False``
+        and the pyramid add ``-max``, ``-article``, ``-unaligned``, ``-fpn``. Only ``[a-z0-9-]``.
+        """
+        ph, pw = self.output_size
+        ratio = "ratio-adaptive" if self.sampling_ratio == 0 else f"ratio{self.sampling_ratio}"
+        parts = ["roiviz", f"{ph}x{pw}", ratio, self.input_name()]
+        parts += [flag for flag, on in (("max", self.reduce == "max"),
+                                        ("article", self.convention == "article"),
+                                        ("unaligned", not self.aligned),
+                                        ("fpn", self.pyramid)) if on]
+        return re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower()).strip("-")
+
+    def export_title(self) -> str:
+        """The exports' title (an interactive page's, the embed snippet's): the page and the
+        settings in words, e.g. ``"roiviz Playground: 7 x 7 bins, sampling ratio 2, astronaut"``."""
+        ph, pw = self.output_size
+        ratio = "adaptive" if self.sampling_ratio == 0 else str(self.sampling_ratio)
+        extra = "".join(f", {t}" for t, on in (("max", self.reduce == "max"),
+                                               ("the article's convention", self.convention == "article"),
+                                               ("aligned=False", not self.aligned),
+                                               ("feature pyramid", self.pyramid)) if on)
+        return f"roiviz Playground: {ph} x {pw} bins, sampling ratio {ratio}, {self.input_name()}{extra}"
 
     def settings(self) -> Settings:
         return Settings(output_size=self.output_size, stride=float(self.stride),

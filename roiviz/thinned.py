@@ -17,7 +17,7 @@ op (:meth:`roiviz.methods.Method.run`), so every number in the figure is the met
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 import numpy as np
@@ -29,7 +29,7 @@ from .geometry import SAMPLE_BUDGET, align_mapping, sample_coords, sampling_grid
 from .methods import METHODS, REGISTRY, SAMPLED, trace_method
 from .records import MethodTrace, Settings, check_trace_args
 
-__all__ = ["SAMPLED", "drawable_traces", "over_budget", "thinned_trace"]
+__all__ = ["SAMPLED", "drawable_traces", "over_budget", "thinned_trace", "thinning", "thinning_line"]
 
 #: A thinned trace records at most this many sample rows (and columns) per bin.
 RECORDED_PER_SIDE = 4
@@ -133,3 +133,46 @@ def drawable_traces(values: np.ndarray, box, settings: Settings,
     return {m: (thinned_trace(values, box, settings, m) if over_budget(m, values, box, settings)
                 else trace_method(m, values, box, settings))
             for m in METHODS if m in chosen}
+
+
+def thinning(traces: Mapping[str, MethodTrace]) -> dict[str, dict]:
+    """What an export leaves out: for each thinned trace (:func:`thinned_trace`), how many
+    samples the method takes and which it recorded (JSON-ready; empty when nothing is thinned).
+
+    Returns:
+        ``{method: {"samples_per_bin": [gy, gx], "samples": total, "recorded_every": [ky, kx],
+        "recorded": count, "note": sentence}}``.
+    """
+    out = {}
+    for m, t in traces.items():
+        if t.sample_step == (1, 1):
+            continue
+        (gy, gx), (ry, rx) = t.grid, t.recorded_grid
+        out[m] = {"samples_per_bin": [gy, gx], "samples": gy * gx * len(t.bins),
+                  "recorded_every": list(t.sample_step), "recorded": ry * rx * len(t.bins),
+                  "note": (f"{t.label} takes {gy} x {gx} samples per bin ({gy * gx * len(t.bins):,} in "
+                           f"all); this file records every {t.sample_step[0]} x {t.sample_step[1]}-th "
+                           "of them, and its numbers (outputs, areas) use them all.")}
+    return out
+
+
+def thinning_line(traces: Mapping[str, MethodTrace]) -> str:
+    """One line for a figure or a frame: which methods' sampling points are thinned, or ``""``.
+
+    The figure's legend says which rows and columns it draws (``roiviz.render_mpl`` may thin a
+    thinned trace further to keep the points apart), so the line does not repeat a step.
+
+    Example: ``"Sampling points thinned: RoI Warp and RoI Align take 16 x 16 per bin; a regular
+    subset is drawn (the legend says which) and their outputs use them all."``
+    """
+    thin = {m: traces[m] for m in thinning(traces)}
+    if not thin:
+        return ""
+    groups: dict[tuple, list[str]] = {}
+    for t in thin.values():
+        groups.setdefault(t.grid, []).append(t.label)
+    parts = [f"{' and '.join(labels)} {'take' if len(labels) > 1 else 'takes'} {gy} x {gx} per bin"
+             for (gy, gx), labels in groups.items()]
+    their = "their outputs use" if len(thin) > 1 else "its output uses"
+    return (f"Sampling points thinned: {'; '.join(parts)}; a regular subset is drawn (the legend "
+            f"says which) and {their} them all.")

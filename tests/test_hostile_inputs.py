@@ -31,6 +31,7 @@ from stage_driver import STAGE
 from test_playground import new_app
 from streamlit.testing.v1 import AppTest
 
+from roiviz.summary_table import SUMMARY_CLASS, read_summary_html
 from roiviz import samples
 from roiviz.methods import METHODS
 from roiviz.params import PLAYGROUND, PYRAMIDS
@@ -435,8 +436,10 @@ def test_box_larger_than_the_image_is_traced_and_explained():
     assert tuple(at.session_state["box"]) == (-256.0, -256.0, 768.0, 768.0)
     assert_panels(at)
     # Every panel counts the outside part (75% of the RoI) in its table.
-    for table in at.table:
-        assert table.value.iloc[0]["outside %"] == "75.0"
+    tables = [read_summary_html(e.proto.body) for e in at.get("html") if SUMMARY_CLASS in e.proto.body]
+    assert len(tables) == 1 and tables[0]
+    for row in tables[0].values():
+        assert row["outside %"] == "75.0"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -478,18 +481,30 @@ def test_typed_box_entirely_outside_on_the_other_side():
     assert tuple(at.session_state["box"])[1:] == box[1:]
 
 
-def test_settings_too_heavy_to_trace_live_are_explained_not_run():
-    """Ratio 16 and 14 x 14 bins would take 50,176 samples per method (15 s of tracing)."""
+def test_the_heaviest_settings_offered_trace_every_method():
+    """Ratio 16 and 14 x 14 bins (50,176 samples per method) on the whole image: every method
+    is traced (no per-sample records), with no warning."""
     at = new_app({"out": "14x14", "sr": "16", "box": "0,0,512,512"})
+    at.run()
+    assert_no_crash(at)
+    assert not at.error and not messages(at, "warning")
+    assert set(outputs(at)) == set(METHODS)
+    assert stage(at)["methods"] == list(METHODS)
+
+
+def test_settings_too_heavy_to_compute_live_are_explained_not_run():
+    """An adaptive ratio on a box far larger than the map (stride 4, 1 x 1 bin: about 10,000 x
+    10,000 samples) is past LIVE_SAMPLE_LIMIT: RoI Warp and RoI Align are not run, and the
+    page says why; a fixed ratio brings them back."""
+    at = new_app({"out": "1x1", "sr": "0", "stride": "4", "box": "-20000,-20000,20500,20500"})
     at.run()
     assert_no_crash(at)
     assert not at.error
     warning = messages(at, "warning")
-    assert "RoI Warp and RoI Align would take up to 50,176" in warning, warning
+    assert "RoI Warp and RoI Align would take up to" in warning and "1,048,576 computed live" in warning, warning
     assert set(outputs(at)) == {"roi_pool", "precise_roi_pool"}
     assert stage(at)["methods"] == ["roi_pool", "precise_roi_pool"]  # nor does the browser
-    at.number_input(key="ph").set_value(3).run()
-    at.number_input(key="pw").set_value(3).run()  # 9 * 256 = 2304 samples: fine
+    at.selectbox(key="sr").set_value(2).run()
     assert_no_crash(at)
     assert set(outputs(at)) == set(METHODS)
 
@@ -528,8 +543,9 @@ PYRAMID_BOX_MESSAGES = (
     "The box was not changed: it must overlap the 512 x 512 image.",
     "The link's box had its corners swapped; they were put in order (x1 < x2, y1 < y2).",
     "Your box is too large for the pyramid: the formula asks for level 13, and P5 is the coarsest there is.",
-    "RoI Align takes 12 x 12 samples per bin here (7,056 in all), more than a figure can show: its "
-    "panel draws one in every 3 sample rows and columns, and its numbers are the op's.",
+    "RoI Align takes 12 x 12 samples per bin here (7,056 in all), more than a panel can show one by "
+    "one: the stage draws a regular subset of them, the JSON export records one in every 3 sample rows "
+    "and columns, and every number is the op's.",
 )
 
 
@@ -542,9 +558,12 @@ def pyramids_page(query: dict | None = None) -> AppTest:
 
 
 def assert_pyramid_panels(at: AppTest) -> None:
-    """The page still works: the level, and every method's two figures."""
+    """The page still works: the level, and its stage with every method and the server's numbers."""
     assert [m.value for m in at.markdown if m.value.startswith("### Level P")]
-    assert len(at.get("plotly_chart")) == 2 * len(METHODS)
+    stages = [e for e in at.main if getattr(e.proto, "component_name", None) == "roiviz.stage"]
+    assert len(stages) == 1
+    data = json.loads(stages[0].proto.json)
+    assert data["methods"] == list(METHODS) and set(data["reference"]) == set(METHODS)
 
 
 def test_every_pyramid_message_is_in_the_doc():
@@ -643,7 +662,7 @@ def browser_page():
         page.set_default_timeout(60_000)
         page.goto(url + "/")
         page.wait_for_selector(f"{STAGE} .panel[data-method=precise_roi_pool] .out rect")
-        page.wait_for_selector("[data-testid=stTable]")
+        page.wait_for_selector("table.roiviz-summary")
         page.url_base = url  # type: ignore[attr-defined]
         yield page
         context.close()
@@ -651,7 +670,7 @@ def browser_page():
 
 def tables(page) -> str:
     """The server's metrics table (one row per method)."""
-    return page.locator("[data-testid=stTable]").first.inner_text()
+    return page.locator("table.roiviz-summary").first.inner_text()
 
 
 def server_ok(url: str) -> bool:
@@ -721,7 +740,7 @@ def test_browser_exif_photo_is_shown_upright(browser_page, tmp_path):
     dropzone.set_input_files(str(path))
     page.get_by_text("Image (20 x 40 px): drag a box").wait_for()
     assert_no_traceback(page)
-    page.locator("[data-testid=stTable]").first.wait_for()
+    page.locator("table.roiviz-summary").first.wait_for()
     # Back to the sample for the tests that follow.
     page.get_by_text("Sample image", exact=True).click()
     page.get_by_text("Image (512 x 512 px): drag a box").wait_for()

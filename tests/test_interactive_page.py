@@ -16,8 +16,7 @@ from roiviz import features, samples
 from roiviz.export import MAX_PAGE_BYTES, interactive_page
 from roiviz.methods import trace_all
 from roiviz.records import Settings
-from roiviz.render_plotly import encode_display_image
-from roiviz.stage import stage_data
+from roiviz.stage import encode_display_image, stage_data
 from roiviz.state import default_box
 
 

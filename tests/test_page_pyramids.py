@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from test_pages import ROOT, TIMEOUT, check_files, downloads, media, no_problems  # noqa: F401
-from test_playground import stage, stage_map
+from test_playground import HOSTILE_STAGE_VALUES, stage, stage_map
 from streamlit.testing.v1 import AppTest
 
 from roiviz.features import image_feature_map
@@ -43,7 +43,13 @@ def test_default_box_level_steps_and_exports(media):
     steps = at.code[0].value
     assert "sqrt(w*h) = sqrt(150 x 150) = 150.00 px" in steps
     assert "floor(4 + (-0.5785) + 1e-06) = floor(3.4215) = 3" in steps
-    assert len(at.get("plotly_chart")) == 2 * len(METHODS)
+    # The four methods are the Playground's stage, on P3's map and stride, with the server's numbers.
+    data = stage(at)
+    values = image_feature_map(load_sample_image("astronaut"), 8).channel(0)
+    np.testing.assert_array_equal(stage_map(at), values)
+    assert data["methods"] == list(METHODS) and data["settings"]["stride"] == 8.0
+    assert data["box"] == [180.0, 60.0, 330.0, 210.0] and data["image"]["width"] == 512
+    assert data["titles"]["map"] == "P3, stride 8: 64 x 64 cells ('luminance')"
     bounds = at.table[0].value
     assert list(bounds["level"]) == ["P2", "P3 (yours)", "P4", "P5"]
     assert list(bounds["sqrt(w*h) from (px)"]) == ["0", "112", "224", "448"]
@@ -66,6 +72,48 @@ def test_default_box_level_steps_and_exports(media):
                                sweep.gained["pyramid"]["roi_pool"])
     assert doc["size_sweep"]["levels"] == sweep.levels.tolist()
     assert "box=180%2C60%2C330%2C210" in at.code[-1].value or "box=180,60,330,210" in at.code[-1].value
+
+
+def release(at: AppTest, box, seq: int = 1) -> None:
+    """What the page's stage sends when a dragged box is released, then a rerun."""
+    at.session_state["pyr_stage"] = {"box": {"box": list(box), "seq": seq}}
+    at.run()
+
+
+def test_a_release_on_the_stage_across_224_px_switches_the_stage_to_p4():
+    at = page(box="100,100,323.9,323.9")
+    no_problems(at)
+    assert level_shown(at) == "### Level P3: stride 8 px" and stage(at)["settings"]["stride"] == 8.0
+    release(at, (100, 100, 324, 323.9))                     # 224 x 223.9: still P3
+    no_problems(at)
+    assert level_shown(at) == "### Level P3: stride 8 px" and stage(at)["seq"] == 1
+    release(at, (324, 324, 100, 100), seq=2)               # dragged up-left: 224 x 224, P4
+    no_problems(at)
+    assert at.session_state["pyr_box"] == (100, 100, 324, 324)
+    assert level_shown(at) == "### Level P4: stride 16 px"
+    data = stage(at)
+    assert data["seq"] == 2 and data["box"] == [100.0, 100.0, 324.0, 324.0]
+    assert data["settings"]["stride"] == 16.0 and data["titles"]["map"].startswith("P4, stride 16: 32 x 32 cells")
+    values = image_feature_map(load_sample_image("astronaut"), 16).channel(0)
+    np.testing.assert_array_equal(stage_map(at), values)
+    settings = Settings(output_size=(7, 7), stride=16.0, sampling_ratio=2, aligned=False)
+    expected = trace_all(values, (100, 100, 324, 324), settings)
+    for m in METHODS:                                      # the reference the stage checks itself against
+        np.testing.assert_allclose(np.reshape(data["reference"][m]["output"], (7, 7)), expected[m].output,
+                                   atol=1e-6)
+    assert at.number_input(key="pyr_y2").value == 324.0 and at.query_params["box"] == "100,100,324,324"
+
+
+@pytest.mark.parametrize("value, fragment", HOSTILE_STAGE_VALUES)
+def test_a_hostile_stage_value_is_refused_and_the_box_kept(value, fragment):
+    at = page()
+    at.session_state["pyr_stage"] = {"box": value}
+    at.run()
+    no_problems(at)
+    assert at.session_state["pyr_box"] == (180, 60, 330, 210) and stage(at)["box"] == [180, 60, 330, 210]
+    warnings = " ".join(w.value for w in at.warning)
+    assert fragment in warnings and "The previous box is kept." in warnings and "<script>" not in warnings
+    assert level_shown(at) == "### Level P3: stride 8 px"
 
 
 def test_typing_a_box_across_224_px_switches_the_level():

@@ -17,6 +17,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from roiviz.summary_table import SUMMARY_CLASS, read_summary_html
 from roiviz import features, samples
 from roiviz.examples import SEED_EXAMPLE_BOX
 from roiviz.lessons import example_map
@@ -52,10 +53,14 @@ def shown_outputs(at: AppTest) -> dict[str, np.ndarray]:
     return {m: np.reshape(ref[m]["output"], ref[m]["shape"]) for m in METHODS if m in ref}
 
 
+def summary_tables(at: AppTest) -> list[str]:
+    """The page's summary tables (HTML, roiviz.summary_table)."""
+    return [e.proto.body for e in at.get("html") if SUMMARY_CLASS in e.proto.body]
+
+
 def table_rows(at: AppTest) -> dict[str, dict[str, str]]:
     """The server's metrics table, by method label."""
-    table = at.table[0].value
-    return {row["method"]: {k: v for k, v in row.items() if k != "method"} for _, row in table.iterrows()}
+    return read_summary_html(summary_tables(at)[0])
 
 
 def release(at: AppTest, box, seq: int = 1) -> None:
@@ -94,7 +99,8 @@ def test_default_page_shows_all_methods_with_engine_numbers():
     expected = expected_outputs(values, ss["box"], ss)
     for m in METHODS:
         np.testing.assert_allclose(shown[m], expected[m][0, 0].numpy(), atol=1e-5, err_msg=m)
-    assert len(at.table) == 1 and list(table_rows(at)) == [label(m) for m in METHODS]
+    assert not at.table and len(summary_tables(at)) == 1     # no Arrow table on the page
+    assert list(table_rows(at)) == [label(m) for m in METHODS]
     # The stage draws the map the methods read, and all four methods.
     np.testing.assert_array_equal(stage_map(at), values)
     assert stage(at)["methods"] == list(METHODS) and stage(at)["box"] == list(ss["box"])
@@ -153,12 +159,17 @@ def test_a_box_released_on_the_stage_gives_engine_numbers_link_and_inputs():
     assert stage(at)["seq"] == 1
 
 
-@pytest.mark.parametrize("value, fragment", [
+#: Values a browser may send as a released box, and a word of the page's warning for each
+#: (also used for the Feature pyramids page's stage).
+HOSTILE_STAGE_VALUES = [
     ({"box": [1e308, 0, 1e309, 5], "seq": 1}, "finite"),
     ({"box": "<script>alert(1)</script>", "seq": 1}, "four coordinates"),
     ({"box": [5000, 5000, 6000, 6000], "seq": 1}, "entirely off"),
     ("not a dict", "not a box"),
-])
+]
+
+
+@pytest.mark.parametrize("value, fragment", HOSTILE_STAGE_VALUES)
 def test_a_hostile_stage_value_is_refused_and_the_box_kept(value, fragment):
     at = new_app()
     at.run()
@@ -355,8 +366,10 @@ def test_playground_offers_exports_and_a_link():
     at.run()
     assert_clean(at)
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == ["Figure as PNG", "Figure as SVG", "Trace as JSON", "Animation as GIF",
-                      "Download interactive page"]
+    assert labels == ["Figure as PNG", "PNG for a blog column", "Figure as SVG", "Trace as JSON",
+                      "Animation as GIF", "Download interactive page"]
+    assert not at.code                  # no code block on the first paint (syntax highlighter)
+    at.toggle(key="share_view").set_value(True).run()
     link = [c.value for c in at.code if "img=chelsea" in c.value]
     assert link and "box=" in link[0]
     # The iframe snippet embeds the same view (roiviz.export.embed_snippet is tested on its own).
@@ -381,8 +394,30 @@ def test_toy_grid_is_the_walkthrough_map_at_stride_32_with_the_seed_box(query):
 def test_show_the_code_is_each_methods_readable_reference():
     at = new_app()
     at.run()
+    # Off by default: the page sends no code (the browser would fetch the syntax highlighter).
+    assert not [c for c in at.code if "def " in c.value]
+    at.toggle(key="show_code").set_value(True).run()
     codes = [c.value for c in at.code if "def " in c.value]
     assert len(codes) == len(METHODS)
     for method, code in zip(METHODS, codes):
         assert code.startswith(f"def {method}_reference(")
         assert len(code.splitlines()) <= 70    # about a screen
+
+
+@pytest.mark.parametrize("out", ["7x7", "14x14"])
+def test_ratio_16_keeps_every_method_with_the_ops_numbers(out):
+    """Issue 20: at ratio 16 (12,544 and 50,176 samples per method, past the sample budget) the
+    page still traces all four methods for the stage, with no warning, numbers equal to the ops."""
+    at = new_app({"out": out, "sr": "16"})
+    at.run()
+    assert_clean(at)
+    assert not at.warning, [w.value for w in at.warning]
+    shown = shown_outputs(at)
+    assert stage(at)["methods"] == list(METHODS) and set(shown) == set(METHODS)
+    ss = at.session_state
+    values = features.image_feature_map(samples.load_sample_image(ss["img"]), ss["stride"]).channel(ss["ch"])
+    expected = expected_outputs(values, ss["box"], ss)
+    for m in METHODS:
+        np.testing.assert_allclose(shown[m], expected[m][0, 0].numpy(), atol=1e-5, err_msg=m)
+    assert list(table_rows(at)) == [label(m) for m in METHODS]
+

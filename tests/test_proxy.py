@@ -36,7 +36,7 @@ SETTLED_JS = """() => {
   const app = document.querySelector('[data-testid=stApp]');
   if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
   if (document.querySelector('[data-stale=true]')) return false;
-  const table = document.querySelector('[data-testid=stTable] table');
+  const table = document.querySelector('table.roiviz-summary');
   if (!table || !table.querySelector('tbody tr')) return false;
   if (!document.querySelector('[data-testid^=stBidiComponent]')) return false;
   return {box: new URLSearchParams(location.search).get('box'),

@@ -38,6 +38,8 @@ def _rects(ax) -> set[tuple[float, float, float, float]]:
         if isinstance(p, Rectangle):
             x, y = p.get_xy()
             out.add(tuple(round(float(v), 6) for v in (x, y, x + p.get_width(), y + p.get_height())))
+        elif p.get_gid() == "roiviz-rects":      # many rectangles drawn as one patch
+            out.update(tuple(round(v, 6) for v in r) for r in R.patch_rects(p))
     return out
 
 
@@ -303,16 +305,19 @@ def test_comparison_export_stays_readable(astronaut, size, ratio):
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / f"export-playground-{size}x{size}-ratio{ratio}.png").write_bytes(png)
     image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
-    tight = fig.get_tightbbox(renderer)     # inches; the PNG is this box plus 0.08 in of padding
-    expect = ((tight.height + 0.16) * PNG_DPI, (tight.width + 0.16) * PNG_DPI)
+    # The saved bounds (inches): the figure plus 0.08 in a side (its layout frozen, no tight crop
+    # redrawing it), and every text inside them.
+    tight = fig.roiviz_bbox
+    assert tight.contains(*fig.get_tightbbox(renderer).min) and tight.contains(*fig.get_tightbbox(renderer).max)
+    expect = (tight.height * PNG_DPI, tight.width * PNG_DPI)
     # (text is measured at the screen's 100 dpi here, at 150 dpi in the PNG: a few pixels differ)
     assert abs(image.shape[0] - expect[0]) <= 0.01 * expect[0] and abs(image.shape[1] - expect[1]) <= 0.01 * expect[1]
     assert image.shape[1] <= 24 * PNG_DPI + 10
     scale = PNG_DPI / fig.dpi
     for ax in maps:
         b = ax.bbox      # display pixels from the bottom; the PNG's rows go down from the top
-        left = int((b.x0 / fig.dpi - tight.x0 + 0.08) * PNG_DPI) + 2
-        top = int((tight.y1 - b.y1 / fig.dpi + 0.08) * PNG_DPI) + 2
+        left = int((b.x0 / fig.dpi - tight.x0) * PNG_DPI) + 2
+        top = int((tight.y1 - b.y1 / fig.dpi) * PNG_DPI) + 2
         crop = image[top:top + int(b.height * scale) - 4, left:left + int(b.width * scale) - 4]
         grey = crop[(crop[..., 0] == crop[..., 1]) & (crop[..., 1] == crop[..., 2])]
         # the map's grey levels show through: many of them, over a good part of the panel
@@ -361,3 +366,50 @@ def test_the_overlap_check_sees_overlaps():
     ax.set_xticks([0.0, 0.5, 1.0])
     ax.set_xlim(0.1, 0.9)                 # the ticks at 0 and 1 exist but are not drawn
     assert overlapping_texts(fig) == [("0.7730.608", "0.805")]
+
+
+def _text_px_at(fig, width_px: float) -> list[tuple[str, float]]:
+    """Every drawn text's font size in CSS pixels when the figure is shown ``width_px`` wide."""
+    drawn = _drawn_texts(fig)
+    scale = width_px / (fig.get_size_inches()[0] * 72.0)          # CSS px per point
+    return [(t.get_text(), t.get_fontsize() * scale) for t in fig.findobj(Text)
+            if id(t) in drawn and t.get_visible() and t.get_text().strip()]
+
+
+@pytest.mark.parametrize("size, ratio", [(3, 2), (7, 2), (14, 2), (7, 16)])
+def test_blog_figure_reads_at_700_px(astronaut, size, ratio):
+    from roiviz.records import Settings
+    from roiviz.thinned import drawable_traces, thinning_line
+
+    values, box = astronaut
+    traces = drawable_traces(values, box, Settings(output_size=(size, size), stride=16, sampling_ratio=ratio))
+    line = thinning_line(traces)
+    assert bool(line) == (ratio == 16)
+    fig = R.blog_figure(traces, values, thinned=line)
+    # Laid out for the column: 2 x 2 methods (a map above each output), the whole width used.
+    assert fig.get_size_inches()[0] == R.BLOG_WIDTH_INCHES and len(fig.axes) == 8
+    maps = fig.axes[0::2]
+    lefts = sorted({round(ax.get_position().x0, 2) for ax in maps})
+    assert len(lefts) == 2 and len({round(ax.get_position().y0, 2) for ax in maps}) == 2
+    sizes = _text_px_at(fig, R.BLOG_WIDTH_PX)
+    assert sizes and min(px for _, px in sizes) >= R.BLOG_MIN_TEXT_PX - 1e-6, \
+        sorted(sizes, key=lambda s: s[1])[:3]
+    assert overlapping_texts(fig) == []
+    # Texts stay inside the figure (nothing cut at the column's edges).
+    renderer = _renderer(fig)
+    frame = fig.bbox
+    for text, bb in _text_boxes(fig, renderer):
+        assert bb.x0 >= frame.x0 - 1 and bb.x1 <= frame.x1 + 1, text
+    for legend in fig.legends:
+        bb = legend.get_window_extent(renderer)
+        assert bb.x0 >= frame.x0 - 1 and bb.x1 <= frame.x1 + 1
+    # Where the numbers fit (3 x 3 and 7 x 7) every output number is printed.
+    if size <= 7:
+        for out_ax, t in zip(fig.axes[1::2], traces.values()):
+            assert {tx.get_text() for tx in out_ax.texts if tx.get_text()} == {f"{v:.2f}" for v in t.output.ravel()}
+    if line:
+        assert line in fig._suptitle.get_text()
+    png = R.figure_png(fig, dpi=R.BLOG_DPI)
+    assert png.startswith(PNG_SIGNATURE)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"blog-{size}x{size}-ratio{ratio}.png").write_bytes(png)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import math
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from roiviz.ops import precise_roi_pool, roi_align, roi_pool, roi_warp
-from roiviz.stage import MAX_DRAWN_SAMPLES, encode_float32, parse_stage_value, stage_data
+from roiviz import samples
+from roiviz.stage import (MAX_DRAWN_SAMPLES, encode_display_image, encode_float32,
+                          parse_stage_value, stage_data)
 from roiviz.params import MAX_COORD
 from roiviz.style import METHOD_COLORS, Style
 from roiviz.methods import METHODS, summary_rows, trace_all
@@ -116,3 +120,20 @@ def test_anything_else_is_refused_with_a_sentence(value, fragment):
         parse_stage_value(value, MAP.shape, STRIDE)
     assert "nan" not in str(info.value).lower() or fragment == "finite"
     assert "6000" not in str(info.value) and "1234" not in str(info.value)
+
+
+def test_display_image_is_a_bounded_jpeg_of_the_same_picture():
+    big = np.zeros((1500, 3000, 3), dtype=np.uint8)
+    big[:, :1500] = (255, 0, 0)  # left half red, right half black
+    uri = encode_display_image(big)
+    assert uri.startswith("data:image/jpeg;base64,")
+    img = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    assert img.format == "JPEG" and img.size == (1024, 512)
+    px = np.asarray(img.convert("RGB"), dtype=int)
+    assert px[256, 100, 0] > 200 and px[256, 100, 1] < 60 and px[256, 900].max() < 60
+    photo = samples.load_sample_image("astronaut")
+    small = encode_display_image(photo)
+    assert Image.open(io.BytesIO(base64.b64decode(small.split(",", 1)[1]))).size == (512, 512)
+    png = io.BytesIO()
+    Image.fromarray(photo).save(png, format="PNG")
+    assert len(small) < len(base64.b64encode(png.getvalue())) / 4

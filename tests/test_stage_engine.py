@@ -60,7 +60,7 @@ def engine_page():
         page.set_content("<!doctype html><title>engine</title>")
         page.add_script_tag(type="module", content=engine_source() +
                             "\nwindow.roivizEngine = { traceMethod, traceAll, regionRects, SAMPLE_BUDGET, "
-                            "MAX_TRACE_OUTPUT, boxGradient, boxJacobian };\n")
+                            "MAX_TRACE_OUTPUT, LIVE_SAMPLE_LIMIT, RECORDED_PER_SIDE, boxGradient, boxJacobian };\n")
         page.wait_for_function("window.roivizEngine !== undefined")
         assert not errors
         yield page
@@ -320,8 +320,7 @@ def test_refusals_match(engine_page):
     values = np.zeros((4, 4), dtype=np.float32)
     bad = [
         ((1, 1, 1, 3), Settings()),                                        # zero width
-        ((0, 0, 4, 4), Settings(output_size=(14, 14), stride=1, sampling_ratio=32)),  # samples
-        ((0, 0, 4, 4), Settings(output_size=(14, 14), stride=1, sampling_ratio=5)),   # 4900 > budget
+        ((0, 0, 4, 4), Settings(output_size=(14, 14), stride=1, sampling_ratio=80)),  # > live limit
         ((0, 0, 4, 4), Settings(reduce="median")),
         ((0, 0, 4, 4), Settings(convention="caffe")),
         ((0, 0, 4, 4), Settings(output_size=(0, 3))),
@@ -330,6 +329,9 @@ def test_refusals_match(engine_page):
     for box, settings in bad:
         py, js = trace_pair(engine_page, "roi_align", values, box, settings)
         assert "error" in py and "error" in js
+        if "samples" in js["error"]:  # the engine computes without per-sample records
+            py = {"error": str(pytest.raises(ValueError, trace_method, "roi_align", values, box,
+                                             settings, record_samples=False).value)}
         assert py["error"].split(", got")[0] == js["error"].split(", got")[0]
 
 
@@ -355,10 +357,12 @@ def test_overflow_refusals_match(engine_page):
 
 def test_bounds_are_roivizs(engine_page):
     """The engine's bounds are roiviz's: one sample budget (geometry) and one output bound."""
-    from roiviz.geometry import SAMPLE_BUDGET
+    from roiviz.geometry import LIVE_SAMPLE_LIMIT, SAMPLE_BUDGET
     from roiviz.records import MAX_TRACE_OUTPUT
-    js = engine_page.evaluate("[window.roivizEngine.SAMPLE_BUDGET, window.roivizEngine.MAX_TRACE_OUTPUT]")
-    assert js == [SAMPLE_BUDGET, MAX_TRACE_OUTPUT]
+    from roiviz.thinned import RECORDED_PER_SIDE
+    js = engine_page.evaluate("[window.roivizEngine.SAMPLE_BUDGET, window.roivizEngine.MAX_TRACE_OUTPUT, "
+                              "window.roivizEngine.LIVE_SAMPLE_LIMIT, window.roivizEngine.RECORDED_PER_SIDE]")
+    assert js == [SAMPLE_BUDGET, MAX_TRACE_OUTPUT, LIVE_SAMPLE_LIMIT, RECORDED_PER_SIDE]
     values = np.zeros((8, 8), dtype=np.float32)
     at_budget = Settings(output_size=(8, 8), stride=1, sampling_ratio=8)  # 8 * 8 * 8 * 8 = 4096
     py, js = trace_pair(engine_page, "roi_align", values, (0, 0, 8, 8), at_budget)
@@ -388,3 +392,38 @@ def test_trace_all_and_regions(engine_page):
     for method, trace in trace_all(values, box, settings).items():
         expected = [[list(r) for r in trace.region_rects(n)] for n in ("lost", "gained", "outside")]
         assert result["regions"][method] == expected
+
+
+@pytest.mark.parametrize("method", ["roi_align", "roi_warp"])
+@pytest.mark.parametrize("size, ratio, reduce, aligned", [
+    ((7, 7), 16, "avg", True), ((14, 14), 16, "max", False), ((5, 9), 0, "avg", True), ((5, 5), 13, "max", True)])
+def test_past_the_budget_the_engine_records_what_roiviz_thinned_records(engine_page, method, size, ratio,
+                                                                        reduce, aligned):
+    """Past SAMPLE_BUDGET the engine still computes every sample (its output is roiviz's
+    ``record_samples=False`` trace's, which is bit-identical to the recorded one) and records
+    the samples :func:`roiviz.thinned.thinned_trace` records: same rows, positions, neighbours,
+    weights and values, same ``sample_step``."""
+    from roiviz.thinned import thinned_trace
+    rng = np.random.default_rng(hash((method, size, ratio)) % 2 ** 32)
+    values = (rng.standard_normal((40, 52)) * 5).astype(np.float32)
+    if reduce == "max":
+        values = np.round(values)  # ties: the first maximum must win
+    box = (37.3, 21.9, 611.0, 598.4)
+    stride = 4 if ratio == 0 else 16  # adaptive: a box of 143 x 144 cells, partly off the map
+    settings = Settings(output_size=size, stride=stride, sampling_ratio=ratio, reduce=reduce, aligned=aligned)
+    py_out = trace_method(method, values, box, settings, record_samples=False)
+    thin = thinned_trace(values, box, settings, method)
+    js = json.loads(engine_page.evaluate(
+        "([m, v, h, w, box, s]) => JSON.stringify(window.roivizEngine.traceMethod(m, "
+        "{values: Float32Array.from(v), height: h, width: w}, box, s))",
+        [method, values.ravel().tolist(), 40, 52, list(box),
+         {"output_size": list(size), "stride": stride, "sampling_ratio": ratio, "reduce": reduce, "aligned": aligned}]))
+    gy, gx = js["grid"]
+    assert size[0] * size[1] * gy * gx > 4096
+    assert js["output"] == py_out.output.tolist()  # bit for bit
+    expected = json.loads(json.dumps(thin.to_dict()))
+    assert js["sample_step"] == expected["sample_step"] == list(thin.sample_step)
+    assert [b["samples"] for b in js["bins"]] == [b["samples"] for b in expected["bins"]]
+    assert all(b["winner"] is None and b["cell_weights"] == [] for b in js["bins"])
+    for key in ("grid", "snapped_box", "sampled_box", "read_region", "roi"):
+        assert js[key] == expected[key], key

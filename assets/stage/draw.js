@@ -10,9 +10,15 @@ const SVG = "http://www.w3.org/2000/svg";
 // Okabe-Ito / plotly's viridis, for the output grids (10 stops, low to high).
 const VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779",
   "#6ece58", "#b5de2b", "#fde725"];
-const METRIC_NAMES = ["lost %", "gained %", "outside %", "IoU", "|diff| vs Precise"];
-const METRIC_HELP = ["lost: in the RoI, not read", "gained: read, not in the RoI", "outside the feature map",
-  "IoU of the read region and the RoI", "mean |difference| of the output from Precise RoI Pooling's (the exact integral)"];
+const METRIC_NAMES = ["lost %", "gained %", "outside %", "IoU", "off exact by"];
+const METRIC_HELP = ["lost: the part of your box (RoI) the method does not read, in % of the box",
+  "gained: what the method reads outside your box, in % of the box", "the part of your box off the feature map, in %",
+  "overlap of what the method reads with your box (1 = the same region)",
+  "how far this method's output is from the exact answer: the average gap between its numbers and Precise RoI "
+  + "Pooling's, which integrates each bin exactly (0 = the same numbers)"];
+// The same measures in plain words, for the details a tap shows.
+const METRIC_WORDS = ["of your box not read", "read outside your box", "of your box off the map",
+  "overlap (IoU) of what is read with your box", "average gap to the exact answer (Precise RoI Pooling)"];
 
 function node(tag, attrs, parent, ns = SVG) {
   const e = ns ? document.createElementNS(ns, tag) : document.createElement(tag);
@@ -129,8 +135,8 @@ function buildPanel(parent, method, style, uid) {
   const head = html("header", "panel-head", sec);
   html("span", "swatch", head);
   html("h3", "panel-title", head, style.method_labels[method]);
-  const summary = html("span", "panel-summary", head);
   const info = html("span", "panel-info", head, "i");
+  const summary = html("span", "panel-summary", head);
   info.hidden = true;
   const body = html("div", "panel-body", sec);
   const view = node("svg", { class: "view", preserveAspectRatio: "xMidYMid meet" }, body);
@@ -174,36 +180,64 @@ function buildPanel(parent, method, style, uid) {
 export function buildStage(root, { hasImage, methods, style, uid }) {
   root.replaceChildren();
   const top = html("div", "stage-top", root);
+  // The browser / server check: a small badge (its whole sentence on hover, tap and for screen
+  // readers), a banner only when they disagree.
   const status = html("p", "status", top);
   set(status, "role", "status");
-  const notices = html("div", "notices", top);
+  set(status, "tabindex", "0");
+  let toggle = null;
+  if (hasImage) {  // compact layouts draw one surface: which one
+    const bar = html("div", "surface-toggle", top);
+    set(bar, "role", "group");
+    set(bar, "aria-label", "Drag on");
+    html("span", "toggle-label", bar, "Drag on:");
+    const buttons = {};
+    for (const [kind, text] of [["map", "feature map"], ["image", "photo"]]) {
+      buttons[kind] = html("button", "toggle-button", bar, text);
+      set(buttons[kind], "type", "button");
+    }
+    toggle = { bar, buttons };
+    bar.hidden = true;
+  }
   const layout = html("div", "layout", root);
   const surfacesBox = html("div", "surfaces", layout);
   const surfaces = {};
   if (hasImage) surfaces.image = buildSurface(surfacesBox, "image");
   surfaces.map = buildSurface(surfacesBox, "map");
-  const legend = html("div", "legend", surfacesBox);
+  const legend = html("div", "legend", top);  // one row over the whole stage: the surfaces keep the height
   // Presenter mode: the label's first words ("lost", "gained"), the whole label on hover.
   for (const [name, spec] of Object.entries(style.areas)) {
     const item = html("span", `legend-item area-${name}`, legend);
     item.style.setProperty("--area-color", spec.color);
     item.title = spec.label;
     html("span", "legend-swatch", item);
-    html("span", "", item, style.presenter ? spec.label.split(":")[0] : spec.label);
+    // Narrow stages (stage.js sets .short-legend) show the first words only.
+    html("span", "legend-long", item, style.presenter ? spec.label.split(":")[0] : spec.label);
+    html("span", "legend-short", item, spec.label.split(":")[0]);
   }
   const roiItem = html("span", "legend-item legend-roi", legend);
   html("span", "legend-swatch", roiItem);
   html("span", "", roiItem, "your box (RoI)");
+  // The output grids' colour scale (one for all panels, so they compare), with its numbers.
+  const scale = html("span", "legend-item legend-scale", legend);
+  scale.title = "The output grids' colours: every panel uses this one scale, from the lowest output to the highest";
+  html("span", "", scale, "output:");
+  const scaleLo = html("span", "scale-lo", scale);
+  const bar = html("span", "scale-bar", scale);
+  bar.style.background = `linear-gradient(to right, ${VIRIDIS.join(", ")})`;
+  const scaleHi = html("span", "scale-hi", scale);
+  const notices = html("div", "notices", top);
   html("p", "hint", surfacesBox,
-    "Drag inside the box to move it, on an edge or corner to resize it, elsewhere to draw a new one. "
-    + "Arrow keys move it by a tenth of a cell, shift+arrow by a whole cell.");
+    "Drag the box to move it, an edge or corner to resize it, elsewhere to draw a new one; "
+    + "arrow keys move it a tenth of a cell (shift: a cell).");
   const panelsBox = html("div", "panels", layout);
   panelsBox.dataset.count = String(methods.length);
   const panels = {};
   for (const m of methods) panels[m] = buildPanel(panelsBox, m, style, uid);
   const tooltip = html("div", "tooltip", root);
   tooltip.hidden = true;
-  return { root, status, notices, layout, surfacesBox, surfaces, panels, tooltip, legend };
+  return { root, status, notices, layout, surfacesBox, surfaces, panels, panelsBox, tooltip, legend, toggle,
+    scale: { lo: scaleLo, hi: scaleHi } };
 }
 
 // ------------------------------------------------------------------------------------------
@@ -370,14 +404,19 @@ export function drawPanel(p, trace, ctx) {
     const [ph, pw] = trace.settings.output_size;
     const pitch = Math.min((box[2] - box[0]) / pw / Math.max(grid[1], 1),
       (box[3] - box[1]) / ph / Math.max(grid[0], 1)) * ppc;
-    const { k, total } = sampleStep(trace, ctx.cap, pitch);
+    // A trace past the sample budget recorded every (sy, sx)-th sample row and column already.
+    const [sy, sx] = trace.sample_step || [1, 1];
+    const cols = Math.ceil((grid[1] - (sx >> 1)) / sx);   // recorded columns per bin
+    const { k, total: recorded } = sampleStep(trace, ctx.cap, pitch * Math.min(sy, sx));
+    const total = trace.bins.length * grid[0] * grid[1];
+    const every = [k * sy, k * sx];
     const rPx = Math.min(Math.max(0.3 * pitch * k, 1.5), style.marker_size / 2 + (style.presenter ? 1 : 0));
     const r = rPx / ppc;
     const wantMax = trace.settings.reduce === "max";
     const circles = p.pools.circles;
     for (const b of trace.bins) {
       for (let i = 0; i < b.samples.length; i++) {
-        const iy = Math.floor(i / grid[1]), ix = i % grid[1];
+        const iy = Math.floor(i / cols), ix = i % cols;
         if (iy % k || ix % k) continue;
         const s = b.samples[i];
         if (n >= circles.length) circles.push(node("circle", { class: "sample" }, p.samples));
@@ -387,9 +426,15 @@ export function drawPanel(p, trace, ctx) {
         set(e, "class", win ? "sample winner" : (s.on_map ? "sample" : "sample off-map"));
       }
     }
-    if (k > 1) {
-      note = style.presenter ? `1 in ${k * k} of ${total} samples drawn`
-        : `Showing 1 in ${k * k} of ${total} samples (too dense to draw them all).`;
+    if (every[0] * every[1] > 1) {
+      // What is drawn, in words (the output is always computed from every sample).
+      const which = every[0] === every[1] ? `every ${every[0]}th row and column` : `every ${every[0]}th row, ${every[1]}th column`;
+      note = style.presenter || ctx.compact ? `${n.toLocaleString("en")} of ${total.toLocaleString("en")} samples drawn`
+        : `Drawn: ${n.toLocaleString("en")} of ${total.toLocaleString("en")} samples (${which} of each bin); `
+          + "the output uses them all.";
+      p.note.dataset.drawn = String(n);
+      p.note.dataset.total = String(total);
+      void recorded;
     }
   }
   for (let i = 0; i < p.pools.circles.length; i++) {
@@ -417,6 +462,14 @@ export function drawRefusal(p, message) {
   p.metricCells.forEach((td) => { td.textContent = ""; });
 }
 
+/** A text's width in screen pixels at ``font`` px in the stage's font (a canvas measures it). */
+let measureCtx = null;
+function textWidth(text, font, family) {
+  measureCtx = measureCtx || document.createElement("canvas").getContext("2d");
+  measureCtx.font = `${font}px ${family}`;
+  return measureCtx.measureText(text).width;
+}
+
 function drawOutput(p, trace, ctx) {
   const out = trace.output;
   const ph = out.length, pw = out[0].length;
@@ -424,16 +477,23 @@ function drawOutput(p, trace, ctx) {
   const [lo, hi] = ctx.outRange;
   const span = hi - lo || 1;
   const n = ph * pw;
+  // The grid takes the room its cells need (wide layouts), the crop the rest.
+  set(p.out, "style", `--out-aspect: ${pw} / ${ph}`);
   pool(p.pools.outRects, p.outCells, "rect", { width: 1, height: 1 }, n);
   const cellPx = pixelsPerUnit(p.out, [0, 0, pw, ph]);
   // Numbers in screen pixels (a group scaled by 1 / cellPx), written only where the longest
   // one fits its cell: 3 significant digits, or 2 when 3 do not fit, or none (hover).
-  const font = ctx.style.presenter ? ctx.style.font_size - 2 : Math.max(ctx.style.font_size - 3, 9);
+  const font = ctx.style.presenter ? ctx.style.font_size - 2 : Math.max(ctx.style.font_size - 3, ctx.compact ? 10 : 9);
   set(p.outText, "transform", `scale(${1 / cellPx})`);
-  const longest = (digits) => Math.max(...out.flat().map((v) => fmt(v, digits).length));
-  const fits = (digits) => cellPx >= font * 1.4 && cellPx >= 0.58 * font * longest(digits) + 8;
-  const digits = fits(3) ? 3 : (fits(2) ? 2 : 0);
-  const showText = digits > 0;
+  // 3 significant digits, else 2: the longest that fits
+  // (or two decimals without the leading zero, ".42", when the outputs are small).
+  const formats = [(v) => fmt(v, 3), (v) => fmt(v, 2),
+    (v) => (Math.abs(v) < 1 ? v.toFixed(2).replace(/^(-?)0\./, "$1.") : fmt(v, 2))];
+  // The font the numbers are drawn in (read once: reading styles in a frame forces a layout).
+  p.family = p.family || getComputedStyle(p.out).fontFamily || "sans-serif";
+  const widest = (f) => Math.max(...[...new Set(out.flat().map(f))].map((t) => textWidth(t, font, p.family)));
+  const format = formats.find((f) => cellPx >= font * 1.3 && cellPx >= widest(f) + 3);
+  const showText = !!format;
   pool(p.pools.outTexts, p.outText, "text", { "text-anchor": "middle", "dominant-baseline": "central" }, showText ? n : 0);
   for (let r = 0; r < ph; r++) {
     for (let c = 0; c < pw; c++) {
@@ -446,7 +506,8 @@ function drawOutput(p, trace, ctx) {
         set(tx, "x", (c + 0.5) * cellPx); set(tx, "y", (r + 0.5) * cellPx);
         set(tx, "font-size", font);
         set(tx, "fill", t > 0.55 ? "black" : "white");
-        tx.textContent = fmt(v, digits);
+        const text = format(v);
+        if (tx.textContent !== text) tx.textContent = text;
       }
     }
   }
@@ -454,8 +515,20 @@ function drawOutput(p, trace, ctx) {
 
 /** The status line: what is shown and whether the browser agrees with the server. */
 export function drawStatus(dom, status) {
-  dom.status.textContent = status.text;
-  dom.status.className = `status ${status.kind}`;
+  const text = status.kind === "warn" ? status.text : (status.short || status.text);
+  if (dom.status.textContent !== text) dom.status.textContent = text;
+  set(dom.status, "title", status.text);
+  set(dom.status, "aria-label", status.text);
+  set(dom.status, "class", `status ${status.kind}${status.kind === "warn" ? "" : " badge"}`);
+}
+
+/** The colour scale's numbers: the lowest and highest output over all panels. */
+export function drawScale(dom, lo, hi, style) {
+  // Decimals from the range (0.93 wide: 3, or 2 in presenter mode), so a tiny minimum reads 0.000.
+  const decimals = Math.min(Math.max(0, (style.presenter ? 1 : 2) - Math.floor(Math.log10(hi - lo || 1))), 6);
+  const a = lo.toFixed(decimals), b = hi.toFixed(decimals);
+  if (dom.scale.lo.textContent !== a) dom.scale.lo.textContent = a;
+  if (dom.scale.hi.textContent !== b) dom.scale.hi.textContent = b;
 }
 
 export function drawNotices(dom, notices) {
@@ -472,6 +545,28 @@ function inside(r, x, y) {
   return r && x >= r[0] && x <= r[2] && y >= r[1] && y <= r[3];
 }
 
+/** A bin's explanation under ``title``: the cells RoI Pool reads, Precise RoI Pooling's largest
+ * shares, or RoI Align's / Warp's sample count. */
+function binText(trace, b, title) {
+  const lines = [title];
+  if (trace.method === "roi_pool") {
+    if (!b.argmax) lines.push("reads no cell on the map: output 0");
+    else {
+      const first = b.cells[0], last = b.cells[b.cells.length - 1];
+      lines.push(`reads ${b.cells.length} cells, rows ${first[0]}..${last[0]}, cols ${first[1]}..${last[1]}`);
+      lines.push(`max at cell (${b.argmax[0]}, ${b.argmax[1]})`);
+    }
+  } else if (trace.method === "precise_roi_pool") {
+    const top = [...(b.cell_weights || [])].sort((a, c) => c[1] - a[1]).slice(0, 6);
+    lines.push("integral of the interpolant / bin area; largest shares:");
+    for (const [cell, w] of top) lines.push(`cell (${cell[0]},${cell[1]}): ${w.toFixed(3)}`);
+  } else {
+    const [gy, gx] = trace.grid;
+    lines.push(`${gy * gx} samples (${gy} x ${gx}), ${trace.settings.reduce === "avg" ? "averaged" : "the largest wins"}`);
+  }
+  return lines.join("\n");
+}
+
 /** The tooltip's text for a point (feature units) of a panel, or "" for nothing: the nearest
  * sample within ``radius``, else the bin under it, else the lost / gained / outside area. */
 export function hoverText(trace, regions, x, y, radius, style) {
@@ -485,7 +580,11 @@ export function hoverText(trace, regions, x, y, radius, style) {
   }
   if (best) {
     const [b, i, s] = best;
-    const lines = [`${label}: sample ${i} of bin (row ${b.row}, col ${b.col}) at x=${s.x.toFixed(3)}, y=${s.y.toFixed(3)}`];
+    // Its place in the bin's grid (a trace past the sample budget records every (sy, sx)-th).
+    const [sy, sx] = trace.sample_step || [1, 1], grid = trace.grid || [0, 0];
+    const cols = Math.ceil((grid[1] - (sx >> 1)) / sx);
+    const iy = Math.floor(i / cols) * sy + (sy >> 1), ix = (i % cols) * sx + (sx >> 1);
+    const lines = [`${label}: sample (row ${iy}, col ${ix}) of the ${grid[0]} x ${grid[1]} in bin (row ${b.row}, col ${b.col}) at x=${s.x.toFixed(3)}, y=${s.y.toFixed(3)}`];
     if (!s.on_map) lines.push("off the map (counts as 0)");
     else s.neighbours.forEach((cell, j) => lines.push(`cell (${cell[0]},${cell[1]}) x ${s.weights[j].toFixed(3)}`));
     lines.push(`interpolated value: ${fmt(s.value)}`);
@@ -493,23 +592,7 @@ export function hoverText(trace, regions, x, y, radius, style) {
     return lines.join("\n");
   }
   for (const b of trace.bins) {
-    if (!inside(b.rect, x, y)) continue;
-    const lines = [`${label}: bin (row ${b.row}, col ${b.col}) = ${fmt(b.value)}`];
-    if (trace.method === "roi_pool") {
-      if (!b.argmax) lines.push("reads no cell on the map: output 0");
-      else {
-        const first = b.cells[0], last = b.cells[b.cells.length - 1];
-        lines.push(`reads ${b.cells.length} cells, rows ${first[0]}..${last[0]}, cols ${first[1]}..${last[1]}`);
-        lines.push(`max at cell (${b.argmax[0]}, ${b.argmax[1]})`);
-      }
-    } else if (trace.method === "precise_roi_pool") {
-      const top = [...(b.cell_weights || [])].sort((a, c) => c[1] - a[1]).slice(0, 6);
-      lines.push("integral of the interpolant / bin area; largest shares:");
-      for (const [cell, w] of top) lines.push(`cell (${cell[0]},${cell[1]}): ${w.toFixed(3)}`);
-    } else {
-      lines.push(`${b.samples.length} samples (${trace.grid[0]} x ${trace.grid[1]}), ${trace.settings.reduce}`);
-    }
-    return lines.join("\n");
+    if (inside(b.rect, x, y)) return binText(trace, b, `${label}: bin (row ${b.row}, col ${b.col}) = ${fmt(b.value)}`);
   }
   const a = trace.areas;
   for (const name of ["outside", "lost", "gained"]) {
@@ -521,10 +604,27 @@ export function hoverText(trace, regions, x, y, radius, style) {
   return "";
 }
 
-export function showTooltip(dom, text, clientX, clientY) {
+/** A cell of the output grid: its bin's value and how the method got it. */
+export function outputText(trace, row, col, style) {
+  const b = trace.bins.find((x) => x.row === row && x.col === col);
+  if (!b) return "";
+  return binText(trace, b, `${style.method_labels[trace.method]}: output (row ${row}, col ${col}) = ${fmt(b.value)}`);
+}
+
+/** A panel's measures in plain words (the details a tap shows). */
+export function panelDetails(trace, metrics, summary, style) {
+  const lines = [`${style.method_labels[trace.method]}: ${summary}`];
+  metrics.forEach((v, i) => {
+    if (v !== "") lines.push(`${METRIC_NAMES[i]}: ${v}  (${METRIC_WORDS[i]})`);
+  });
+  return lines.join("\n");
+}
+
+export function showTooltip(dom, text, clientX, clientY, pinned = false) {
   const tip = dom.tooltip;
   if (!text) { tip.hidden = true; return; }
   tip.textContent = text;
+  tip.classList.toggle("pinned", pinned);
   tip.hidden = false;
   const host = dom.root.getBoundingClientRect();
   const w = tip.offsetWidth, h = tip.offsetHeight;

@@ -5,14 +5,15 @@
 // a box is dragged, every method is computed here, by the browser engine, on each animation
 // frame; nothing is sent to the server. On release (or a keyboard move) one value,
 // {box, seq}, goes to the server, which traces the box with roiviz and sends its numbers back
-// in the next data; the status line shows the largest difference between the two.
+// in the next data; the check badge (its title) says the largest difference between the two.
 import { regionRects, traceMethod } from "./engine.js";
 import { arrowGradients, buildArrows, drawArrows } from "./arrows.js";
-import { buildStage, drawNotices, drawPanel, drawRefusal, drawStatus, drawSurface, heatImage, hoverText, showTooltip } from "./draw.js";
+import { buildStage, drawNotices, drawPanel, drawRefusal, drawScale, drawStatus, drawSurface, heatImage, hoverText, outputText, panelDetails, showTooltip } from "./draw.js";
 
 const AGREE = 1e-5;          // largest |browser - server| that still counts as agreement
 const KEY_SEND_DELAY = 350;  // ms after the last arrow key before the box goes to the server
-const NARROW = 760;          // px: below this width the stage stacks into one column
+const COMPACT = 800;         // px: below this width (or with embed=true) one drag surface and small panels
+const WIDE_MIN_H = 620;      // px: a wide stage lower than this could not draw its surfaces 240 px wide
 const LIVE_BUDGET = 40;      // ms: a method slower than this follows a drag only on release
 
 function decodeMap(m) {
@@ -66,6 +67,9 @@ class Stage {
     this.extent = null;      // the panels' common view (feature units)
     this.traces = {};
     this.data = null;
+    // A blog's iframe (Streamlit's ?embed=true): the compact stage whatever the width.
+    this.embedded = new URLSearchParams(window.location.search).get("embed") === "true";
+    this.dragOn = "map";     // compact layouts: the one drag surface shown ("map" or "image")
     this.resize = new ResizeObserver(() => this.layout());
     this.resize.observe(root);
     this.onWindowResize = () => this.layout();
@@ -117,20 +121,24 @@ class Stage {
   }
 
   // ---- computing: the browser engine, every method, for the box drawn now -----------------
-  // During a drag a method whose last run took more than LIVE_BUDGET ms (14 x 14 bins at
-  // ratio 16 is 50,000 samples) keeps its last picture until the release, so the others stay
-  // smooth; its panel says so.
+  // During a drag a method whose last run took more than LIVE_BUDGET ms skips every other
+  // frame, so the others stay smooth; its panel says so.
   compute(live = false) {
     const d = this.data;
     const traces = {}, regions = {}, refused = {};
     this.cost = this.cost || {};
     this.waiting = [];
     for (const m of d.methods) {
-      if (live && this.cost[m] > LIVE_BUDGET && this.traces[m]) {
+      // A slow method (its last run over LIVE_BUDGET) follows every other frame, and is timed
+      // again each time, so one slow run (a cold start) does not hold it back for good.
+      this.skipped = this.skipped || {};
+      if (live && this.cost[m] > LIVE_BUDGET && this.traces[m] && !this.skipped[m]) {
         traces[m] = this.traces[m]; regions[m] = this.regions[m];
         this.waiting.push(m);
+        this.skipped[m] = true;
         continue;
       }
+      this.skipped[m] = false;
       const t0 = performance.now();
       try {
         traces[m] = traceMethod(m, this.map, this.box, d.settings);
@@ -155,7 +163,7 @@ class Stage {
     const ref = d.reference || {};
     const same = this.box.every((v, i) => v === d.box[i]);
     if (!same || this.seq > this.serverSeq) {
-      return { kind: "pending", text: "Computed in your browser; checking with the server…" };
+      return { kind: "pending", short: "checking…", text: "Computed in your browser; checking with the server…" };
     }
     let worst = 0, where = "";
     const missing = [];
@@ -173,33 +181,72 @@ class Stage {
     this.root.dataset.agreement = String(worst);
     const tail = missing.length ? ` (${missing.join(", ")}: not traced by the server)` : "";
     if (worst > AGREE) {
-      return { kind: "warn", text: `⚠ Browser and server disagree: largest |difference| ${worst.toExponential(2)} (${where}). The tables below are the server's numbers.${tail}` };
+      return { kind: "warn", short: "⚠ differs", text: `⚠ Browser and server disagree: largest |difference| ${worst.toExponential(2)} (${where}). The tables below are the server's numbers.${tail}` };
     }
-    return { kind: "ok", text: `✓ Browser and server agree: largest |difference| ${worst === 0 ? "0" : worst.toExponential(1)} over all outputs and boxes.${tail}` };
+    return { kind: "ok", short: "✓ checked", text: `✓ Browser and server agree: largest |difference| ${worst === 0 ? "0" : worst.toExponential(1)} over all outputs and boxes.${tail}` };
   }
 
   // ---- drawing -----------------------------------------------------------------------------
   layout() {
     if (!this.dom) return;
     const width = this.root.clientWidth || window.innerWidth;
-    const narrow = width < NARROW;
-    this.root.classList.toggle("narrow", narrow);
-    // Wide: the stage fits the window below where it starts on the page, so the box and all
-    // four panels are on screen together under a short title; if it starts low on the page,
-    // it takes the window's height less the header bar.
+    const compact = this.embedded || width < COMPACT;
+    this.root.classList.toggle("compact", compact);
+    this.root.classList.remove("narrow");
+    // Under about 1000 px the legend's full labels would take a second line from the surfaces
+    // (each label's whole text stays its title).
+    this.root.classList.toggle("short-legend", width < 1000);
+    const presenter = !!(this.data && this.data.style.presenter);
     const below = window.innerHeight - this.pageTop() - 12;
-    const h = Math.max(400, Math.min(below >= 0.6 * window.innerHeight ? below : window.innerHeight - 70, 1100));
+    let h;
+    if (compact) {
+      // One screen: the surface and the 2 x 2 panels under the top bar (none in an embed).
+      h = Math.max(360, window.innerHeight - 70);
+    } else if (presenter) {
+      // The stage fits the window below where it starts on the page, so the box and all four
+      // panels are on screen together under a short title; if it starts low on the page, it
+      // takes the window's height less the header bar.
+      h = Math.max(400, Math.min(below >= 0.6 * window.innerHeight ? below : window.innerHeight - 70, 1100));
+    } else {
+      // Below the title when there is room for two surfaces at least 240 px high, else the
+      // window's height less the header bar (the page scrolls to the stage once).
+      h = Math.max(400, Math.min(below >= WIDE_MIN_H ? below : window.innerHeight - 66, 1100));
+    }
     this.root.style.setProperty("--stage-h", `${Math.round(h)}px`);
+    // The top row (check badge, legend, notices) wraps to as many lines as the width needs.
+    const top = this.root.querySelector(".stage-top");
+    this.root.style.setProperty("--top-h", `${Math.ceil(top ? top.getBoundingClientRect().height + 4 : 26)}px`);
+    for (const [kind, s] of Object.entries(this.dom.surfaces)) s.fig.hidden = compact && kind !== this.dragOn;
+    if (this.dom.toggle) {
+      this.dom.toggle.bar.hidden = !compact;
+      for (const [kind, btn] of Object.entries(this.dom.toggle.buttons)) btn.setAttribute("aria-pressed", String(kind === this.dragOn));
+    }
     // Photo and map side by side when that draws them larger than one above the other.
     const box = this.dom.surfacesBox;
-    if (this.dom.surfaces.image && !narrow) {
+    if (this.dom.surfaces.image && !compact) {
       box.classList.remove("pair");
       const w = box.clientWidth, free = h - 2 * 16 - 150;  // less the status, legend, hint, titles
       box.classList.toggle("pair", Math.min(w / 2, free) > Math.min(w, free / 2));
     } else {
       box.classList.remove("pair");
     }
+    if (compact) {
+      // Small panels: the crop and the output grid side by side where the panel is wide,
+      // one above the other where it is tall.
+      const body = this.dom.panelsBox.querySelector(".panel-body");
+      const r = body ? body.getBoundingClientRect() : null;
+      this.root.classList.toggle("tall-panels", !!r && r.height > 0.8 * r.width);
+    } else {
+      this.root.classList.remove("tall-panels");
+    }
     if (this.data && !this.drag) this.draw();
+  }
+
+  /** Compact layouts: drag on the feature map or on the photo. */
+  chooseSurface(kind) {
+    if (!this.dom.surfaces[kind] || kind === this.dragOn) return;
+    this.dragOn = kind;
+    this.layout();
   }
 
   /** The stage's top on the page (not on screen: the same whether the page is scrolled). */
@@ -258,13 +305,13 @@ class Stage {
       drawSurface(this.dom.surfaces.image, {
         extent: [-0.02 * im.width, -0.02 * im.height, 1.02 * im.width, 1.02 * im.height],
         box: b, pictureHref: im.uri, pictureSize: [im.width, im.height], gridStep: stride,
-      }, style, style.presenter ? d.titles.image : `${d.titles.image}: drag a box`);
+      }, style, this.surfaceTitle(d.titles.image));
     }
     const m = this.map;
     drawSurface(this.dom.surfaces.map, {
       extent: [-0.5, -0.5, m.width + 0.5, m.height + 0.5],
       box: b.map((v) => v / stride), pictureHref: m.href, pictureSize: [m.width, m.height], gridStep: 1, map: m,
-    }, style, style.presenter ? d.titles.map : `${d.titles.map}: drag a box`);
+    }, style, this.surfaceTitle(d.titles.map));
     const extent = this.panelExtent();
     let lo = Infinity, hi = -Infinity;
     for (const t of Object.values(this.traces)) {
@@ -280,21 +327,27 @@ class Stage {
       }
       const ref = (d.reference || {})[method];
       const details = panelSummary(t);
-      const summary = style.presenter ? panelTag(t) : details;
+      const summary = style.presenter || this.root.classList.contains("compact") ? panelTag(t) : details;
       const waiting = this.drag && this.waiting.includes(method)
-        ? `Too many samples to follow the drag (${Math.round(this.cost[method])} ms a frame): updates on release.` : "";
-      drawPanel(p, t, { extent, style, map: m, regions: this.regions[method], outRange: [lo, hi], cap: d.max_drawn_samples,
+        ? `Slow to compute (${Math.round(this.cost[method])} ms): follows every other frame.` : "";
+      drawPanel(p, t, { extent, style, map: m, regions: this.regions[method], outRange: [lo, hi], cap: d.max_drawn_samples, compact: this.root.classList.contains("compact"),
         metrics: this.metrics(t), notes: ref ? ref.notes : [], summary, details, waiting });
     }
     drawArrows(this.dom, this.arrows, this.traces, this.gradients || {}, extent, stride);
-    const status = this.drag ? { kind: "live", text: "Dragging: every panel is computed in your browser; release to check with the server." }
+    const status = this.drag ? { kind: "live", short: "● live", text: "Dragging: every panel is computed in your browser; release to check with the server." }
       : this.agreement();
+    drawScale(this.dom, lo, hi, style);
     drawStatus(this.dom, status);
     this.root.dataset.state = this.drag ? "dragging" : status.kind;
     this.root.dataset.seq = String(this.seq);
     this.root.dataset.serverSeq = String(this.serverSeq);
     this.root.dataset.box = b.join(",");
     this.root.dataset.drawMs = (performance.now() - t0).toFixed(2);
+  }
+
+  /** A surface's caption: "drag a box" where no hint under the surfaces says how. */
+  surfaceTitle(title) {
+    return this.root.classList.contains("compact") && !this.data.style.presenter ? `${title}: drag a box` : title;
   }
 
   observeSizes() {
@@ -319,8 +372,25 @@ class Stage {
     }
     for (const [method, p] of Object.entries(this.dom.panels)) {
       p.view.addEventListener("pointermove", (e) => this.hover(e, method, p));
-      p.view.addEventListener("pointerleave", () => showTooltip(this.dom, "", 0, 0));
+      p.out.addEventListener("pointermove", (e) => this.hover(e, method, p, true));
+      for (const v of [p.view, p.out]) v.addEventListener("pointerleave", () => { if (!this.pinned) showTooltip(this.dom, "", 0, 0); });
+      // Details on tap (phones, and a click anywhere): the numbers under the finger, the
+      // panel's measures in words; a second tap, or a tap elsewhere, closes them.
+      p.sec.addEventListener("click", (e) => this.tap(e, method, p));
     }
+    if (this.dom.toggle) {
+      for (const [kind, btn] of Object.entries(this.dom.toggle.buttons)) btn.addEventListener("click", () => this.chooseSurface(kind));
+    }
+    // The check badge: its whole sentence on a tap too (a phone has no hover).
+    this.dom.status.addEventListener("click", (e) => {
+      e.stopPropagation();
+      const open = this.pinned === "status";
+      this.pinned = open ? null : "status";
+      showTooltip(this.dom, open ? "" : this.dom.status.getAttribute("title"), e.clientX, e.clientY, true);
+    });
+    this.root.addEventListener("click", (e) => {
+      if (this.pinned && !e.target.closest(".panel")) { this.pinned = null; showTooltip(this.dom, "", 0, 0); }
+    });
   }
 
   unitsPerImagePixel(s) { return s.kind === "image" ? 1 : 1 / this.data.settings.stride; }
@@ -340,6 +410,7 @@ class Stage {
     if (e.button !== undefined && e.button !== 0) return;
     e.preventDefault();
     this.root.classList.remove("keyboard");
+    if (this.pinned) { this.pinned = null; showTooltip(this.dom, "", 0, 0); }  // its numbers would go stale
     s.svg.focus({ preventScroll: true });
     s.svg.setPointerCapture(e.pointerId);
     const p = this.toSurface(e, s);
@@ -460,12 +531,35 @@ class Stage {
     }, KEY_SEND_DELAY);
   }
 
-  hover(e, method, p) {
+  /** What is under a pointer in a panel: a sample, a bin or an area of the crop, or a cell of
+   * the output grid (``onOutput``); "" for nothing. */
+  pointText(e, method, p, onOutput) {
     const t = this.traces[method];
-    if (!t || this.drag) return;
+    if (!t) return "";
+    if (onOutput) {
+      const pt = new DOMPoint(e.clientX, e.clientY).matrixTransform(p.out.getScreenCTM().inverse());
+      return outputText(t, Math.floor(pt.y), Math.floor(pt.x), this.data.style);
+    }
     const pt = new DOMPoint(e.clientX, e.clientY).matrixTransform(p.view.getScreenCTM().inverse());
     const ppc = p.view.getScreenCTM().a;
-    showTooltip(this.dom, hoverText(t, this.regions[method], pt.x, pt.y, 8 / ppc, this.data.style), e.clientX, e.clientY);
+    return hoverText(t, this.regions[method], pt.x, pt.y, (e.pointerType === "touch" ? 14 : 8) / ppc, this.data.style);
+  }
+
+  hover(e, method, p, onOutput = false) {
+    if (!this.traces[method] || this.drag || this.pinned || e.pointerType === "touch") return;
+    showTooltip(this.dom, this.pointText(e, method, p, onOutput), e.clientX, e.clientY);
+  }
+
+  tap(e, method, p) {
+    const t = this.traces[method];
+    if (!t || this.drag) return;
+    const key = `${method}:${Math.round(e.clientX / 12)}:${Math.round(e.clientY / 12)}`;
+    if (this.pinned === key) { this.pinned = null; showTooltip(this.dom, "", 0, 0); return; }
+    this.pinned = key;
+    const onOutput = !!e.target.closest(".out"), onView = !!e.target.closest(".view");
+    const under = onOutput || onView ? this.pointText(e, method, p, onOutput) : "";
+    const words = panelDetails(t, this.metrics(t), panelSummary(t), this.data.style);
+    showTooltip(this.dom, [under, words].filter(Boolean).join("\n\n"), e.clientX, e.clientY, true);
   }
 }
 

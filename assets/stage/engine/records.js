@@ -11,7 +11,12 @@ export const METHOD_LABELS = {
 };
 export const REDUCES = ["avg", "max"];
 export const MAX_TRACE_OUTPUT = 32;
-export const SAMPLE_BUDGET = 4096;  // roiviz.geometry.SAMPLE_BUDGET (tests/test_stage_engine.py checks they agree)
+// roiviz.geometry's bounds (tests/test_stage_engine.py checks they agree): a trace records every
+// sample up to SAMPLE_BUDGET, past it every k-th row and column (at most RECORDED_PER_SIDE per
+// bin side, roiviz.thinned), and computes at most LIVE_SAMPLE_LIMIT samples per method.
+export const SAMPLE_BUDGET = 4096;
+export const LIVE_SAMPLE_LIMIT = 1048576;
+export const RECORDED_PER_SIDE = 4;
 export const DEFAULT_SETTINGS = {
   output_size: [3, 3], stride: 32.0, sampling_ratio: -1, aligned: true, reduce: "avg",
   convention: "library",
@@ -90,7 +95,7 @@ export function makeBin(fields) {
 
 // A whole trace (MethodTrace.to_dict() minus notes); output is [PH][PW] from the bins' values.
 export function makeTrace({ method, settings, imageBox, roi, snappedBox = null, sampledBox = null,
-                            readRegion = null, grid = [0, 0], bins, mapShape }) {
+                            readRegion = null, grid = [0, 0], bins, mapShape, sampleStep = [1, 1] }) {
   const [pooledH, pooledW] = settings.output_size;
   const output = [];
   for (let ph = 0; ph < pooledH; ph++) output.push(bins.slice(ph * pooledW, (ph + 1) * pooledW).map((b) => b.value));
@@ -98,5 +103,6 @@ export function makeTrace({ method, settings, imageBox, roi, snappedBox = null, 
     method, label: METHOD_LABELS[method], settings, image_box: imageBox, roi,
     snapped_box: snappedBox, sampled_box: sampledBox, read_region: readRegion, grid,
     map_shape: mapShape, output, areas: regionAreas(roi, readRegion, mapShape, settings.stride), bins,
+    ...(sampleStep[0] !== 1 || sampleStep[1] !== 1 ? { sample_step: sampleStep } : {}),
   };
 }

@@ -5,7 +5,7 @@
 
 import { alignMapping, f32, sampleCoords, samplingGrid } from "./geometry.js";
 import { linearWeights } from "./bilinear.js";
-import { checkTraceArgs, featureRect, makeBin, makeTrace, SAMPLE_BUDGET } from "./records.js";
+import { checkTraceArgs, featureRect, LIVE_SAMPLE_LIMIT, makeBin, makeTrace, RECORDED_PER_SIDE, SAMPLE_BUDGET } from "./records.js";
 
 // Trace RoI Align: bins, samples, neighbours, weights, output.
 export function traceRoiAlign(feature, box, settings) {
@@ -32,9 +32,10 @@ export function alignTraceFromMapping(method, values, feature, imageBox, s, mapp
   const { height, width } = feature;
   const gy = Math.max(samplingGrid(lengthY, pooledH, s.sampling_ratio), 0);
   const gx = Math.max(samplingGrid(lengthX, pooledW, s.sampling_ratio), 0);
-  if (pooledH * pooledW * gy * gx > SAMPLE_BUDGET) {
-    throw new Error(`${pooledH * pooledW * gy * gx} samples are too many to draw (at most ` +
-                    `${SAMPLE_BUDGET}): choose a smaller sampling_ratio than ${gy}`);
+  const total = pooledH * pooledW * gy * gx;
+  if (total > LIVE_SAMPLE_LIMIT) {
+    throw new Error(`${total} samples are too many to compute (at most ` +
+                    `${LIVE_SAMPLE_LIMIT}): choose a smaller sampling_ratio than ${gy}`);
   }
   const cy = sampleCoords(startY, lengthY, pooledH, gy);                 // [PH][gy]
   const cx = sampleCoords(startX, lengthX, pooledW, gx);                 // [PW][gx]
@@ -44,9 +45,20 @@ export function alignTraceFromMapping(method, values, feature, imageBox, s, mapp
   const binH = lengthY / pooledH, binW = lengthX / pooledW;
   // Drawing frame = library frame + 0.5 (a cell's value sits at its centre).
   const left = startX + 0.5, top = startY + 0.5;
+  // Past the sample budget the trace records every k-th sample row and column of each bin
+  // (roiviz.thinned.thinned_trace: rows k // 2, k // 2 + k, ...), and every bin's value still
+  // comes from all its samples, with the same float32 arithmetic in the same order.
+  const thin = total > SAMPLE_BUDGET;
+  const ky = thin ? Math.max(1, Math.ceil(gy / RECORDED_PER_SIDE)) : 1;
+  const kx = thin ? Math.max(1, Math.ceil(gx / RECORDED_PER_SIDE)) : 1;
   const bins = [];
   for (let ph = 0; ph < pooledH; ph++) {
     for (let pw = 0; pw < pooledW; pw++) {
+      const rect = [left + pw * binW, top + ph * binH, left + (pw + 1) * binW, top + (ph + 1) * binH];
+      if (thin) {
+        bins.push(makeBin({ row: ph, col: pw, rect, ...thinnedBin(values, width, wy[ph], wx[pw], cy[ph], cx[pw], ky, kx, count, s.reduce) }));
+        continue;
+      }
       const samples = [];
       for (let iy = 0; iy < gy; iy++) {
         for (let ix = 0; ix < gx; ix++) {
@@ -68,8 +80,7 @@ export function alignTraceFromMapping(method, values, feature, imageBox, s, mapp
         value = samples[winner].value;
       }
       bins.push(makeBin({
-        row: ph, col: pw, value, samples, winner,
-        rect: [left + pw * binW, top + ph * binH, left + (pw + 1) * binW, top + (ph + 1) * binH],
+        row: ph, col: pw, value, samples, winner, rect,
         cell_weights: sampleCellWeights(samples, count, winner, s.reduce, width),
       }));
     }
@@ -77,7 +88,37 @@ export function alignTraceFromMapping(method, values, feature, imageBox, s, mapp
   return makeTrace({
     method, settings: s, imageBox, roi: featureRect(imageBox, s.stride), snappedBox,
     sampledBox, readRegion: sampledBox, grid: [gy, gx], bins, mapShape: [height, width],
+    sampleStep: [ky, kx],
   });
+}
+
+// One bin past the sample budget: its value from every sample (the arithmetic of the recorded
+// path above, without a record per sample) and the records of every ky-th row, kx-th column.
+// wy, wx: the bin's [low, high, wl, wh] per sample row / column; cy, cx: their coordinates.
+function thinnedBin(values, width, wy, wx, cy, cx, ky, kx, count, reduce) {
+  const samples = [];
+  let sum = 0, best = -Infinity, any = false;
+  for (let iy = 0; iy < wy.length; iy++) {
+    const [rLo, rHi, wyl, wyh] = wy[iy];
+    const keepRow = iy % ky === (ky >> 1);
+    for (let ix = 0; ix < wx.length; ix++) {
+      const [cLo, cHi, wxl, wxh] = wx[ix];
+      const w0 = f32(wyl * wxl), w1 = f32(wyl * wxh), w2 = f32(wyh * wxl), w3 = f32(wyh * wxh);
+      let v = f32(0 + f32(w0 * values[rLo * width + cLo]));
+      v = f32(v + f32(w1 * values[rLo * width + cHi]));
+      v = f32(v + f32(w2 * values[rHi * width + cLo]));
+      v = f32(v + f32(w3 * values[rHi * width + cHi]));
+      sum = f32(sum + v);
+      if (!any || v > best) best = v;
+      any = true;
+      if (keepRow && ix % kx === (kx >> 1)) {
+        samples.push({ x: cx[ix] + 0.5, y: cy[iy] + 0.5, neighbours: [[rLo, cLo], [rLo, cHi], [rHi, cLo], [rHi, cHi]],
+                       weights: [w0, w1, w2, w3], value: v, on_map: w0 + w1 + w2 + w3 > 0 });
+      }
+    }
+  }
+  const value = !any ? 0.0 : (reduce === "avg" ? f32(sum / count) : best);
+  return { value, samples, winner: null, cell_weights: [] };
 }
 
 // d(bin value) / d(cell): the samples' weights over the count (avg) or the winner's (max),

@@ -1,0 +1,94 @@
+"""The Playground's first paint in a real browser: what it makes the browser fetch, and what its
+downloads are called.
+
+Structural checks, not timings (those are benchmarks/bench_first_load.py's): until "Show the
+code" is switched on the page sends no code block, so Streamlit's syntax highlighter (a 1.56 MB
+chunk, ``StreamlitSyntaxHighlighter.*.js``) is not requested, and no Arrow table is drawn; the
+summary table's headers carry their plain-words tooltips; the files are named after the view.
+"""
+
+from __future__ import annotations
+
+import pytest
+from browser_support import ARTIFACTS, chromium_browser, require_chromium, save_download, streamlit_server
+from stage_driver import STAGE
+
+from roiviz.summary_table import COLUMN_HELP, SUMMARY_CLASS
+
+HIGHLIGHTER = "StreamlitSyntaxHighlighter"
+
+
+@pytest.fixture(scope="module")
+def fresh():
+    require_chromium()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with streamlit_server() as url, chromium_browser() as browser:
+        yield url, browser
+
+
+def open_playground(browser, url: str, width: int, height: int, query: str = ""):
+    context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(url + "/" + query)
+    page.wait_for_selector(f"{STAGE} .panel[data-method=precise_roi_pool] .out rect")
+    page.wait_for_selector(f"table.{SUMMARY_CLASS} tbody tr")
+    page.wait_for_function("() => document.querySelector('[data-testid=stApp]')"
+                           ".getAttribute('data-test-script-state') === 'notRunning'")
+    page.wait_for_timeout(500)      # a lazily loaded chunk would be requested by now
+    return context, page, requested
+
+
+def test_first_paint_fetches_no_syntax_highlighter_until_show_the_code(fresh):
+    url, browser = fresh
+    context, page, requested = open_playground(browser, url, 1500, 1000)
+    try:
+        assert not [u for u in requested if HIGHLIGHTER in u]
+        assert page.locator("[data-testid=stCode]").count() == 0
+        # No Arrow table anywhere (st.table / st.dataframe): the summary is plain HTML.
+        assert page.locator("[data-testid=stTable], [data-testid=stDataFrame]").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "first-load-1500.png"))
+        # Opening "Show the code" draws the listings, and only then is the highlighter fetched
+        # (the check above can fail: it is the chunk the code blocks need).
+        page.locator(".st-key-show_code label").first.click()
+        page.wait_for_selector("[data-testid=stCode] code")
+        page.wait_for_function("() => document.querySelector('[data-testid=stCode] code').innerText"
+                               ".includes('def roi_pool_reference(')")
+        assert [u for u in requested if HIGHLIGHTER in u]
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width, height", [(1280, 720), (760, 900), (390, 844)])
+def test_summary_headers_explain_themselves(fresh, width, height):
+    url, browser = fresh
+    context, page, _ = open_playground(browser, url, width, height)
+    try:
+        table = page.locator(f"table.{SUMMARY_CLASS}")
+        headers = table.locator("thead th")
+        names = [h.strip() for h in headers.all_inner_texts()]
+        assert names == list(COLUMN_HELP)
+        for i, name in enumerate(names):
+            assert headers.nth(i).get_attribute("title") == COLUMN_HELP[name]
+        assert table.locator("tbody tr").count() == 4
+        table.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / f"summary-table-{width}.png"))
+    finally:
+        context.close()
+
+
+def test_downloads_are_named_after_the_view(fresh):
+    url, browser = fresh
+    context, page, _ = open_playground(browser, url, 1500, 1000, "?out=7x7&sr=2&img=coffee")
+    try:
+        png = save_download(page, ".st-key-dl_png button >> nth=0", 60_000)
+        assert png.name == "roiviz-7x7-ratio2-coffee.png"
+        blog = save_download(page, ".st-key-dl_blog_png button >> nth=0", 60_000)
+        assert blog.name == "roiviz-7x7-ratio2-coffee-blog.png"
+        html = save_download(page, ".st-key-dl_html button >> nth=0", 60_000)
+        assert html.name == "roiviz-7x7-ratio2-coffee.html"
+        assert "<title>roiviz Playground: 7 x 7 bins, sampling ratio 2, coffee</title>" in html.read_text()
+    finally:
+        context.close()
