@@ -40,6 +40,8 @@ export function buildArrows(dom, style, redraw, previous = null) {
   label.append(toggle, " box-gradient arrows for ");
   const select = document.createElement("select");
   select.className = "arrow-target";
+  select.style.maxWidth = "100%";
+  label.style.maxWidth = "100%";
   for (const [k, text] of Object.entries(ARROW_TARGETS)) {
     const o = document.createElement("option");
     o.value = k; o.textContent = text; o.selected = k === state.target;
