@@ -26,9 +26,8 @@ from roiviz.gradients import box_sweep, gradient_maps
 from roiviz.lessons import example_map
 from roiviz.methods import METHODS, label, trace_all
 from roiviz.params import GRADIENTS
-from roiviz.render_box_gradients import sweep_figure
+from roiviz.render_box_gradients import PLOTLY_CONFIG, sweep_figure
 from roiviz.render_mpl import gradient_figure
-from roiviz.render_plotly import PLOTLY_CONFIG
 from roiviz.style import Style
 from roiviz.sweeps import shifted_boxes
 

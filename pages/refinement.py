@@ -16,8 +16,7 @@ from roiviz.methods import METHODS, label
 from roiviz.params import REFINEMENT, REFINEMENT_TARGETS
 from roiviz.records import Settings
 from roiviz.refinement import iou, jitter_boxes, refine, refinement_study
-from roiviz.render_box_gradients import refinement_figure, refinement_path_figure
-from roiviz.render_plotly import PLOTLY_CONFIG
+from roiviz.render_box_gradients import PLOTLY_CONFIG, refinement_figure, refinement_path_figure
 from roiviz.ui import copy_link, load_link, next_in_lesson, presenter_toggle, show_link_notices, sync_query, widget
 
 STRIDE = 16

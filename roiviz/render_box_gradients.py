@@ -13,7 +13,17 @@ from .gradients import BoxSweep
 from .methods import label
 from .style import AXIS_LINE, CHART_GRID, FEATURE_COLORSCALE, METHOD_COLORS, Style
 
-__all__ = ["sweep_figure", "refinement_figure", "refinement_path_figure"]
+__all__ = ["PLOTLY_CONFIG", "sweep_figure", "refinement_figure", "refinement_path_figure"]
+
+#: Plotly config for these charts: no zoom or pan (a user can never get stuck outside the view);
+#: the camera button stays (it saves a PNG in the browser).
+PLOTLY_CONFIG = {
+    "displaylogo": False,
+    "scrollZoom": False,
+    "modeBarButtonsToRemove": ["zoom2d", "pan2d", "zoomIn2d", "zoomOut2d", "autoScale2d",
+                               "resetScale2d", "lasso2d", "toggleSpikelines",
+                               "hoverClosestCartesian", "hoverCompareCartesian"],
+}
 
 _DASH = {"roi_pool": "solid", "roi_warp": "dash", "roi_align": "solid", "precise_roi_pool": "dot"}
 #: The feature colour scale resolved here (plotly.js does not know every name plotly.py does).
