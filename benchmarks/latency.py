@@ -155,7 +155,7 @@ def server_side(reruns: int, seed: int = 0) -> list[float]:
 
 
 def run(drags: int, moves: int, warmup: int, quiet_ms: float, seed: int = 1, out_side: int = 7,
-        ratio: int = 2) -> dict:
+        ratio: int = 2, arrows: bool = True) -> dict:
     from playwright.sync_api import sync_playwright
 
     rng = random.Random(seed)
@@ -173,6 +173,9 @@ def run(drags: int, moves: int, warmup: int, quiet_ms: float, seed: int = 1, out
             page.wait_for_selector(f"{STAGE} .panel[data-method=precise_roi_pool] .out rect")
             wait_for_server(page)
             page.locator(STAGE).evaluate(WATCH_STAGE_JS)
+            # The box-gradient arrows (assets/stage/arrows.js) are on by default: --no-arrows
+            # measures the stage without them.
+            page.locator(f"{STAGE} .arrow-toggle").set_checked(arrows)
             page.wait_for_timeout(1000)
             for i in range(drags + warmup):
                 r = checked_drag(page, out["errors"], i, lambda: one_drag(page, rng, moves, quiet_ms))
@@ -208,13 +211,16 @@ def main() -> None:
                         help="ms without a page change that end the wait for the last change")
     parser.add_argument("--out", type=int, default=7, help="output bins per side")
     parser.add_argument("--ratio", type=int, default=2, help="sampling ratio (16: 12,544 samples at 7 x 7)")
+    parser.add_argument("--no-arrows", dest="arrows", action="store_false",
+                        help="turn the box-gradient arrows off (they are on by default)")
     args = parser.parse_args()
 
     print(f"Live stage latency: astronaut 512 x 512, stride 16, {args.out} x {args.out}, ratio {args.ratio}, "
           "all four methods, Chromium 1500 x 1000")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {machine_load()} at start")
     server = server_side(args.reruns) if args.reruns else []
-    r = run(args.drags, args.moves, args.warmup, args.quiet, out_side=args.out, ratio=args.ratio)
+    print(f"box-gradient arrows: {'on' if args.arrows else 'off'}")
+    r = run(args.drags, args.moves, args.warmup, args.quiet, out_side=args.out, ratio=args.ratio, arrows=args.arrows)
     r["server"] = server
     print(f"frame interval during drags:  {summary(r['intervals'])}")
     print(f"stage engine per frame:       {summary(r['engine'])}")

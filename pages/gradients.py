@@ -14,6 +14,7 @@ from roiviz.ui import (
     exports,
     first_visit_tip,
     header_table,
+    link_to,
     page_title,
     load_link,
     next_in_lesson,
@@ -25,10 +26,11 @@ from roiviz.ui import (
 from roiviz.examples import SEED_EXAMPLE_BOX, seed_example_settings
 from roiviz.export import figure_png, figure_svg, trace_json
 from roiviz.legible import for_projector
-from roiviz.gradients import gradient_maps
+from roiviz.gradients import box_sweep, gradient_maps
 from roiviz.lessons import example_map
 from roiviz.methods import METHODS, label, trace_all
 from roiviz.params import GRADIENTS
+from roiviz.render_box_gradients import PLOTLY_CONFIG, sweep_figure
 from roiviz.render_mpl import gradient_figure
 from roiviz.style import Style
 from roiviz.sweeps import shifted_boxes
@@ -78,6 +80,16 @@ def rounding_steps(state: tuple) -> tuple[list[str], list[str]]:
                                  target=target).maps["roi_warp"] for shift in SHIFTS}
     same = [shift for shift in SHIFTS if np.array_equal(maps[shift], maps["0"])]
     return same, [shift for shift in SHIFTS if shift not in same]
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def sweep(state: tuple):
+    """d(target)/d(x1) of every method as the proposal slides right by three cells."""
+    s = dict(state)
+    settings = seed_example_settings(s["conv"], sampling_ratio=int(s["sr"]), reduce=s["reduce"],
+                                     aligned=s["aligned"] == "1")
+    target = None if s["target"] == "all" else (int(s["target"][0]), int(s["target"][2]))
+    return box_sweep(example_map(s["map"]), SEED_EXAMPLE_BOX, settings, cells=3.0, points=241, target=target)
 
 
 load_link(GRADIENTS)
@@ -158,6 +170,24 @@ st.markdown(
     "count changes. Precise RoI Pooling's integral "
     "has a derivative that is continuous in the box, and IoU-Net (ECCV 2018) introduced it to "
     "refine boxes by following it.")
+
+st.subheader("Gradients with respect to the box")
+st.markdown(
+    "The same output can also be differentiated with respect to the box's coordinates: how it "
+    "changes when the box's left edge x1 moves by one pixel. Below, the proposal slides right "
+    "across three cells (its width kept) and each method's d(output)/d(x1) is computed by roiviz "
+    "at every position (the closed form in `roiviz/box_gradients.py`, equal to autograd through "
+    "the ops).")
+swept = sweep(tuple(sorted(state.items())))
+st.plotly_chart(sweep_figure(swept, style), width="stretch", config=PLOTLY_CONFIG)
+st.caption(
+    f"Computed for these settings: RoI Align's derivative jumps by up to {swept.largest_jump('roi_align'):.3g} "
+    f"between neighbouring positions, at the {len(swept.crossings)} places (dotted blue) where one of its "
+    f"sampling points crosses a cell centre (where it switches neighbours); Precise RoI Pooling's changes by at most "
+    f"{swept.largest_jump('precise_roi_pool'):.2g} (continuous); RoI Warp's is constant between the "
+    f"{len(swept.roundings)} rounding flips (dotted purple), as MNC's layer passes the gradient through "
+    "its rounding; RoI Pool's is 0 (its output is a step function of the box).")
+link_to("pages/refinement.py", "Use these gradients to move a box: the Box refinement lab")
 
 query = GRADIENTS.to_query(state | {"aligned": state["aligned"] == "1", "presenter": style.presenter})
 exports(GRADIENTS, f"roiviz-gradients-{state['target'].replace(',', '-')}", png, svg, json_text, query)

@@ -23,7 +23,7 @@ from .geometry import normalize_box
 from .methods import METHODS, REGISTRY, SERIES
 from .records import Settings
 
-__all__ = ["GradientResult", "gradient_maps"]
+__all__ = ["BoxSweep", "GradientResult", "box_sweep", "gradient_maps"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,3 +110,84 @@ def gradient_maps(values: np.ndarray, box, settings: Settings = Settings(),
                           target=None if target is None else (int(target[0]), int(target[1])))
 
 
+
+
+# ----------------------------------------------------------------------------------------------
+# Box gradients as the box slides (the Gradient flow page's sweep)
+
+
+@dataclass(frozen=True, eq=False)
+class BoxSweep:
+    """``d target / d x1`` of each method as the box slides along x (width kept).
+
+    Attributes:
+        x1: float64 ``[S]``, the box's left edge in image pixels.
+        derivative: ``{method: float64 [S]}``, ``d target / d x1`` (per image pixel), from
+            :func:`roiviz.box_gradients.box_gradient` (RoI Pool: zeros).
+        crossings: x1 values where one of RoI Align's sampling points crosses a cell line (or
+            enters / leaves the border cells), where its derivative jumps.
+        roundings: x1 values where RoI Warp's snapped box changes (its derivative jumps).
+        target_label: what is differentiated.
+    """
+
+    x1: np.ndarray
+    derivative: dict[str, np.ndarray]
+    crossings: tuple[float, ...]
+    roundings: tuple[float, ...]
+    box: tuple[float, float, float, float]
+    settings: Settings
+    target_label: str
+
+    def largest_jump(self, method: str) -> float:
+        """The largest change of the derivative between two neighbouring x1 values."""
+        return float(np.abs(np.diff(self.derivative[method])).max(initial=0.0))
+
+
+def box_sweep(values: np.ndarray, box, settings: Settings = Settings(), cells: float = 3.0,
+              points: int = 301, target: tuple[int, int] | None = None,
+              methods: Iterable[str] = METHODS) -> BoxSweep:
+    """Slide ``box`` right by ``cells`` feature cells in ``points`` steps; each method's
+    ``d target / d x1`` at every position (the Python engine, :mod:`roiviz.box_gradients`).
+
+    Args:
+        values: ``[H, W]`` map; box: the first position (image pixels).
+        target: ``None`` for the sum of all bins, or a ``(row, col)`` bin.
+
+    Returns:
+        A :class:`BoxSweep`; the crossings and roundings lie inside the swept range.
+
+    Raises:
+        ValueError: bad map, box or settings.
+    """
+    from .box_gradients import Target, box_gradient
+    from .geometry import align_mapping, sample_coords, sampling_grid
+
+    image_box = normalize_box(box)
+    stride = settings.stride
+    shifts = np.linspace(0.0, cells * stride, points)
+    chosen = Target() if target is None else Target("bin", (int(target[0]), int(target[1])))
+    derivative = {m: np.array([box_gradient(m, values, (image_box[0] + d, image_box[1], image_box[2] + d,
+                                                        image_box[3]), settings, chosen).gradient[0]
+                               for d in shifts]) for m in methods}
+    width = np.asarray(values).shape[1]
+    scale = 1.0 / stride
+    # RoI Align's samples move with x1 at 1 / stride cells per pixel (the width is fixed): each
+    # crosses the whole-number coordinates (cell lines in the library frame) on its way.
+    start, length = align_mapping(np.float64(image_box[0]), np.float64(image_box[2]), scale, settings.aligned)
+    grid = sampling_grid(np.float64(length), settings.output_size[1], settings.sampling_ratio)
+    coords, _ = sample_coords(np.float64(start), np.float64(length), settings.output_size[1], np.int64(grid),
+                              max(int(grid), 1))
+    crossings = sorted({round(float((k - c) * stride), 9) for c in coords.ravel()
+                        for k in range(int(np.floor(c)) + 1, int(np.floor(c + cells)) + 1) if -1 <= k <= width})
+    # RoI Warp: the snapped corners change where x * scale passes a half (library: C round)
+    # or a whole number (article: floor).
+    half = 0.5 if settings.convention == "library" else 0.0
+    roundings = set()
+    for edge in (image_box[0], image_box[2]) if settings.convention == "library" else (image_box[0],):
+        u = edge * scale
+        for k in range(int(np.floor(u - half)) + 1, int(np.floor(u - half + cells)) + 1):
+            roundings.add(round(float((k + half - u) * stride), 9))
+    return BoxSweep(x1=image_box[0] + shifts, derivative=derivative,
+                    crossings=tuple(image_box[0] + c for c in crossings if 0 < c <= cells * stride),
+                    roundings=tuple(sorted(image_box[0] + r for r in roundings if 0 < r <= cells * stride)),
+                    box=image_box, settings=settings, target_label=chosen.label)

@@ -34,6 +34,8 @@ __all__ = [
     "PAGES",
     "PLAYGROUND",
     "PYRAMIDS",
+    "REFINEMENT",
+    "REFINEMENT_TARGETS",
     "SENSITIVITY",
     "WHY",
     "WALKTHROUGH",
@@ -397,4 +399,22 @@ WHY = PageParams("conventions", "why_", (
 ))
 
 #: Every page's table, by page name.
-PAGES = {t.page: t for t in (PLAYGROUND, WALKTHROUGH, SENSITIVITY, GRADIENTS, PYRAMIDS, EVIDENCE, WHY)}
+#: The refinement lab's target boxes on the lesson photo (320 x 320 pixels), by name.
+REFINEMENT_TARGETS = {
+    "walkthrough": ("the walkthrough's box", (40.0, 72.0, 240.0, 200.0)),
+    "face": ("the face", (96.0, 10.0, 190.0, 100.0)),
+    "shuttle": ("the shuttle", (220.0, 0.0, 290.0, 175.0)),
+    "patch": ("the mission patch", (82.0, 215.0, 132.0, 265.0)),
+    "helmet": ("the helmet", (175.0, 210.0, 320.0, 320.0)),
+}
+
+REFINEMENT = PageParams("refinement", "ref_", (
+    Param("target", "walkthrough", options=tuple(REFINEMENT_TARGETS), label="Target box",
+          names={k: v[0] for k, v in REFINEMENT_TARGETS.items()}),
+    Param("jitter", "0.15", options=("0.05", "0.1", "0.15", "0.2", "0.3"), label="Jitter of the starts (x box side)",
+          help="Each corner of a start box is the target's corner plus Gaussian noise of this many box sides."),
+    Param("start", 0, options=tuple(range(10)), label="Start shown in the animation (seeded)"),
+    _presenter(),
+))
+
+PAGES = {t.page: t for t in (PLAYGROUND, WALKTHROUGH, SENSITIVITY, GRADIENTS, PYRAMIDS, EVIDENCE, WHY, REFINEMENT)}

@@ -31,7 +31,7 @@ __all__ = ["ENGINE_DIR", "ENGINE_MODULES", "engine_paths", "bundle_modules", "en
 #: The browser engine's modules (one per concern, named like ``roiviz/``'s), in dependency order.
 ENGINE_DIR = STAGE_DIR / "engine"
 ENGINE_MODULES = ("geometry.js", "bilinear.js", "records.js", "roi_pool.js", "roi_align.js",
-                  "roi_warp.js", "precise_roi_pool.js", "engine.js")
+                  "roi_warp.js", "precise_roi_pool.js", "engine.js", "box_grad.js")
 
 _IMPORT = re.compile(r'^import\s*\{([^}]*)\}\s*from\s*"\./([\w.-]+\.js)"\s*;?\s*$')
 _EXPORT = re.compile(r"^export\s+((?:async\s+)?function\*?\s+|const\s+)([A-Za-z_$][\w$]*)")
@@ -138,7 +138,7 @@ def engine_source() -> str:
 
 def stage_paths() -> list[Path]:
     """The stage's module files: the engine, the drawing and the stage (its default export)."""
-    return [*engine_paths(), STAGE_DIR / "draw.js", STAGE_DIR / "stage.js"]
+    return [*engine_paths(), STAGE_DIR / "draw.js", STAGE_DIR / "arrows.js", STAGE_DIR / "stage.js"]
 
 
 def stage_module(default_as: str | None = None) -> str:

@@ -287,6 +287,7 @@ PAGES = (("pages/playground.py", "Playground", "playground"),
          ("pages/walkthrough.py", "Walkthrough", "walkthrough"),
          ("pages/sensitivity.py", "Sub-pixel sensitivity", "sensitivity"),
          ("pages/gradients.py", "Gradient flow", "gradients"),
+         ("pages/refinement.py", "Box refinement lab", "refinement"),
          ("pages/pyramids.py", "Feature pyramids", "pyramids"),
          ("pages/evidence.py", "Evidence", "evidence"),
          ("pages/conventions.py", "Why don't my numbers match?", "conventions"))
@@ -330,8 +331,13 @@ def next_in_lesson(current: str) -> None:
     if index >= len(files):
         return
     path, label, _ = PAGES[index]
+    link_to(path, f"Next in the lesson: {label}")
+
+
+def link_to(path: str, label: str) -> None:
+    """A link to another page of :data:`PAGES` (nothing when the page runs alone, outside app.py)."""
     try:
-        st.page_link(path, label=f"Next in the lesson: {label}")
+        st.page_link(path, label=label)
     except (StreamlitAPIException, KeyError):   # not registered: the page runs on its own
         pass
 

@@ -34,7 +34,7 @@ def samples_of(p: Param) -> list:
 
 def test_every_page_has_a_table_and_every_param_a_label():
     assert set(PAGES) == {"playground", "walkthrough", "sensitivity", "gradients", "pyramids", "evidence",
-                          "conventions"}
+                          "conventions", "refinement"}
     for table, p in PARAMS:
         assert p.kind in KINDS and p.label, (table.page, p.key)
         if p.kind in ("choice", "multi"):

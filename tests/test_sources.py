@@ -320,6 +320,82 @@ def test_adaptive_sampling_is_a_jump_not_a_kink():
 
 
 # ----------------------------------------------------------------------------------------------
+# Box gradients (Gradient flow's sweep, the refinement lab, the stage's arrows): G8-G12, L2-L3.
+
+
+@pytest.fixture(scope="module")
+def box_sweep_default():
+    from roiviz.gradients import box_sweep
+    settings = seed_example_settings("library", sampling_ratio=2)
+    return box_sweep(example_map("toy"), SEED_EXAMPLE_BOX, settings, cells=3.0, points=241)
+
+
+def test_box_sweep_align_jumps_at_the_marked_crossings(box_sweep_default):
+    """G8: every jump of RoI Align's derivative lies at a marked crossing, and there are jumps."""
+    sw = box_sweep_default
+    d = sw.derivative["roi_align"]
+    jumps = np.flatnonzero(np.abs(np.diff(d)) > 1e-9)
+    assert len(jumps) >= 3 and sw.crossings
+    step = sw.x1[1] - sw.x1[0]
+    for j in jumps:
+        lo, hi = sw.x1[j], sw.x1[j + 1]
+        assert any(lo - 1e-6 <= c <= hi + 1e-6 for c in sw.crossings), (lo, hi)
+    assert step < 0.5
+
+
+def test_box_sweep_precise_is_continuous(box_sweep_default):
+    """G9: Precise RoI Pooling's derivative changes by far less between neighbours than Align's."""
+    sw = box_sweep_default
+    assert sw.largest_jump("precise_roi_pool") < 0.05 * sw.largest_jump("roi_align")
+    assert np.ptp(sw.derivative["precise_roi_pool"]) > 0
+
+
+def test_box_sweep_warp_steps_only_at_roundings(box_sweep_default):
+    """G10: RoI Warp's derivative is constant between the marked rounding flips."""
+    sw = box_sweep_default
+    d = sw.derivative["roi_warp"]
+    for j in np.flatnonzero(np.abs(np.diff(d)) > 1e-12):
+        lo, hi = sw.x1[j], sw.x1[j + 1]
+        assert any(lo - 1e-6 <= r <= hi + 1e-6 for r in sw.roundings), (lo, hi)
+    assert len(set(np.round(d, 12))) >= 2
+
+
+def test_box_sweep_roi_pool_is_zero(box_sweep_default):
+    """G11."""
+    assert not np.any(box_sweep_default.derivative["roi_pool"])
+
+
+def test_gradients_page_box_caption_is_computed():
+    """G12: the page's caption states the sweep's own numbers."""
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(ROOT / "pages" / "gradients.py"), default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    caption = next(c.value for c in at.caption if "sampling points crosses a cell centre" in c.value)
+    from roiviz.gradients import box_sweep
+    settings = seed_example_settings("library", sampling_ratio=2)
+    sw = box_sweep(example_map("toy"), SEED_EXAMPLE_BOX, settings, cells=3.0, points=241)
+    assert f"{sw.largest_jump('roi_align'):.3g}" in caption and f"the {len(sw.crossings)} places" in caption
+    assert f"{len(sw.roundings)} rounding flips" in caption
+
+
+def test_refinement_pool_never_moves_and_precise_improves():
+    """L2, L3: on 20 seeded starts RoI Pool stays put, RoI Warp and the continuous methods move,
+    and Precise RoI Pooling's median IoU rises above the starts'."""
+    from roiviz.features import image_feature_map
+    from roiviz.lessons import lesson_image
+    from roiviz.records import Settings
+    from roiviz.refinement import refinement_study
+    planes = image_feature_map(lesson_image(), 16).values
+    settings = Settings(output_size=(7, 7), stride=16.0, sampling_ratio=2)
+    study = refinement_study(planes, (40.0, 72.0, 240.0, 200.0), settings, starts=20, seed=3)
+    assert np.all(study.steps("roi_pool") == 0)
+    assert np.array_equal(study.final_iou("roi_pool"), study.start_iou)
+    assert np.median(study.steps("roi_warp")) > 0
+    assert np.median(study.final_iou("precise_roi_pool")) > np.median(study.start_iou) + 0.1
+    assert np.median(study.final_iou("roi_align")) > np.median(study.start_iou) + 0.1
+
+
+# ----------------------------------------------------------------------------------------------
 # Issue 19: the second review's corrections, each tied to the engine.
 
 

@@ -7,6 +7,7 @@
 // {box, seq}, goes to the server, which traces the box with roiviz and sends its numbers back
 // in the next data; the check badge (its title) says the largest difference between the two.
 import { regionRects, traceMethod } from "./engine.js";
+import { arrowGradients, buildArrows, drawArrows } from "./arrows.js";
 import { buildStage, drawNotices, drawPanel, drawRefusal, drawScale, drawStatus, drawSurface, heatImage, hoverText, outputText, panelDetails, showTooltip } from "./draw.js";
 
 const AGREE = 1e-5;          // largest |browser - server| that still counts as agreement
@@ -99,6 +100,7 @@ class Stage {
       this.signature = signature;
       this.dom = buildStage(this.root, { hasImage: !!data.image, methods: data.methods, style: data.style, uid: this.uid });
       this.root.classList.toggle("presenter", !!data.style.presenter);
+      this.arrows = buildArrows(this.dom, data.style, (again) => { if (again) this.compute(); this.draw(); }, this.arrows);
       this.bindEvents();
       this.observeSizes();
     }
@@ -153,6 +155,7 @@ class Stage {
     this.traces = traces;
     this.regions = regions;
     this.refused = refused;
+    this.gradients = arrowGradients(this.arrows, this.map, d.settings, traces, live);
   }
 
   agreement() {
@@ -330,6 +333,7 @@ class Stage {
       drawPanel(p, t, { extent, style, map: m, regions: this.regions[method], outRange: [lo, hi], cap: d.max_drawn_samples, compact: this.root.classList.contains("compact"),
         metrics: this.metrics(t), notes: ref ? ref.notes : [], summary, details, waiting });
     }
+    drawArrows(this.dom, this.arrows, this.traces, this.gradients || {}, extent, stride);
     const status = this.drag ? { kind: "live", short: "● live", text: "Dragging: every panel is computed in your browser; release to check with the server." }
       : this.agreement();
     drawScale(this.dom, lo, hi, style);

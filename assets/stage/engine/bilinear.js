@@ -7,7 +7,8 @@
 import { f32 } from "./geometry.js";
 
 // [low, high, wLow, wHigh] for a float32 coordinate; off-map: indices 0, weights 0.
-export function linearWeights(coord, size) {
+// `round` is the dtype of the weights: f32 as the kernels (default), (v) => v for float64.
+export function linearWeights(coord, size, round = f32) {
   if (!(coord >= -1.0 && coord <= size)) return [0, 0, 0, 0];
   let clamped = Math.max(coord, 0.0);
   let low = Math.floor(clamped), high = low + 1;
@@ -15,8 +16,8 @@ export function linearWeights(coord, size) {
     low = high = size - 1;
     clamped = size - 1;
   }
-  const frac = f32(clamped - low);
-  return [low, high, f32(1.0 - frac), frac];
+  const frac = round(clamped - low);
+  return [low, high, round(1.0 - frac), frac];
 }
 
 // Integral of the hat max(0, 1 - |t|) from -inf to d.
