@@ -53,13 +53,18 @@ def sweep_figure(sweep: BoxSweep, style: Style = Style()) -> go.Figure:
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=text, hoverinfo="skip",
                                  line=dict(color=METHOD_COLORS[method], width=1, dash="dot"), opacity=0.6))
     fig.update_layout(
-        height=440 if not style.presenter else 520, margin=dict(l=70, r=20, t=30, b=60),
+        # On a projector the 20 px legend goes further down, clear of the axis title.
+        height=440 if not style.presenter else 640,
+        margin=dict(l=70, r=20, t=30, b=60 if not style.presenter else 190),
         font=dict(size=style.font_size), plot_bgcolor="white",
-        legend=dict(orientation="h", y=-0.18, x=0),
-        xaxis=dict(title="x1, the left edge (image pixels); the box slides right",
-                   gridcolor=CHART_GRID, zeroline=False),
-        yaxis=dict(title=f"d({sweep.target_label}) / d x1", gridcolor=CHART_GRID, zerolinecolor=AXIS_LINE,
-                   range=[lo - pad, hi + pad]),
+        legend=dict(orientation="h", y=-0.18 if not style.presenter else -0.3,
+                    yanchor="auto" if not style.presenter else "top", x=0,
+                    font=dict(size=style.font_size)),
+        xaxis=dict(title=dict(text="x1, the left edge (image pixels); the box slides right",
+                              font=dict(size=style.font_size)),
+                   gridcolor=CHART_GRID, zeroline=False, tickfont=dict(size=style.font_size)),
+        yaxis=dict(title=dict(text=f"d({sweep.target_label}) / d x1", font=dict(size=style.font_size)), gridcolor=CHART_GRID, zerolinecolor=AXIS_LINE,
+                   range=[lo - pad, hi + pad], tickfont=dict(size=style.font_size)),
     )
     return fig
 

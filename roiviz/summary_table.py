@@ -71,8 +71,9 @@ def summary_html(rows: Mapping[str, Mapping[str, str]]) -> str:
     # The same words under the table, for a touch screen (no hover there).
     words = "".join(f"<dt style=\"font-weight: 600;\">{text(c)}</dt><dd style=\"margin: 0 0 0.3rem 1rem;\">"
                     f"{text(COLUMN_HELP.get(c, c))}</dd>" for c in columns)
-    return (f'<table class="{SUMMARY_CLASS}" style="{_STYLE}"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table>"
+    # The wrapper scrolls the table sideways on a phone, instead of the whole page.
+    return (f'<div style="overflow-x: auto; max-width: 100%"><table class="{SUMMARY_CLASS}" style="{_STYLE}">'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
             f'<details class="{SUMMARY_CLASS}-words"><summary>What the columns mean</summary><dl>{words}</dl></details>')
 
 

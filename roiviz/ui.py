@@ -133,6 +133,8 @@ PRESENTER_CSS = f"""<style>
 .stApp [data-testid="stMultiSelectTagsContainer"] span {{ max-width: none !important;
   height: auto !important; white-space: normal !important; overflow: visible !important;
   text-overflow: clip !important; }}
+.stApp [data-testid="stSidebarNav"] span {{ white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important; }}
 </style>"""
 
 

@@ -14,7 +14,7 @@ def test_every_column_has_plain_words_and_the_rows_read_back():
     traces = trace_all(example_map("toy"), SEED_EXAMPLE_BOX, seed_example_settings("library"))
     rows = {REGISTRY[m].label: row for m, row in summary_rows(traces).items()}
     text = summary_html(rows)
-    assert text.startswith(f'<table class="{SUMMARY_CLASS}"') and "\n" not in text
+    assert text.startswith('<div style="overflow-x: auto') and f'<table class="{SUMMARY_CLASS}"' in text and "\n" not in text
     assert read_summary_html(text) == rows
     for column in ["method", *next(iter(rows.values()))]:
         assert f'title="{html.escape(COLUMN_HELP[column], quote=True)}"' in text, column

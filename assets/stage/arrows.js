@@ -12,9 +12,9 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 const ARROW_CELLS = 2.5;    // the longest arrow at the last release, in cells
 const ARROW_CAP = 1.6;      // no arrow longer than this many times ARROW_CELLS
 export const ARROW_TARGETS = {
-  all: "the sum of all bins",
-  centre: "the centre bin",
-  match: "match the box of the last release (−½‖out − out₀‖²)",
+  all: "arrows: sum of bins",
+  centre: "arrows: centre bin",
+  match: "arrows: match last release",
 };
 
 function svgNode(tag, attrs, parent) {
@@ -31,17 +31,18 @@ export function buildArrows(dom, style, redraw, previous = null) {
     scale: null, reference: {}, layers: {}, notes: {}, redraw };
   const box = document.createElement("div");
   box.className = "arrow-legend";
-  box.style.cssText = "font-size:0.85em;display:flex;flex-wrap:wrap;gap:2px 10px;align-items:center;margin:2px 0";
   const label = document.createElement("label");
   const toggle = document.createElement("input");
   toggle.type = "checkbox";
   toggle.checked = state.on;
   toggle.className = "arrow-toggle";
-  label.append(toggle, " box-gradient arrows for ");
+  label.append(toggle);
+  toggle.setAttribute("aria-label", "box-gradient arrows");
+  label.title = "Box-gradient arrows: each edge's arrow is d target / d edge. Targets: the sum of all "
+    + "bins, the centre bin, or matching the last release's outputs (−½‖out − out₀‖²).";
   const select = document.createElement("select");
   select.className = "arrow-target";
-  select.style.maxWidth = "100%";
-  label.style.maxWidth = "100%";
+  select.setAttribute("aria-label", "the arrows' target");
   for (const [k, text] of Object.entries(ARROW_TARGETS)) {
     const o = document.createElement("option");
     o.value = k; o.textContent = text; o.selected = k === state.target;
@@ -50,10 +51,10 @@ export function buildArrows(dom, style, redraw, previous = null) {
   label.appendChild(select);
   const explain = document.createElement("span");
   explain.className = "arrow-explain";
-  explain.style.color = "#444";
   box.append(label, explain);
-  const hint = dom.surfacesBox.querySelector(".hint");
-  dom.surfacesBox.insertBefore(box, hint);
+  // In the stage's top bar (it wraps), not under the surfaces, where its lines would take height
+  // from the photo and the map.
+  dom.root.querySelector(".stage-top").appendChild(box);
   state.legend = box; state.explain = explain; state.toggle = toggle; state.select = select;
   toggle.addEventListener("change", () => { state.on = toggle.checked; state.scale = null; redraw(true); });
   select.addEventListener("change", () => { state.target = select.value; state.scale = null; redraw(true); });
@@ -61,7 +62,6 @@ export function buildArrows(dom, style, redraw, previous = null) {
     state.layers[method] = svgNode("g", { class: "box-arrows", "data-method": method }, p.view);
     const note = document.createElement("p");
     note.className = "arrow-note";
-    note.style.cssText = "margin:0;font-size:0.8em;color:#444";
     p.sec.insertBefore(note, p.sec.querySelector(".metrics"));
     state.notes[method] = note;
   }
@@ -105,10 +105,14 @@ export function drawArrows(dom, state, traces, gradients, extent, stride) {
     return Math.min(w / Math.max(extent[2] - extent[0], 1e-9), h / Math.max(extent[3] - extent[1], 1e-9));
   };
   state.legend.dataset.on = String(state.on);
-  state.explain.textContent = state.on
+  const explanation = state.on
     ? "Arrow = d target / d edge: the way that edge should move to raise the target, length ∝ derivative "
-      + "(one scale for all panels, reset at each release)."
+      + "(one scale for all panels, reset at each release). RoI Pool has none: its output is a step "
+      + "function of the box."
     : "";
+  state.explain.textContent = explanation;
+  // Where the line is hidden (narrow, projector: stage.css) it is the toggle's hover text.
+  state.legend.title = explanation;
   for (const [method, layer] of Object.entries(state.layers)) {
     const t = traces[method], g = gradients[method];
     layer.replaceChildren();
