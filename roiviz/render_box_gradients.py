@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 
 from .gradients import BoxSweep
 from .methods import label
-from .style import AXIS_LINE, CHART_GRID, FEATURE_COLORSCALE, METHOD_COLORS, Style
+from .style import AXIS_LINE, BLACK, CHART_GRID, FEATURE_COLORSCALE, METHOD_COLORS, MUTED, WHITE, Style
 
 __all__ = ["PLOTLY_CONFIG", "sweep_figure", "refinement_figure", "refinement_path_figure"]
 
@@ -56,7 +56,7 @@ def sweep_figure(sweep: BoxSweep, style: Style = Style()) -> go.Figure:
         # On a projector the 20 px legend goes further down, clear of the axis title.
         height=440 if not style.presenter else 640,
         margin=dict(l=70, r=20, t=30, b=60 if not style.presenter else 190),
-        font=dict(size=style.font_size), plot_bgcolor="white",
+        font=dict(size=style.font_size), plot_bgcolor=WHITE,
         legend=dict(orientation="h", y=-0.18 if not style.presenter else -0.3,
                     yanchor="auto" if not style.presenter else "top", x=0,
                     font=dict(size=style.font_size)),
@@ -73,12 +73,12 @@ def refinement_figure(summary: dict, style: Style = Style()) -> go.Figure:
     """Final IoU with the target per method over the seeded starts (box plot with the points),
     the starts' IoU as a grey reference."""
     fig = go.Figure()
-    fig.add_trace(go.Box(y=summary["start_iou"], name="start (jittered)", marker_color="#999999",
+    fig.add_trace(go.Box(y=summary["start_iou"], name="start (jittered)", marker_color=MUTED,
                          boxpoints="all", jitter=0.4, pointpos=0, marker=dict(size=4)))
     for m, ious in summary["final_iou"].items():
         fig.add_trace(go.Box(y=ious, name=label(m), marker_color=METHOD_COLORS[m], boxpoints="all",
                              jitter=0.4, pointpos=0, marker=dict(size=4)))
-    fig.update_layout(height=380, margin=dict(l=60, r=20, t=30, b=40), showlegend=False, plot_bgcolor="white",
+    fig.update_layout(height=380, margin=dict(l=60, r=20, t=30, b=40), showlegend=False, plot_bgcolor=WHITE,
                       font=dict(size=style.font_size),
                       yaxis=dict(title="IoU with the target box", range=[0, 1.02], gridcolor=CHART_GRID))
     return fig
@@ -102,9 +102,9 @@ def refinement_path_figure(values, paths: dict, target, style: Style = Style()) 
     frames_total = max(len(p) for p in paths.values())
     fixed = [go.Heatmap(z=np.asarray(values, dtype=float).tolist(), colorscale=_GRAY, showscale=False, hoverinfo="skip", x0=0.5, y0=0.5)]
     tx, ty = outline(target)
-    fixed.append(go.Scatter(x=tx, y=ty, mode="lines", name="target box", line=dict(color="#000000", width=5)))
+    fixed.append(go.Scatter(x=tx, y=ty, mode="lines", name="target box", line=dict(color=BLACK, width=5)))
     sx, sy = outline(paths[methods[0]][0])
-    fixed.append(go.Scatter(x=sx, y=sy, mode="lines", name="start box", line=dict(color="#555555", width=2, dash="dash")))
+    fixed.append(go.Scatter(x=sx, y=sy, mode="lines", name="start box", line=dict(color=AXIS_LINE, width=2, dash="dash")))
 
     def boxes(k):
         out = []
@@ -123,7 +123,7 @@ def refinement_path_figure(values, paths: dict, target, style: Style = Style()) 
                               args=[[str(k)], dict(mode="immediate", frame=dict(duration=0, redraw=True),
                                                    transition=dict(duration=0))]) for k in range(frames_total)])
     fig.update_layout(
-        height=520 if not style.presenter else 600, margin=dict(l=10, r=10, t=10, b=10), plot_bgcolor="white",
+        height=520 if not style.presenter else 600, margin=dict(l=10, r=10, t=10, b=10), plot_bgcolor=WHITE,
         font=dict(size=style.font_size), legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"),
         xaxis=dict(range=[0, width], showgrid=False, visible=False, constrain="domain"),
         yaxis=dict(range=[height, 0], showgrid=False, visible=False, scaleanchor="x"),

@@ -16,12 +16,13 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from .conventions.compute import SampleGrid
-from .style import Style
+from .style import (AXIS_LINE, BLACK, BOX_HIGHLIGHT, DIALECT_SERIES, DIFFERENCE_COLORMAP, OUTPUT_COLORSCALE,
+                    WHITE, Style)
 
 __all__ = ["sampling_figure", "difference_figure", "SERIES_COLORS"]
 
 #: Colours and markers of the dialects drawn (the first is the reference, torchvision aligned=True).
-SERIES_COLORS = (("#1f77b4", "o"), ("#d62728", "X"), ("#2ca02c", "s"))
+SERIES_COLORS = DIALECT_SERIES
 
 
 def _view(regions, box, shape) -> tuple[float, float, float, float]:
@@ -49,10 +50,10 @@ def sampling_figure(values: np.ndarray, box_cells: tuple[float, float, float, fl
     fig = Figure(figsize=(fig_w, min(max(fig_w * aspect, 3.0), 7.0)), dpi=110)
     ax = fig.add_subplot(1, 1, 1)
     ax.imshow(values, cmap="Greys", extent=(0, width, height, 0), interpolation="nearest", alpha=0.55)
-    ax.add_patch(Rectangle((0, 0), width, height, fill=False, lw=1.0, ec="#555555"))
+    ax.add_patch(Rectangle((0, 0), width, height, fill=False, lw=1.0, ec=AXIS_LINE))
     bx = box_cells
-    ax.add_patch(Rectangle((bx[0], bx[1]), bx[2] - bx[0], bx[3] - bx[1], fill=False, lw=2.6, ec="#ff9900"))
-    handles = [Line2D([], [], color="#ff9900", lw=2.6, label="your box (x spatial_scale)")]
+    ax.add_patch(Rectangle((bx[0], bx[1]), bx[2] - bx[0], bx[3] - bx[1], fill=False, lw=2.6, ec=BOX_HIGHLIGHT))
+    handles = [Line2D([], [], color=BOX_HIGHLIGHT, lw=2.6, label="your box (x spatial_scale)")]
     total = max(sum(len(g.xs) * len(g.ys) for g in grids.values()), 1)
     size = float(np.clip(900.0 / np.sqrt(total), 6, 60))
     for (label, grid), (color, marker) in zip(grids.items(), SERIES_COLORS):
@@ -61,7 +62,7 @@ def sampling_figure(values: np.ndarray, box_cells: tuple[float, float, float, fl
             ax.add_patch(Rectangle((r[0], r[1]), r[2] - r[0], r[3] - r[1], fill=False, lw=1.6, ec=color, ls="--"))
         if len(grid.xs) and len(grid.ys):
             gx, gy = np.meshgrid(grid.xs, grid.ys)
-            ax.scatter(gx.ravel(), gy.ravel(), s=size, c=color, marker=marker, edgecolors="white", linewidths=0.5,
+            ax.scatter(gx.ravel(), gy.ravel(), s=size, c=color, marker=marker, edgecolors=WHITE, linewidths=0.5,
                        zorder=3)
         handles.append(Line2D([], [], color=color, marker=marker, ls="--", lw=1.4, label=f"{label}: {grid.note}"))
     ax.set_xlim(vx0, vx1)
@@ -80,7 +81,7 @@ def sampling_figure(values: np.ndarray, box_cells: tuple[float, float, float, fl
 def difference_figure(out_a: np.ndarray, out_b: np.ndarray, labels: tuple[str, str], *,
                       style: Style = Style()) -> Figure:
     """Two dialects' ``[PH, PW]`` outputs and ``a - b``, with the numbers in the cells."""
-    panels = ((out_a, labels[0], "viridis"), (out_b, labels[1], "viridis"), (out_a - out_b, "difference (first - second)", "RdBu_r"))
+    panels = ((out_a, labels[0], OUTPUT_COLORSCALE), (out_b, labels[1], OUTPUT_COLORSCALE), (out_a - out_b, "difference (first - second)", DIFFERENCE_COLORMAP))
     fig = Figure(figsize=(9.0, 3.2), dpi=110)
     lo = float(np.nanmin([np.nanmin(out_a), np.nanmin(out_b)]))
     hi = float(np.nanmax([np.nanmax(out_a), np.nanmax(out_b)]))
@@ -95,7 +96,7 @@ def difference_figure(out_a: np.ndarray, out_b: np.ndarray, labels: tuple[str, s
         if grid.size <= 64:
             for (r, c), v in np.ndenumerate(grid):
                 ax.text(c, r, "NaN" if np.isnan(v) else f"{v:.3g}", ha="center", va="center", fontsize=font,
-                        color="black", bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.7))
+                        color=BLACK, bbox=dict(boxstyle="round,pad=0.15", fc=WHITE, ec="none", alpha=0.7))
         ax.set_title(label, fontsize=font + 1)
         ax.set_xticks([])
         ax.set_yticks([])

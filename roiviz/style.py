@@ -43,6 +43,11 @@ GRID_LINE = "#9a9a9a"       # cell borders on a map
 LEGEND_GRAY = "#777777"     # legend lines that stand for "any method's colour"
 AXIS_LINE = "#555555"       # the zero line of a chart
 CHART_GRID = "#dddddd"      # a chart's background grid
+#: The "Why don't my numbers match?" drawings: one colour and marker per dialect drawn (the first
+#: is the reference, torchvision aligned=True), Okabe-Ito like every other colour here.
+DIALECT_SERIES = (("#0072B2", "o"), ("#D55E00", "X"), ("#009E73", "s"))
+BOX_HIGHLIGHT = "#E69F00"   # the person's box, in feature cells
+DIFFERENCE_COLORMAP = "RdBu_r"
 FAINT_GRID = "#cccccc"      # cell borders on a gradient map
 
 

@@ -89,7 +89,8 @@ def test_no_import_cycle_inside_roiviz():
     root = Path(roiviz.__file__).parent
     graph = {}
     for info in pkgutil.iter_modules(roiviz.__path__):
-        tree = ast.parse((root / f"{info.name}.py").read_text())
+        source = root / info.name / "__init__.py" if info.ispkg else root / f"{info.name}.py"
+        tree = ast.parse(source.read_text())
         deps = set()
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.level == 1:

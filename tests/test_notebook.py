@@ -214,7 +214,8 @@ def test_example_notebook_runs_in_jupyterlab_and_the_stage_is_live(tmp_path):
         panels = page.locator(".roiviz-stage .panel")
         panels.nth(3).wait_for()
         assert panels.count() == 4
-        page.locator(".roiviz-stage .status").filter(has_text="agree").first.wait_for()
+        # The agreement is a badge ("checked"), its sentence in its title.
+        page.locator(".roiviz-stage .status.ok[title*='agree']").first.wait_for()
         page.screenshot(path=str(ARTIFACTS / "notebook-stage.png"))
 
         start_box = _kernel_value(runtime, "stage.box")
@@ -242,6 +243,6 @@ def test_example_notebook_runs_in_jupyterlab_and_the_stage_is_live(tmp_path):
         kernel_box = _kernel_value(runtime, "stage.box")
         assert kernel_box != start_box
         assert kernel_box == pytest.approx([round(v, 3) for v in drawn], abs=1e-3)
-        page.locator(".roiviz-stage .status").filter(has_text="agree").first.wait_for()
+        page.locator(".roiviz-stage .status.ok[title*='agree']").first.wait_for()
         page.screenshot(path=str(ARTIFACTS / "notebook-stage-released.png"))
         assert not outside, f"requests left the machine: {outside[:5]}"

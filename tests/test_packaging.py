@@ -78,6 +78,10 @@ def test_wheel_holds_the_stage_assets_app_and_deployment(wheel):
         assert f"roiviz/_assets/{name}" in names, name
     for photo in ("astronaut.jpg", "coffee.jpg", "chelsea.jpg", "LICENSE.md", "favicon.png"):
         assert f"roiviz/_assets/{photo}" in names
+    # Every module of the package, subpackages included (an explicit list in pyproject.toml).
+    modules = {p.relative_to(REPO).as_posix() for p in (REPO / "roiviz").rglob("*.py")
+               if "__pycache__" not in p.parts}
+    assert modules and modules <= names, sorted(modules - names)
     pages = {p.name for p in (REPO / "pages").glob("*.py")}
     assert pages and {f"roiviz/_webapp/pages/{p}" for p in pages} <= names
     for name in ("roiviz/_webapp/app.py", "roiviz/_webapp/.streamlit/config.toml",
