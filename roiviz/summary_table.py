@@ -14,6 +14,8 @@ import html
 from collections.abc import Mapping
 from html.parser import HTMLParser
 
+from .tables import HEADER_STYLE, scrolling
+
 __all__ = ["COLUMN_HELP", "SUMMARY_CLASS", "read_summary_html", "summary_html"]
 
 #: The table's class (the browser tests and benchmarks find the table by it).
@@ -62,7 +64,7 @@ def summary_html(rows: Mapping[str, Mapping[str, str]]) -> str:
 
     head = "".join(
         f'<th scope="col" title="{text(COLUMN_HELP.get(c, c))}" style="{_CELL} text-align: left; '
-        f'text-decoration: underline dotted; cursor: help;">{text(c)}</th>' for c in columns)
+        f'{HEADER_STYLE}">{text(c)}</th>' for c in columns)
     body = "".join(
         f'<tr><th scope="row" style="{_CELL} text-align: left; font-weight: 600;">{text(label)}</th>'
         + "".join(f'<td style="{_CELL} text-align: right;">{text(row.get(c, ""))}</td>'
@@ -71,10 +73,9 @@ def summary_html(rows: Mapping[str, Mapping[str, str]]) -> str:
     # The same words under the table, for a touch screen (no hover there).
     words = "".join(f"<dt style=\"font-weight: 600;\">{text(c)}</dt><dd style=\"margin: 0 0 0.3rem 1rem;\">"
                     f"{text(COLUMN_HELP.get(c, c))}</dd>" for c in columns)
-    # The wrapper scrolls the table sideways on a phone, instead of the whole page.
-    return (f'<div style="overflow-x: auto; max-width: 100%"><table class="{SUMMARY_CLASS}" style="{_STYLE}">'
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
-            f'<details class="{SUMMARY_CLASS}-words"><summary>What the columns mean</summary><dl>{words}</dl></details>')
+    return (scrolling(f'<table class="{SUMMARY_CLASS}" style="{_STYLE}"><thead><tr>{head}</tr></thead>'
+                      f"<tbody>{body}</tbody></table>")
+            + f'<details class="{SUMMARY_CLASS}-words"><summary>What the columns mean</summary><dl>{words}</dl></details>')
 
 
 class _Reader(HTMLParser):

@@ -44,6 +44,9 @@ def html_table(rows: Sequence[Mapping[str, Any]], header_help: Mapping[str, str]
     esc = lambda v: html.escape(str(v), quote=True)  # noqa: E731
     head = "".join(f'<th title="{esc(header_help[c])}" style="{HEADER_STYLE}">{esc(c)}</th>' for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{esc(r[c])}</td>" for c in columns) + "</tr>" for r in rows)
-    # The wrapper scrolls a wide table sideways on a phone, instead of the whole page.
-    return (f'<div style="overflow-x: auto; max-width: 100%"><table class="{esc(css_class)}">'
-            f'<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')
+    return scrolling(f'<table class="{esc(css_class)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
+
+
+def scrolling(table: str) -> str:
+    """``table`` (HTML) in a ``<div>`` that scrolls it sideways on a phone, instead of the page."""
+    return f'<div style="overflow-x: auto; max-width: 100%">{table}</div>'
