@@ -1,7 +1,7 @@
 """roiviz: the app's entry point. Run with ``streamlit run app.py``.
 
 This file holds only the navigation: the pages are ``pages/*.py`` (the Playground first), listed
-once in :data:`roiviz.ui.PAGES`, and share the helpers of :mod:`roiviz.ui`.
+once in :data:`roiviz.app.ui.PAGES`, and share the helpers of :mod:`roiviz.app.ui`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from roiviz import render_mpl, ui  # noqa: F401 - the pages' heavy imports, before gc.freeze
+from roiviz.drawing import render_mpl
+
+from roiviz.app import ui  # noqa: F401 - the pages' heavy imports, before gc.freeze
 from roiviz.resources import ASSETS_DIR
 
 ROOT = Path(__file__).resolve().parent

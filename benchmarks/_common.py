@@ -87,7 +87,7 @@ def expected_traces(box, stride: int = 16, output_size=(7, 7), sampling_ratio: i
     key = (tuple(box), stride, tuple(output_size), sampling_ratio)
     if key not in _EXPECTED:
         from roiviz import features, samples
-        from roiviz.state import PlaygroundState
+        from roiviz.app.state import PlaygroundState
         from roiviz.methods import trace_all
 
         state = PlaygroundState(sample="astronaut", stride=stride, output_size=tuple(output_size),

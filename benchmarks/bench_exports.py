@@ -1,7 +1,7 @@
 """The Playground's downloads: how long each file takes to make, as the page makes it on a click.
 
 Each export is the page's own callback (pages/playground.py ``export_buttons``): the traces the
-file draws (:func:`roiviz.thinned.drawable_traces`, every chosen method, thinned past the sample
+file draws (:func:`roiviz.drawing.thinned.drawable_traces`, every chosen method, thinned past the sample
 budget), then the figure (PNG, the blog column's PNG, SVG), the JSON or the GIF. The default view
 (the astronaut, stride 16, its default box, all four methods) at 3 x 3, 7 x 7 and 14 x 14 bins,
 sampling ratio 2, and 7 x 7 at ratio 16. Each is made ``--runs`` times in one process after one
@@ -26,11 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from roiviz import features, samples  # noqa: E402
-from roiviz.animate import animate_gif  # noqa: E402
-from roiviz.export import figure_png, figure_svg, trace_json  # noqa: E402
-from roiviz.render_mpl import BLOG_DPI, COMPARISON_DPI, blog_figure, comparison_figure  # noqa: E402
-from roiviz.state import PlaygroundState, default_box  # noqa: E402
-from roiviz.thinned import drawable_traces, thinning, thinning_line  # noqa: E402
+from roiviz.drawing.animate import animate_gif  # noqa: E402
+from roiviz.drawing.export import figure_png, figure_svg, trace_json  # noqa: E402
+from roiviz.drawing.render_mpl import BLOG_DPI, COMPARISON_DPI, blog_figure, comparison_figure  # noqa: E402
+from roiviz.app.state import PlaygroundState, default_box  # noqa: E402
+from roiviz.drawing.thinned import drawable_traces, thinning, thinning_line  # noqa: E402
 
 CASES = ((3, 2), (7, 2), (14, 2), (7, 16))
 

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 from browser_support import chromium_browser, require_chromium  # noqa: E402
-from roiviz.stage_bundle import engine_source  # noqa: E402
+from roiviz.drawing.stage_bundle import engine_source  # noqa: E402
 
 MAP_SIZE, STRIDE = 32, 16.0
 SETTINGS = {"output_size": [7, 7], "stride": STRIDE, "sampling_ratio": 2, "aligned": True,

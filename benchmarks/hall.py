@@ -13,7 +13,7 @@ A release is timed from sending it to the server's ``script_finished``. Every up
 checked against the engine (``--check``): the box the server applied (from the page's new
 query string) must be the box sent, and the server's numbers decoded from the ``ForwardMsg``
 deltas must be the engine's for that box: each method's summary row and output in the live
-stage's data (``reference``, :func:`roiviz.stage.stage_data`) and the rows of the page's table
+stage's data (``reference``, :func:`roiviz.app.stage.stage_data`) and the rows of the page's table
 (:func:`numbers_problem`).
 
 The template. A browser's release is not written by hand here: :func:`capture_template` opens
@@ -89,7 +89,7 @@ from _common import (  # noqa: E402
 from stage_driver import STAGE, held_drag, surface, wait_for_server  # noqa: E402
 
 from roiviz.methods import REGISTRY
-from roiviz.summary_table import SUMMARY_CLASS, read_summary_html  # noqa: E402
+from roiviz.drawing.summary_table import SUMMARY_CLASS, read_summary_html  # noqa: E402
 
 STRIDE = 16
 MAP_CELLS = 512 // STRIDE  # the astronaut is 512 x 512 px: a 32 x 32-cell feature map
@@ -180,7 +180,7 @@ def put_box(widget, box_px: tuple[float, float, float, float]) -> None:
     """Write ``box_px`` (image pixels) into the drag's widget state, in the browser's format.
 
     The stage's component state (``{"box": {"box": [x1, y1, x2, y2], "seq": n}}``, image
-    pixels; see :mod:`roiviz.ui_stage`): the first ``"box"`` of four numbers anywhere in its
+    pixels; see :mod:`roiviz.app.ui_stage`): the first ``"box"`` of four numbers anywhere in its
     JSON is replaced and the ``"seq"`` next to it (the stage counts its releases) is advanced,
     as the browser does.
     """
@@ -280,7 +280,7 @@ class PageView:
     runs: int = 0
     #: The server's numbers of the last update, by method: the summary rows in the stage's
     #: data (``reference[m]["row"]``), its outputs (``reference[m]["output"]``), and the rows of
-    #: the page's summary table (roiviz.summary_table; method labels mapped back to the method keys).
+    #: the page's summary table (roiviz.drawing.summary_table; method labels mapped back to the method keys).
     tables: dict[str, dict[str, str]] = field(default_factory=dict)
     outputs: dict[str, list[float]] = field(default_factory=dict)
     table: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -319,7 +319,7 @@ def read_delta(page: PageView, msg, decode_tables: bool) -> None:
         page.numbers[widget_key(inner.id)] = inner.value if inner.set_value else inner.default
     elif etype == "exception":
         page.exceptions.append(f"{inner.type}: {inner.message[:200]}")
-    elif etype == "bidi_component" and decode_tables and inner.component_name == "roiviz.stage":
+    elif etype == "bidi_component" and decode_tables and inner.component_name == "roiviz.app.stage":
         reference = json.loads(inner.json).get("reference", {})
         page.tables = {m: r["row"] for m, r in reference.items()}
         page.outputs = {m: r["output"] for m, r in reference.items()}

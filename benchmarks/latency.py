@@ -15,7 +15,7 @@ Measured in the page (``performance.now``):
 
 Server side (``--reruns``, 0 to skip): the Playground's fragment after a release, under
 Streamlit's AppTest (no browser, no websocket): the stage's value is set in the session as the
-browser would send it, and the fragment records its own duration (``roiviz.ui.timed``).
+browser would send it, and the fragment records its own duration (``roiviz.app.ui.timed``).
 
 Each release is also checked: the stage must report agreement with the server (largest
 |difference| <= 1e-5) and the server's table must equal the engine's ``summary_rows``; a miss
@@ -135,7 +135,7 @@ def server_side(reruns: int, seed: int = 0) -> list[float]:
     """The fragment's time (ms) after each of ``reruns`` releases of random boxes (AppTest)."""
     from streamlit.testing.v1 import AppTest
 
-    from roiviz.ui import TIMINGS
+    from roiviz.app.ui import TIMINGS
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     for k, v in {"src": "sample", "img": "astronaut", "stride": str(STRIDE), "out": "7x7", "sr": "2"}.items():

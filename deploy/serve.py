@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from roiviz.hosting import PUBLIC_URL_ENV, public_address  # noqa: E402  (after the path)
+from roiviz.app.hosting import PUBLIC_URL_ENV, public_address  # noqa: E402  (after the path)
 CONFIG = Path(__file__).resolve().parent / "haproxy.cfg"
 
 

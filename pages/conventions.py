@@ -1,7 +1,7 @@
 """Why don't my numbers match? Every framework's RoI convention, and a detective for your numbers.
 
 A thin page: widgets and layout only. The dialects, the detective and the probe kit are
-:mod:`roiviz.conventions`; the drawings :mod:`roiviz.render_conventions`.
+:mod:`roiviz.conventions`; the drawings :mod:`roiviz.drawing.render_conventions`.
 Link state: ``?src=paste|upload|kit&a=<id>&b=<id>&sr=2&presenter=0|1``.
 """
 
@@ -18,9 +18,9 @@ from roiviz.conventions import native_box, sample_grid
 from roiviz.conventions.inputs import parse_array, parse_numbers, parse_scale
 from roiviz.conventions.report import card_records, example_texts, kit_json, region_of
 from roiviz.features import image_feature_map
-from roiviz.params import WHY, parse_box
-from roiviz.render_conventions import difference_figure, sampling_figure
-from roiviz.ui import load_link, presenter_toggle, show_link_notices, sync_query, widget
+from roiviz.app.params import WHY, parse_box
+from roiviz.drawing.render_conventions import difference_figure, sampling_figure
+from roiviz.app.ui import load_link, presenter_toggle, show_link_notices, sync_query, widget
 
 ss = st.session_state
 RATIOS = ("unknown",) + tuple(str(r) for r in range(17))

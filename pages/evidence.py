@@ -1,7 +1,7 @@
 """Evidence: what rounding costs, in the Mask R-CNN paper's own ablation (Table 2c and 2d).
 
-A thin page: widgets and layout only. The numbers are :mod:`roiviz.evidence` (checked against
-the paper's text), the chart :func:`roiviz.render_mpl.evidence_figure`.
+A thin page: widgets and layout only. The numbers are :mod:`roiviz.lessons.evidence` (checked against
+the paper's text), the chart :func:`roiviz.drawing.render_mpl.evidence_figure`.
 Link state: ``?table=2c|2d&presenter=0|1``.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from roiviz.ui import (
+from roiviz.app.ui import (
     exports,
     first_visit_tip,
     header_table,
@@ -21,7 +21,7 @@ from roiviz.ui import (
     sync_query,
     widget,
 )
-from roiviz.evidence import (
+from roiviz.lessons.evidence import (
     ARXIV_URL,
     CITATION,
     METRICS,
@@ -34,11 +34,11 @@ from roiviz.evidence import (
     VERIFIED_AGAINST,
     table_records,
 )
-from roiviz.export import figure_png, figure_svg, trace_json
-from roiviz.legible import for_projector
-from roiviz.params import EVIDENCE
-from roiviz.render_mpl import evidence_figure
-from roiviz.style import Style
+from roiviz.drawing.export import figure_png, figure_svg, trace_json
+from roiviz.drawing.legible import for_projector
+from roiviz.app.params import EVIDENCE
+from roiviz.drawing.render_mpl import evidence_figure
+from roiviz.drawing.style import Style
 
 #: Plain words for the table's column headers (their tooltips).
 _METRIC_WORDS = {"AP": "average precision over overlap (IoU) thresholds 0.5 to 0.95, in %",

@@ -1,7 +1,7 @@
 """Gradient flow: what each method sends back to the feature map for one proposal.
 
-A thin page: widgets and layout only. The gradients are :func:`roiviz.gradients.gradient_maps`
-(torch autograd through :mod:`roiviz.ops`), the figure :func:`roiviz.render_mpl.gradient_figure`.
+A thin page: widgets and layout only. The gradients are :func:`roiviz.lessons.gradients.gradient_maps`
+(torch autograd through :mod:`roiviz.ops`), the figure :func:`roiviz.drawing.render_mpl.gradient_figure`.
 Link state: ``?target=&shift=&conv=&sr=&reduce=&aligned=&map=&presenter=``.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from roiviz.ui import (
+from roiviz.app.ui import (
     exports,
     first_visit_tip,
     header_table,
@@ -23,17 +23,17 @@ from roiviz.ui import (
     sync_query,
     widget,
 )
-from roiviz.examples import SEED_EXAMPLE_BOX, seed_example_settings
-from roiviz.export import figure_png, figure_svg, trace_json
-from roiviz.legible import for_projector
-from roiviz.gradients import box_sweep, gradient_maps
-from roiviz.lessons import example_map
+from roiviz.lessons.examples import SEED_EXAMPLE_BOX, seed_example_settings
+from roiviz.drawing.export import figure_png, figure_svg, trace_json
+from roiviz.drawing.legible import for_projector
+from roiviz.lessons.gradients import box_sweep, gradient_maps
+from roiviz.lessons.walkthrough import example_map
 from roiviz.methods import METHODS, label, trace_all
-from roiviz.params import GRADIENTS
-from roiviz.render_box_gradients import PLOTLY_CONFIG, sweep_figure
-from roiviz.render_mpl import gradient_figure
-from roiviz.style import Style
-from roiviz.sweeps import shifted_boxes
+from roiviz.app.params import GRADIENTS
+from roiviz.drawing.render_box_gradients import PLOTLY_CONFIG, sweep_figure
+from roiviz.drawing.render_mpl import gradient_figure
+from roiviz.drawing.style import Style
+from roiviz.lessons.sweeps import shifted_boxes
 
 #: The picture's settings (everything but the presenter toggle), by link key.
 KEYS = tuple(k for k in GRADIENTS.keys() if k != "presenter")

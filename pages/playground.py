@@ -1,10 +1,10 @@
 """Playground: all four methods side by side on your own box, photo or feature map.
 
 A thin page: widgets and layout only. The settings and their link form are the Playground's
-table in :mod:`roiviz.params` (:data:`~roiviz.params.PLAYGROUND`), the methods come from the
-registry in :mod:`roiviz.methods`, the live stage from :mod:`roiviz.ui_stage` (drag surfaces
-and method panels, computed in the browser while a box is dragged; :mod:`roiviz.stage` builds
-its data) and the exported figure from :mod:`roiviz.render_mpl`.
+table in :mod:`roiviz.app.params` (:data:`~roiviz.app.params.PLAYGROUND`), the methods come from the
+registry in :mod:`roiviz.methods`, the live stage from :mod:`roiviz.app.ui_stage` (drag surfaces
+and method panels, computed in the browser while a box is dragged; :mod:`roiviz.app.stage` builds
+its data) and the exported figure from :mod:`roiviz.drawing.render_mpl`.
 """
 
 from __future__ import annotations
@@ -14,23 +14,25 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
-from roiviz import features, images, samples, ui
-from roiviz.animate import animate_gif
-from roiviz.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_MAP_SHAPE, SEED_EXAMPLE_STRIDE
-from roiviz.export import figure_png, figure_svg, interactive_page, trace_json
+from roiviz import features, images, samples
+
+from roiviz.app import ui
+from roiviz.drawing.animate import animate_gif
+from roiviz.lessons.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_MAP_SHAPE, SEED_EXAMPLE_STRIDE
+from roiviz.drawing.export import figure_png, figure_svg, interactive_page, trace_json
 from roiviz.fpn import level_rule, trace_fpn_level
 from roiviz.geometry import LIVE_SAMPLE_LIMIT
 from roiviz.methods import METHODS, REGISTRY, summary_rows, trace_all
-from roiviz.params import MAX_COORD, MAX_OUTPUT, PLAYGROUND
+from roiviz.app.params import MAX_COORD, MAX_OUTPUT, PLAYGROUND
 from roiviz.records import Settings
-from roiviz.render_mpl import BLOG_DPI, COMPARISON_DPI, blog_figure, comparison_figure
-from roiviz.stage import MAX_DRAWN_SAMPLES, encode_display_image, stage_data
-from roiviz.summary_table import summary_html
-from roiviz.thinned import drawable_traces, thinning, thinning_line
-from roiviz.state import (PlaygroundState, box_outside_share, box_problem, default_box,
+from roiviz.drawing.render_mpl import BLOG_DPI, COMPARISON_DPI, blog_figure, comparison_figure
+from roiviz.app.stage import MAX_DRAWN_SAMPLES, encode_display_image, stage_data
+from roiviz.drawing.summary_table import summary_html
+from roiviz.drawing.thinned import drawable_traces, thinning, thinning_line
+from roiviz.app.state import (PlaygroundState, box_outside_share, box_problem, default_box,
                           samples_per_method)
-from roiviz.style import Style
-from roiviz.ui_stage import applied_seq, released_box, show_stage
+from roiviz.drawing.style import Style
+from roiviz.app.ui_stage import applied_seq, released_box, show_stage
 
 #: The page's title (also the interactive page's).
 PAGE_TITLE = "Playground: four RoI poolings, one box"
@@ -291,7 +293,7 @@ def set_box(box, check: bool = True) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # The stage: the drag surfaces and the four method panels in one persistent element
-# (roiviz.ui_stage), in one fragment, so that a release reruns only this part. While a box is
+# (roiviz.app.ui_stage), in one fragment, so that a release reruns only this part. While a box is
 # dragged the browser computes every method itself; on release the stage sends the box here,
 # the server traces it with roiviz (the reference for the table, the link and the exports) and
 # sends its numbers back, and the stage shows how far its own numbers are from them.
@@ -322,7 +324,7 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
         st.info("Choose at least one method in the sidebar.")
     # Every method is traced for every setting the sidebar offers (without per-sample records,
     # roiviz.geometry.LIVE_SAMPLE_LIMIT); only an adaptive ratio on a box far larger than the map
-    # goes past it. The exports thin what they draw past the sample budget (roiviz.thinned).
+    # goes past it. The exports thin what they draw past the sample budget (roiviz.drawing.thinned).
     n_samples = samples_per_method(box, stride, state.output_size, state.sampling_ratio)
     too_many = [m for m in ("roi_warp", "roi_align") if m in methods] if n_samples > LIVE_SAMPLE_LIMIT else []
     if too_many:
@@ -384,7 +386,7 @@ def views_and_panels(input_key: str, fmap: features.FeatureMap, image, state: Pl
 
 def export_buttons(values, box, state: PlaygroundState, query, level, data) -> None:
     """The downloads: every chosen method in every file (RoI Warp and RoI Align past the sample
-    budget as thinned traces, roiviz.thinned, and the file says so), named after the settings."""
+    budget as thinned traces, roiviz.drawing.thinned, and the file says so), named after the settings."""
     # The methods the stage shows (all chosen ones, but past LIVE_SAMPLE_LIMIT: see the warning).
     settings, methods, stem, title = state.settings(), tuple(data["methods"]), state.file_stem(), state.export_title()
 

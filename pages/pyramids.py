@@ -2,10 +2,10 @@
 
 A thin page: widgets and layout only. The level is :func:`roiviz.fpn.trace_fpn_level` (the same
 code as :func:`roiviz.ops.fpn_levels`), the maps :func:`roiviz.features.image_feature_map` at
-strides 4, 8, 16 and 32, the four methods the Playground's live stage (:mod:`roiviz.ui_stage`,
-switched to the box's level: its map and stride), the sweep :func:`roiviz.sweeps.sweep_box_sizes`,
-the figures :mod:`roiviz.render_pyramid`.
-Link state: :data:`roiviz.params.PYRAMIDS` (``?img=&box=&ch=&rule=&out=&sr=&conv=&fixed=&presenter=``).
+strides 4, 8, 16 and 32, the four methods the Playground's live stage (:mod:`roiviz.app.ui_stage`,
+switched to the box's level: its map and stride), the sweep :func:`roiviz.lessons.sweeps.sweep_box_sizes`,
+the figures :mod:`roiviz.drawing.render_pyramid`.
+Link state: :data:`roiviz.app.params.PYRAMIDS` (``?img=&box=&ch=&rule=&out=&sr=&conv=&fixed=&presenter=``).
 """
 
 from __future__ import annotations
@@ -16,20 +16,20 @@ import numpy as np
 import streamlit as st
 import torch
 
-from roiviz.export import figure_png, figure_svg, trace_json
+from roiviz.drawing.export import figure_png, figure_svg, trace_json
 from roiviz.features import CHANNEL_NAMES, image_feature_map
-from roiviz.legible import for_projector
+from roiviz.drawing.legible import for_projector
 from roiviz.fpn import PYRAMID_LEVELS, MultiScaleRoIAlign, level_rule, trace_fpn_level
 from roiviz.methods import METHODS
-from roiviz.params import MAX_COORD, PYRAMIDS
+from roiviz.app.params import MAX_COORD, PYRAMIDS
 from roiviz.records import Settings
-from roiviz.render_pyramid import pyramid_figure, size_sweep_figure
+from roiviz.drawing.render_pyramid import pyramid_figure, size_sweep_figure
 from roiviz.samples import load_sample_image
-from roiviz.stage import encode_display_image, stage_data
-from roiviz.style import Style
-from roiviz.sweeps import PAGE_BOX_SIZES, steady_band, sweep_box_sizes
-from roiviz.thinned import drawable_traces
-from roiviz.ui import (
+from roiviz.app.stage import encode_display_image, stage_data
+from roiviz.drawing.style import Style
+from roiviz.lessons.sweeps import PAGE_BOX_SIZES, steady_band, sweep_box_sizes
+from roiviz.drawing.thinned import drawable_traces
+from roiviz.app.ui import (
     first_visit_tip,
     header_table,
     page_title,
@@ -42,7 +42,7 @@ from roiviz.ui import (
     sync_query,
     widget,
 )
-from roiviz.ui_stage import applied_seq, released_box, show_stage
+from roiviz.app.ui_stage import applied_seq, released_box, show_stage
 
 STRIDES = tuple(2 ** k for k in PYRAMID_LEVELS)
 #: Plain words for the levels table's column headers (their tooltips).
@@ -245,7 +245,7 @@ with st.container(border=True, key="pyr_level"):
 settings = Settings(output_size=(int(state["out"]),) * 2, stride=float(level.stride),
                     sampling_ratio=int(state["sr"]), aligned=aligned, convention=state["conv"])
 # Past the sample budget (an adaptive ratio on a large box) the traces for the JSON record every
-# k-th sample row and column (roiviz.thinned), their numbers the op's; the stage draws its own.
+# k-th sample row and column (roiviz.drawing.thinned), their numbers the op's; the stage draws its own.
 traces = drawable_traces(values, box, settings)
 for t in (t for t in traces.values() if t.sample_step != (1, 1)):
     st.info(f"{t.label} takes {t.grid[0]} x {t.grid[1]} samples per bin here "

@@ -1,8 +1,8 @@
 """Box refinement lab: IoU-Net's idea (refine a box by gradient ascent through the pooling) live.
 
-A thin page: widgets and layout only. The refinement is :func:`roiviz.refinement.refine` /
-:func:`roiviz.refinement.refinement_study` (the Python engine's box gradients), the figures
-:mod:`roiviz.render_box_gradients`. Link state: ``?target=&jitter=&start=&presenter=``.
+A thin page: widgets and layout only. The refinement is :func:`roiviz.lessons.refinement.refine` /
+:func:`roiviz.lessons.refinement.refinement_study` (the Python engine's box gradients), the figures
+:mod:`roiviz.drawing.render_box_gradients`. Link state: ``?target=&jitter=&start=&presenter=``.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import numpy as np
 import streamlit as st
 
 from roiviz.features import image_feature_map
-from roiviz.lessons import lesson_image
+from roiviz.lessons.walkthrough import lesson_image
 from roiviz.methods import METHODS, label
-from roiviz.params import REFINEMENT, REFINEMENT_TARGETS
+from roiviz.app.params import REFINEMENT, REFINEMENT_TARGETS
 from roiviz.records import Settings
-from roiviz.refinement import iou, jitter_boxes, refine, refinement_study
-from roiviz.render_box_gradients import PLOTLY_CONFIG, refinement_figure, refinement_path_figure
-from roiviz.ui import copy_link, load_link, next_in_lesson, presenter_toggle, show_link_notices, sync_query, widget
+from roiviz.lessons.refinement import iou, jitter_boxes, refine, refinement_study
+from roiviz.drawing.render_box_gradients import PLOTLY_CONFIG, refinement_figure, refinement_path_figure
+from roiviz.app.ui import copy_link, load_link, next_in_lesson, presenter_toggle, show_link_notices, sync_query, widget
 
 STRIDE = 16
 STARTS = 100

@@ -1,8 +1,8 @@
 """Sub-pixel sensitivity: move or grow the worked example's proposal by fractions of a cell.
 
-A thin page: widgets and layout only. The sweep is :func:`roiviz.sweeps.sweep_offsets` (one
-batched op call per method), the chart :func:`roiviz.render_mpl.sweep_figure`.
-Below it, the box-size sweep (:func:`roiviz.sweeps.sweep_box_sizes`): RoI Pool's and RoI Warp's lost
+A thin page: widgets and layout only. The sweep is :func:`roiviz.lessons.sweeps.sweep_offsets` (one
+batched op call per method), the chart :func:`roiviz.drawing.render_mpl.sweep_figure`.
+Below it, the box-size sweep (:func:`roiviz.lessons.sweeps.sweep_box_sizes`): RoI Pool's and RoI Warp's lost
 and gained share against box size, on one stride versus on each box's feature pyramid level.
 Link state: ``?mode=&axis=&range=&points=&row=&col=&methods=&conv=&sr=&reduce=&map=&fpn=&presenter=``.
 """
@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from roiviz.ui import (
+from roiviz.app.ui import (
     animation_download,
     exports,
     first_visit_tip,
@@ -27,17 +27,17 @@ from roiviz.ui import (
     sync_query,
     widget,
 )
-from roiviz.animate import animate_gif
-from roiviz.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_STRIDE, seed_example_settings
-from roiviz.export import figure_png, figure_svg, trace_json
-from roiviz.legible import for_projector
-from roiviz.lessons import example_map
+from roiviz.drawing.animate import animate_gif
+from roiviz.lessons.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_STRIDE, seed_example_settings
+from roiviz.drawing.export import figure_png, figure_svg, trace_json
+from roiviz.drawing.legible import for_projector
+from roiviz.lessons.walkthrough import example_map
 from roiviz.methods import METHODS, SERIES, UNALIGNED, label, trace_all
-from roiviz.params import SENSITIVITY
-from roiviz.render_mpl import sweep_figure
-from roiviz.style import Style
-from roiviz.render_pyramid import size_sweep_figure
-from roiviz.sweeps import PAGE_BOX_SIZES, steady_band, sweep_box_sizes, sweep_offsets
+from roiviz.app.params import SENSITIVITY
+from roiviz.drawing.render_mpl import sweep_figure
+from roiviz.drawing.style import Style
+from roiviz.drawing.render_pyramid import size_sweep_figure
+from roiviz.lessons.sweeps import PAGE_BOX_SIZES, steady_band, sweep_box_sizes, sweep_offsets
 
 #: The sweep's settings (everything but the presenter toggle), by link key.
 KEYS = tuple(k for k in SENSITIVITY.keys() if k != "presenter")

@@ -1,7 +1,7 @@
 """Walkthrough: the seed article's worked example, one step at a time.
 
 A thin page: widgets and layout only. The steps (text, numbers, what to highlight) come from
-:func:`roiviz.lessons.walkthrough`, the figure from :func:`roiviz.render_mpl.lesson_figure`.
+:func:`roiviz.lessons.walkthrough.walkthrough`, the figure from :func:`roiviz.drawing.render_mpl.lesson_figure`.
 Link state: ``?step=1..13&conv=article|library&presenter=0|1``.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from roiviz.ui import (
+from roiviz.app.ui import (
     exports,
     page_title,
     load_link,
@@ -20,12 +20,12 @@ from roiviz.ui import (
     sync_query,
     widget,
 )
-from roiviz.export import figure_png, figure_svg, trace_json
-from roiviz.legible import PROJECTOR_SHOWN_PX, for_projector
-from roiviz.lessons import IMAGE_CREDIT, STEP_KEYS, walkthrough
-from roiviz.params import WALKTHROUGH
-from roiviz.render_mpl import lesson_figure
-from roiviz.style import Style
+from roiviz.drawing.export import figure_png, figure_svg, trace_json
+from roiviz.drawing.legible import PROJECTOR_SHOWN_PX, for_projector
+from roiviz.lessons.walkthrough import IMAGE_CREDIT, STEP_KEYS, walkthrough
+from roiviz.app.params import WALKTHROUGH
+from roiviz.drawing.render_mpl import lesson_figure
+from roiviz.drawing.style import Style
 
 N_STEPS = len(STEP_KEYS)
 #: On a projector a photo step (a tall picture) keeps its explanation beside it, in this share

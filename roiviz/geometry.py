@@ -47,7 +47,7 @@ REDUCES = ("avg", "max")
 MAX_SAMPLING_RATIO = 16
 #: The sample budget: the most bilinear samples one method records for one RoI (a trace
 #: refuses more, the Playground asks for smaller settings instead, the figures draw them all;
-#: an export past it draws from :func:`roiviz.thinned.thinned_trace`). A sample's record holds
+#: an export past it draws from :func:`roiviz.drawing.thinned.thinned_trace`). A sample's record holds
 #: about 670 bytes: 14 x 14 bins at ratio 16 (50,176 samples) would be a 34 MB trace in the
 #: shared trace cache and 12.5 MB of JSON, and take 0.5-0.8 s.
 SAMPLE_BUDGET = 4096

@@ -1,9 +1,9 @@
-"""The method registry: every method's key, label, batched op, trace, readable reference and
-colours, in one table (:data:`REGISTRY`), and the entry points the pages call.
+"""The method registry: every method's key, label, batched op, trace and readable reference, in
+one table (:data:`REGISTRY`), and the entry points the pages call.
 
 Everything that asks "which method?" reads this table: the Playground's panels and "Show the
-code", the sweeps and gradients (:meth:`Method.run`), the renderers (:attr:`Method.label`,
-:attr:`Method.color`). Each method's module defines its ``KEY`` and ``LABEL`` next to its code;
+code", the sweeps and gradients (:meth:`Method.run`), the renderers (:attr:`Method.label`; their
+colours by the same keys in :mod:`roiviz.drawing.style`). Each method's module defines its ``KEY`` and ``LABEL`` next to its code;
 a new method is one :class:`Method` line here.
 """
 
@@ -18,7 +18,6 @@ import torch
 
 from . import precise_roi_pool, roi_align, roi_pool, roi_warp
 from .records import MethodTrace, Settings
-from .style import METHOD_COLORS, SERIES_LINES
 
 __all__ = [
     "SAMPLED",
@@ -48,7 +47,7 @@ class Method:
         trace: ``trace(feature [H, W], box, Settings) -> MethodTrace``, the teaching record.
         reference: the readable loop that follows the kernel (shown by "Show the code").
         options: the op's keyword arguments taken from :class:`~roiviz.records.Settings`.
-        color: the method's colour (:mod:`roiviz.style`); ``line``, ``marker``: matplotlib's.
+        color: the method's colour (:mod:`roiviz.drawing.style`); ``line``, ``marker``: matplotlib's.
     """
 
     key: str
@@ -57,9 +56,6 @@ class Method:
     trace: Callable[[np.ndarray, object, Settings], MethodTrace]
     reference: Callable
     options: Callable[[Settings], dict]
-    color: str
-    line: str
-    marker: str
 
     def run(self, input: torch.Tensor, boxes: torch.Tensor, settings: Settings) -> torch.Tensor:
         """The batched op with the options of ``settings`` that apply to this method.
@@ -80,9 +76,7 @@ class Method:
 
 
 def _method(module, op, trace, reference, options) -> Method:
-    line, marker = SERIES_LINES[module.KEY]
-    return Method(module.KEY, module.LABEL, op, trace, reference, options,
-                  METHOD_COLORS[module.KEY], line, marker)
+    return Method(module.KEY, module.LABEL, op, trace, reference, options)
 
 
 #: The four methods, in teaching order.
@@ -104,8 +98,7 @@ _ALIGN = _METHODS[2]
 _VARIANTS = (
     Method(UNALIGNED, "RoI Align (aligned=False)", _ALIGN.op,
            lambda f, b, s: _ALIGN.trace(f, b, replace(s, aligned=False)), _ALIGN.reference,
-           lambda s: {**_ALIGN.options(s), "aligned": False},
-           METHOD_COLORS[UNALIGNED], *SERIES_LINES[UNALIGNED]),
+           lambda s: {**_ALIGN.options(s), "aligned": False}),
 )
 #: Every method and variant by key, in display order.
 REGISTRY: dict[str, Method] = {m.key: m for m in _METHODS + _VARIANTS}

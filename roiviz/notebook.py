@@ -3,7 +3,7 @@
 Jupyter (Lab and Notebook 7), VS Code, Colab and marimo show :class:`Stage` through
 `anywidget <https://anywidget.dev>`_ (``pip install "roiviz[notebook]"``). It is the app's stage,
 not a copy: the widget's module is the same bundle of ``assets/stage/`` as the app's component
-(:func:`roiviz.stage_bundle.stage_module`) plus a small entry (``assets/stage/widget.js``) in
+(:func:`roiviz.drawing.stage_bundle.stage_module`) plus a small entry (``assets/stage/widget.js``) in
 which the widget's model stands in for Streamlit.
 
 As in the app, every drag is computed in the browser by the stage's JavaScript engine; on
@@ -30,9 +30,9 @@ from .features import FeatureMap, feature_map_from_array
 from .methods import METHODS, trace_all
 from .records import MethodTrace, Settings
 from .resources import STAGE_DIR
-from .stage import encode_display_image, parse_stage_value, stage_data
-from .stage_bundle import stage_module
-from .state import box_problem, default_box
+from .app.stage import encode_display_image, parse_stage_value, stage_data
+from .drawing.stage_bundle import stage_module
+from .app.state import box_problem, default_box
 
 __all__ = ["Stage", "widget_module"]
 

@@ -1,4 +1,4 @@
-"""Read the pages' header-tooltip tables (:func:`roiviz.ui.header_table`) back from an AppTest."""
+"""Read the pages' header-tooltip tables (:func:`roiviz.app.ui.header_table`) back from an AppTest."""
 
 from __future__ import annotations
 

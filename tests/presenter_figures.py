@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from roiviz.export import PNG_DPI, figure_png
-from roiviz.legible import PROJECTOR_SHOWN_PX, for_projector
-from roiviz.style import Style
+from roiviz.drawing.export import PNG_DPI, figure_png
+from roiviz.drawing.legible import PROJECTOR_SHOWN_PX, for_projector
+from roiviz.drawing.style import Style
 
 PRESENTER = Style(presenter=True)
 
@@ -35,7 +35,7 @@ class PageFigure:
 
 
 def _measure(name: str, fig) -> PageFigure:
-    from roiviz.legible import _visible_texts
+    from roiviz.drawing.legible import _visible_texts
 
     texts = tuple((t.get_text()[:40], float(t.get_fontsize())) for t in _visible_texts(fig))
     size = Image.open(io.BytesIO(figure_png(fig))).size
@@ -43,8 +43,8 @@ def _measure(name: str, fig) -> PageFigure:
 
 
 def _walkthrough(step: int, conv: str) -> list[PageFigure]:
-    from roiviz.lessons import walkthrough as lesson_of
-    from roiviz.render_mpl import lesson_figure
+    from roiviz.lessons.walkthrough import walkthrough as lesson_of
+    from roiviz.drawing.render_mpl import lesson_figure
 
     lesson = lesson_of(conv)
     s = lesson.steps[step - 1]
@@ -54,13 +54,13 @@ def _walkthrough(step: int, conv: str) -> list[PageFigure]:
 
 
 def _sensitivity() -> list[PageFigure]:
-    from roiviz.examples import SEED_EXAMPLE_BOX, seed_example_settings
-    from roiviz.lessons import example_map
+    from roiviz.lessons.examples import SEED_EXAMPLE_BOX, seed_example_settings
+    from roiviz.lessons.walkthrough import example_map
     from roiviz.methods import SERIES
-    from roiviz.params import SENSITIVITY
-    from roiviz.render_mpl import sweep_figure
-    from roiviz.render_pyramid import size_sweep_figure
-    from roiviz.sweeps import PAGE_BOX_SIZES, sweep_box_sizes, sweep_offsets
+    from roiviz.app.params import SENSITIVITY
+    from roiviz.drawing.render_mpl import sweep_figure
+    from roiviz.drawing.render_pyramid import size_sweep_figure
+    from roiviz.lessons.sweeps import PAGE_BOX_SIZES, sweep_box_sizes, sweep_offsets
 
     d = SENSITIVITY.values({})
     settings = seed_example_settings(d["conv"], sampling_ratio=int(d["sr"]), reduce=d["reduce"])
@@ -74,12 +74,12 @@ def _sensitivity() -> list[PageFigure]:
 
 
 def _gradients() -> list[PageFigure]:
-    from roiviz.examples import SEED_EXAMPLE_BOX, seed_example_settings
-    from roiviz.gradients import gradient_maps
-    from roiviz.lessons import example_map
+    from roiviz.lessons.examples import SEED_EXAMPLE_BOX, seed_example_settings
+    from roiviz.lessons.gradients import gradient_maps
+    from roiviz.lessons.walkthrough import example_map
     from roiviz.methods import METHODS, trace_all
-    from roiviz.params import GRADIENTS
-    from roiviz.render_mpl import gradient_figure
+    from roiviz.app.params import GRADIENTS
+    from roiviz.drawing.render_mpl import gradient_figure
 
     d = GRADIENTS.values({})
     settings = seed_example_settings(d["conv"], sampling_ratio=int(d["sr"]), reduce=d["reduce"],
@@ -92,18 +92,18 @@ def _gradients() -> list[PageFigure]:
 
 
 def _evidence(table: str) -> list[PageFigure]:
-    from roiviz.evidence import TABLES
-    from roiviz.render_mpl import evidence_figure
+    from roiviz.lessons.evidence import TABLES
+    from roiviz.drawing.render_mpl import evidence_figure
 
     return [_measure(f"Table {table}", for_projector(evidence_figure(TABLES[table], style=PRESENTER), True))]
 
 
 def _pyramids() -> list[PageFigure]:
     from roiviz.fpn import level_rule, trace_fpn_level
-    from roiviz.params import PYRAMIDS
+    from roiviz.app.params import PYRAMIDS
     from roiviz.records import Settings
-    from roiviz.render_pyramid import size_sweep_figure
-    from roiviz.sweeps import PAGE_BOX_SIZES, sweep_box_sizes
+    from roiviz.drawing.render_pyramid import size_sweep_figure
+    from roiviz.lessons.sweeps import PAGE_BOX_SIZES, sweep_box_sizes
 
     d = PYRAMIDS.values({})
     aligned = d["rule"] == "detectron2"

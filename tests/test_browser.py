@@ -15,7 +15,7 @@ from browser_support import (ARTIFACTS, box_from_url, chromium_browser, require_
                              streamlit_server)
 from roiviz import features, samples
 from roiviz.methods import label, summary_rows, trace_all
-from roiviz.state import PlaygroundState
+from roiviz.app.state import PlaygroundState
 from stage_driver import STAGE, held_drag, stage_box, table_rows, wait_for_server, wait_for_table
 
 

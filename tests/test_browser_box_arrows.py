@@ -11,7 +11,7 @@ import pytest
 from browser_support import ARTIFACTS
 from roiviz import features, samples
 from roiviz.box_gradients import box_gradient
-from roiviz.state import PlaygroundState
+from roiviz.app.state import PlaygroundState
 from stage_driver import STAGE, held_drag, stage_box, surface, wait_for_server
 from test_browser_stage import STRIDE, open_stage
 

@@ -13,7 +13,7 @@ import pytest
 from browser_support import ARTIFACTS, chromium_browser, require_chromium, save_download, streamlit_server
 from stage_driver import STAGE
 
-from roiviz.summary_table import COLUMN_HELP, SUMMARY_CLASS
+from roiviz.drawing.summary_table import COLUMN_HELP, SUMMARY_CLASS
 
 HIGHLIGHTER = "StreamlitSyntaxHighlighter"
 

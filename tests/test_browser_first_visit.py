@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from browser_support import ARTIFACTS, chromium_browser, require_chromium, streamlit_server
 
-from roiviz.ui import PAGES
+from roiviz.app.ui import PAGES
 
 DEEP_LINK = "/walkthrough?step=5&conv=article"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from browser_support import ARTIFACTS, app_page, save_download
 
-from roiviz.export import PNG_SIGNATURE
-from roiviz.lessons import STEP_KEYS, walkthrough
+from roiviz.drawing.export import PNG_SIGNATURE
+from roiviz.lessons.walkthrough import STEP_KEYS, walkthrough
 
 N = len(STEP_KEYS)
 

@@ -16,8 +16,8 @@ import pytest
 from browser_support import ARTIFACTS, app_page, save_download
 from presenter_figures import RECIPES
 
-from roiviz.legible import PROJECTOR_SHOWN_PX
-from roiviz.ui import PRESENTER_MIN_PX, TIP_TEXT
+from roiviz.drawing.legible import PROJECTOR_SHOWN_PX
+from roiviz.app.ui import PRESENTER_MIN_PX, TIP_TEXT
 
 WIDTH, HEIGHT = 1280, 720
 
@@ -163,8 +163,8 @@ def test_presenter_mode_fits_a_projector(presenter_page, page_figures, name, pat
     for index, (shown_w, shown_h, natural_w, natural_h) in enumerate(pg.evaluate(IMAGES)):
         if name == "pyramids" and index == 0:
             # The pyramid picture (one row): its texts are checked at PRESENTER_PICTURE_PX in
-            # tests/test_render_pyramid.py; here it must be shown at least that wide.
-            from roiviz.render_pyramid import PRESENTER_PICTURE_PX
+            # tests/drawing/test_render_pyramid.py; here it must be shown at least that wide.
+            from roiviz.drawing.render_pyramid import PRESENTER_PICTURE_PX
             assert shown_w >= PRESENTER_PICTURE_PX - 1
             continue
         fig = next((f for size, f in figures.items() if _served_size(size)[0] == natural_w
@@ -221,7 +221,7 @@ def test_gif_download_from_the_sensitivity_page(presenter_page):
 
     from PIL import Image
 
-    from roiviz.animate import MAX_GIF_BYTES
+    from roiviz.drawing.animate import MAX_GIF_BYTES
 
     pg = presenter_page
     pg.goto(pg.url_base + "/sensitivity?presenter=0&methods=roi_pool,roi_align")
@@ -238,7 +238,7 @@ def test_gif_download_from_the_sensitivity_page(presenter_page):
 def test_playground_downloads_an_interactive_page(presenter_page):
     """The Playground's "Download interactive page" gives one HTML file under 1.5 MB that holds
     the stage (its behaviour from disk is tested in test_interactive_page.py)."""
-    from roiviz.export import MAX_PAGE_BYTES
+    from roiviz.drawing.export import MAX_PAGE_BYTES
 
     pg = presenter_page
     pg.goto(pg.url_base + "/?presenter=0")

@@ -193,8 +193,8 @@ def test_presenter_picture_uses_the_width_and_the_formula_is_page_text(server):
     (PRESENTER_PICTURE_PX, where test_render_pyramid proves its texts are >= 20 px), not shrunk
     by the height limit, and the level formula with the box's numbers is page text at >= 20 px
     under it; the picture is on screen without scrolling, and the formula starts on it."""
-    from roiviz.render_pyramid import PRESENTER_PICTURE_PX
-    from roiviz.ui import PRESENTER_MIN_PX
+    from roiviz.drawing.render_pyramid import PRESENTER_PICTURE_PX
+    from roiviz.app.ui import PRESENTER_MIN_PX
 
     pg = open_page(server, "?presenter=1&box=180,60,330,210", 1280, 720)
     wait_until_idle(pg)

@@ -9,7 +9,7 @@ import pytest
 
 from browser_support import ARTIFACTS
 from roiviz import features, samples
-from roiviz.state import PlaygroundState
+from roiviz.app.state import PlaygroundState
 from roiviz.methods import label, summary_rows, trace_all
 from stage_driver import (METHODS, STAGE, held_drag, panel_geometry, scroll_stage_into_view, stage_box,
                           stage_state, surface, to_screen, wait_for_server, wait_for_table)

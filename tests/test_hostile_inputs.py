@@ -31,10 +31,10 @@ from stage_driver import STAGE
 from test_playground import new_app
 from streamlit.testing.v1 import AppTest
 
-from roiviz.summary_table import SUMMARY_CLASS, read_summary_html
+from roiviz.drawing.summary_table import SUMMARY_CLASS, read_summary_html
 from roiviz import samples
 from roiviz.methods import METHODS
-from roiviz.params import PLAYGROUND, PYRAMIDS
+from roiviz.app.params import PLAYGROUND, PYRAMIDS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -42,8 +42,8 @@ from roiviz.params import PLAYGROUND, PYRAMIDS
 
 
 def stage(at: AppTest) -> dict:
-    """The data the page sent its live stage (roiviz.stage.stage_data)."""
-    found = [e for e in at.main if getattr(e.proto, "component_name", None) == "roiviz.stage"]
+    """The data the page sent its live stage (roiviz.app.stage.stage_data)."""
+    found = [e for e in at.main if getattr(e.proto, "component_name", None) == "roiviz.app.stage"]
     return json.loads(found[0].proto.json) if found else {}
 
 
@@ -560,7 +560,7 @@ def pyramids_page(query: dict | None = None) -> AppTest:
 def assert_pyramid_panels(at: AppTest) -> None:
     """The page still works: the level, and its stage with every method and the server's numbers."""
     assert [m.value for m in at.markdown if m.value.startswith("### Level P")]
-    stages = [e for e in at.main if getattr(e.proto, "component_name", None) == "roiviz.stage"]
+    stages = [e for e in at.main if getattr(e.proto, "component_name", None) == "roiviz.app.stage"]
     assert len(stages) == 1
     data = json.loads(stages[0].proto.json)
     assert data["methods"] == list(METHODS) and set(data["reference"]) == set(METHODS)

@@ -1,4 +1,4 @@
-"""The standalone interactive page (roiviz.export.interactive_page): one HTML file with the stage's
+"""The standalone interactive page (roiviz.drawing.export.interactive_page): one HTML file with the stage's
 JS, CSS and data inlined. Opened from disk in Chromium with every network request blocked, a
 mouse drag moves the box, the panels follow, and their numbers equal roiviz's for that box.
 """
@@ -13,11 +13,11 @@ from browser_support import ARTIFACTS, chromium_browser, require_chromium
 from stage_driver import METHODS, STAGE, held_drag, panel_geometry, stage_box, stage_state
 
 from roiviz import features, samples
-from roiviz.export import MAX_PAGE_BYTES, interactive_page
+from roiviz.drawing.export import MAX_PAGE_BYTES, interactive_page
 from roiviz.methods import trace_all
 from roiviz.records import Settings
-from roiviz.stage import encode_display_image, stage_data
-from roiviz.state import default_box
+from roiviz.app.stage import encode_display_image, stage_data
+from roiviz.app.state import default_box
 
 
 def _page(size: int = 64, stride: int = 8):

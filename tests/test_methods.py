@@ -1,5 +1,5 @@
 """Tests for roiviz.methods and the trace records (areas, to_dict), and the seed's worked example
-(roiviz.examples)."""
+(roiviz.lessons.examples)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from roiviz.examples import (SEED_EXAMPLE_BOX, SEED_EXAMPLE_IMAGE_SHAPE, SEED_EXAMPLE_MAP_SHAPE,
+from roiviz.lessons.examples import (SEED_EXAMPLE_BOX, SEED_EXAMPLE_IMAGE_SHAPE, SEED_EXAMPLE_MAP_SHAPE,
                              SEED_EXAMPLE_OUTPUT, SEED_EXAMPLE_STRIDE, seed_example_settings)
-from roiviz import methods, ops, precise_roi_pool, roi_align, roi_pool as roi_pool_module, roi_warp, style
+from roiviz import methods, ops, precise_roi_pool, roi_align, roi_pool as roi_pool_module, roi_warp
+from roiviz.drawing import style
 from roiviz.methods import (METHODS, REGISTRY, SERIES, UNALIGNED, difference_from_precise, trace_all,
                             trace_method)
 from roiviz.ops import roi_pool
@@ -35,10 +36,10 @@ def test_registry_is_every_method_once_in_teaching_order():
         assert entry.label == module.LABEL and entry.op is getattr(ops, module.KEY)
         assert entry.trace is getattr(module, f"trace_{module.KEY}")
         assert entry.reference is getattr(module, f"{module.KEY}_reference")
-    for key, entry in REGISTRY.items():   # colours and line styles come from roiviz.style
-        assert entry.color == style.METHOD_COLORS[key]
-        assert (entry.line, entry.marker) == style.SERIES_LINES[key]
-    assert len({(m.color, m.line, m.marker) for m in REGISTRY.values()}) == len(REGISTRY)
+    # Every method and variant has a colour, line and marker (roiviz.drawing.style), and no two
+    # series look alike.
+    assert set(style.METHOD_COLORS) == set(style.SERIES_LINES) == set(REGISTRY)
+    assert len({(style.METHOD_COLORS[k], *style.SERIES_LINES[k]) for k in REGISTRY}) == len(REGISTRY)
 
 
 @pytest.mark.parametrize("key", SERIES)
@@ -76,35 +77,6 @@ def test_reference_source_is_a_readable_screen(key):
 def test_trace_labels_come_from_the_registry():
     for key, trace in trace_all(RNG_MAP, (3, 2, 14, 11)).items():
         assert trace.label == REGISTRY[key].label
-
-
-def test_no_import_cycle_inside_roiviz():
-    """No roiviz module imports one that (directly or not) imports it back at load time."""
-    import ast
-    import pkgutil
-    from pathlib import Path
-
-    import roiviz
-
-    root = Path(roiviz.__file__).parent
-    graph = {}
-    for info in pkgutil.iter_modules(roiviz.__path__):
-        source = root / info.name / "__init__.py" if info.ispkg else root / f"{info.name}.py"
-        tree = ast.parse(source.read_text())
-        deps = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                deps |= {node.module} if node.module else {a.name for a in node.names}
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("roiviz"):
-                deps.add(node.module.split(".")[1] if "." in node.module else "")
-        graph[info.name] = {d.split(".")[0] for d in deps if d}
-
-    def reaches(start, target, seen=()):
-        return any(d == target or (d not in seen and reaches(d, target, seen + (d,)))
-                   for d in graph.get(start, ()))
-
-    cycles = [m for m in graph if reaches(m, m)]
-    assert not cycles, cycles
 
 
 # ----------------------------------------------------------------------------------------------

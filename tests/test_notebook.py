@@ -25,7 +25,7 @@ import torch
 from browser_support import ARTIFACTS, chromium_browser, free_port, require_chromium
 from roiviz.methods import METHODS, trace_all
 from roiviz.notebook import Stage, widget_module
-from roiviz.stage_bundle import stage_module
+from roiviz.drawing.stage_bundle import stage_module
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK = REPO / "examples" / "your_own_feature_map.ipynb"

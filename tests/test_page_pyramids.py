@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from roiviz.features import image_feature_map
 from roiviz.fpn import level_rule, trace_fpn_level
 from roiviz.samples import load_sample_image
-from roiviz.sweeps import PAGE_BOX_SIZES, sweep_box_sizes
+from roiviz.lessons.sweeps import PAGE_BOX_SIZES, sweep_box_sizes
 from roiviz.methods import METHODS, trace_all
 from roiviz.records import Settings
 

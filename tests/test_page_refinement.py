@@ -1,5 +1,5 @@
 """The Box refinement lab page in AppTest: it runs, its table has every method over 100 starts,
-its settings come from roiviz.params.REFINEMENT, a link's values are applied."""
+its settings come from roiviz.app.params.REFINEMENT, a link's values are applied."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def test_lab_runs_with_the_table_and_link():
     assert list(big["method"]) == ["start (jittered)", "RoI Pool", "RoI Warp", "RoI Align", "Precise RoI Pooling"]
     # RoI Pool has no box gradient: it never moves, so its IoU is the starts'.
     assert big["median IoU"][1] == big["median IoU"][0] and big["median steps"][1] == "0"
-    # The two continuous-in-the-box methods improve (the numbers come from roiviz.refinement).
+    # The two continuous-in-the-box methods improve (the numbers come from roiviz.lessons.refinement).
     assert float(big["median IoU"][4]) > float(big["median IoU"][0])
     link = next(c.value for c in at.code if "presenter=" in c.value)
     assert set(p.split("=")[0] for p in link.split("?", 1)[1].split("&")) == {"target", "jitter", "start", "presenter"}

@@ -22,13 +22,13 @@ from PIL import Image
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from roiviz.evidence import TABLE_2D
-from roiviz.examples import SEED_EXAMPLE_BOX, seed_example_settings
-from roiviz.export import PNG_SIGNATURE
-from roiviz.gradients import gradient_maps
-from roiviz.lessons import STEP_KEYS, example_map, walkthrough
+from roiviz.lessons.evidence import TABLE_2D
+from roiviz.lessons.examples import SEED_EXAMPLE_BOX, seed_example_settings
+from roiviz.drawing.export import PNG_SIGNATURE
+from roiviz.lessons.gradients import gradient_maps
+from roiviz.lessons.walkthrough import STEP_KEYS, example_map, walkthrough
 from roiviz.methods import SERIES
-from roiviz.sweeps import sweep_offsets
+from roiviz.lessons.sweeps import sweep_offsets
 from roiviz.methods import METHODS
 from roiviz.methods import trace_method
 
@@ -198,7 +198,7 @@ def test_sensitivity_runs_and_exports_the_sweep(media):
         np.testing.assert_allclose(sweep["bin_values"][s], expected.bin_values[s], atol=1e-6)
     for m in METHODS:
         np.testing.assert_allclose(doc["traces"][m]["output"], expected.reference[m], atol=1e-5)
-    # The animated GIF is drawn only when clicked (roiviz.animate is tested in test_animate.py).
+    # The animated GIF is drawn only when clicked (roiviz.drawing.animate is tested in test_animate.py).
     gif = [b for b in at.get("download_button") if b.proto.label == "Animation as GIF"]
     assert len(gif) == 1 and gif[0].proto.HasField("deferred_file_id")
     # The copy link comes with an iframe snippet that embeds the same view.
@@ -306,7 +306,7 @@ OWN_WIDGETS = {("playground", "box"), ("playground", "out"), ("pyramids", "box")
 def test_every_widget_comes_from_the_pages_table(page):
     """Each setting of the page's table is a widget with the table's label, help and key, set to
     the table's default on a plain visit; and the page's copy link holds exactly the table's keys."""
-    from roiviz.params import PAGES
+    from roiviz.app.params import PAGES
 
     table = PAGES[page]
     at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=TIMEOUT).run()
@@ -338,7 +338,7 @@ def _snippet(at: AppTest) -> str:
 
 
 def test_embed_snippet_uses_the_public_address_and_names_the_page(monkeypatch):
-    from roiviz.hosting import PUBLIC_URL_ENV
+    from roiviz.app.hosting import PUBLIC_URL_ENV
 
     monkeypatch.setenv(PUBLIC_URL_ENV, "https://roiviz.example.org/course/")
     at = page("walkthrough", step="6", conv="library")
@@ -353,7 +353,7 @@ def test_embed_snippet_uses_the_public_address_and_names_the_page(monkeypatch):
 
 @pytest.mark.parametrize("value", ["", "http://localhost:8501"])
 def test_embed_snippet_without_a_usable_address_says_how_to_set_it(monkeypatch, value):
-    from roiviz.hosting import PLACEHOLDER, PUBLIC_URL_ENV
+    from roiviz.app.hosting import PLACEHOLDER, PUBLIC_URL_ENV
 
     monkeypatch.setenv(PUBLIC_URL_ENV, value)
     at = page("evidence", table="2d")
@@ -366,7 +366,7 @@ def test_embed_snippet_without_a_usable_address_says_how_to_set_it(monkeypatch, 
 
 
 def test_first_visit_tip_until_dismissed_and_not_on_a_projector():
-    from roiviz.ui import TIP_TEXT
+    from roiviz.app.ui import TIP_TEXT
 
     def tip_shown(at):
         shown = any(TIP_TEXT in m.value for m in at.markdown)       # a page alone: the text
@@ -386,7 +386,7 @@ def test_first_visit_tip_until_dismissed_and_not_on_a_projector():
 
 
 def test_tip_stays_dismissed_across_the_apps_pages():
-    from roiviz.ui import TIP_TEXT
+    from roiviz.app.ui import TIP_TEXT
 
     def tip_link(at):     # under the app's navigation the tip is a link to the Walkthrough
         return [p for p in at.get("page_link") if p.proto.label == TIP_TEXT]

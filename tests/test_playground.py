@@ -17,10 +17,10 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from roiviz.summary_table import SUMMARY_CLASS, read_summary_html
+from roiviz.drawing.summary_table import SUMMARY_CLASS, read_summary_html
 from roiviz import features, samples
-from roiviz.examples import SEED_EXAMPLE_BOX
-from roiviz.lessons import example_map
+from roiviz.lessons.examples import SEED_EXAMPLE_BOX
+from roiviz.lessons.walkthrough import example_map
 from roiviz.ops import precise_roi_pool, roi_align, roi_pool, roi_warp
 from roiviz.methods import METHODS, label
 
@@ -36,8 +36,8 @@ def new_app(query: dict | None = None) -> AppTest:
 
 
 def stage(at: AppTest) -> dict:
-    """The data the page sent its live stage (roiviz.stage.stage_data)."""
-    found = [e for e in at.main if getattr(e.proto, "component_name", None) == "roiviz.stage"]
+    """The data the page sent its live stage (roiviz.app.stage.stage_data)."""
+    found = [e for e in at.main if getattr(e.proto, "component_name", None) == "roiviz.app.stage"]
     assert len(found) == 1, "the page shows one stage"
     return json.loads(found[0].proto.json)
 
@@ -54,7 +54,7 @@ def shown_outputs(at: AppTest) -> dict[str, np.ndarray]:
 
 
 def summary_tables(at: AppTest) -> list[str]:
-    """The page's summary tables (HTML, roiviz.summary_table)."""
+    """The page's summary tables (HTML, roiviz.drawing.summary_table)."""
     return [e.proto.body for e in at.get("html") if SUMMARY_CLASS in e.proto.body]
 
 
@@ -354,7 +354,7 @@ def test_reset_restores_defaults():
 
 
 def test_toy_grid_opens_on_the_seed_example():
-    from roiviz.examples import SEED_EXAMPLE_BOX
+    from roiviz.lessons.examples import SEED_EXAMPLE_BOX
     at = new_app({"src": "toy", "stride": "32"})
     at.run()
     assert_clean(at)
@@ -372,7 +372,7 @@ def test_playground_offers_exports_and_a_link():
     at.toggle(key="share_view").set_value(True).run()
     link = [c.value for c in at.code if "img=chelsea" in c.value]
     assert link and "box=" in link[0]
-    # The iframe snippet embeds the same view (roiviz.export.embed_snippet is tested on its own).
+    # The iframe snippet embeds the same view (roiviz.drawing.export.embed_snippet is tested on its own).
     assert link[1].startswith("<iframe") and "embed=true" in link[1] and "img=chelsea" in link[1]
 
 

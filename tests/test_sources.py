@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from roiviz.evidence import (
+from roiviz.lessons.evidence import (
     PAPER_NOTES,
     SAMPLING_QUOTE,
     TABLE_2C,
@@ -24,11 +24,11 @@ from roiviz.evidence import (
     TABLE_2D_GAIN,
     table_records,
 )
-from roiviz.examples import SEED_EXAMPLE_BOX, seed_example_settings
-from roiviz.gradients import gradient_maps
-from roiviz.lessons import example_map, shared_cells, walkthrough
+from roiviz.lessons.examples import SEED_EXAMPLE_BOX, seed_example_settings
+from roiviz.lessons.gradients import gradient_maps
+from roiviz.lessons.walkthrough import example_map, shared_cells, walkthrough
 from roiviz.ops import precise_roi_pool, roi_align, roi_pool, roi_warp
-from roiviz.sweeps import shifted_boxes
+from roiviz.lessons.sweeps import shifted_boxes
 
 ROOT = Path(__file__).resolve().parent.parent
 SLIDER_SHIFTS = ("-0.5", "-0.375", "-0.25", "-0.125", "0", "0.125", "0.25", "0.375", "0.5")
@@ -265,7 +265,7 @@ def test_table_2d_aggregation_is_not_presented_as_printed():
 def test_sampling_quote_is_the_same_everywhere():
     quote = SAMPLING_QUOTE.split(": ", 1)[1].strip('"').rstrip('."')
     assert "as long as no quantization is performed" in quote
-    table = re.sub(r'"\s*\n\s*"', "", _text("roiviz/params.py"))   # the Playground's help texts
+    table = re.sub(r'"\s*\n\s*"', "", _text("roiviz/app/params.py"))   # the Playground's help texts
     assert quote in table.replace('\\"', '"')
     assert SAMPLING_QUOTE.split(": ", 1)[1] in walkthrough("article").step("align").text
 
@@ -274,15 +274,15 @@ def test_sampling_quote_is_the_same_everywhere():
 # Claims issue 13 found wrong must not come back.
 
 WRONG = {
-    "28 x 28": ["roiviz/roi_warp.py", "roiviz/lessons.py", "README.md"],
-    "the paper before Mask R-CNN": ["roiviz/lessons.py"],
-    "read twice any more": ["roiviz/lessons.py"],
+    "28 x 28": ["roiviz/roi_warp.py", "roiviz/lessons/walkthrough.py", "README.md"],
+    "the paper before Mask R-CNN": ["roiviz/lessons/walkthrough.py"],
+    "read twice any more": ["roiviz/lessons/walkthrough.py"],
     "slide continuously": ["pages/gradients.py"],
     "small kink": ["pages/sensitivity.py"],
     "read that part as zeros": ["pages/playground.py"],
-    "VGG16's last map has stride 32": ["roiviz/params.py"],
+    "VGG16's last map has stride 32": ["roiviz/app/params.py"],
     "VGG16 conv5 map": ["roiviz/features.py"],
-    "most of it at the strict": ["roiviz/evidence.py"],
+    "most of it at the strict": ["roiviz/lessons/evidence.py"],
     "Every number agrees with": ["README.md"],
     "as the Mask R-CNN ablation does": ["roiviz/roi_warp.py"],
     "Section 3.3": ["roiviz/precise_roi_pool.py"],
@@ -302,7 +302,7 @@ def test_corrected_claims_stay_corrected(phrase):
 def test_adaptive_sampling_is_a_jump_not_a_kink():
     """Growing the box across a whole number of cells per bin changes the point count: the output
     jumps by far more than Precise RoI Pooling's change over the same tiny step."""
-    from roiviz.sweeps import sweep_offsets
+    from roiviz.lessons.sweeps import sweep_offsets
 
     settings = seed_example_settings("library", sampling_ratio=0)
     pw = settings.output_size[1]
@@ -325,7 +325,7 @@ def test_adaptive_sampling_is_a_jump_not_a_kink():
 
 @pytest.fixture(scope="module")
 def box_sweep_default():
-    from roiviz.gradients import box_sweep
+    from roiviz.lessons.gradients import box_sweep
     settings = seed_example_settings("library", sampling_ratio=2)
     return box_sweep(example_map("toy"), SEED_EXAMPLE_BOX, settings, cells=3.0, points=241)
 
@@ -371,7 +371,7 @@ def test_gradients_page_box_caption_is_computed():
     at = AppTest.from_file(str(ROOT / "pages" / "gradients.py"), default_timeout=120).run()
     assert not at.exception, [e.value for e in at.exception]
     caption = next(c.value for c in at.caption if "sampling points crosses a cell centre" in c.value)
-    from roiviz.gradients import box_sweep
+    from roiviz.lessons.gradients import box_sweep
     settings = seed_example_settings("library", sampling_ratio=2)
     sw = box_sweep(example_map("toy"), SEED_EXAMPLE_BOX, settings, cells=3.0, points=241)
     assert f"{sw.largest_jump('roi_align'):.3g}" in caption and f"the {len(sw.crossings)} places" in caption
@@ -382,9 +382,9 @@ def test_refinement_pool_never_moves_and_precise_improves():
     """L2, L3: on 20 seeded starts RoI Pool stays put, RoI Warp and the continuous methods move,
     and Precise RoI Pooling's median IoU rises above the starts'."""
     from roiviz.features import image_feature_map
-    from roiviz.lessons import lesson_image
+    from roiviz.lessons.walkthrough import lesson_image
     from roiviz.records import Settings
-    from roiviz.refinement import refinement_study
+    from roiviz.lessons.refinement import refinement_study
     planes = image_feature_map(lesson_image(), 16).values
     settings = Settings(output_size=(7, 7), stride=16.0, sampling_ratio=2)
     study = refinement_study(planes, (40.0, 72.0, 240.0, 200.0), settings, starts=20, seed=3)
@@ -448,7 +448,7 @@ def _steady_numbers(result, kind="gained", method="roi_pool"):
 
 def test_pyramid_keeps_the_share_in_one_band_from_56_to_896_px():
     from roiviz.records import Settings
-    from roiviz.sweeps import PAGE_BOX_SIZES, steady_band, sweep_box_sizes
+    from roiviz.lessons.sweeps import PAGE_BOX_SIZES, steady_band, sweep_box_sizes
 
     r = sweep_box_sizes(PAGE_BOX_SIZES, Settings(output_size=(7, 7)))
     inside, share, below = _steady_numbers(r)
@@ -477,10 +477,10 @@ def test_pyramid_keeps_the_share_in_one_band_from_56_to_896_px():
 
 def test_pyramids_page_states_the_band_and_the_half_cell_shift():
     from roiviz.methods import trace_method
-    from roiviz.params import PYRAMIDS
+    from roiviz.app.params import PYRAMIDS
     from roiviz.records import Settings
     from roiviz.fpn import steady_sizes
-    from roiviz.sweeps import PAGE_BOX_SIZES, sweep_box_sizes
+    from roiviz.lessons.sweeps import PAGE_BOX_SIZES, sweep_box_sizes
 
     text = _markdown(_app("pyramids.py"))
     r = sweep_box_sizes(PAGE_BOX_SIZES, Settings(output_size=(7, 7)))
@@ -503,8 +503,8 @@ def test_pyramids_page_states_the_band_and_the_half_cell_shift():
 
 
 def test_sensitivity_page_states_the_band():
-    from roiviz.examples import seed_example_settings
-    from roiviz.sweeps import PAGE_BOX_SIZES, sweep_box_sizes
+    from roiviz.lessons.examples import seed_example_settings
+    from roiviz.lessons.sweeps import PAGE_BOX_SIZES, sweep_box_sizes
 
     text = _markdown(_app("sensitivity.py"))
     r = sweep_box_sizes(PAGE_BOX_SIZES, seed_example_settings("library"), fixed_stride=16)
@@ -604,7 +604,7 @@ def test_roi_warp_text_names_mncs_commits_and_the_paper_section():
     assert "37e896eb" in flat and "17b56bdc" in flat and "-0.5 / H - 0.5" in flat
     assert "roiviz's reconstruction, not MNC's" in flat
     # roiviz's RoI Warp: aligned=True RoI Align on the snapped box (what the texts say it does).
-    from roiviz.examples import SEED_EXAMPLE_BOX
+    from roiviz.lessons.examples import SEED_EXAMPLE_BOX
     from roiviz.geometry import snap_box
 
     x = torch.rand(1, 1, 12, 16, generator=torch.Generator().manual_seed(19))
@@ -668,7 +668,7 @@ def test_issue_19_claims_stay_corrected():
         "docs/sources.md": ["within one cell of the edge", "quantizes the RoI just like RoIPool",
                             "112 and 896"],
         "docs/hostile-inputs.md": ["read that part as zeros"],
-        "roiviz/lessons.py": ["between the jumps of its sampling points"],
+        "roiviz/lessons/walkthrough.py": ["between the jumps of its sampling points"],
         "roiviz/roi_warp.py": ["MNC's original layer", "quantizes the RoI just like RoIPool"],
     }
     for path, phrases in gone.items():

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from browser_support import chromium_browser, require_chromium
-from roiviz.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_MAP_SHAPE, seed_example_settings
-from roiviz.stage_bundle import engine_source
+from roiviz.lessons.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_MAP_SHAPE, seed_example_settings
+from roiviz.drawing.stage_bundle import engine_source
 from roiviz.methods import METHODS
 from roiviz.records import Settings
 from roiviz.methods import trace_method
@@ -290,7 +290,7 @@ def test_seed_example(engine_page, convention):
         py, js = trace_pair(engine_page, method, values, SEED_EXAMPLE_BOX,
                             seed_example_settings(convention, sampling_ratio=2))
         assert compare(py, js, method)[0] == []
-    # The article's numbers, from the engine itself (roiviz/examples.py).
+    # The article's numbers, from the engine itself (roiviz/lessons/examples.py).
     pool = trace_pair(engine_page, "roi_pool", values, SEED_EXAMPLE_BOX,
                       seed_example_settings(convention))[1]
     if convention == "article":
@@ -359,7 +359,7 @@ def test_bounds_are_roivizs(engine_page):
     """The engine's bounds are roiviz's: one sample budget (geometry) and one output bound."""
     from roiviz.geometry import LIVE_SAMPLE_LIMIT, SAMPLE_BUDGET
     from roiviz.records import MAX_TRACE_OUTPUT
-    from roiviz.thinned import RECORDED_PER_SIDE
+    from roiviz.drawing.thinned import RECORDED_PER_SIDE
     js = engine_page.evaluate("[window.roivizEngine.SAMPLE_BUDGET, window.roivizEngine.MAX_TRACE_OUTPUT, "
                               "window.roivizEngine.LIVE_SAMPLE_LIMIT, window.roivizEngine.RECORDED_PER_SIDE]")
     assert js == [SAMPLE_BUDGET, MAX_TRACE_OUTPUT, LIVE_SAMPLE_LIMIT, RECORDED_PER_SIDE]
@@ -401,9 +401,9 @@ def test_past_the_budget_the_engine_records_what_roiviz_thinned_records(engine_p
                                                                         reduce, aligned):
     """Past SAMPLE_BUDGET the engine still computes every sample (its output is roiviz's
     ``record_samples=False`` trace's, which is bit-identical to the recorded one) and records
-    the samples :func:`roiviz.thinned.thinned_trace` records: same rows, positions, neighbours,
+    the samples :func:`roiviz.drawing.thinned.thinned_trace` records: same rows, positions, neighbours,
     weights and values, same ``sample_step``."""
-    from roiviz.thinned import thinned_trace
+    from roiviz.drawing.thinned import thinned_trace
     rng = np.random.default_rng(hash((method, size, ratio)) % 2 ** 32)
     values = (rng.standard_normal((40, 52)) * 5).astype(np.float32)
     if reduce == "max":

@@ -1,6 +1,6 @@
 // The notebook widget's entry (anywidget, roiviz/notebook.py): mounts the same stage as the app.
 //
-// roiviz.notebook bundles this file after the stage (roiviz.stage_bundle.stage_module with
+// roiviz.notebook bundles this file after the stage (roiviz.drawing.stage_bundle.stage_module with
 // default_as="mountStage"), so `mountStage` is the stage's own entry, the function Streamlit
 // calls in the app. Here the widget's model stands in for Streamlit: the kernel's payload is
 // the model's "data", a release is written to the model's "released" (the kernel traces it with
