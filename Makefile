@@ -1,5 +1,6 @@
 # Two commands do all set-up on a fresh machine (Python 3.11, Debian):
 #   make run    creates .venv from requirements.txt and starts the app on http://localhost:8501
+#               (roiviz.app.warm: `streamlit run app.py` after importing what the pages need)
 #   make test   creates .venv with the test packages, installs Debian's chromium and haproxy if
 #               missing, and runs the whole test suite (unit, AppTest and real-browser tests)
 #   make serve  WORKERS Streamlit processes behind HAProxy on BIND:PORT (every core serving;
@@ -36,7 +37,7 @@ $(VENV)/.test: requirements.txt requirements-test.txt $(VENV)/.app
 	touch $@
 
 run: $(VENV)/.app
-	ROIVIZ_PUBLIC_URL='$(PUBLIC_URL)' $(PY) -m streamlit run app.py
+	ROIVIZ_PUBLIC_URL='$(PUBLIC_URL)' $(PY) -m roiviz.app.warm app.py
 
 serve: $(VENV)/.app proxy
 	$(PY) deploy/serve.py --workers $(WORKERS) --port $(PORT) --bind $(BIND) --public-url '$(PUBLIC_URL)'

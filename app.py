@@ -1,4 +1,5 @@
-"""roiviz: the app's entry point. Run with ``streamlit run app.py``.
+"""roiviz: the app's entry point. Run with ``streamlit run app.py``, or warm (the modules
+imported before the server answers: ``make run``, ``roiviz app``) with ``python -m roiviz.app.warm``.
 
 This file holds only the navigation: the pages are ``pages/*.py`` (the Playground first), listed
 once in :data:`roiviz.app.ui.PAGES`, and share the helpers of :mod:`roiviz.app.ui`.
@@ -15,7 +16,6 @@ from __future__ import annotations
 import pandas  # noqa: F401
 import pyarrow  # noqa: F401
 
-import gc
 from pathlib import Path
 
 import streamlit as st
@@ -23,6 +23,7 @@ import streamlit as st
 from roiviz.drawing import render_mpl
 
 from roiviz.app import ui  # noqa: F401 - the pages' heavy imports, before gc.freeze
+from roiviz.app.warm import freeze_once
 from roiviz.resources import ASSETS_DIR
 
 ROOT = Path(__file__).resolve().parent
@@ -35,9 +36,8 @@ def main() -> None:
     # 120 ms of CPU per rerun on a 2-core machine, holding the GIL while every other session
     # waits. Once per server process, the objects that exist after the imports are frozen
     # (gc.freeze), so the collector only scans what later runs create (benchmarks/classroom.py).
-    if gc.get_freeze_count() == 0:
-        gc.collect()
-        gc.freeze()
+    # `make run` (roiviz.app.warm) has done it before the server started.
+    freeze_once()
     st.set_page_config(page_title="roiviz: RoI Pool vs RoI Align", page_icon=str(FAVICON),
                        layout="wide")
     ui.navigation(ROOT)

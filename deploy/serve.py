@@ -2,7 +2,8 @@
 
 ``make serve WORKERS=2`` runs ``deploy/serve.py --workers 2 --port 8501 --bind 0.0.0.0``:
 
-- W workers, each ``streamlit run app.py`` on its own port (``--port`` + 1 ... + W) on 127.0.0.1
+- W workers, each ``streamlit run app.py`` started warm (``python -m roiviz.app.warm``: healthy
+  once the pages' modules are imported) on its own port (``--port`` + 1 ... + W) on 127.0.0.1
   (only the proxy talks to them);
 - HAProxy on ``--bind``:``--port`` with ``deploy/haproxy.cfg`` (sticky cookie, websockets
   tunnelled with long timeouts, ``/_stcore/health`` checked every second);
@@ -116,7 +117,7 @@ class Fleet:
     def _start_worker(self, i: int) -> None:
         log = open(self.log_dir / f"worker-{i + 1}.log", "a") if self.log_dir else subprocess.DEVNULL
         self.procs[i] = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(self.app), "--server.headless=true",
+            [sys.executable, "-m", "roiviz.app.warm", str(self.app), "--server.headless=true",
              f"--server.port={self.worker_ports[i]}", "--server.address=127.0.0.1",
              "--browser.gatherUsageStats=false", *self.extra_args],
             cwd=self.app.parent, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

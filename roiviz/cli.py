@@ -2,7 +2,7 @@
 
 ``roiviz app [streamlit options]``
     Serve the app on http://localhost:8501 (``streamlit run`` of the installed ``app.py``, with the
-    app's own ``.streamlit/config.toml``). Options after ``app`` go to Streamlit, e.g.
+    app's own ``.streamlit/config.toml``, started warm by :mod:`roiviz.app.warm`). Options after ``app`` go to Streamlit, e.g.
     ``roiviz app --server.port 8600``.
 ``roiviz bench [bench_ops options]``
     The README's speed table of the ops (``benchmarks/bench_ops.py`` of a checkout, with its
@@ -40,7 +40,9 @@ def run_app(streamlit_args: Sequence[str]) -> int:
     """Run the app in this terminal until Ctrl-C; returns Streamlit's exit code."""
     _require_app("app")
     # The working directory is the app's folder, so Streamlit reads the app's config.toml.
-    command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT), *streamlit_args]
+    # roiviz.app.warm: `streamlit run` once the pages' modules are imported (the first visitor
+    # does not wait for torch and matplotlib).
+    command = [sys.executable, "-m", "roiviz.app.warm", str(APP_SCRIPT), *streamlit_args]
     try:
         return subprocess.call(command, cwd=APP_DIR)
     except KeyboardInterrupt:

@@ -41,16 +41,19 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def streamlit_process(log_path: Path | None = None, timeout: float = 90.0, extra_args=(),
-                      script: Path = ROOT / "app.py"):
+                      script: Path = ROOT / "app.py", warm: bool = False):
     """Run ``streamlit run <script>`` (the app by default) headless on a free port; yield
     ``(base_url, pid)``.
 
     Shared by the browser tests and ``benchmarks/`` (which read the server's memory via ``pid``).
+    ``warm``: start it as ``make run`` and ``make serve`` do, ``python -m roiviz.app.warm``
+    (healthy once the pages' modules are imported); by default a plain ``streamlit run``.
     """
     port = free_port()
     log = open(log_path, "w") if log_path else subprocess.DEVNULL
+    run = ["-m", "roiviz.app.warm"] if warm else ["-m", "streamlit", "run"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless=true",
+        [sys.executable, *run, str(script), "--server.headless=true",
          f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
          *extra_args],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
