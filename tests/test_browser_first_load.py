@@ -5,12 +5,15 @@ Structural checks, not timings (those are benchmarks/bench_first_load.py's): unt
 code" is switched on the page sends no code block, so Streamlit's syntax highlighter (a 1.56 MB
 chunk, ``StreamlitSyntaxHighlighter.*.js``) is not requested, and no Arrow table is drawn; the
 summary table's headers carry their plain-words tooltips; the files are named after the view.
+A server started warm (``python -m roiviz.app.warm``, as ``make run`` does) answers its health
+check only once the pages' modules are imported, and serves its first visitor the stage.
 """
 
 from __future__ import annotations
 
 import pytest
-from browser_support import ARTIFACTS, chromium_browser, require_chromium, save_download, streamlit_server
+from browser_support import (ARTIFACTS, chromium_browser, require_chromium, save_download, streamlit_process,
+                             streamlit_server)
 from stage_driver import STAGE
 
 from roiviz.drawing.summary_table import COLUMN_HELP, SUMMARY_CLASS
@@ -92,3 +95,24 @@ def test_downloads_are_named_after_the_view(fresh):
         assert "<title>roiviz Playground: 7 x 7 bins, sampling ratio 2, coffee</title>" in html.read_text()
     finally:
         context.close()
+
+
+def test_a_warm_started_server_is_warm_before_it_answers_and_serves_the_stage(fresh):
+    _, browser = fresh      # one Playwright per thread: the module's browser, another server
+    log = ARTIFACTS / "warm-server.log"
+    with streamlit_process(log, warm=True) as (url, _pid):
+        # Healthy means warmed: the launcher reported before Streamlit's server started.
+        text = log.read_text()
+        assert "roiviz: warmed up in imports" in text, text
+        assert "could not warm" not in text
+        context, page, _ = open_playground(browser, url, 1500, 1000)
+        try:
+            methods = page.locator(f"{STAGE} .panel[data-method]")
+            assert methods.count() == 4
+            assert page.locator("[data-testid=stException]").count() == 0
+            # The sidebar is drawn after the stage but in its usual order: Input first.
+            headers = page.locator("[data-testid=stSidebar] [data-testid=stHeading]").all_inner_texts()
+            assert [h.strip() for h in headers][:3] == ["Input", "Settings", "Share"]
+            assert page.locator("[data-testid=stSidebar] .st-key-ch").count() == 1
+        finally:
+            context.close()

@@ -26,8 +26,9 @@ PACKAGE = Path(roiviz.__file__).parent
 #: Layers, lowest first; a module may import its own layer and those before it.
 LAYERS = ("library", "lessons", "drawing", "app", "front door")
 FRONT_DOORS = {"roiviz.cli", "roiviz.notebook"}
-#: The only modules that may import Streamlit: the pages' shared widgets and the stage component.
-UI_GLUE = {"roiviz.app.ui", "roiviz.app.ui_stage"}
+#: The only modules that may import Streamlit: the pages' shared widgets, the stage component and
+#: the launcher that starts Streamlit's server warm (roiviz.app.warm, inside its main()).
+UI_GLUE = {"roiviz.app.ui", "roiviz.app.ui_stage", "roiviz.app.warm"}
 UI_PACKAGES = ("streamlit", "plotly", "matplotlib")
 
 
@@ -133,7 +134,7 @@ def test_the_library_loads_no_layer_above_it_and_no_ui_library():
 
 def test_only_the_ui_glue_imports_streamlit():
     # Drawing may use matplotlib and plotly; only app.py, pages/ and their shared glue
-    # (roiviz.app.ui and roiviz.app.ui_stage) may use Streamlit.
+    # (roiviz.app.ui, roiviz.app.ui_stage and the launcher roiviz.app.warm) may use Streamlit.
     assert UI_GLUE <= set(MODULES)
     loaded = _loaded_after_import(sorted(m for m in MODULES if m not in UI_GLUE))
     assert "streamlit" not in {m.split(".")[0] for m in loaded}

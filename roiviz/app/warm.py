@@ -145,8 +145,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    # Run as `python -m`, this file is `__main__`; the server's scripts import roiviz.app.warm,
-    # whose flag must be the one warm_up set.
-    from roiviz.app.warm import main as _main
-
-    _main()
+    # Run as `python -m`, this file is `__main__`; app.py imports roiviz.app.warm (the same file
+    # as another module), whose freeze flag must be the one warm_up sets: run that module's main.
+    importlib.import_module(__spec__.name).main()
