@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from roiviz.app.ui import (
+    figure,
     exports,
     first_visit_tip,
     header_table,
@@ -35,7 +36,7 @@ from roiviz.lessons.evidence import (
     table_records,
 )
 from roiviz.drawing.export import figure_png, figure_svg, trace_json
-from roiviz.drawing.legible import for_projector
+from roiviz.drawing.legible import for_phone, for_projector
 from roiviz.app.params import EVIDENCE
 from roiviz.drawing.render_mpl import evidence_figure
 from roiviz.drawing.style import Style
@@ -54,13 +55,14 @@ EVIDENCE_HEADERS = {
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def chart_files(key: str, presenter: bool) -> tuple[bytes, bytes, str]:
+def chart_files(key: str, presenter: bool) -> tuple[bytes, bytes, str, bytes | None]:
     table = TABLES[key]
     fig = for_projector(evidence_figure(table, style=Style(presenter=presenter)), presenter)
+    phone = None if presenter else figure_png(for_phone(evidence_figure(table)))
     json_text = trace_json({}, {"page": "evidence", "table": key, "title": table.title,
                                 "backbone": table.backbone, "stride": table.stride,
                                 "rows": table_records(table), "citation": CITATION})
-    return figure_png(fig), figure_svg(fig), json_text
+    return figure_png(fig), figure_svg(fig), json_text, phone
 
 
 load_link(EVIDENCE)
@@ -84,14 +86,14 @@ with top[1]:
 key = st.session_state.get("ev_table", "2c")
 table = TABLES[key]
 page_title("Evidence", f"Mask R-CNN Table {key}")
-png, svg, json_text = chart_files(key, style.presenter)
+png, svg, json_text, phone_png = chart_files(key, style.presenter)
 
 if style.presenter or table.has_box:   # a projector, or two panels: the chart takes the whole width
     left, right = st.container(), st.container()
 else:
     left, right = st.columns([3, 2], gap="large")
 with left:
-    st.image(png, width="stretch")
+    figure(png, phone_png, "evidence")
     if style.presenter:
         st.markdown(INTRO)
 with right:

@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 
 from roiviz.app.ui import (
+    figure,
     exports,
     first_visit_tip,
     header_table,
@@ -25,7 +26,7 @@ from roiviz.app.ui import (
 )
 from roiviz.lessons.examples import SEED_EXAMPLE_BOX, seed_example_settings
 from roiviz.drawing.export import figure_png, figure_svg, trace_json
-from roiviz.drawing.legible import for_projector
+from roiviz.drawing.legible import for_phone, for_projector
 from roiviz.lessons.gradients import box_sweep, gradient_maps
 from roiviz.lessons.walkthrough import example_map
 from roiviz.methods import METHODS, label, trace_all
@@ -64,7 +65,10 @@ def compute(state: tuple, presenter: bool):
                                         ncols=len(result.maps) if presenter else None), presenter)
     json_text = trace_json(traces, {"page": "gradients", "map": s["map"], "shift_cells": float(s["shift"]),
                                     **result.to_dict()})
-    return result, figure_png(fig), figure_svg(fig), json_text
+    # On a phone the four maps go in one column, each as wide as the screen.
+    phone = None if presenter else figure_png(for_phone(gradient_figure(result, traces=traces, ncols=1),
+                                                        keep_height=False))
+    return result, figure_png(fig), figure_svg(fig), json_text, phone
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -119,7 +123,7 @@ state["aligned"] = "1" if state["aligned"] else "0"
 page_title("Gradient flow", f"{GRADIENTS['target'].format(state['target'])}, shift {state['shift']} cells, "
                             f"{state['conv']} rounding, ratio {state['sr']}")
 try:
-    result, png, svg, json_text = compute(tuple(sorted(state.items())), style.presenter)
+    result, png, svg, json_text, phone_png = compute(tuple(sorted(state.items())), style.presenter)
     st.session_state["_grad_last"] = (state, result, png, svg, json_text)
 except ValueError as exc:
     st.error(f"{exc}. The previous picture stays on screen.")
@@ -127,7 +131,7 @@ if "_grad_last" not in st.session_state:
     st.stop()
 state, result, png, svg, json_text = st.session_state["_grad_last"]
 
-st.image(png, width="stretch")
+figure(png, phone_png, "gradients")
 left, right = st.columns([1, 1], gap="large")
 with left:
     st.markdown(f"**d({result.target_label}) / d(cell)**")

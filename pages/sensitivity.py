@@ -14,6 +14,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from roiviz.app.ui import (
+    figure,
     animation_download,
     exports,
     first_visit_tip,
@@ -30,7 +31,7 @@ from roiviz.app.ui import (
 from roiviz.drawing.animate import animate_gif
 from roiviz.lessons.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_STRIDE, seed_example_settings
 from roiviz.drawing.export import figure_png, figure_svg, trace_json
-from roiviz.drawing.legible import for_projector
+from roiviz.drawing.legible import for_phone, for_projector
 from roiviz.lessons.walkthrough import example_map
 from roiviz.methods import METHODS, SERIES, UNALIGNED, label, trace_all
 from roiviz.app.params import SENSITIVITY
@@ -54,17 +55,21 @@ SWEEP_HEADERS = {
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def chart_files(result_key: tuple, presenter: bool, _result) -> tuple[bytes, bytes]:
-    """PNG and SVG of a sweep's chart (``result_key`` identifies ``_result``, which is not hashed)."""
+def chart_files(result_key: tuple, presenter: bool, _result) -> tuple[bytes, bytes, bytes | None]:
+    """PNG and SVG of a sweep's chart, and its phone PNG (none in presenter mode); ``result_key``
+    identifies ``_result``, which is not hashed."""
     fig = for_projector(sweep_figure(_result, style=Style(presenter=presenter)), presenter)
-    return figure_png(fig), figure_svg(fig)
+    phone = None if presenter else figure_png(for_phone(sweep_figure(_result)))
+    return figure_png(fig), figure_svg(fig), phone
 
 
 @st.cache_data(max_entries=16, show_spinner="Sweeping box sizes...")
 def size_sweep(output_size: tuple[int, int], conv: str, fixed: int, presenter: bool):
-    """The box-size sweep (24 to 1024 px, 32 placements each) and its chart as PNG."""
+    """The box-size sweep (24 to 1024 px, 32 placements each), its chart as PNG and the chart's
+    phone PNG (none in presenter mode)."""
     result = sweep_box_sizes(PAGE_BOX_SIZES, seed_example_settings(conv), fixed_stride=fixed)
-    return result, figure_png(for_projector(size_sweep_figure(result, style=Style(presenter=presenter)), presenter))
+    phone = None if presenter else figure_png(for_phone(size_sweep_figure(result)))
+    return result, figure_png(for_projector(size_sweep_figure(result, style=Style(presenter=presenter)), presenter)), phone
 
 
 load_link(SENSITIVITY)
@@ -128,8 +133,8 @@ last = st.session_state.get("_sens_last")
 if last is None:
     st.stop()
 key, result = last
-png, svg = chart_files(key, style.presenter, result)
-st.image(png, width="stretch")
+png, svg, phone_png = chart_files(key, style.presenter, result)
+figure(png, phone_png, "sweep")
 if style.presenter:
     st.markdown(INTRO)
 left, right = st.columns([1, 1], gap="large")
@@ -163,8 +168,8 @@ st.subheader("Box size: one stride, or a feature pyramid")
 fixed_col, _ = st.columns([1, 2])
 widget(SENSITIVITY, "fpn", container=fixed_col, persist_state="session")
 state["fpn"] = st.session_state[SENSITIVITY.widget_key("fpn")]
-sizes, sizes_png = size_sweep(settings.output_size, state["conv"], int(state["fpn"]), style.presenter)
-st.image(sizes_png, width="stretch")
+sizes, sizes_png, sizes_phone_png = size_sweep(settings.output_size, state["conv"], int(state["fpn"]), style.presenter)
+figure(sizes_png, sizes_phone_png, "sizes")
 band = steady_band(sizes)
 st.markdown(
     f"The same rounding, now against the box's size. RoI Pool and RoI Warp snap the box to whole "

@@ -125,3 +125,68 @@ RECIPES = {
     "evidence": lambda: _evidence("2d"),
     "pyramids": _pyramids,
 }
+
+
+# ----------------------------------------------------------------------------------------------
+# The same pages' phone variants (roiviz.drawing.legible.for_phone), at their default state.
+
+
+def _phone_sensitivity() -> list[PageFigure]:
+    from roiviz.drawing.legible import for_phone
+    from roiviz.drawing.render_mpl import sweep_figure
+    from roiviz.drawing.render_pyramid import size_sweep_figure
+
+    result, sizes = _sensitivity_results()
+    return [_measure("offset sweep (phone)", for_phone(sweep_figure(result))),
+            _measure("box-size sweep (phone)", for_phone(size_sweep_figure(sizes)))]
+
+
+def _sensitivity_results():
+    from roiviz.lessons.examples import SEED_EXAMPLE_BOX, seed_example_settings
+    from roiviz.lessons.walkthrough import example_map
+    from roiviz.methods import SERIES
+    from roiviz.app.params import SENSITIVITY
+    from roiviz.lessons.sweeps import PAGE_BOX_SIZES, sweep_box_sizes, sweep_offsets
+
+    d = SENSITIVITY.values({})
+    settings = seed_example_settings(d["conv"], sampling_ratio=int(d["sr"]), reduce=d["reduce"])
+    offsets = np.linspace(-float(d["range"]), float(d["range"]), int(d["points"]))
+    result = sweep_offsets(example_map(d["map"]), SEED_EXAMPLE_BOX, settings,
+                           [m for m in SERIES if m in d["methods"]], offsets, axis=d["axis"],
+                           scale=d["mode"] == "grow", bin=(int(d["row"]), int(d["col"])))
+    return result, sweep_box_sizes(PAGE_BOX_SIZES, seed_example_settings(d["conv"]), fixed_stride=int(d["fpn"]))
+
+
+def _phone_gradients() -> list[PageFigure]:
+    from roiviz.drawing.legible import for_phone
+    from roiviz.drawing.render_mpl import gradient_figure
+    from roiviz.lessons.examples import SEED_EXAMPLE_BOX, seed_example_settings
+    from roiviz.lessons.gradients import gradient_maps
+    from roiviz.lessons.walkthrough import example_map
+    from roiviz.methods import METHODS, trace_all
+    from roiviz.app.params import GRADIENTS
+
+    d = GRADIENTS.values({})
+    settings = seed_example_settings(d["conv"], sampling_ratio=int(d["sr"]), reduce=d["reduce"],
+                                     aligned=bool(d["aligned"]))
+    values = example_map(d["map"])
+    box = tuple(float(v) for v in SEED_EXAMPLE_BOX)
+    result = gradient_maps(values, box, settings, METHODS)
+    fig = gradient_figure(result, traces=trace_all(values, box, settings), ncols=1)
+    return [_measure("gradient maps (phone)", for_phone(fig, keep_height=False))]
+
+
+def _phone_evidence(table: str) -> list[PageFigure]:
+    from roiviz.drawing.legible import for_phone
+    from roiviz.drawing.render_mpl import evidence_figure
+    from roiviz.lessons.evidence import TABLES
+
+    return [_measure(f"Table {table} (phone)", for_phone(evidence_figure(TABLES[table])))]
+
+
+#: Page -> its phone figures at the default state (Evidence: Table 2d, two panels).
+PHONE_RECIPES = {
+    "sensitivity": _phone_sensitivity,
+    "gradients": _phone_gradients,
+    "evidence": lambda: _phone_evidence("2d"),
+}

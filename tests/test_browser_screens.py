@@ -221,3 +221,54 @@ def test_the_server_check_is_a_badge_with_its_sentence_on_hover(server):
     assert "exact answer" in header.get_attribute("title")
     page.screenshot(path=str(ARTIFACTS / "screens-laptop-1500x1000.png"))
     page.context.close()
+
+
+# ----------------------------------------------------------------------------------------------
+# The teaching pages' static figures on a phone
+
+#: The smallest figure text a phone test accepts (CSS px). The figures are laid out for 11 px
+#: (roiviz.drawing.legible.PHONE_MIN_PX: Apple's smallest text style, Caption 2); 10 px leaves
+#: room for a page a few pixels narrower than the 358 px the layout assumes.
+PHONE_FIGURE_MIN_PX = 10
+
+PHONE_PAGES = [("sensitivity", "sensitivity"), ("gradients", "gradients"), ("evidence", "evidence?table=2d")]
+
+FIGURES_SHOWN = """() => [...document.querySelectorAll('[data-testid=stMain] [data-testid=stImage] img')]
+  .filter(img => img.getBoundingClientRect().width > 0)
+  .map(img => [img.getBoundingClientRect().width, img.naturalWidth, img.naturalHeight])"""
+
+
+@pytest.mark.parametrize("name, path", PHONE_PAGES)
+def test_teaching_figures_on_a_phone_have_text_of_10_px_or_more(server, name, path):
+    from presenter_figures import PHONE_RECIPES
+
+    url, browser = server
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(90_000)
+        expected = PHONE_RECIPES[name]()
+        page.goto(f"{url}/{path}")
+        page.wait_for_function(f"(n) => {{ const s = ({FIGURES_SHOWN})(); return s.length >= n && "
+                               "s.every(([w, nw]) => nw > 200); }", arg=len(expected))
+        page.wait_for_timeout(500)
+        shown = page.evaluate(FIGURES_SHOWN)
+        assert len(shown) == len(expected), shown
+        for width, natural_w, natural_h in shown:
+            assert width <= 390
+            # Each picture on screen is a phone variant (the page's own would be 3-4 px texts).
+            figure = next((f for f in expected if abs(f.size[0] - natural_w) <= 2 and abs(f.size[1] - natural_h) <= 2),
+                          None)
+            assert figure is not None, (natural_w, natural_h, [f.size for f in expected])
+            text, px = figure.smallest_px(width)
+            assert px >= PHONE_FIGURE_MIN_PX, (figure.name, text, px, width)
+        page.locator("[data-testid=stMain] [class*=st-key-fig-phone-] img").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / f"screens-phone-{name}-390.png"))
+        # At a desktop's width the same page shows its own figures again.
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.wait_for_timeout(300)
+        wide = page.evaluate(FIGURES_SHOWN)
+        assert wide and all(w > 390 for w, _, _ in wide)
+        assert not [s for s in wide if any(abs(f.size[0] - s[1]) <= 2 for f in expected)]
+    finally:
+        context.close()

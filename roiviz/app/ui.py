@@ -18,7 +18,7 @@ from streamlit.errors import StreamlitAPIException
 
 from roiviz.drawing.export import PNG_SIGNATURE, embed_snippet, share_link
 from roiviz.app.hosting import HOW_TO_SET, public_address, public_link
-from roiviz.drawing.legible import PROJECTOR_MIN_PX
+from roiviz.drawing.legible import PHONE_MAX_WIDTH_PX, PROJECTOR_MIN_PX
 from roiviz.app.params import PageParams
 from roiviz.drawing.style import Style
 from roiviz.drawing.tables import html_table
@@ -136,6 +136,35 @@ PRESENTER_CSS = f"""<style>
 .stApp [data-testid="stSidebarNav"] span {{ white-space: normal !important; overflow: visible !important;
   text-overflow: clip !important; }}
 </style>"""
+
+
+#: Which variant of a page-wide figure shows (:func:`figure`): the phone's on windows at most
+#: :data:`~roiviz.drawing.legible.PHONE_MAX_WIDTH_PX` wide, the page's on wider ones.
+PHONE_FIGURE_CSS = f"""<style>
+@media (max-width: {PHONE_MAX_WIDTH_PX}px) {{ .stApp [class*="st-key-fig-wide-"] {{ display: none !important; }} }}
+@media (min-width: {PHONE_MAX_WIDTH_PX + 1}px) {{ .stApp [class*="st-key-fig-phone-"] {{ display: none !important; }} }}
+</style>"""
+
+
+def figure(png: bytes, phone_png: bytes | None, name: str) -> None:
+    """A page-wide static figure, as wide as its column; with ``phone_png``, that variant on a
+    phone instead (laid out by :func:`roiviz.drawing.legible.for_phone`: shown about 360 px wide,
+    the page's figure would have 3-4 px texts). The window's width picks one (CSS): the server
+    does not know it. Both are sent (the phone's is about 100 kB).
+
+    Args:
+        png: the figure (PNG bytes).
+        phone_png: its phone variant, or ``None`` (presenter mode: a projector).
+        name: the figure's name on the page (its containers' keys).
+    """
+    if phone_png is None:
+        st.image(png, width="stretch")
+        return
+    st.html(PHONE_FIGURE_CSS)
+    with st.container(key=f"fig-wide-{name}"):
+        st.image(png, width="stretch")
+    with st.container(key=f"fig-phone-{name}"):
+        st.image(phone_png, width="stretch")
 
 
 def presenter_toggle(table: PageParams, container=None) -> Style:
