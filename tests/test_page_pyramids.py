@@ -201,7 +201,7 @@ def test_sensitivity_page_shows_the_box_size_sweep(media):
     at.run()
     no_problems(at)
     assert at.selectbox(key="sens_fpn").value == 8
-    assert len(at.image) == 2
+    assert len(at.image) == 4      # both sweeps, each with its phone variant
     assert any("feature pyramid" in m.value for m in at.markdown)
     doc = check_files(downloads(at, media))
     expected = sweep_box_sizes(PAGE_BOX_SIZES, Settings(output_size=(3, 3), convention="article"),

@@ -185,7 +185,7 @@ def test_walkthrough_exports_equal_the_engine(media):
 def test_sensitivity_runs_and_exports_the_sweep(media):
     at = page("sensitivity")
     no_problems(at)
-    assert len(at.image) == 2   # the offset sweep and the box-size sweep
+    assert len(at.image) == 4   # the offset sweep and the box-size sweep, each with its phone variant
     assert [r for r in html_tables(at)[0]["method"]] == [
         "RoI Pool", "RoI Warp", "RoI Align", "Precise RoI Pooling", "RoI Align (aligned=False)"]
     doc = check_files(downloads(at, media))
@@ -217,7 +217,7 @@ def test_sensitivity_widgets_link_and_empty_selection():
     at.multiselect(key="sens_methods").set_value([]).run()
     no_problems(at)
     assert "Choose at least one method" in at.warning[0].value
-    assert len(at.image) == 2          # the previous sweep stays on screen (and the size sweep)
+    assert len(at.image) == 4          # the previous sweep stays on screen (and the size sweep; phone variants)
     at.radio(key="sens_axis").set_value("x").run()
     assert at.query_params["axis"] == "x"
 
