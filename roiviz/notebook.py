@@ -44,6 +44,11 @@ def widget_module() -> str:
             + (STAGE_DIR / "widget.js").read_text(encoding="utf-8"))
 
 
+#: The stage's height in a notebook cell (CSS pixels): the app's stage at its default, the two
+#: surfaces and the four panels in one view of a cell; and the bounds a ``height`` may take.
+DEFAULT_HEIGHT, MIN_HEIGHT, MAX_HEIGHT = 640, 360, 2000
+
+
 class Stage(anywidget.AnyWidget):
     """The live stage on a feature map of yours (and, if given, the image it comes from).
 
@@ -60,6 +65,8 @@ class Stage(anywidget.AnyWidget):
             (:class:`roiviz.records.Settings`).
         channel: the channel shown first (a picker above the stage switches it).
         channel_names: one name per channel.
+        height: the stage's height in the cell (CSS pixels, 360 to 2000): its two surfaces and
+            four panels fit in it, whatever the window's height (``stage.height = 800`` resizes).
 
     Raises:
         ValueError: a sentence saying which argument is wrong.
@@ -71,6 +78,8 @@ class Stage(anywidget.AnyWidget):
     channel = traitlets.Int(0).tag(sync=True)
     channel_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     stage_css = traitlets.Unicode().tag(sync=True)
+    #: The stage's height in the notebook cell (CSS pixels).
+    height = traitlets.Int(DEFAULT_HEIGHT).tag(sync=True)
     #: The last message about a refused release or setting ("" when all is well).
     message = traitlets.Unicode("").tag(sync=True)
 
@@ -78,7 +87,7 @@ class Stage(anywidget.AnyWidget):
                  methods: Sequence[str] = METHODS, output_size: int | tuple[int, int] = (7, 7),
                  sampling_ratio: int = 2, aligned: bool = True, reduce: str = "avg",
                  convention: str = "library", channel: int = 0,
-                 channel_names: Sequence[str] | None = None) -> None:
+                 channel_names: Sequence[str] | None = None, height: int = DEFAULT_HEIGHT) -> None:
         fmap = feature_map_from_array(features, stride=stride, channel_names=channel_names,
                                       source="your feature map")
         unknown = [m for m in methods if m not in METHODS]
@@ -89,6 +98,8 @@ class Stage(anywidget.AnyWidget):
         settings = Settings(output_size=tuple(int(v) for v in output_size), stride=float(fmap.stride),
                             sampling_ratio=int(sampling_ratio), aligned=bool(aligned), reduce=reduce,
                             convention=convention)
+        if isinstance(height, bool) or not isinstance(height, int) or not MIN_HEIGHT <= height <= MAX_HEIGHT:
+            raise ValueError(f"height must be an int of pixels in {MIN_HEIGHT}..{MAX_HEIGHT}, got {height!r}")
         if not 0 <= channel < fmap.shape[0]:
             raise ValueError(f"channel must be in 0..{fmap.shape[0] - 1}, got {channel}")
         self._fmap: FeatureMap = fmap
@@ -104,7 +115,7 @@ class Stage(anywidget.AnyWidget):
         map_shape = fmap.shape[1:]
         self._box = default_box(map_shape, fmap.stride) if box is None else self._checked(box)
         self._seq = 0
-        super().__init__(channel=int(channel), channel_names=list(fmap.channel_names),
+        super().__init__(channel=int(channel), channel_names=list(fmap.channel_names), height=height,
                          stage_css=(STAGE_DIR / "stage.css").read_text(encoding="utf-8"))
         self._update_stage()
 
@@ -156,6 +167,13 @@ class Stage(anywidget.AnyWidget):
             map_title=f"Feature map {w} x {h} cells (stride {self._fmap.stride}, "
                       f"'{self._fmap.channel_names[self.channel]}')",
             seq=self._seq, notices=[self.message] if self.message else [])
+
+    @traitlets.validate("height")
+    def _valid_height(self, proposal):
+        value = proposal["value"]
+        if not MIN_HEIGHT <= value <= MAX_HEIGHT:
+            raise traitlets.TraitError(f"height must be {MIN_HEIGHT}..{MAX_HEIGHT} pixels, got {value}")
+        return value
 
     @traitlets.observe("released")
     def _on_release(self, change) -> None:

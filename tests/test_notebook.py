@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import traitlets
 
 from browser_support import ARTIFACTS, chromium_browser, free_port, require_chromium
 from roiviz.methods import METHODS, trace_all
@@ -96,6 +97,18 @@ def test_bad_arguments_are_sentences():
         Stage(np.zeros((4, 4)), image=np.zeros((64, 64, 3), dtype=np.float32))
     with pytest.raises(ValueError, match="channel"):
         Stage(np.zeros((2, 4, 4)), channel=2)
+    with pytest.raises(ValueError, match="height"):
+        Stage(np.zeros((4, 4)), height=100)
+
+
+def test_the_stage_height_is_the_widgets_and_stays_in_bounds():
+    stage = Stage(np.zeros((8, 8)))
+    assert stage.height == 640
+    stage.height = 800
+    assert stage.height == 800
+    with pytest.raises(traitlets.TraitError, match="height"):
+        stage.height = 5000
+    assert stage.height == 800
 
 
 # ------------------------------------------------------------------------------------------------
@@ -217,6 +230,10 @@ def test_example_notebook_runs_in_jupyterlab_and_the_stage_is_live(tmp_path):
         # The agreement is a badge ("checked"), its sentence in its title.
         page.locator(".roiviz-stage .status.ok[title*='agree']").first.wait_for()
         page.screenshot(path=str(ARTIFACTS / "notebook-stage.png"))
+        # The stage is as high as the widget says (640 px), not the 1000-px window: its surfaces
+        # and four panels fit a cell.
+        stage_h = page.locator(".roiviz-stage").first.evaluate("r => r.getBoundingClientRect().height")
+        assert 600 <= stage_h <= 700, stage_h
 
         start_box = _kernel_value(runtime, "stage.box")
         surface = page.locator(".roiviz-stage .surface-svg").last   # the feature map

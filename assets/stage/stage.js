@@ -198,8 +198,13 @@ class Stage {
     this.root.classList.toggle("short-legend", width < 1000);
     const presenter = !!(this.data && this.data.style.presenter);
     const below = window.innerHeight - this.pageTop() - 12;
+    // A host that sizes the stage itself (the notebook widget: a cell, not a window) says so on
+    // the stage's parent element.
+    const fixed = Number((this.root.parentNode && this.root.parentNode.dataset && this.root.parentNode.dataset.stageHeight) || 0);
     let h;
-    if (compact) {
+    if (fixed > 0) {
+      h = fixed;
+    } else if (compact) {
       // One screen: the surface and the 2 x 2 panels under the top bar (none in an embed).
       h = Math.max(360, window.innerHeight - 70);
     } else if (presenter) {

@@ -40,6 +40,8 @@ export default {
     shadow.appendChild(style);
     shadow.appendChild(channelPicker(model));
     const parentElement = document.createElement("div");
+    // The stage's height is the widget's (a notebook cell), not the window's as in the app.
+    parentElement.dataset.stageHeight = String(model.get("height"));
     shadow.appendChild(parentElement);
     const setStateValue = (name, value) => {
       if (name !== "box") return;
@@ -50,9 +52,16 @@ export default {
                                setTriggerValue: () => {} });
     let unmount = mountStage(component());
     const redraw = () => { unmount = mountStage(component()); };
+    const resize = () => {
+      parentElement.dataset.stageHeight = String(model.get("height"));
+      const root = parentElement.querySelector(".roiviz-stage");
+      if (root && root.__stage) root.__stage.layout();
+    };
     model.on("change:data", redraw);
+    model.on("change:height", resize);
     return () => {
       model.off("change:data", redraw);
+      model.off("change:height", resize);
       if (unmount) unmount();
     };
   },
