@@ -54,41 +54,37 @@ def _walkthrough(step: int, conv: str) -> list[PageFigure]:
 
 
 def _sensitivity() -> list[PageFigure]:
-    from roiviz.lessons.examples import SEED_EXAMPLE_BOX, seed_example_settings
-    from roiviz.lessons.walkthrough import example_map
-    from roiviz.methods import SERIES
-    from roiviz.app.params import SENSITIVITY
     from roiviz.drawing.render_mpl import sweep_figure
     from roiviz.drawing.render_pyramid import size_sweep_figure
-    from roiviz.lessons.sweeps import PAGE_BOX_SIZES, sweep_box_sizes, sweep_offsets
 
-    d = SENSITIVITY.values({})
-    settings = seed_example_settings(d["conv"], sampling_ratio=int(d["sr"]), reduce=d["reduce"])
-    offsets = np.linspace(-float(d["range"]), float(d["range"]), int(d["points"]))
-    result = sweep_offsets(example_map(d["map"]), SEED_EXAMPLE_BOX, settings,
-                           [m for m in SERIES if m in d["methods"]], offsets, axis=d["axis"],
-                           scale=d["mode"] == "grow", bin=(int(d["row"]), int(d["col"])))
-    sizes = sweep_box_sizes(PAGE_BOX_SIZES, seed_example_settings(d["conv"]), fixed_stride=int(d["fpn"]))
+    result, sizes = _sensitivity_results()
     return [_measure("offset sweep", for_projector(sweep_figure(result, style=PRESENTER), True)),
             _measure("box-size sweep", for_projector(size_sweep_figure(sizes, style=PRESENTER), True))]
 
 
 def _gradients() -> list[PageFigure]:
+    from roiviz.drawing.render_mpl import gradient_figure
+    from roiviz.methods import METHODS
+
+    result, traces = _gradient_results()
+    fig = gradient_figure(result, style=PRESENTER, traces=traces, ncols=len(METHODS))
+    return [_measure("gradient maps", for_projector(fig, True))]
+
+
+def _gradient_results():
+    """The Gradient flow page's gradients and traces at its default state."""
     from roiviz.lessons.examples import SEED_EXAMPLE_BOX, seed_example_settings
     from roiviz.lessons.gradients import gradient_maps
     from roiviz.lessons.walkthrough import example_map
     from roiviz.methods import METHODS, trace_all
     from roiviz.app.params import GRADIENTS
-    from roiviz.drawing.render_mpl import gradient_figure
 
     d = GRADIENTS.values({})
     settings = seed_example_settings(d["conv"], sampling_ratio=int(d["sr"]), reduce=d["reduce"],
                                      aligned=bool(d["aligned"]))
     values = example_map(d["map"])
     box = tuple(float(v) for v in SEED_EXAMPLE_BOX)
-    result = gradient_maps(values, box, settings, METHODS)
-    fig = gradient_figure(result, style=PRESENTER, traces=trace_all(values, box, settings), ncols=len(METHODS))
-    return [_measure("gradient maps", for_projector(fig, True))]
+    return gradient_maps(values, box, settings, METHODS), trace_all(values, box, settings)
 
 
 def _evidence(table: str) -> list[PageFigure]:
@@ -142,6 +138,7 @@ def _phone_sensitivity() -> list[PageFigure]:
 
 
 def _sensitivity_results():
+    """The Sensitivity page's offset sweep and box-size sweep at its default state."""
     from roiviz.lessons.examples import SEED_EXAMPLE_BOX, seed_example_settings
     from roiviz.lessons.walkthrough import example_map
     from roiviz.methods import SERIES
@@ -160,19 +157,9 @@ def _sensitivity_results():
 def _phone_gradients() -> list[PageFigure]:
     from roiviz.drawing.legible import for_phone
     from roiviz.drawing.render_mpl import gradient_figure
-    from roiviz.lessons.examples import SEED_EXAMPLE_BOX, seed_example_settings
-    from roiviz.lessons.gradients import gradient_maps
-    from roiviz.lessons.walkthrough import example_map
-    from roiviz.methods import METHODS, trace_all
-    from roiviz.app.params import GRADIENTS
 
-    d = GRADIENTS.values({})
-    settings = seed_example_settings(d["conv"], sampling_ratio=int(d["sr"]), reduce=d["reduce"],
-                                     aligned=bool(d["aligned"]))
-    values = example_map(d["map"])
-    box = tuple(float(v) for v in SEED_EXAMPLE_BOX)
-    result = gradient_maps(values, box, settings, METHODS)
-    fig = gradient_figure(result, traces=trace_all(values, box, settings), ncols=1)
+    result, traces = _gradient_results()
+    fig = gradient_figure(result, traces=traces, ncols=1)
     return [_measure("gradient maps (phone)", for_phone(fig, keep_height=False))]
 
 
