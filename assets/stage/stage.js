@@ -244,6 +244,11 @@ class Stage {
     } else {
       this.root.classList.remove("tall-panels");
     }
+    // Before the size observer's first report (a new stage): every SVG's size read in one pass,
+    // one layout, not one forced layout per panel between the drawing's DOM changes.
+    for (const svg of this.root.querySelectorAll("svg")) {
+      if (!svg.__size) { const r = svg.getBoundingClientRect(); svg.__size = [r.width || 1, r.height || 1]; }
+    }
     if (this.data && !this.drag) this.draw();
   }
 
