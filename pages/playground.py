@@ -465,7 +465,10 @@ def playground() -> None:
     init_state()
     # A short title, so that the stage and all four panels fit under it on a projector.
     st.title(PAGE_TITLE)
-    ui.first_visit_tip("pages/playground.py")
+    # The tip is drawn after the stage too, into this placeholder under the title (its link and
+    # button, with their icons, made the stage wait: about a tenth of its first load in
+    # interleaved runs, benchmarks/bench_first_load.py's visits).
+    tip = st.container() if ui.first_visit_tip_due("pages/playground.py") else None
     if st.session_state["presenter"]:
         # A projector: the stage takes the whole width (the sidebar opens from its arrow) and
         # the caption one line, so the photo, the map and all four panels fit on the screen.
@@ -486,6 +489,9 @@ def playground() -> None:
     # (benchmarks/bench_first_load.py).
     side = st.sidebar.container()
     fmap = input_and_stage(current_state())
+    if tip is not None:
+        with tip:
+            ui.first_visit_tip("pages/playground.py")
     sidebar(side)
     if fmap is not None:
         ui.widget(PLAYGROUND, "ch", container=st.sidebar, options=range(fmap.shape[0]),

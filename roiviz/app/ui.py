@@ -406,6 +406,12 @@ def _dismiss_tip() -> None:
     st.session_state[TIP_DISMISSED] = True
 
 
+def first_visit_tip_due(current: str) -> bool:
+    """Whether :func:`first_visit_tip` shows the tip on the page ``current`` in this run."""
+    return not (current == "pages/walkthrough.py" or st.session_state.get(TIP_DISMISSED) or presenting()
+                or embedded())
+
+
 def first_visit_tip(current: str) -> None:
     """A one-line "New here? Start with the Walkthrough" (a link there) and a dismiss button.
 
@@ -417,8 +423,7 @@ def first_visit_tip(current: str) -> None:
     Args:
         current: the page's file (``"pages/playground.py"``), as in :data:`PAGES`.
     """
-    if (current == "pages/walkthrough.py" or st.session_state.get(TIP_DISMISSED) or presenting()
-            or embedded()):
+    if not first_visit_tip_due(current):
         return
     with st.container(horizontal=True, vertical_alignment="center", gap="small", key="roiviz_tip"):
         try:
