@@ -32,15 +32,18 @@ from prroi_reference import _interpolate, _mat_calculation, _single_coor_integra
 
 
 def _window(roi, spatial_scale: float, pooled_h: int, pooled_w: int, ph: int, pw: int):
-    """The kernels' bin ``[win_start, win_end)`` and ``win_size``, as ``Compute`` computes them."""
+    """The kernels' bin ``[win_start, win_end)``, ``win_size`` and the cells it covers
+    ``s_h .. e_h``, ``s_w .. e_w``, as ``Compute`` computes them."""
     roi_start_w, roi_start_h = float(roi[0]) * spatial_scale, float(roi[1]) * spatial_scale
     roi_end_w, roi_end_h = float(roi[2]) * spatial_scale, float(roi[3]) * spatial_scale
     roi_width, roi_height = max(roi_end_w - roi_start_w, 0.0), max(roi_end_h - roi_start_h, 0.0)
     bin_size_h, bin_size_w = roi_height / pooled_h, roi_width / pooled_w
     win_start_w = roi_start_w + bin_size_w * pw
     win_start_h = roi_start_h + bin_size_h * ph
+    win_end_w, win_end_h = win_start_w + bin_size_w, win_start_h + bin_size_h
     win_size = max(0.0, bin_size_w * bin_size_h)
-    return win_start_h, win_start_w, win_start_h + bin_size_h, win_start_w + bin_size_w, win_size
+    cells = (math.floor(win_start_h), math.ceil(win_end_h), math.floor(win_start_w), math.ceil(win_end_w))
+    return (win_start_h, win_start_w, win_end_h, win_end_w, win_size), cells
 
 
 def forward(data: np.ndarray, roi, output_size, spatial_scale: float) -> np.ndarray:
@@ -49,10 +52,8 @@ def forward(data: np.ndarray, roi, output_size, spatial_scale: float) -> np.ndar
     out = np.zeros((pooled_h, pooled_w))
     for ph in range(pooled_h):
         for pw in range(pooled_w):
-            win_start_h, win_start_w, win_end_h, win_end_w, win_size = _window(
+            (win_start_h, win_start_w, win_end_h, win_end_w, win_size), (s_h, e_h, s_w, e_w) = _window(
                 roi, spatial_scale, pooled_h, pooled_w, ph, pw)
-            s_w, e_w = math.floor(win_start_w), math.ceil(win_end_w)
-            s_h, e_h = math.floor(win_start_h), math.ceil(win_end_h)
             sum_out = 0.0
             if win_size > 0.0:
                 for w_iter in range(s_w, e_w):
@@ -80,10 +81,8 @@ def coordinate_backward(data: np.ndarray, roi, output_size, spatial_scale: float
     with np.errstate(divide="ignore", invalid="ignore"):
         for ph in range(pooled_h):
             for pw in range(pooled_w):
-                win_start_h, win_start_w, win_end_h, win_end_w, win_size = _window(
+                (win_start_h, win_start_w, win_end_h, win_end_w, win_size), (s_h, e_h, s_w, e_w) = _window(
                     roi, spatial_scale, pooled_h, pooled_w, ph, pw)
-                s_w, e_w = math.floor(win_start_w), math.ceil(win_end_w)
-                s_h, e_h = math.floor(win_start_h), math.ceil(win_end_h)
                 g_x1_y = g_x2_y = g_x_y1 = g_x_y2 = 0.0
                 for h_iter in range(s_h, e_h):
                     s, t = max(win_start_h, float(h_iter)) - h_iter, min(win_end_h, float(h_iter + 1)) - h_iter
