@@ -13,6 +13,10 @@ gathering a cell moves one contiguous row.
   with ``torch.nn.functional.embedding_bag``.
 - RoI Pool's bins are rectangles of cells with a max: :func:`bin_max` takes it separably, first
   across each bin's columns, then down its rows.
+- The backward of the separable ops (:func:`separable_backward`, through
+  :func:`separable_apply_with_grads`) gives the map's gradient and the box gradient in one pass:
+  each RoI's weights are made dense over its own window of cells, and every term is a batched
+  matrix product on that window, gathered once.
 
 There is no Python loop over bins or samples. RoIs are grouped by the shape of their bags and
 reduced in a few large calls (batches bound the memory), channels in groups that keep the
