@@ -10,6 +10,7 @@
 // flick as samples cross cell centres, Precise RoI Pooling's turn smoothly, RoI Pool has none.
 
 import { targetGradient } from "./box_grad.js";
+import { set, setText } from "./draw.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const ARROW_CELLS = 2.5;    // the longest arrow at the last release, in cells
@@ -26,10 +27,6 @@ function svgNode(tag, attrs, parent) {
   parent.appendChild(e);
   return e;
 }
-
-// Write a text or an attribute only when it changes.
-function setText(e, text) { if (e.textContent !== text) e.textContent = text; }
-function setAttr(e, name, value) { if (e.getAttribute(name) !== value) e.setAttribute(name, value); }
 
 /** Adds the arrows' layer to every panel and the toggle + target + legend under the stage's
  * legend. Returns the arrows' state ({on, target, scale, reference, layers, notes, box}). */
@@ -121,7 +118,7 @@ export function drawArrows(dom, state, traces, gradients, extent, stride) {
     const [w, h] = svg.__size || [1, 1];
     return Math.min(w / Math.max(extent[2] - extent[0], 1e-9), h / Math.max(extent[3] - extent[1], 1e-9));
   };
-  setAttr(state.legend, "data-on", String(state.on));
+  set(state.legend, "data-on", String(state.on));
   const explanation = state.on
     ? "Arrow = d target / d edge: the way that edge should move to raise the target, length ∝ derivative "
       + "(one scale for all panels, reset at each release). RoI Pool has none: its output is a step "
@@ -129,11 +126,11 @@ export function drawArrows(dom, state, traces, gradients, extent, stride) {
     : "";
   setText(state.explain, explanation);
   // Where the line is hidden (narrow, projector: stage.css) it is the toggle's hover text.
-  setAttr(state.legend, "title", explanation);
+  set(state.legend, "title", explanation);
   for (const [method, layer] of Object.entries(state.layers)) {
     const t = traces[method], g = gradients[method];
     const { halo, line, title } = state.paths[method];
-    setAttr(layer, "data-gradient", g ? g.join(",") : String(g));
+    set(layer, "data-gradient", g ? g.join(",") : String(g));
     let d = "", note = "", count = 0;
     if (state.on && t && g === null) {
       note = "No box arrows: RoI Pool's output is a step function of the box (derivative 0 wherever it exists).";
@@ -159,10 +156,10 @@ export function drawArrows(dom, state, traces, gradients, extent, stride) {
       });
       setText(title, `d(${ARROW_TARGETS[state.target]}) / d(box edge, per image pixel): ${g.map((v, k) => `${["x1", "y1", "x2", "y2"][k]} ${fmtGradient(v)}`).join(", ")}`);
     }
-    setAttr(halo, "d", d);
-    setAttr(line, "d", d);
-    setAttr(layer, "display", d ? "inline" : "none");
-    setAttr(layer, "data-arrows", String(count));
+    set(halo, "d", d);
+    set(line, "d", d);
+    set(layer, "display", d ? "inline" : "none");
+    set(layer, "data-arrows", String(count));
     setText(state.notes[method], note);
   }
 }
