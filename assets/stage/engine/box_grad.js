@@ -20,25 +20,31 @@ export const TARGET_KINDS = ["all", "bin", "match"];
 const float64 = (v) => v;
 
 // Per-sample weights (w) and their derivatives (d1, d2: with respect to the low and high edge of
-// the box, image pixels) along one axis: arrays [P][G] of Float64Array(size).
-function sampleAxis(start, length, dStart, dLength, pooled, grid, size) {
+// the box, image pixels) along one axis: arrays [P][G] of Float64Array(size); `avg`: each bin's
+// mean over its samples, [P][1].
+function sampleAxis(start, length, dStart, dLength, pooled, grid, size, avg) {
   const coords = sampleCoords(start, length, pooled, grid);
   const g = Math.max(grid, 1);
   const w = [], d1 = [], d2 = [];
   for (let p = 0; p < pooled; p++) {
     const wr = [], r1 = [], r2 = [];
-    for (let i = 0; i < grid; i++) {
+    let ws, s1, s2;
+    for (let i = 0; i < grid || (avg && !i); i++) {
+      if (!avg || !i) {
+        ws = new Float64Array(size); s1 = new Float64Array(size); s2 = new Float64Array(size);
+        wr.push(ws); r1.push(s1); r2.push(s2);
+      }
+      if (i >= grid) break;   // no sample: zeros
       const c = coords[p][i];
       const [low, high, wl, wh] = linearWeights(c, size);
-      const ws = new Float64Array(size), s1 = new Float64Array(size), s2 = new Float64Array(size);
       ws[low] += wl; ws[high] += wh;
       if (c >= 0.0 && c <= size && Math.floor(c) < size - 1) {
         const t = (p + (i + 0.5) / g) / pooled;
         const dc1 = dStart[0] + dLength[0] * t, dc2 = dStart[1] + dLength[1] * t;
         s1[low] -= dc1; s1[high] += dc1; s2[low] -= dc2; s2[high] += dc2;
       }
-      wr.push(ws); r1.push(s1); r2.push(s2);
     }
+    if (avg) for (const a of [ws, s1, s2]) for (let j = 0; j < size; j++) a[j] /= g;
     w.push(wr); d1.push(r1); d2.push(r2);
   }
   return { w, d1, d2 };
@@ -75,7 +81,7 @@ function preciseAxis(u1, u2, scale, pooled, size) {
 }
 
 // One axis of one method: {w, d1, d2} as in sampleAxis.
-function methodAxis(method, u1, u2, s, pooled, size) {
+function methodAxis(method, u1, u2, s, pooled, size, avg) {
   const scale = f32(1 / s.stride);
   if (method === "precise_roi_pool") return preciseAxis(f32(u1), f32(u2), scale, pooled, size);
   let start, length, moves;
@@ -90,7 +96,7 @@ function methodAxis(method, u1, u2, s, pooled, size) {
     moves = true;   // straight through, even where the length was raised to one cell (roiviz.roi_warp)
   }
   const grid = Math.max(samplingGrid(length, pooled, s.sampling_ratio), 0);
-  return sampleAxis(start, length, [scale, 0.0], moves ? [-scale, scale] : [0.0, 0.0], pooled, grid, size);
+  return sampleAxis(start, length, [scale, 0.0], moves ? [-scale, scale] : [0.0, 0.0], pooled, grid, size, avg);
 }
 
 function dot3(a, values, width, b) {   // a . F . b for Float64Arrays a [H], b [W]
@@ -104,14 +110,6 @@ function dot3(a, values, width, b) {   // a . F . b for Float64Arrays a [H], b [
   return total;
 }
 
-function mean(rows, size) {   // the average of [G] Float64Arrays (zeros if G = 0)
-  const out = new Float64Array(size);
-  for (const r of rows) for (let j = 0; j < size; j++) out[j] += r[j];
-  const g = Math.max(rows.length, 1);
-  for (let j = 0; j < size; j++) out[j] /= g;
-  return out;
-}
-
 // The trace and (not RoI Pool) axes; avg: each bin's mean as one sample, [P][1] (sum: [1][1]).
 function setup(method, feature, box, settings, trace, sum = false) {
   const [values, [x1, y1, x2, y2], s] = checkTraceArgs(feature, box, settings);
@@ -120,10 +118,13 @@ function setup(method, feature, box, settings, trace, sum = false) {
   const c = { t, values, avg, width: feature.width, pw: s.output_size[1], summed: sum && avg };
   if (method === "roi_pool") return c;
   const axis = (u1, u2, pooled, size) => {
-    const a = methodAxis(method, u1, u2, s, pooled, size);
-    for (const k of ["w", "d1", "d2"]) {
-      if (avg) a[k] = a[k].map((r) => [mean(r, size)]);
-      if (c.summed) a[k] = [[a[k].reduce((u, r) => u.map((v, j) => v + r[0][j]), new Float64Array(size))]];
+    const a = methodAxis(method, u1, u2, s, pooled, size, avg);
+    if (c.summed) {
+      for (const k of ["w", "d1", "d2"]) {
+        const u = new Float64Array(size);
+        for (const r of a[k]) for (let j = 0; j < size; j++) u[j] += r[0][j];
+        a[k] = [[u]];
+      }
     }
     return a;
   };
