@@ -286,6 +286,8 @@ class PageView:
     table: dict[str, dict[str, str]] = field(default_factory=dict)
     exceptions: list[str] = field(default_factory=list)
     messages: dict[str, object] = field(default_factory=dict)  # hash -> cached ForwardMsg
+    #: Bytes of every websocket frame the server has sent this page (protobuf payloads).
+    received: int = 0
 
     def cached_hashes(self) -> list[str]:
         # The browser keeps a message for a few runs (global.maxCachedMessageAge, 2).
@@ -339,6 +341,7 @@ async def run_page(ws, page: PageView, timeout: float, decode_tables: bool = Fal
         raw = await asyncio.wait_for(ws.recv(), max(0.01, deadline - loop.time()))
         if isinstance(raw, str):
             raise RuntimeError("the server sent a text frame")
+        page.received += len(raw)
         msg = ForwardMsg()
         msg.ParseFromString(raw)
         kind = msg.WhichOneof("type")
@@ -433,6 +436,9 @@ class Release:
     box: tuple
     applied: tuple | None
     tables: dict | None
+    #: Bytes of the frames the server sent for this release (from the release to its
+    #: script_finished; websocket compression is off, so what the network carries).
+    bytes: int = 0
 
 
 async def student(index: int, base_url: str, template: dict, schedule: list, t_start: float,
@@ -473,6 +479,7 @@ async def student(index: int, base_url: str, template: dict, schedule: list, t_s
             try:
                 await ws.send(release_message(template["release"], page, box))
                 page.forget_numbers()
+                received = page.received
                 status = await run_page(ws, page, timeout, check)
                 ms = 1000 * (time.time() - sent)
                 if page.exceptions:
@@ -480,7 +487,8 @@ async def student(index: int, base_url: str, template: dict, schedule: list, t_s
                                          f"({page.exceptions[-1]})")
                     page.exceptions.clear()
                 out["releases"].append(Release(index, sent, ms, box, page.box(),
-                                               page.shown() if check else None))
+                                               page.shown() if check else None,
+                                               page.received - received))
             except asyncio.TimeoutError:
                 # Too slow counts as an error; the student's page keeps waiting for its update
                 # (a student does not reload the page), and the wait is recorded.
@@ -792,6 +800,7 @@ def run_class(server: Server, template: dict, n: int, schedule: list, args) -> d
         cpu = cpu_at[k + 1] - cpu_at[k]
         steps.append({"interval": interval, "duration": duration, "offered": n / interval,
                       "served": len(rel) / duration, "n": len(rel), "times": ms,
+                      "bytes": [r["bytes"] for r in rel if r["bytes"]],
                       "cpu_ms": 1000 * cpu / max(len(rel), 1), "cores": cpu / duration})
     errors = merged["errors"] + (check_releases(merged["releases"]) if args.check else [])
     return {"n": n, "steps": steps, "errors": errors, "reconnects": merged["reconnects"],
@@ -843,6 +852,11 @@ def check_releases(releases: list[dict]) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
+def kb(sizes: list[int], q: float) -> str:
+    """The ``q``-th percentile of byte counts in kB (1000 bytes), one decimal."""
+    return f"{percentile(sizes, q) / 1000:.1f}" if sizes else "-"
+
+
 def describe(r: dict, label: str) -> str:
     s = r["steps"][0]
     t = s["times"]
@@ -853,7 +867,8 @@ def describe(r: dict, label: str) -> str:
              f"{s['served']:.2f}/s served of {s['offered']:.2f}/s offered, p50 "
              f"{percentile(t, 50):.0f} ms, p95 {percentile(t, 95):.0f} ms, p99 "
              f"{percentile(t, 99):.0f} ms, max {max(t, default=float('nan')):.0f} ms; "
-             f"{len(r['errors'])} errors; server CPU {s['cpu_ms']:.0f} ms per release "
+             f"{len(r['errors'])} errors; {kb(s['bytes'], 50)} kB sent per release (p50; max "
+             f"{kb(s['bytes'], 100)}); server CPU {s['cpu_ms']:.0f} ms per release "
              f"({s['cores']:.2f} cores busy); RSS start {r['rss_start']:.0f} MB, peak "
              f"{r['rss_peak']:.0f}, after close {r['rss_after']:.0f}"]
     for e, c in errs.most_common(8):
@@ -954,14 +969,16 @@ def main() -> None:
     print(f"load average after {machine_load()}")
     print()
     print("| N | releases | served (/s) | p50 (ms) | p95 (ms) | p99 (ms) | errors | server CPU / "
-          "release (ms) | server busy (cores) | page load p95 (s) | RSS start / peak / after close (MB) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "release (ms) | server busy (cores) | sent / release, p50 / max (kB) | page load p95 (s) "
+          "| RSS start / peak / after close (MB) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         s = r["steps"][0]
         t = s["times"]
         print(f"| {r['n']} | {s['n']} | {s['served']:.1f} | {percentile(t, 50):.0f} "
               f"| {percentile(t, 95):.0f} | {percentile(t, 99):.0f} | {len(r['errors'])} "
-              f"| {s['cpu_ms']:.0f} | {s['cores']:.2f} | {percentile(r['loads'], 95):.1f} "
+              f"| {s['cpu_ms']:.0f} | {s['cores']:.2f} | {kb(s['bytes'], 50)} / {kb(s['bytes'], 100)} "
+              f"| {percentile(r['loads'], 95):.1f} "
               f"| {r['rss_start']:.0f} / {r['rss_peak']:.0f} / {r['rss_after']:.0f} |")
 
 
