@@ -88,6 +88,7 @@ from _common import (  # noqa: E402
 )
 from stage_driver import STAGE, held_drag, surface, wait_for_server  # noqa: E402
 
+from roiviz.app.stage_parts import unpack  # noqa: E402
 from roiviz.methods import REGISTRY
 from roiviz.drawing.summary_table import SUMMARY_CLASS, read_summary_html  # noqa: E402
 
@@ -286,8 +287,11 @@ class PageView:
     table: dict[str, dict[str, str]] = field(default_factory=dict)
     exceptions: list[str] = field(default_factory=list)
     messages: dict[str, object] = field(default_factory=dict)  # hash -> cached ForwardMsg
-    #: Bytes of every websocket frame the server has sent this page (protobuf payloads).
+    #: Bytes of the ForwardMsgs the server has sent this page (protobuf payloads, uncompressed).
     received: int = 0
+    #: Bytes that reached this page's socket (websocket frames as sent: compressed when the
+    #: server has permessage-deflate on, as it does for the app; see :func:`count_wire_bytes`).
+    wire: list[int] = field(default_factory=lambda: [0])
 
     def cached_hashes(self) -> list[str]:
         # The browser keeps a message for a few runs (global.maxCachedMessageAge, 2).
@@ -322,7 +326,8 @@ def read_delta(page: PageView, msg, decode_tables: bool) -> None:
     elif etype == "exception":
         page.exceptions.append(f"{inner.type}: {inner.message[:200]}")
     elif etype == "bidi_component" and decode_tables and inner.component_name == "roiviz.app.stage":
-        reference = json.loads(inner.json).get("reference", {})
+        # What the stage puts back together (roiviz.app.stage_parts): outputs arrive as float32.
+        reference = unpack(json.loads(inner.json), {})[0].get("reference", {})
         page.tables = {m: r["row"] for m, r in reference.items()}
         page.outputs = {m: r["output"] for m, r in reference.items()}
     elif etype == "html" and decode_tables and SUMMARY_CLASS in inner.body:
@@ -350,6 +355,7 @@ async def run_page(ws, page: PageView, timeout: float, decode_tables: bool = Fal
             if cached is None:
                 raise RuntimeError("the server referred to a message the page never cached")
             cached.metadata.CopyFrom(msg.metadata)
+            page.cache[msg.ref_hash] = page.runs  # the browser's cache counts a hit as a use
             msg, kind = cached, "delta"
         if kind == "delta":
             read_delta(page, msg, decode_tables)
@@ -389,6 +395,18 @@ def check_local(url: str) -> None:
         raise SystemExit(f"hall.py only talks to this machine (127.0.0.1), not {host!r}")
 
 
+def count_wire_bytes(ws, total: list[int]) -> None:
+    """Add every byte that reaches ``ws``'s socket to ``total[0]`` (frames with their headers,
+    compressed as sent: the client offers permessage-deflate, as browsers do)."""
+    received = ws.data_received
+
+    def data_received(data: bytes) -> None:
+        total[0] += len(data)
+        received(data)
+
+    ws.data_received = data_received
+
+
 async def open_page(base_url: str, query_string: str, template: dict, timeout: float,
                     decode_tables: bool = False, assets: bool = False):
     """Open the link like a browser: the page, health, host-config, then the websocket.
@@ -412,6 +430,7 @@ async def open_page(base_url: str, query_string: str, template: dict, timeout: f
                        max_size=2**26, open_timeout=timeout, ping_interval=None,
                        origin=base_url)
     page = PageView(base_url=base_url, query_string=query_string)
+    count_wire_bytes(ws, page.wire)
     try:
         await ws.send(load_message((template or {}).get("load"), page))
         status = await run_page(ws, page, timeout, decode_tables)
@@ -436,9 +455,10 @@ class Release:
     box: tuple
     applied: tuple | None
     tables: dict | None
-    #: Bytes of the frames the server sent for this release (from the release to its
-    #: script_finished; websocket compression is off, so what the network carries).
+    #: Bytes of the ForwardMsgs the server sent for this release (from the release to its
+    #: script_finished), and the bytes of the websocket frames that carried them (compressed).
     bytes: int = 0
+    wire: int = 0
 
 
 async def student(index: int, base_url: str, template: dict, schedule: list, t_start: float,
@@ -479,7 +499,7 @@ async def student(index: int, base_url: str, template: dict, schedule: list, t_s
             try:
                 await ws.send(release_message(template["release"], page, box))
                 page.forget_numbers()
-                received = page.received
+                received, wire = page.received, page.wire[0]
                 status = await run_page(ws, page, timeout, check)
                 ms = 1000 * (time.time() - sent)
                 if page.exceptions:
@@ -488,7 +508,7 @@ async def student(index: int, base_url: str, template: dict, schedule: list, t_s
                     page.exceptions.clear()
                 out["releases"].append(Release(index, sent, ms, box, page.box(),
                                                page.shown() if check else None,
-                                               page.received - received))
+                                               page.received - received, page.wire[0] - wire))
             except asyncio.TimeoutError:
                 # Too slow counts as an error; the student's page keeps waiting for its update
                 # (a student does not reload the page), and the wait is recorded.
@@ -801,6 +821,7 @@ def run_class(server: Server, template: dict, n: int, schedule: list, args) -> d
         steps.append({"interval": interval, "duration": duration, "offered": n / interval,
                       "served": len(rel) / duration, "n": len(rel), "times": ms,
                       "bytes": [r["bytes"] for r in rel if r["bytes"]],
+                      "wire": [r["wire"] for r in rel if r["bytes"]],
                       "cpu_ms": 1000 * cpu / max(len(rel), 1), "cores": cpu / duration})
     errors = merged["errors"] + (check_releases(merged["releases"]) if args.check else [])
     return {"n": n, "steps": steps, "errors": errors, "reconnects": merged["reconnects"],
@@ -867,8 +888,9 @@ def describe(r: dict, label: str) -> str:
              f"{s['served']:.2f}/s served of {s['offered']:.2f}/s offered, p50 "
              f"{percentile(t, 50):.0f} ms, p95 {percentile(t, 95):.0f} ms, p99 "
              f"{percentile(t, 99):.0f} ms, max {max(t, default=float('nan')):.0f} ms; "
-             f"{len(r['errors'])} errors; {kb(s['bytes'], 50)} kB sent per release (p50; max "
-             f"{kb(s['bytes'], 100)}); server CPU {s['cpu_ms']:.0f} ms per release "
+             f"{len(r['errors'])} errors; sent per release {kb(s['wire'], 50)} kB on the wire "
+             f"(p50; max {kb(s['wire'], 100)}), {kb(s['bytes'], 50)} kB of messages uncompressed "
+             f"(max {kb(s['bytes'], 100)}); server CPU {s['cpu_ms']:.0f} ms per release "
              f"({s['cores']:.2f} cores busy); RSS start {r['rss_start']:.0f} MB, peak "
              f"{r['rss_peak']:.0f}, after close {r['rss_after']:.0f}"]
     for e, c in errs.most_common(8):
@@ -969,15 +991,17 @@ def main() -> None:
     print(f"load average after {machine_load()}")
     print()
     print("| N | releases | served (/s) | p50 (ms) | p95 (ms) | p99 (ms) | errors | server CPU / "
-          "release (ms) | server busy (cores) | sent / release, p50 / max (kB) | page load p95 (s) "
+          "release (ms) | server busy (cores) | sent / release: wire p50 / max (kB) | uncompressed "
+          "p50 (kB) | page load p95 (s) "
           "| RSS start / peak / after close (MB) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         s = r["steps"][0]
         t = s["times"]
         print(f"| {r['n']} | {s['n']} | {s['served']:.1f} | {percentile(t, 50):.0f} "
               f"| {percentile(t, 95):.0f} | {percentile(t, 99):.0f} | {len(r['errors'])} "
-              f"| {s['cpu_ms']:.0f} | {s['cores']:.2f} | {kb(s['bytes'], 50)} / {kb(s['bytes'], 100)} "
+              f"| {s['cpu_ms']:.0f} | {s['cores']:.2f} | {kb(s['wire'], 50)} / {kb(s['wire'], 100)} "
+              f"| {kb(s['bytes'], 50)} "
               f"| {percentile(r['loads'], 95):.1f} "
               f"| {r['rss_start']:.0f} / {r['rss_peak']:.0f} / {r['rss_after']:.0f} |")
 

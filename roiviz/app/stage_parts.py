@@ -11,8 +11,10 @@ change, so those *parts* go once, and afterwards only their content hash:
 - :func:`pack` turns a payload into what goes over the websocket: each part (:data:`PARTS`) is
   ``{"part": <hash>}`` alone if the browser said it holds it, else ``{"part": <hash>,
   "value": <the part>}``. The notes leave ``reference[m]["notes"]`` for one part ``"notes"``
-  (``{method: [str]}``). :func:`unpack` puts a payload back together (the stage does the same
-  in ``parts.js``);
+  (``{method: [str]}``), and each method's ``output`` (a list of float32 values) travels as
+  ``output_f32``, base64 of its little-endian float32 bytes (a quarter of the JSON's length,
+  bit for bit the same numbers). :func:`unpack` puts a payload back together (the stage does
+  the same in ``parts.js``);
 - a part the browser no longer holds though its last release said so (its cache trimmed since)
   is asked for with the trigger ``missing``; the app then sends every part whole once.
 
@@ -23,9 +25,11 @@ markers (the notebook widget, the HTML export) is used as is.
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import json
+import struct
 from collections.abc import Collection
 
 __all__ = ["PARTS", "MAX_HELD", "part_hash", "held_parts", "pack", "unpack"]
@@ -72,7 +76,7 @@ def pack(data: dict, held: Collection[str] = ()) -> dict:
     """
     out = dict(data)
     reference = data.get("reference") or {}
-    out["reference"] = {m: {k: v for k, v in r.items() if k != "notes"} for m, r in reference.items()}
+    out["reference"] = {m: _packed_reference(r) for m, r in reference.items()}
     out["notes"] = {m: list(r.get("notes", [])) for m, r in reference.items()}
     for name in PARTS:
         value = out.get(name)
@@ -81,6 +85,19 @@ def pack(data: dict, held: Collection[str] = ()) -> dict:
         digest = part_hash(value)
         out[name] = {"part": digest} if digest in held else {"part": digest, "value": value}
     return out
+
+
+def _packed_reference(r: dict) -> dict:
+    """One method's reference without its notes, its output as base64 float32 (``output_f32``)."""
+    out = {k: v for k, v in r.items() if k not in ("notes", "output")}
+    values = r.get("output", [])
+    out["output_f32"] = base64.b64encode(struct.pack(f"<{len(values)}f", *values)).decode("ascii")
+    return out
+
+
+def _unpacked_output(b64: str) -> list[float]:
+    raw = base64.b64decode(b64)
+    return list(struct.unpack(f"<{len(raw) // 4}f", raw))
 
 
 def unpack(packed: dict, held: dict[str, dict]) -> tuple[dict, list[str]]:
@@ -105,6 +122,9 @@ def unpack(packed: dict, held: dict[str, dict]) -> tuple[dict, list[str]]:
             data[name] = copy.deepcopy(held[digest])
         else:
             missing.append(digest)
+    for r in (data.get("reference") or {}).values():
+        if "output_f32" in r:
+            r["output"] = _unpacked_output(r.pop("output_f32"))
     notes = data.pop("notes", None)
     if isinstance(notes, dict):
         for m, r in (data.get("reference") or {}).items():
