@@ -30,7 +30,9 @@ and puts a new box into the drag's widget (:func:`put_box`, the one function to 
 what a browser sends after a drag changes). ``--save-template``/``--template`` keep a capture.
 
 Measured, for each class size ``--students`` (default 30 100 300, one release every 3 s):
-releases/s served, p50/p95/p99 latency, errors, the server's CPU per release
+releases/s served, p50/p95/p99 latency, errors, the bytes the server sent per release (the
+websocket frames as they reached the socket, compressed when the server has permessage-deflate
+on, as the app does, and the ForwardMsgs uncompressed; :func:`count_wire_bytes`), the server's CPU per release
 (``/proc/<pid>/stat``, user + system, all workers summed), its resident memory (``VmRSS``) at
 the start, the peak and after every session has closed and been dropped; ``--ceiling`` steps
 the offered release rate up until p95 exceeds 500 ms or the served rate falls behind.
