@@ -50,10 +50,11 @@ _SEND_WHOLE = "_stage_send_whole"
 
 @functools.lru_cache(maxsize=1)
 def stage_script() -> str:
-    """The engine, the drawing and the stage as one JS module (about 55 kB).
+    """The engine, the drawing and the stage as one JS module (about 83 kB).
 
-    Streamlit sends the script again with every data change, so comment lines and indentation
-    are left out (the files keep them; no line of ours continues a string onto the next).
+    Served as a file (or, without an install, sent inline with every data change), so comment
+    lines and indentation are left out (the files keep them; no line of ours continues a string
+    onto the next).
     """
     source = stage_module()
     lines = (line.strip() for line in source.splitlines())
