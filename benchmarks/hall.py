@@ -729,7 +729,7 @@ class Server:
         self.url, self._pids, self.fleet = args.url, list(args.pids or []), None
 
     def __enter__(self):
-        extra = [f"--server.disconnectedSessionTTL={self.args.ttl}"]
+        extra = [f"--server.disconnectedSessionTTL={self.args.ttl}", *self.args.server_option]
         if self.args.url:
             check_local(self.args.url)
         elif self.args.workers:
@@ -933,6 +933,9 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=30.0, help="an update slower than this is an error")
     parser.add_argument("--load-timeout", type=float, default=300.0)
     parser.add_argument("--ttl", type=int, default=20, help="server.disconnectedSessionTTL")
+    parser.add_argument("--server-option", action="append", default=[], metavar="OPTION",
+                        help="another `streamlit run` option for the servers started here, e.g. "
+                             "--server-option=--server.enableWebsocketCompression=false")
     parser.add_argument("--check", action="store_true", help="check every update against the engine")
     parser.add_argument("--chaos", action="store_true", help="misbehaving clients next to the class")
     parser.add_argument("--kill-worker", action="store_true",
