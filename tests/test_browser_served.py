@@ -73,9 +73,10 @@ def test_the_script_is_fetched_once_and_a_release_sends_neither_script_nor_photo
                row: s(t.querySelector('tbody th')).fontWeight, collapse: s(t).borderCollapse };
     }""")
     assert looks == {"head": "help", "cell": "right", "row": "600", "collapse": "collapse"}, looks
-    page.set_viewport_size({"width": 1280, "height": 720})
-    table.scroll_into_view_if_needed()
-    page.screenshot(path=str(ARTIFACTS / "served-table-1280.png"))
+    for width, height in ((1280, 720), (760, 900), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        table.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / f"served-table-{width}.png"))
     box = stage_box(page)
     assert box != (96.0, 128.0, 304.0, 320.0)
     # The script and the CSS came once, as files, and never inline.
