@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine (Python 3.11, Debian):
-#   make run    creates .venv from requirements.txt and starts the app on http://localhost:8501
-#               (roiviz.app.warm: `streamlit run app.py` after importing what the pages need)
+#   make run    creates .venv from requirements.txt (and roiviz itself, editable) and starts
+#               the app on http://localhost:8501 (warm: roiviz.app.warm, `streamlit run app.py`
+#               after importing what the pages need)
 #   make test   creates .venv with the test packages, installs Debian's chromium and haproxy if
 #               missing, and runs the whole test suite (unit, AppTest and real-browser tests)
 #   make serve  WORKERS Streamlit processes behind HAProxy on BIND:PORT (every core serving;
@@ -21,9 +22,14 @@ PUBLIC_URL ?= $(ROIVIZ_PUBLIC_URL)
 
 .PHONY: run serve test chromium proxy bench
 
-$(VENV)/.app: requirements.txt
+# roiviz itself, editable and without dependencies (requirements.txt pins them): Streamlit serves
+# the live stage's script as a file only for a component of an installed distribution
+# (pyproject.toml, [tool.streamlit.component]); without it the script goes inline with every
+# release (roiviz/app/ui_stage.py).
+$(VENV)/.app: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(WHEELS) -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps $(WHEELS) -e .
 	touch $@
 
 $(VENV)/.test: requirements.txt requirements-test.txt $(VENV)/.app

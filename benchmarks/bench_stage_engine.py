@@ -6,7 +6,8 @@ ratio 2, all four methods; and the largest settings the sidebar offers, ratio 16
 every k-th row and column recorded). Each run traces the box moved by a tenth of a cell (as a keyboard
 nudge or a drag would), timed inside the page with ``performance.now``; the medians are over
 ``--runs`` runs after a warm-up. ``traceAll`` is what the stage calls on every animation frame, plus, with the box-gradient arrows on,
-one ``boxGradient`` per method that has one (``assets/stage/arrows.js``).
+one ``targetGradient`` per method that has one (``assets/stage/arrows.js``: the gradient alone);
+``boxGradient`` (the Jacobian too, what the arrows called before) is timed beside it.
 
 Usage: ``python benchmarks/bench_stage_engine.py [--runs 200]``. A benchmark, not a test: the
 numbers depend on the machine and on what else runs on it.
@@ -58,10 +59,15 @@ TIME_JS = """([values, size, box, settings, runs]) => {
   const traces = E.traceAll(feature, box, settings);
   for (const m of ["roi_warp", "roi_align", "precise_roi_pool"]) {
     result[`boxGradient ${m}`] = timeIt((i) => E.boxGradient(m, feature, box, settings, {kind: "all"}, traces[m]));
+    result[`targetGradient ${m}`] = timeIt((i) => E.targetGradient(m, feature, box, settings, {kind: "all"}, traces[m]));
   }
   result["traceAll + 3 boxGradients"] = timeIt((i) => {
     const t = E.traceAll(feature, at(i), settings);
     for (const m of ["roi_warp", "roi_align", "precise_roi_pool"]) E.boxGradient(m, feature, at(i), settings, {kind: "all"}, t[m]);
+  });
+  result["traceAll + 3 targetGradients"] = timeIt((i) => {
+    const t = E.traceAll(feature, at(i), settings);
+    for (const m of ["roi_warp", "roi_align", "precise_roi_pool"]) E.targetGradient(m, feature, at(i), settings, {kind: "all"}, t[m]);
   });
   return result;
 }"""
@@ -78,7 +84,7 @@ def main() -> None:
         page = browser.new_page()
         page.set_content("<!doctype html><title>bench</title>")
         page.add_script_tag(type="module", content=source +
-                            "\nwindow.roivizEngine = { traceMethod, traceAll, boxGradient };\n")
+                            "\nwindow.roivizEngine = { traceMethod, traceAll, boxGradient, targetGradient };\n")
         page.wait_for_function("window.roivizEngine !== undefined")
         results = {name: page.evaluate(TIME_JS, [values.ravel().tolist(), MAP_SIZE, BOX, settings, args.runs])
                    for name, settings in CASES.items()}
@@ -86,9 +92,9 @@ def main() -> None:
           f"{args.runs} runs (performance.now resolution applies)")
     for case, result in results.items():
         print(f"{case}:")
-        print(f"  {'':28} {'median ms':>10} {'p95 ms':>8} {'mean ms':>8}")
+        print(f"  {'':31} {'median ms':>10} {'p95 ms':>8} {'mean ms':>8}")
         for name, t in result.items():
-            print(f"  {name:28} {t['median']:10.3f} {t['p95']:8.3f} {t['mean']:8.3f}")
+            print(f"  {name:31} {t['median']:10.3f} {t['p95']:8.3f} {t['mean']:8.3f}")
     print(json.dumps(results))
 
 

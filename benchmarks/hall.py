@@ -30,7 +30,9 @@ and puts a new box into the drag's widget (:func:`put_box`, the one function to 
 what a browser sends after a drag changes). ``--save-template``/``--template`` keep a capture.
 
 Measured, for each class size ``--students`` (default 30 100 300, one release every 3 s):
-releases/s served, p50/p95/p99 latency, errors, the server's CPU per release
+releases/s served, p50/p95/p99 latency, errors, the bytes the server sent per release (the
+websocket frames as they reached the socket, compressed when the server has permessage-deflate
+on, as the app does, and the ForwardMsgs uncompressed; :func:`count_wire_bytes`), the server's CPU per release
 (``/proc/<pid>/stat``, user + system, all workers summed), its resident memory (``VmRSS``) at
 the start, the peak and after every session has closed and been dropped; ``--ceiling`` steps
 the offered release rate up until p95 exceeds 500 ms or the served rate falls behind.
@@ -88,6 +90,7 @@ from _common import (  # noqa: E402
 )
 from stage_driver import STAGE, held_drag, surface, wait_for_server  # noqa: E402
 
+from roiviz.app.stage_parts import unpack  # noqa: E402
 from roiviz.methods import REGISTRY
 from roiviz.drawing.summary_table import SUMMARY_CLASS, read_summary_html  # noqa: E402
 
@@ -286,6 +289,11 @@ class PageView:
     table: dict[str, dict[str, str]] = field(default_factory=dict)
     exceptions: list[str] = field(default_factory=list)
     messages: dict[str, object] = field(default_factory=dict)  # hash -> cached ForwardMsg
+    #: Bytes of the ForwardMsgs the server has sent this page (protobuf payloads, uncompressed).
+    received: int = 0
+    #: Bytes that reached this page's socket (websocket frames as sent: compressed when the
+    #: server has permessage-deflate on, as it does for the app; see :func:`count_wire_bytes`).
+    wire: list[int] = field(default_factory=lambda: [0])
 
     def cached_hashes(self) -> list[str]:
         # The browser keeps a message for a few runs (global.maxCachedMessageAge, 2).
@@ -320,7 +328,8 @@ def read_delta(page: PageView, msg, decode_tables: bool) -> None:
     elif etype == "exception":
         page.exceptions.append(f"{inner.type}: {inner.message[:200]}")
     elif etype == "bidi_component" and decode_tables and inner.component_name == "roiviz.app.stage":
-        reference = json.loads(inner.json).get("reference", {})
+        # What the stage puts back together (roiviz.app.stage_parts): outputs arrive as float32.
+        reference = unpack(json.loads(inner.json), {})[0].get("reference", {})
         page.tables = {m: r["row"] for m, r in reference.items()}
         page.outputs = {m: r["output"] for m, r in reference.items()}
     elif etype == "html" and decode_tables and SUMMARY_CLASS in inner.body:
@@ -339,6 +348,7 @@ async def run_page(ws, page: PageView, timeout: float, decode_tables: bool = Fal
         raw = await asyncio.wait_for(ws.recv(), max(0.01, deadline - loop.time()))
         if isinstance(raw, str):
             raise RuntimeError("the server sent a text frame")
+        page.received += len(raw)
         msg = ForwardMsg()
         msg.ParseFromString(raw)
         kind = msg.WhichOneof("type")
@@ -347,6 +357,7 @@ async def run_page(ws, page: PageView, timeout: float, decode_tables: bool = Fal
             if cached is None:
                 raise RuntimeError("the server referred to a message the page never cached")
             cached.metadata.CopyFrom(msg.metadata)
+            page.cache[msg.ref_hash] = page.runs  # the browser's cache counts a hit as a use
             msg, kind = cached, "delta"
         if kind == "delta":
             read_delta(page, msg, decode_tables)
@@ -386,6 +397,18 @@ def check_local(url: str) -> None:
         raise SystemExit(f"hall.py only talks to this machine (127.0.0.1), not {host!r}")
 
 
+def count_wire_bytes(ws, total: list[int]) -> None:
+    """Add every byte that reaches ``ws``'s socket to ``total[0]`` (frames with their headers,
+    compressed as sent: the client offers permessage-deflate, as browsers do)."""
+    received = ws.data_received
+
+    def data_received(data: bytes) -> None:
+        total[0] += len(data)
+        received(data)
+
+    ws.data_received = data_received
+
+
 async def open_page(base_url: str, query_string: str, template: dict, timeout: float,
                     decode_tables: bool = False, assets: bool = False):
     """Open the link like a browser: the page, health, host-config, then the websocket.
@@ -409,6 +432,7 @@ async def open_page(base_url: str, query_string: str, template: dict, timeout: f
                        max_size=2**26, open_timeout=timeout, ping_interval=None,
                        origin=base_url)
     page = PageView(base_url=base_url, query_string=query_string)
+    count_wire_bytes(ws, page.wire)
     try:
         await ws.send(load_message((template or {}).get("load"), page))
         status = await run_page(ws, page, timeout, decode_tables)
@@ -433,6 +457,10 @@ class Release:
     box: tuple
     applied: tuple | None
     tables: dict | None
+    #: Bytes of the ForwardMsgs the server sent for this release (from the release to its
+    #: script_finished), and the bytes of the websocket frames that carried them (compressed).
+    bytes: int = 0
+    wire: int = 0
 
 
 async def student(index: int, base_url: str, template: dict, schedule: list, t_start: float,
@@ -473,6 +501,7 @@ async def student(index: int, base_url: str, template: dict, schedule: list, t_s
             try:
                 await ws.send(release_message(template["release"], page, box))
                 page.forget_numbers()
+                received, wire = page.received, page.wire[0]
                 status = await run_page(ws, page, timeout, check)
                 ms = 1000 * (time.time() - sent)
                 if page.exceptions:
@@ -480,7 +509,8 @@ async def student(index: int, base_url: str, template: dict, schedule: list, t_s
                                          f"({page.exceptions[-1]})")
                     page.exceptions.clear()
                 out["releases"].append(Release(index, sent, ms, box, page.box(),
-                                               page.shown() if check else None))
+                                               page.shown() if check else None,
+                                               page.received - received, page.wire[0] - wire))
             except asyncio.TimeoutError:
                 # Too slow counts as an error; the student's page keeps waiting for its update
                 # (a student does not reload the page), and the wait is recorded.
@@ -699,7 +729,7 @@ class Server:
         self.url, self._pids, self.fleet = args.url, list(args.pids or []), None
 
     def __enter__(self):
-        extra = [f"--server.disconnectedSessionTTL={self.args.ttl}"]
+        extra = [f"--server.disconnectedSessionTTL={self.args.ttl}", *self.args.server_option]
         if self.args.url:
             check_local(self.args.url)
         elif self.args.workers:
@@ -792,6 +822,8 @@ def run_class(server: Server, template: dict, n: int, schedule: list, args) -> d
         cpu = cpu_at[k + 1] - cpu_at[k]
         steps.append({"interval": interval, "duration": duration, "offered": n / interval,
                       "served": len(rel) / duration, "n": len(rel), "times": ms,
+                      "bytes": [r["bytes"] for r in rel if r["bytes"]],
+                      "wire": [r["wire"] for r in rel if r["bytes"]],
                       "cpu_ms": 1000 * cpu / max(len(rel), 1), "cores": cpu / duration})
     errors = merged["errors"] + (check_releases(merged["releases"]) if args.check else [])
     return {"n": n, "steps": steps, "errors": errors, "reconnects": merged["reconnects"],
@@ -843,6 +875,11 @@ def check_releases(releases: list[dict]) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
+def kb(sizes: list[int], q: float) -> str:
+    """The ``q``-th percentile of byte counts in kB (1000 bytes), one decimal."""
+    return f"{percentile(sizes, q) / 1000:.1f}" if sizes else "-"
+
+
 def describe(r: dict, label: str) -> str:
     s = r["steps"][0]
     t = s["times"]
@@ -853,7 +890,9 @@ def describe(r: dict, label: str) -> str:
              f"{s['served']:.2f}/s served of {s['offered']:.2f}/s offered, p50 "
              f"{percentile(t, 50):.0f} ms, p95 {percentile(t, 95):.0f} ms, p99 "
              f"{percentile(t, 99):.0f} ms, max {max(t, default=float('nan')):.0f} ms; "
-             f"{len(r['errors'])} errors; server CPU {s['cpu_ms']:.0f} ms per release "
+             f"{len(r['errors'])} errors; sent per release {kb(s['wire'], 50)} kB on the wire "
+             f"(p50; max {kb(s['wire'], 100)}), {kb(s['bytes'], 50)} kB of messages uncompressed "
+             f"(max {kb(s['bytes'], 100)}); server CPU {s['cpu_ms']:.0f} ms per release "
              f"({s['cores']:.2f} cores busy); RSS start {r['rss_start']:.0f} MB, peak "
              f"{r['rss_peak']:.0f}, after close {r['rss_after']:.0f}"]
     for e, c in errs.most_common(8):
@@ -894,6 +933,9 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=30.0, help="an update slower than this is an error")
     parser.add_argument("--load-timeout", type=float, default=300.0)
     parser.add_argument("--ttl", type=int, default=20, help="server.disconnectedSessionTTL")
+    parser.add_argument("--server-option", action="append", default=[], metavar="OPTION",
+                        help="another `streamlit run` option for the servers started here, e.g. "
+                             "--server-option=--server.enableWebsocketCompression=false")
     parser.add_argument("--check", action="store_true", help="check every update against the engine")
     parser.add_argument("--chaos", action="store_true", help="misbehaving clients next to the class")
     parser.add_argument("--kill-worker", action="store_true",
@@ -954,14 +996,18 @@ def main() -> None:
     print(f"load average after {machine_load()}")
     print()
     print("| N | releases | served (/s) | p50 (ms) | p95 (ms) | p99 (ms) | errors | server CPU / "
-          "release (ms) | server busy (cores) | page load p95 (s) | RSS start / peak / after close (MB) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "release (ms) | server busy (cores) | sent / release: wire p50 / max (kB) | uncompressed "
+          "p50 (kB) | page load p95 (s) "
+          "| RSS start / peak / after close (MB) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         s = r["steps"][0]
         t = s["times"]
         print(f"| {r['n']} | {s['n']} | {s['served']:.1f} | {percentile(t, 50):.0f} "
               f"| {percentile(t, 95):.0f} | {percentile(t, 99):.0f} | {len(r['errors'])} "
-              f"| {s['cpu_ms']:.0f} | {s['cores']:.2f} | {percentile(r['loads'], 95):.1f} "
+              f"| {s['cpu_ms']:.0f} | {s['cores']:.2f} | {kb(s['wire'], 50)} / {kb(s['wire'], 100)} "
+              f"| {kb(s['bytes'], 50)} "
+              f"| {percentile(r['loads'], 95):.1f} "
               f"| {r['rss_start']:.0f} / {r['rss_peak']:.0f} / {r['rss_after']:.0f} |")
 
 

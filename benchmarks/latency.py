@@ -223,6 +223,11 @@ def main() -> None:
     r = run(args.drags, args.moves, args.warmup, args.quiet, out_side=args.out, ratio=args.ratio, arrows=args.arrows)
     r["server"] = server
     print(f"frame interval during drags:  {summary(r['intervals'])}")
+    # The p95 of the intervals can only be 16.7 or 33.3 ms at 60 Hz: the share of dropped frames
+    # (an interval over 1.5 frames) says how far from the 5% that moves it a run is.
+    dropped = sum(x > 25 for x in r["intervals"])
+    print(f"dropped frames during drags:  {dropped} of {len(r['intervals'])} intervals over 25 ms "
+          f"({100 * dropped / max(len(r['intervals']), 1):.1f}%)")
     print(f"stage engine per frame:       {summary(r['engine'])}")
     print(f"stage drawing per frame:      {summary(r['draw'])}")
     print(f"server fragment per release: {summary(r['server'])}")

@@ -13,6 +13,10 @@ gathering a cell moves one contiguous row.
   with ``torch.nn.functional.embedding_bag``.
 - RoI Pool's bins are rectangles of cells with a max: :func:`bin_max` takes it separably, first
   across each bin's columns, then down its rows.
+- The backward of the separable ops (:func:`separable_backward`, through
+  :func:`separable_apply_with_grads`) gives the map's gradient and the box gradient in one pass:
+  each RoI's weights are made dense over its own window of cells, and every term is a batched
+  matrix product on that window, gathered once.
 
 There is no Python loop over bins or samples. RoIs are grouped by the shape of their bags and
 reduced in a few large calls (batches bound the memory), channels in groups that keep the
@@ -21,6 +25,7 @@ channels-last copy of the map small, and RoI Pool's RoIs in chunks that stay in 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -74,6 +79,22 @@ def cell_table(input: torch.Tensor) -> torch.Tensor:
     """
     n, c, h, w = input.shape
     return input.contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1).reshape(n * h * w, c)
+
+
+#: Cells per block when :func:`table_to_map` transposes a table back (a plain permuted copy
+#: writes with a stride of ``H*W`` elements and is 3 to 7 times slower on this machine).
+TRANSPOSE_BLOCK = 64
+
+
+def table_to_map(table: torch.Tensor, shape: tuple[int, int, int, int]) -> torch.Tensor:
+    """The inverse of :func:`cell_table`: ``[N*H*W, C] -> [N, C, H, W]`` (contiguous), copied in
+    blocks of ``TRANSPOSE_BLOCK`` cells that stay in cache."""
+    n_images, channels, height, width = shape
+    cells = table.view(n_images, height * width, channels)
+    out = table.new_empty((n_images, channels, height * width))
+    for first in range(0, height * width, TRANSPOSE_BLOCK):
+        out[:, :, first:first + TRANSPOSE_BLOCK].copy_(cells[:, first:first + TRANSPOSE_BLOCK].transpose(1, 2))
+    return out.view(shape)
 
 
 def entries_from_dense(weights: torch.Tensor, *others: torch.Tensor):
@@ -295,77 +316,220 @@ def bin_max(input: torch.Tensor, batch_idx: torch.Tensor, rows, cols) -> torch.T
     return out
 
 
-#: RoIs per chunk of :func:`separable_slopes` (each chunk's per-entry sums, ``P * E * Q * C``
-#: values per RoI, stay in cache while they are contracted with the output gradient).
-SLOPE_CHUNK = 16
+#: Upper bound on the map elements (window cells x channels, padding included) gathered per
+#: chunk of :func:`separable_backward` (4 MB of float32).
+WINDOW_ELEMENTS = 1 << 20
+#: Largest padding of a chunk's windows in :func:`separable_backward`: each RoI's own window
+#: holds at least ``1 / WINDOW_PADDING`` of the chunk's padded window. Looser than ``PADDING``:
+#: a window holds far fewer cells than a RoI's bags, and every chunk costs a few dozen calls.
+WINDOW_PADDING = 2.0
 
 
-def _entry_bins(entries: AxisEntries) -> AxisEntries:
-    """Every entry of every bin as a bin of its own, weight 1 (0 on unused entries):
-    ``[K, P]`` lists of ``E`` entries -> ``[K, P * E]`` lists of one."""
-    k, p_n, e_n = entries.cells.shape
-    live = torch.arange(e_n, device=entries.cells.device) < entries.used[..., None]   # [K, P, E]
-    return AxisEntries(entries.cells.reshape(k, p_n * e_n, 1),
-                       live.to(entries.weights.dtype).reshape(k, p_n * e_n, 1),
-                       live.reshape(k, p_n * e_n).to(torch.int64))
+class AxisWindows(NamedTuple):
+    """Each RoI's weights along one axis as dense rows over the RoI's own window of cells.
+
+    Attributes:
+        start: int64 ``[K]``, the window's first cell; length: int64 ``[K]``, its cells (0 for
+            a RoI whose entries are all unused).
+        weights: ``[K, P, L]``: ``weights[k, p, l] = Wy[k, p, start[k] + l]`` (``L`` the longest
+            window; 0 past a RoI's own length).
+        slopes: ``[K, S, P, L]``, the slopes on the same cells (``S`` may be 0).
+    """
+
+    start: torch.Tensor
+    length: torch.Tensor
+    weights: torch.Tensor
+    slopes: torch.Tensor
 
 
-def separable_slopes(input: torch.Tensor, batch_idx: torch.Tensor, grad: torch.Tensor,
-                     rows: AxisEntries, cols: AxisEntries, row_slopes, col_slopes) -> tuple[torch.Tensor, torch.Tensor]:
-    """How the loss moves when one axis's weights move: the box-gradient half of
-    :func:`separable_apply`.
+def axis_windows(entries: AxisEntries, size: int, slopes=(), dtype=None) -> AxisWindows:
+    """:class:`AxisEntries` (and slopes on their cells) as dense rows over each RoI's window,
+    the run of cells from its first used entry to its last (entries on one cell add up).
 
-    With ``out[k, c] = Wy[k] @ F @ Wx[k]^T`` and an output gradient ``G = dL/d out``, a change of
-    the row weights by ``Sy`` (same cells as ``rows``, e.g. ``dWy / d y1``) changes the loss by
-    ``sum_{c,p,q} G[k, c, p, q] * (Sy[k] @ F @ Wx[k]^T)[p, q]``; likewise for the columns.
+    Args:
+        entries: ``[K, P]`` lists of ``E`` entries; size: the map's size along the axis.
+        slopes: a sequence of ``[K, P, E]`` weights on the entries' cells.
+        dtype: of the dense rows (default: the entries' weights').
+    """
+    k_total, p_n, e_n = entries.cells.shape
+    dtype = dtype or entries.weights.dtype
+    live = torch.arange(e_n, device=entries.cells.device) < entries.used[..., None]    # [K, P, E]
+    flat_cells = entries.cells.reshape(k_total, p_n * e_n)
+    flat_live = live.reshape(k_total, p_n * e_n)
+    start = torch.where(flat_live, flat_cells, size).amin(1, keepdim=True) if p_n * e_n else \
+        entries.cells.new_full((k_total, 1), size)
+    last = torch.where(flat_live, flat_cells, -1).amax(1, keepdim=True) if p_n * e_n else \
+        entries.cells.new_full((k_total, 1), -1)
+    length = (last - start + 1).clamp(min=0)[:, 0]
+    start = start[:, 0].clamp(max=size - 1)
+    longest = max(int(length.max()), 1) if k_total else 1
+    slot = (entries.cells - start[:, None, None]).clamp(0, longest - 1)               # [K, P, E]
+    values = torch.stack([entries.weights.to(dtype), *(s.to(dtype) for s in slopes)], 1)  # [K, 1+S, P, E]
+    values = values * live[:, None].to(dtype)
+    dense = torch.zeros((k_total, values.shape[1], p_n, longest), dtype=dtype, device=values.device)
+    dense.scatter_add_(-1, slot[:, None].expand_as(values), values)
+    return AxisWindows(start, length, dense[:, 0], dense[:, 1:])
 
-    One pass per axis serves all its slopes: with every row entry ``(p, i)`` as a bin of its
-    own, ``R[k, p, i, q, c] = F[c, row (p, i)] @ Wx[k, q]`` (an ``embedding_bag`` over the same
-    entries the forward reads), then ``A[k, p, i] = sum_{q, c} R[k, p, i, q, c] G[k, c, p, q]``
-    (a batched matrix product) and each slope's term is ``sum_{p, i} Sy[k, p, i] A[k, p, i]``.
-    RoIs go in chunks of ``SLOPE_CHUNK`` so that ``R`` stays in cache.
+
+def _window_chunks(length_y: torch.Tensor, length_x: torch.Tensor, channels: int):
+    """RoIs in chunks of similar windows, as ``(rois, ly, lx)``: int64 ``[k]`` and the chunk's
+    longest windows.
+
+    RoIs are sorted by their window's height, in steps of a factor 1.5 (a sort on the exact
+    height would cut a chunk at every change of width), then by width; a chunk ends before its
+    padded window ``ly * lx`` exceeds ``WINDOW_PADDING`` times its smallest own window, or its
+    gathered elements ``WINDOW_ELEMENTS`` (a chunk holds at least one RoI). RoIs with an empty
+    window are left out.
+    """
+    live = ((length_y > 0) & (length_x > 0)).nonzero().flatten()
+    ys, xs = length_y[live].tolist(), length_x[live].tolist()
+    step = [int(math.log(y) / math.log(1.5)) for y in ys]
+    order = sorted(range(len(ys)), key=lambda i: (step[i], xs[i], ys[i]))
+    chunks, members, ly, lx, smallest = [], [], 0, 0, 0
+    for i in order:
+        new_ly, new_lx = max(ly, ys[i]), max(lx, xs[i])
+        new_smallest = min(smallest, ys[i] * xs[i]) if members else ys[i] * xs[i]
+        if members and ((len(members) + 1) * new_ly * new_lx * channels > WINDOW_ELEMENTS
+                        or new_ly * new_lx > WINDOW_PADDING * new_smallest):
+            chunks.append((members, ly, lx))
+            members, new_ly, new_lx, new_smallest = [], ys[i], xs[i], ys[i] * xs[i]
+        members.append(i)
+        ly, lx, smallest = new_ly, new_lx, new_smallest
+    if members:
+        chunks.append((members, ly, lx))
+    return [(live[torch.tensor(m, dtype=torch.int64, device=live.device)], y, x) for m, y, x in chunks]
+
+
+def separable_backward(input: torch.Tensor, batch_idx: torch.Tensor, grad: torch.Tensor,
+                       rows: AxisEntries, cols: AxisEntries, row_slopes=(), col_slopes=(),
+                       need_input: bool = True):
+    """The backward of :func:`separable_apply`: the map's gradient and, in the same pass, how
+    the loss moves when either axis's weights move (the box gradient's part).
+
+    With ``out[k, c] = Wy[k] @ F[c] @ Wx[k]^T`` (``F`` the RoI's map) and ``G = dL / d out``:
+
+    - the map receives ``Wy[k]^T @ G[k, c] @ Wx[k]``;
+    - a change ``Sy`` of the row weights (e.g. ``dWy / d y1``) changes the loss by
+      ``sum_{p,h} Sy[k, p, h] Ay[k, p, h]``, ``Ay[k, p, h] = sum_{c,w} (G[k, c] @ Wx[k])[p, w]
+      F[c, h, w]``; a change ``Sx`` of the column weights by ``sum_{q,w} Sx[k, q, w]
+      Ax[k, q, w]``, ``Ax[k, q, w] = sum_{c,p} G[k, c, p, q] (Wy[k] @ F[c])[p, w]``.
+
+    Each RoI's weights are made dense over its own window of cells (:func:`axis_windows`), and
+    RoIs go in chunks of similar windows (:func:`_window_chunks`). Per chunk the window of the
+    map is gathered once, and everything is a batched matrix product on it: ``V = G @ Wx`` serves
+    both the map's gradient (``Wy^T @ V``, added into a channels-last table by ``index_add_``)
+    and ``Ay`` (``V`` against the window); ``Wy @ F`` against ``G`` gives ``Ax``. A small box
+    reads the same cells from many bins, so its window holds far fewer cells than its bags
+    (on the head workload of ``benchmarks/bench_ops.py``, 90 cells against 784 entries).
 
     Args:
         input: ``[N, C, H, W]``; batch_idx: int64 ``[K]``; grad: ``[K, C, P, Q]``.
         rows, cols: the weights as :class:`AxisEntries` (``[K, P]`` and ``[K, Q]`` lists).
         row_slopes: a sequence of ``[K, P, E]`` weights on the cells of ``rows``;
         col_slopes: a sequence of ``[K, Q, E]`` weights on the cells of ``cols``.
+        need_input: compute the map's gradient (else it is returned as ``None``).
 
     Returns:
-        ``(row_terms, col_terms)``: ``[K, len(row_slopes)]`` and ``[K, len(col_slopes)]`` in the
-        dtype of ``input`` (float32 for float16 and bfloat16 maps).
+        ``(grad_input, row_terms, col_terms)``: ``[N, C, H, W]`` in the dtype of ``input`` (or
+        ``None``), ``[K, len(row_slopes)]`` and ``[K, len(col_slopes)]`` in the dtype of
+        ``input`` (float32 for float16 and bfloat16 maps).
     """
     k_total, p_n = rows.used.shape
     q_n = cols.used.shape[1]
-    _, channels, height, width = input.shape
+    n_images, channels, height, width = input.shape
     work = input.dtype if input.dtype in (torch.float32, torch.float64) else torch.float32
-    row_terms = torch.zeros((k_total, len(row_slopes)), dtype=work, device=input.device)
-    col_terms = torch.zeros((k_total, len(col_slopes)), dtype=work, device=input.device)
-    if k_total == 0:
-        return row_terms, col_terms
-    with torch.no_grad():
-        table = cell_table(input.detach().to(work))                          # [N*H*W, C]
-        g = grad.to(work).permute(0, 2, 3, 1).contiguous()                   # [K, P, Q, C]
-        rows = AxisEntries(rows.cells, rows.weights.to(work), rows.used)
-        cols = AxisEntries(cols.cells, cols.weights.to(work), cols.used)
-        row_e, col_e = rows.cells.shape[2], cols.cells.shape[2]
-        for first in range(0, k_total, SLOPE_CHUNK):
-            part = slice(first, first + SLOPE_CHUNK)
-            k = batch_idx[part].numel()
-            pick = lambda e: AxisEntries(*(t[part] for t in e))                 # noqa: E731
-            chunk_rows, chunk_cols, gk = pick(rows), pick(cols), g[part]
-            if row_slopes:
-                cells, weights = _bags(batch_idx[part], (height, width), _entry_bins(chunk_rows), chunk_cols)
-                sums = F.embedding_bag(cells, table, mode="sum", per_sample_weights=weights)  # [k*P*E*Q, C]
-                along = torch.bmm(sums.view(k * p_n, row_e, q_n * channels),
-                                  gk.reshape(k * p_n, q_n * channels, 1)).view(k, p_n, row_e)
-                for s, slope in enumerate(row_slopes):
-                    row_terms[part, s] = (along * slope[part].to(work)).sum((1, 2))
-            if col_slopes:
-                cells, weights = _bags(batch_idx[part], (height, width), chunk_rows, _entry_bins(chunk_cols))
-                sums = F.embedding_bag(cells, table, mode="sum", per_sample_weights=weights)  # [k*P*Q*E, C]
-                along = torch.bmm(sums.view(k * p_n * q_n, col_e, channels),
-                                  gk.reshape(k * p_n * q_n, channels, 1)).view(k, p_n, q_n, col_e).sum(1)
-                for s, slope in enumerate(col_slopes):
-                    col_terms[part, s] = (along * slope[part].to(work)).sum((1, 2))
+    device = input.device
+    row_terms = torch.zeros((k_total, len(row_slopes)), dtype=work, device=device)
+    col_terms = torch.zeros((k_total, len(col_slopes)), dtype=work, device=device)
+    grad_table = torch.zeros((n_images * height * width, channels), dtype=work, device=device) \
+        if need_input else None
+    want_slopes = len(row_slopes) + len(col_slopes) > 0
+    if k_total and (need_input or want_slopes):
+        with torch.no_grad():
+            table = cell_table(input.detach().to(work)) if want_slopes else None      # [N*H*W, C]
+            wy = axis_windows(rows, height, row_slopes, work)
+            wx = axis_windows(cols, width, col_slopes, work)
+            arange = torch.arange(max(int(wy.length.max()), int(wx.length.max()), 1), device=device)
+            for rois, ly, lx in _window_chunks(wy.length, wx.length, channels):
+                k = rois.numel()
+                row_w = wy.weights[rois, :, :ly]                                   # [k, P, ly]
+                col_w = wx.weights[rois, :, :lx]                                   # [k, Q, lx]
+                g = grad.index_select(0, rois).to(work).permute(0, 2, 3, 1).contiguous()   # [k, P, Q, C]
+                # V[k, p, w, c] = sum_q Wx[k, q, w] G[k, c, p, q], as [k, P, lx*C].
+                v = torch.matmul(col_w.transpose(1, 2)[:, None], g).view(k, p_n, lx * channels)
+                image_rows = batch_idx[rois, None] * height + (wy.start[rois, None] + arange[:ly]).clamp(max=height - 1)
+                cols_read = (wx.start[rois, None] + arange[:lx]).clamp(max=width - 1)
+                cells = (image_rows[:, :, None] * width + cols_read[:, None]).view(-1)   # [k*ly*lx]
+                if need_input:
+                    grad_table.index_add_(0, cells, torch.bmm(row_w.transpose(1, 2), v).view(-1, channels))
+                if not want_slopes:
+                    continue
+                window = table.index_select(0, cells).view(k, ly, lx * channels)   # [k, ly, lx*C]
+                if row_slopes:
+                    along_rows = torch.bmm(v, window.transpose(1, 2))              # [k, P, ly]
+                    row_terms[rois] = (wy.slopes[rois, :, :, :ly] * along_rows[:, None]).sum((2, 3))
+                if col_slopes:
+                    # (Wy @ F)[k, p, w, c] against G: Ax [k, Q, lx].
+                    pooled = torch.bmm(row_w, window).view(k, p_n, lx, channels)
+                    along_cols = torch.matmul(g, pooled.transpose(2, 3)).sum(1)
+                    col_terms[rois] = (wx.slopes[rois, :, :, :lx] * along_cols[:, None]).sum((2, 3))
+    grad_input = None
+    if need_input:
+        grad_input = table_to_map(grad_table, (n_images, channels, height, width)).to(input.dtype)
+    return grad_input, row_terms, col_terms
+
+
+def separable_slopes(input: torch.Tensor, batch_idx: torch.Tensor, grad: torch.Tensor,
+                     rows: AxisEntries, cols: AxisEntries, row_slopes, col_slopes) -> tuple[torch.Tensor, torch.Tensor]:
+    """How the loss moves when one axis's weights move, without the map's gradient: the
+    ``(row_terms, col_terms)`` of :func:`separable_backward`."""
+    _, row_terms, col_terms = separable_backward(input, batch_idx, grad, rows, cols, row_slopes,
+                                                 col_slopes, need_input=False)
     return row_terms, col_terms
+
+
+class _SeparableWithGrads(torch.autograd.Function):
+    """:func:`separable_apply` whose backward is :func:`separable_backward`: the map's gradient
+    and the box gradient from one pass."""
+
+    @staticmethod
+    def forward(ctx, input, coords, batch_idx, rows, cols, row_slopes, col_slopes, box_grad):
+        ctx.save_for_backward(input)
+        ctx.args = (batch_idx, rows, cols, row_slopes, col_slopes, box_grad)
+        ctx.coords_dtype = None if coords is None else coords.dtype
+        return separable_apply(input, batch_idx, rows, cols)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        (input,) = ctx.saved_tensors
+        batch_idx, rows, cols, row_slopes, col_slopes, box_grad = ctx.args
+        need_input, need_coords = ctx.needs_input_grad[:2]
+        grad_input, row_terms, col_terms = separable_backward(
+            input, batch_idx, grad, rows, cols, row_slopes if need_coords else (),
+            col_slopes if need_coords else (), need_input)
+        grad_coords = box_grad(row_terms, col_terms).to(ctx.coords_dtype) if need_coords else None
+        return grad_input, grad_coords, None, None, None, None, None, None
+
+
+def separable_apply_with_grads(input: torch.Tensor, batch_idx: torch.Tensor, rows: AxisEntries,
+                               cols: AxisEntries, coords: torch.Tensor | None = None, row_slopes=(),
+                               col_slopes=(), box_grad=None) -> torch.Tensor:
+    """:func:`separable_apply` (the same numbers), differentiable in ``input`` and, through the
+    weights' slopes, in ``coords``, with one backward pass for both (:func:`separable_backward`;
+    the backward is not itself differentiable).
+
+    Args:
+        input, batch_idx, rows, cols: as :func:`separable_apply`.
+        coords: ``[K, 4]`` box coordinates attached to the caller's graph (or ``None``).
+        row_slopes, col_slopes: the weights' derivatives, as :func:`separable_backward`'s.
+        box_grad: ``(row_terms [K, Sy], col_terms [K, Sx]) -> [K, 4]``, ``dL / d coords``.
+
+    Returns:
+        ``[K, C, P, Q]``.
+    """
+    wants_coords = coords is not None and coords.requires_grad
+    if not torch.is_grad_enabled() or not (input.requires_grad or wants_coords):
+        return separable_apply(input, batch_idx, rows, cols)
+    return _SeparableWithGrads.apply(input, coords if wants_coords else None, batch_idx, rows, cols,
+                                     tuple(row_slopes), tuple(col_slopes), box_grad)

@@ -27,9 +27,9 @@ import numpy as np
 import torch
 
 from . import _checks
-from ._separable import entries_from_dense, separable_apply, separable_slopes
+from ._separable import entries_from_dense, separable_apply_with_grads
 from .bilinear import hat_integral, hat_weights, interpolant_integral, interpolant_weights
-from .box_grad import attach_box_grad, box_coords, boxes_require_grad, corner_grads
+from .box_grad import box_coords, boxes_require_grad, corner_grads
 from .geometry import align_mapping, check_box_cells
 from .records import Bin, MethodTrace, Settings, check_trace_args, feature_rect, freeze, region_areas
 
@@ -163,23 +163,23 @@ def precise_roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: flo
     if convention == "aligned" and not boxes_require_grad(boxes):
         wy = bin_integrals(start_y, length_y, size[0], height)               # [K, PH, H]
         wx = bin_integrals(start_x, length_x, size[1], width)                # [K, PW, W]
-        return separable_apply(input, batch_idx, entries_from_dense(wy.to(input.dtype)),
-                               entries_from_dense(wx.to(input.dtype)))
+        # Differentiable in the map (one backward pass, roiviz._separable.separable_backward).
+        return separable_apply_with_grads(input, batch_idx, entries_from_dense(wy.to(input.dtype)),
+                                          entries_from_dense(wx.to(input.dtype)))
     ay, sy, ly = bin_slopes(start_y, length_y, size[0], height, convention)
     ax, sx, lx = bin_slopes(start_x, length_x, size[1], width, convention)
     rows, row_slopes = entries_from_dense(*(t.to(input.dtype) for t in (ay, sy, ly)))
     cols, col_slopes = entries_from_dense(*(t.to(input.dtype) for t in (ax, sx, lx)))
-    out = separable_apply(input, batch_idx, rows, cols)
-    if not boxes_require_grad(boxes):
-        return out
 
-    def box_grad(grad: torch.Tensor) -> torch.Tensor:
-        row_terms, col_terms = separable_slopes(input, batch_idx, grad, rows, cols, row_slopes, col_slopes)
+    def box_grad(row_terms: torch.Tensor, col_terms: torch.Tensor) -> torch.Tensor:
         dx1, dx2 = corner_grads(col_terms[:, 0], col_terms[:, 1], scale)
         dy1, dy2 = corner_grads(row_terms[:, 0], row_terms[:, 1], scale)
         return torch.stack((dx1, dy1, dx2, dy2), 1)
 
-    return attach_box_grad(out, box_coords(boxes, input), box_grad)
+    # The map's gradient and the boxes' come from one backward pass.
+    coords_graph = box_coords(boxes, input) if boxes_require_grad(boxes) else None
+    return separable_apply_with_grads(input, batch_idx, rows, cols, coords_graph, row_slopes, col_slopes,
+                                      box_grad)
 
 
 def trace_precise_roi_pool(feature: np.ndarray, box, settings: Settings = Settings()) -> MethodTrace:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from . import _checks
-from ._separable import AxisEntries, separable_apply, separable_slopes
+from ._separable import AxisEntries, separable_apply, separable_apply_with_grads, separable_slopes
 from .box_grad import attach_box_grad, box_coords, boxes_require_grad, corner_grads
 from .bilinear import linear_weights
 from .geometry import (LIVE_SAMPLE_LIMIT, SAMPLE_BUDGET, align_mapping, check_box_cells, sample_coords,
@@ -78,11 +78,38 @@ def roi_align(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.
     _checks.check_reduce(reduce)
     batch_idx, coords = _checks.convert_boxes(boxes, input)
     check_box_cells(coords, scale)
+    if reduce == "avg" and torch.is_grad_enabled() and (input.requires_grad or boxes_require_grad(boxes)):
+        return _align_avg_with_grads(input, boxes, batch_idx, coords, size, scale, ratio, bool(aligned))
     out = align_boxes(input, batch_idx, coords, size, scale, ratio, bool(aligned), reduce)
     if not boxes_require_grad(boxes):
         return out
     return attach_box_grad(out, box_coords(boxes, input), lambda grad: align_box_grad(
         input, batch_idx, coords, size, scale, ratio, bool(aligned), reduce, grad))
+
+
+def _align_avg_with_grads(input: torch.Tensor, boxes, batch_idx: torch.Tensor, coords: torch.Tensor,
+                          output_size: tuple[int, int], spatial_scale: float, sampling_ratio: int,
+                          aligned: bool) -> torch.Tensor:
+    """:func:`roi_align` with ``avg`` (the same numbers as :func:`align_boxes`) when a gradient
+    is wanted: the map's and, if ``boxes`` requires grad, the boxes' gradients come from one
+    backward pass (:func:`~roiviz._separable.separable_apply_with_grads`; the box gradient is
+    :func:`align_box_grad`'s)."""
+    start_x, length_x = align_mapping(coords[:, 0], coords[:, 2], spatial_scale, aligned)
+    start_y, length_y = align_mapping(coords[:, 1], coords[:, 3], spatial_scale, aligned)
+    height, width = input.shape[-2:]
+    with_boxes = boxes_require_grad(boxes)
+    rows = _avg_axis(start_y, length_y, output_size[0], height, sampling_ratio, input.dtype, with_boxes)
+    cols = _avg_axis(start_x, length_x, output_size[1], width, sampling_ratio, input.dtype, with_boxes)
+    if not with_boxes:
+        return separable_apply_with_grads(input, batch_idx, rows, cols)
+    (rows, row_slopes), (cols, col_slopes) = rows, cols
+
+    def box_grad(row_terms: torch.Tensor, col_terms: torch.Tensor) -> torch.Tensor:
+        d = torch.stack((row_terms[:, 0], row_terms[:, 1], col_terms[:, 0], col_terms[:, 1]), 1)
+        return _corner_grads(d, coords, spatial_scale, aligned)
+
+    return separable_apply_with_grads(input, batch_idx, rows, cols, box_coords(boxes, input), row_slopes,
+                                      col_slopes, box_grad)
 
 
 def align_boxes(input: torch.Tensor, batch_idx: torch.Tensor, coords: torch.Tensor,
@@ -163,6 +190,29 @@ def _axis_entries(coords: torch.Tensor, mask: torch.Tensor, size: int, count: to
     return entries, derivatives
 
 
+def _avg_axis(start: torch.Tensor, length: torch.Tensor, pooled: int, size: int, sampling_ratio: int,
+              dtype, slopes: bool = False):
+    """``avg`` RoI Align's weights along one axis (:func:`_axis_entries` of the bins' samples,
+    divided by the samples per bin side); with ``slopes``, also their derivatives in the mapped
+    box's ``(start, length)`` (a sample sits at ``start + length * fraction``).
+
+    Args:
+        start, length: ``[K]`` (library frame); pooled: bins; size: the map's size.
+
+    Returns:
+        :class:`~roiviz._separable.AxisEntries` ``[K, pooled]``; with ``slopes``,
+        ``(entries, [d / d start, d / d length])``.
+    """
+    grid = sampling_grid(length, pooled, sampling_ratio)                      # [K]
+    max_grid = max(int(grid.max()), 1) if grid.numel() else 1
+    coords, mask = sample_coords(start, length, pooled, grid, max_grid)      # [K, P, G]
+    count = grid.clamp(min=1).to(dtype)
+    if not slopes:
+        return _axis_entries(coords.to(dtype), mask, size, count)
+    fraction = _sample_fractions(pooled, grid, max_grid, dtype).expand_as(coords)
+    return _axis_entries(coords.to(dtype), mask, size, count, (torch.ones_like(fraction), fraction))
+
+
 def align_from_mapping(input: torch.Tensor, batch_idx: torch.Tensor, mapping_y, mapping_x,
                        output_size: tuple[int, int], sampling_ratio: int, reduce: str,
                        out: torch.Tensor | None = None, out_rows: torch.Tensor | None = None) -> torch.Tensor:
@@ -181,18 +231,18 @@ def align_from_mapping(input: torch.Tensor, batch_idx: torch.Tensor, mapping_y, 
     pooled_h, pooled_w = output_size
     height, width = input.shape[-2:]
     k_total = batch_idx.numel()
+    if reduce == "avg":
+        # The mean of bilinear samples is separable: average each axis's weights over its grid.
+        # Bins with no sample (grid <= 0) have all-zero weights and give 0, as in the kernels.
+        rows = _avg_axis(start_y, length_y, pooled_h, height, sampling_ratio, input.dtype)
+        cols = _avg_axis(start_x, length_x, pooled_w, width, sampling_ratio, input.dtype)
+        return separable_apply(input, batch_idx, rows, cols, out, out_rows)   # [K, C, PH, PW]
     grid_y = sampling_grid(length_y, pooled_h, sampling_ratio)                # [K]
     grid_x = sampling_grid(length_x, pooled_w, sampling_ratio)
     max_gy = max(int(grid_y.max()), 1) if k_total else 1
     max_gx = max(int(grid_x.max()), 1) if k_total else 1
     cy, my = sample_coords(start_y, length_y, pooled_h, grid_y, max_gy)      # [K, PH, Gy]
     cx, mx = sample_coords(start_x, length_x, pooled_w, grid_x, max_gx)      # [K, PW, Gx]
-    if reduce == "avg":
-        # The mean of bilinear samples is separable: average each axis's weights over its grid.
-        # Bins with no sample (grid <= 0) have all-zero weights and give 0, as in the kernels.
-        rows = _axis_entries(cy.to(input.dtype), my, height, grid_y.clamp(min=1).to(input.dtype))
-        cols = _axis_entries(cx.to(input.dtype), mx, width, grid_x.clamp(min=1).to(input.dtype))
-        return separable_apply(input, batch_idx, rows, cols, out, out_rows)   # [K, C, PH, PW]
     # max: every sample is a "bin" of its own (one sample, count 1), then the largest per bin.
     one = input.new_ones(k_total)
     rows = _axis_entries(cy.reshape(k_total, pooled_h * max_gy, 1).to(input.dtype),
@@ -251,21 +301,18 @@ def mapping_grads(input: torch.Tensor, batch_idx: torch.Tensor, mapping_y, mappi
     dtype = input.dtype
     if k_total == 0:
         return input.new_zeros((0, 4))
-    grid_y = sampling_grid(length_y, pooled_h, sampling_ratio)
-    grid_x = sampling_grid(length_x, pooled_w, sampling_ratio)
-    max_gy, max_gx = max(int(grid_y.max()), 1), max(int(grid_x.max()), 1)
-    cy, my = sample_coords(start_y, length_y, pooled_h, grid_y, max_gy)      # [K, PH, Gy]
-    cx, mx = sample_coords(start_x, length_x, pooled_w, grid_x, max_gx)      # [K, PW, Gx]
-    ty = _sample_fractions(pooled_h, grid_y, max_gy, dtype).expand_as(cy)
-    tx = _sample_fractions(pooled_w, grid_x, max_gx, dtype).expand_as(cx)
     if reduce == "avg":
-        count_y, count_x = grid_y.clamp(min=1).to(dtype), grid_x.clamp(min=1).to(dtype)
-        rows, (dy_start, dy_length) = _axis_entries(cy.to(dtype), my, height, count_y,
-                                                    (torch.ones_like(ty), ty))
-        cols, (dx_start, dx_length) = _axis_entries(cx.to(dtype), mx, width, count_x,
-                                                    (torch.ones_like(tx), tx))
+        rows, (dy_start, dy_length) = _avg_axis(start_y, length_y, pooled_h, height, sampling_ratio, dtype, True)
+        cols, (dx_start, dx_length) = _avg_axis(start_x, length_x, pooled_w, width, sampling_ratio, dtype, True)
         g = grad
     else:
+        grid_y = sampling_grid(length_y, pooled_h, sampling_ratio)
+        grid_x = sampling_grid(length_x, pooled_w, sampling_ratio)
+        max_gy, max_gx = max(int(grid_y.max()), 1), max(int(grid_x.max()), 1)
+        cy, my = sample_coords(start_y, length_y, pooled_h, grid_y, max_gy)      # [K, PH, Gy]
+        cx, mx = sample_coords(start_x, length_x, pooled_w, grid_x, max_gx)      # [K, PW, Gx]
+        ty = _sample_fractions(pooled_h, grid_y, max_gy, dtype).expand_as(cy)
+        tx = _sample_fractions(pooled_w, grid_x, max_gx, dtype).expand_as(cx)
         one = input.new_ones(k_total)
 
         def per_sample(c, m, t, pooled, g_max, size):
@@ -306,6 +353,13 @@ def align_box_grad(input: torch.Tensor, batch_idx: torch.Tensor, coords: torch.T
     start_y, length_y = align_mapping(coords[:, 1], coords[:, 3], spatial_scale, aligned)
     d = mapping_grads(input, batch_idx, (start_y, length_y), (start_x, length_x), output_size,
                       sampling_ratio, reduce, grad)
+    return _corner_grads(d, coords, spatial_scale, aligned)
+
+
+def _corner_grads(d: torch.Tensor, coords: torch.Tensor, spatial_scale: float, aligned: bool) -> torch.Tensor:
+    """``dL / d(x1, y1, x2, y2)`` ``[K, 4]`` from ``d = dL / d(start_y, length_y, start_x,
+    length_x)`` ``[K, 4]`` (:func:`~roiviz.box_grad.corner_grads` per axis, with RoI Align's
+    one-cell minimum when not ``aligned``); coords: ``[K, 4]`` detached."""
     if aligned:
         free_x = free_y = None
     else:

@@ -85,7 +85,9 @@ def roi_warp(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0
         MNC's layer: its single sample per bin sits at ``t = p / P`` computed from its argmax
         with a bin size that has the ``+ 1`` its forward lacks, and it returns 0 for a sample in
         the map's last row or column; roiviz uses its own samples' exact ``t`` and the kernels'
-        border rules (0 where a sample is clamped to a border cell).
+        border rules (0 where a sample is clamped to a border cell). ``tests/mnc_reference.py``
+        ports MNC's kernels line by line; ``tests/test_roi_warp.py`` checks that MNC's
+        per-sample rule on roiviz's samples gives this gradient.
 
     Raises:
         TypeError, ValueError: for arguments of the wrong type, shape or range.

@@ -6,7 +6,10 @@
 - precise_roi_pool: float64 gradcheck on the boxes (both conventions); the authors' convention
   against a line-by-line port of PreciseRoIPooling's forward and coordinate-backward kernels
   (tests/prroi_reference.py) on 300 random cases; d/dx1 continuous across cell lines (a sweep).
-- roi_warp: MNC's straight-through rounding, checked against roi_align on the snapped box.
+  The same against a port of PaddlePaddle's old CPU ``prroi_pool`` kernels
+  (tests/paddle_prroi_reference.py), and where the two differ (a zero-size box).
+- roi_warp: MNC's straight-through rounding, checked against roi_align on the snapped box
+  (and against a port of MNC's own coordinate backward in tests/test_roi_warp.py).
 - roi_pool: zeros, never raises. MultiScaleRoIAlign: each box's level, a zero gradient for an
   unused level. The nn.Module wrappers. Bad input: half-precision boxes, mixed lists, empty and
   off-map boxes give finite gradients. The forward is the same, bit for bit, with box gradients.
@@ -19,6 +22,7 @@ import pytest
 import torch
 from prroi_reference import coordinate_backward as prroi_coordinate_backward
 from prroi_reference import forward as prroi_forward
+import paddle_prroi_reference
 from torchvision_oracle import load_roi_align_module, reference_roi_align
 
 from roiviz.geometry import snap_box
@@ -120,18 +124,17 @@ def test_precise_roi_pool_gradcheck_boxes(convention):
         lambda f, c: precise_roi_pool(f, torch.cat([index, c], 1), 2, 0.5, convention=convention), (small, coords))
 
 
-def test_precise_roi_pool_authors_convention_equals_their_kernels():
-    rng = np.random.default_rng(2018)
-    worst_out = worst_grad = 0.0
-    for _ in range(300):
+def authors_convention_cases(rng, count: int, reversed_share: float):
+    """Random ``(data [H, W], roi (x1, y1, x2, y2), output, scale, top_diff, out, boxes.grad)``
+    of ``precise_roi_pool(convention="authors")``, float64: corners anywhere from two cells off
+    the map to two past it (the kernels read 0 there), a share of them reversed."""
+    for _ in range(count):
         height, width = (int(v) for v in rng.integers(1, 9, 2))
         data = rng.standard_normal((height, width))
         scale = float(rng.choice([1.0, 0.5, 0.25]))
-        # Corners anywhere from two cells off the map to two past it (the authors read 0 there),
-        # reversed boxes too (both give 0).
         x1, x2 = rng.uniform(-2, width + 2, 2)
         y1, y2 = rng.uniform(-2, height + 2, 2)
-        if rng.random() < 0.9:
+        if rng.random() >= reversed_share:
             x1, x2, y1, y2 = min(x1, x2), max(x1, x2), min(y1, y2), max(y1, y2)
         roi = np.array([x1, y1, x2, y2]) / scale
         output = tuple(int(v) for v in rng.integers(1, 4, 2))
@@ -139,12 +142,43 @@ def test_precise_roi_pool_authors_convention_equals_their_kernels():
         b = torch.tensor([[0, *roi]], dtype=F64, requires_grad=True)
         out = precise_roi_pool(torch.tensor(data)[None, None], b, output, scale, convention="authors")
         (out[0, 0] * torch.tensor(top_diff)).sum().backward()
+        yield data, roi, output, scale, top_diff, out[0, 0].detach().numpy(), b.grad[0].numpy()
+
+
+def test_precise_roi_pool_authors_convention_equals_their_kernels():
+    worst_out = worst_grad = 0.0
+    # Reversed boxes too (both give 0).
+    for data, roi, output, scale, top_diff, out, grad in authors_convention_cases(
+            np.random.default_rng(2018), 300, reversed_share=0.1):
         expected = prroi_forward(data, roi, output, scale)
         expected_grad = prroi_coordinate_backward(data, roi, output, scale, top_diff)
-        worst_out = max(worst_out, float(np.abs(out[0, 0].detach().numpy() - expected).max()))
-        worst_grad = max(worst_grad, float(np.abs(b.grad[0, 1:].numpy() - expected_grad).max()))
-        assert b.grad[0, 0] == 0
+        worst_out = max(worst_out, float(np.abs(out - expected).max()))
+        worst_grad = max(worst_grad, float(np.abs(grad[1:] - expected_grad).max()))
+        assert grad[0] == 0
     assert worst_out < 1e-12 and worst_grad < 1e-10, (worst_out, worst_grad)
+
+
+def test_precise_roi_pool_authors_convention_equals_paddles_cpu_kernels():
+    """PaddlePaddle's CPU kernels compute the authors' integrals and edge terms; their four edge
+    partials are stored as float, so the box gradients agree to float32 rounding."""
+    worst_out = worst_grad = 0.0
+    for data, roi, output, scale, top_diff, out, grad in authors_convention_cases(
+            np.random.default_rng(2019), 300, reversed_share=0.0):
+        expected = paddle_prroi_reference.forward(data, roi, output, scale)
+        expected_grad = paddle_prroi_reference.coordinate_backward(data, roi, output, scale, top_diff)
+        worst_out = max(worst_out, float(np.abs(out - expected).max()))
+        size = max(1.0, float(np.abs(expected_grad).max()))
+        worst_grad = max(worst_grad, float(np.abs(grad[1:] - expected_grad).max()) / size)
+    assert worst_out < 1e-12 and worst_grad < 1e-5, (worst_out, worst_grad)
+
+
+def test_paddles_kernel_gives_nan_for_a_zero_size_box_where_roiviz_gives_zero():
+    data = np.arange(12.0).reshape(3, 4)
+    roi = np.array([1.0, 1.0, 1.0, 2.5])                   # zero width
+    assert np.isnan(paddle_prroi_reference.coordinate_backward(data, roi, (2, 2), 1.0, np.ones((2, 2)))).all()
+    b = torch.tensor([[0, *roi]], dtype=F64, requires_grad=True)
+    precise_roi_pool(torch.tensor(data)[None, None], b, 2, 1.0, convention="authors").sum().backward()
+    assert torch.equal(b.grad, torch.zeros_like(b))
 
 
 def sweep_x1(op, x: torch.Tensor, x1s: np.ndarray) -> np.ndarray:

@@ -91,13 +91,21 @@ def test_a_class_opens_the_link_at_once_and_every_release_gets_the_engines_numbe
             results = []
             for _ in range(RELEASES):
                 box = hall.random_box(rng)
+                wire, messages = page.wire[0], page.received
                 results.append((box, *await release(ws, page, template, box)))
+                sent.append((page.wire[0] - wire, page.received - messages))
             await ws.close()
             return results
 
         return await asyncio.gather(*(student(ws, page) for ws, page, _ in opened))
 
+    sent: list[tuple[int, int]] = []
     per_student = asyncio.run(scenario())
+    # The stage served once (issue 21): a release brings the box's numbers, not the stage's
+    # script or photo: at most 10 kB on the wire (permessage-deflate, as browsers negotiate it)
+    # and 16 kB of messages uncompressed (before: about 198 kB).
+    assert len(sent) == STUDENTS * RELEASES
+    assert max(w for w, _ in sent) <= 10_000 and max(m for _, m in sent) <= 16_000, sent
     assert len(per_student) == STUDENTS
     for results in per_student:
         assert len(results) == RELEASES

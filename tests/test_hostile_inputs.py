@@ -31,6 +31,7 @@ from stage_driver import STAGE
 from test_playground import new_app
 from streamlit.testing.v1 import AppTest
 
+from roiviz.app.stage_parts import unpack
 from roiviz.drawing.summary_table import SUMMARY_CLASS, read_summary_html
 from roiviz import samples
 from roiviz.methods import METHODS
@@ -44,7 +45,7 @@ from roiviz.app.params import PLAYGROUND, PYRAMIDS
 def stage(at: AppTest) -> dict:
     """The data the page sent its live stage (roiviz.app.stage.stage_data)."""
     found = [e for e in at.main if getattr(e.proto, "component_name", None) == "roiviz.app.stage"]
-    return json.loads(found[0].proto.json) if found else {}
+    return unpack(json.loads(found[0].proto.json), {})[0] if found else {}
 
 
 def outputs(at: AppTest) -> dict[str, np.ndarray]:
@@ -562,7 +563,7 @@ def assert_pyramid_panels(at: AppTest) -> None:
     assert [m.value for m in at.markdown if m.value.startswith("### Level P")]
     stages = [e for e in at.main if getattr(e.proto, "component_name", None) == "roiviz.app.stage"]
     assert len(stages) == 1
-    data = json.loads(stages[0].proto.json)
+    data = unpack(json.loads(stages[0].proto.json), {})[0]
     assert data["methods"] == list(METHODS) and set(data["reference"]) == set(METHODS)
 
 

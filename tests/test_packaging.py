@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.request
 import venv
 import zipfile
@@ -87,6 +88,14 @@ def test_wheel_holds_the_stage_assets_app_and_deployment(wheel):
     for name in ("roiviz/_webapp/app.py", "roiviz/_webapp/.streamlit/config.toml",
                  "roiviz/_deploy/serve.py", "roiviz/_deploy/haproxy.cfg", "roiviz/ops.py"):
         assert name in names
+    # The stage as an installed st.components.v2 component: pyproject.toml travels in the wheel
+    # (Streamlit looks for [tool.streamlit.component] among the distribution's files), and its
+    # asset_dir (relative to the package) is a folder of the wheel.
+    assert "roiviz/_webapp/pyproject.toml" in names
+    manifest = tomllib.loads(zipfile.ZipFile(wheel).read("roiviz/_webapp/pyproject.toml").decode())
+    (component,) = manifest["tool"]["streamlit"]["component"]["components"]
+    assert manifest["project"]["name"] == "roiviz" and component["name"] == "app.stage"
+    assert any(n.startswith(f"roiviz/{component['asset_dir']}/") for n in names), component
     # Nothing of the tests, benchmarks or the checkout's tooling goes into the wheel.
     assert not [n for n in names if n.startswith(("tests/", "benchmarks/", "roiviz/_webapp/tests"))]
     metadata = zipfile.ZipFile(wheel).read(
@@ -176,10 +185,17 @@ def test_app_extra_and_the_roiviz_command_serve_the_app(fresh_env, wheel, tmp_pa
                   tmp_path, url, ARTIFACTS / "packaging-app.log"), chromium_browser() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.set_default_timeout(90_000)
+        fetched: list[str] = []
+        page.on("request", lambda request: fetched.append(request.url))
         page.goto(url + "/")
         page.locator("[data-testid=stSidebarNav]").get_by_text("Walkthrough").wait_for()
         # The live stage (its script is package data) draws the map and the method panels.
         page.locator("[data-testid^=stBidiComponent] svg").first.wait_for()
+        # ... from the script Streamlit serves as a file of the installed component's asset_dir
+        # (roiviz/app/stage_files.py), not inline.
+        served = "/_stcore/bidi-components/roiviz.app.stage/stage-"
+        assert any(served in u and u.endswith(".js") for u in fetched), fetched
+        assert any(served in u and u.endswith(".css") for u in fetched), fetched
         page.screenshot(path=str(ARTIFACTS / "packaging-roiviz-app.png"))
         assert "Traceback" not in page.content()
     if shutil.which("haproxy") or Path("/usr/sbin/haproxy").exists():

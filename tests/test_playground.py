@@ -17,6 +17,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from roiviz.app.stage_parts import unpack
 from roiviz.drawing.summary_table import SUMMARY_CLASS, read_summary_html
 from roiviz import features, samples
 from roiviz.lessons.examples import SEED_EXAMPLE_BOX
@@ -36,10 +37,14 @@ def new_app(query: dict | None = None) -> AppTest:
 
 
 def stage(at: AppTest) -> dict:
-    """The data the page sent its live stage (roiviz.app.stage.stage_data)."""
+    """The data the page sent its live stage (roiviz.app.stage.stage_data), put back together
+    from its parts as the stage does (roiviz.app.stage_parts: AppTest reports no held parts, so
+    every part comes whole)."""
     found = [e for e in at.main if getattr(e.proto, "component_name", None) == "roiviz.app.stage"]
     assert len(found) == 1, "the page shows one stage"
-    return json.loads(found[0].proto.json)
+    data, missing = unpack(json.loads(found[0].proto.json), {})
+    assert missing == []
+    return data
 
 
 def stage_map(at: AppTest) -> np.ndarray:

@@ -260,6 +260,47 @@ def test_batching_changes_no_bit(batch_entries, padding, table_elements, monkeyp
     torch.testing.assert_close(default[1], batched[1], rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("window_elements, window_padding, transpose_block",
+                         [(1, 2.0, 64), (3 * 40, 1.0, 7), (1 << 30, 1e9, 1 << 20)])
+def test_backward_chunking_changes_only_rounding(window_elements, window_padding, transpose_block, monkeypatch):
+    # The one-pass backward (roiviz._separable.separable_backward) takes RoIs in chunks of
+    # similar windows, padded, and transposes the map's gradient back in blocks: one RoI per
+    # chunk, chunks without padding and an odd block, or every RoI in one chunk. The map's and
+    # the boxes' gradients must not depend on it beyond float rounding, and must equal the
+    # gradients from autograd through the forward's own embedding_bag path.
+    from roiviz import _separable
+    from roiviz.roi_align import _avg_axis
+    from roiviz.geometry import align_mapping
+
+    rng = np.random.default_rng(8)
+    x = torch.tensor(rng.standard_normal((2, 3, 30, 40)))
+    corner = rng.uniform(-4, 36, (50, 2))
+    size = np.where(rng.uniform(size=(50, 2)) < 0.3, rng.uniform(15, 45, (50, 2)), rng.uniform(0.5, 6, (50, 2)))
+    rois = torch.tensor(np.column_stack([rng.integers(0, 2, 50), corner, corner + size]))
+    grad_out = torch.randn(50, 3, 4, 5, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+
+    def run():
+        xg, bg = x.clone().requires_grad_(), rois.clone().requires_grad_()
+        roi_align(xg, bg, (4, 5), 0.5, -1, True).backward(grad_out)
+        return xg.grad, bg.grad
+
+    default = run()
+    monkeypatch.setattr(_separable, "WINDOW_ELEMENTS", window_elements)
+    monkeypatch.setattr(_separable, "WINDOW_PADDING", window_padding)
+    monkeypatch.setattr(_separable, "TRANSPOSE_BLOCK", transpose_block)
+    chunked = run()
+    torch.testing.assert_close(chunked[0], default[0], rtol=0, atol=1e-12)
+    torch.testing.assert_close(chunked[1], default[1], rtol=0, atol=1e-12)
+    # The map's gradient against autograd through separable_apply (embedding_bag's backward).
+    start_x, length_x = align_mapping(rois[:, 1], rois[:, 3], 0.5, True)
+    start_y, length_y = align_mapping(rois[:, 2], rois[:, 4], 0.5, True)
+    rows = _avg_axis(start_y, length_y, 4, 30, -1, torch.float64)
+    cols = _avg_axis(start_x, length_x, 5, 40, -1, torch.float64)
+    xg = x.clone().requires_grad_()
+    _separable.separable_apply(xg, rois[:, 0].long(), rows, cols).backward(grad_out)
+    torch.testing.assert_close(chunked[0], xg.grad, rtol=0, atol=1e-12)
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.data(), strides_pow2, st.sampled_from([0, 1, 2, 4]))
 def test_halving_box_and_doubling_scale(data, stride, ratio):
@@ -445,3 +486,26 @@ def test_trace_errors():
         trace_roi_align(np.full((3, 3), np.nan), (0, 0, 2, 2), Settings(stride=1.0))
     with pytest.raises(TypeError, match="settings"):
         trace_roi_align(ARANGE, (0, 0, 4, 4), {"stride": 1.0})
+
+
+@pytest.mark.parametrize("aligned", [True, False])
+@pytest.mark.parametrize("reduce", ["avg", "max"])
+def test_box_gradient_equals_finite_differences(reduce, aligned):
+    # The "max" box gradient has no library to compare with (torchvision's differentiable
+    # _roi_align has no max mode): central finite differences in float64 are the independent
+    # reference. Boxes are random, inside the map, with a fixed sampling ratio, so no sample sits
+    # on a cell line and no two samples tie (a kink there has no derivative: probability 0).
+    gen = torch.Generator().manual_seed(7 + (reduce == "max") + 2 * aligned)
+    x = torch.randn(1, 3, 9, 11, dtype=torch.float64, generator=gen)
+    for _ in range(8):
+        lo = torch.rand(2, generator=gen, dtype=torch.float64) * torch.tensor([5.0, 4.0])
+        size = 0.6 + torch.rand(2, generator=gen, dtype=torch.float64) * 4.0
+        box = torch.cat([torch.zeros(1, dtype=torch.float64), lo, lo + size]).view(1, 5)
+        for ratio in (1, 3):
+            coords = box[:, 1:].clone().requires_grad_(True)
+
+            def f(c):
+                return roi_align(x, torch.cat([box[:, :1], c], dim=1), (2, 3), 1.0, ratio, aligned,
+                                 reduce)
+
+            assert torch.autograd.gradcheck(f, (coords,), eps=1e-7, atol=1e-5)

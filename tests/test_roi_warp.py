@@ -246,3 +246,127 @@ def test_trace_errors():
         trace_roi_warp(ARANGE, (3, 0, 3, 4), Settings(stride=1.0))
     with pytest.raises(ValueError, match="convention"):
         trace_roi_warp(ARANGE, (0, 0, 4, 4), Settings(stride=1.0, convention="mnc"))
+
+
+# ----------------------------------------------------------------------------------------------
+# The box gradient against MNC's coordinate backward (tests/mnc_reference.py, a line-by-line
+# port of caffe-mnc's ROIWarpingBackwardCoordinate). roiviz's docstring states where its layer
+# deliberately differs from MNC's (snapping with + 1, samples at bin centres in the aligned
+# frame, sampling_ratio samples averaged, the kernels' border rule). What the two share is the
+# rule for one sample: d sample / d x1 = spatial_scale * (1 - t) * (slope of the interpolant
+# along x), d / d x2 = spatial_scale * t * slope, t the sample's fraction of the box (MNC's
+# map_ratio), the rounding passed straight through. That rule is checked here on roiviz's own
+# samples, through MNC's get_coordinate_gradient; then MNC's whole layer is compared on the
+# property the rule implies for both (x1 + x2: a translation of the box).
+
+import mnc_reference  # noqa: E402
+
+
+def _inside_cases(rng, count, height, width, scale, sampling_ratio, pooled):
+    """Random library-convention boxes whose samples all read two cells along both axes
+    (0 <= coordinate < size - 1, no border rule involved), as (rois [K, 5], snapped [K, 5])."""
+    rois, snapped = [], []
+    while len(rois) < count:
+        x1, y1 = rng.uniform(0, width / scale), rng.uniform(0, height / scale)
+        x2, y2 = x1 + rng.uniform(0.5, 8) / scale, y1 + rng.uniform(0.5, 8) / scale
+        roi = np.array([[rng.integers(0, 2), x1, y1, x2, y2]], np.float32)
+        snap = snapped_boxes(roi, scale, "library")[0]
+        # Samples span the snapped box shifted by -0.5 (aligned frame), from its first bin's
+        # first sample to its last bin's last one.
+        lo_x, hi_x, lo_y, hi_y = snap[1] - 0.5, snap[3] - 0.5, snap[2] - 0.5, snap[4] - 0.5
+        # No sample on a cell line, where the slope jumps and the two codes may round to
+        # different sides (a 1-cell box cut in 3 bins has its middle sample at an integer).
+        ty, tx = ((np.arange(n)[:, None] + (np.arange(sampling_ratio) + 0.5) / sampling_ratio).ravel() / n
+                  for n in pooled)
+        on_line = [abs(v - round(v)) < 1e-6 for v in (*(lo_x + tx * (hi_x - lo_x)), *(lo_y + ty * (hi_y - lo_y)))]
+        if lo_x > 0.01 and lo_y > 0.01 and hi_x < width - 1.01 and hi_y < height - 1.01 and not any(on_line):
+            rois.append(roi[0])
+            snapped.append(snap.astype(np.float64))
+    return np.asarray(rois), np.asarray(snapped, np.float64)
+
+
+@pytest.mark.parametrize("sampling_ratio", [1, 2, 3])
+def test_box_grad_follows_mncs_rule_per_sample(sampling_ratio):
+    rng = np.random.default_rng(100 + sampling_ratio)
+    channels, height, width, scale, pooled = 2, 11, 13, 0.5, (3, 4)
+    x = rng.standard_normal((2, channels, height, width))
+    rois, snapped = _inside_cases(rng, 40, height, width, scale, sampling_ratio, pooled)
+    top_diff = rng.standard_normal((len(rois), channels, *pooled))
+    boxes = torch.tensor(rois, dtype=torch.float64, requires_grad=True)
+    roi_warp(torch.tensor(x), boxes, pooled, scale, sampling_ratio).backward(torch.tensor(top_diff))
+    g = sampling_ratio
+    for k, (roi, snap) in enumerate(zip(rois, snapped)):
+        data = x[int(roi[0])]
+        (ph_n, pw_n), length_x, length_y = pooled, snap[3] - snap[1], snap[4] - snap[2]
+        expected = np.zeros(5)
+        for ph in range(ph_n):
+            for iy in range(g):
+                fy = (ph + (iy + 0.5) / g) / ph_n                      # the sample's fraction t
+                h = snap[2] - 0.5 + fy * length_y
+                for pw in range(pw_n):
+                    for ix in range(g):
+                        fx = (pw + (ix + 0.5) / g) / pw_n
+                        w = snap[1] - 0.5 + fx * length_x
+                        for c in range(channels):
+                            for index in range(1, 5):
+                                # MNC's oh / ow are in bins: map_ratio = oh / pooled_height = t.
+                                slope = mnc_reference.get_coordinate_gradient(
+                                    index, h, w, data[c], fy * ph_n, fx * pw_n, ph_n, pw_n)
+                                expected[index] += scale * slope * top_diff[k, c, ph, pw] / (g * g)
+        np.testing.assert_allclose(boxes.grad[k].numpy(), expected, rtol=1e-9, atol=1e-9,
+                                   err_msg=f"box {k}: {roi}")
+
+
+def test_mncs_layer_and_roiviz_agree_on_translations():
+    """MNC's layer (forward and coordinate backward, ported) and roiviz's RoI Warp differ in
+    their samples, so their box gradients differ; both pass the rounding straight through, so
+    for both, d/dx1 + d/dx2 (a translation of the box) is the sum over samples of
+    spatial_scale x the interpolant's slope along x. MNC splits it between x1 and x2 with a
+    map_ratio computed with the backward's + 1 (roi_width + 1), not the forward's fraction p / PW."""
+    from roiviz.roi_align import roi_align
+
+    rng = np.random.default_rng(5)
+    channels, height, width, scale, pooled = 2, 12, 12, 0.5, (3, 3)
+    x = rng.standard_normal((1, channels, height, width))
+    feature = torch.tensor(x)
+    checked, split_differs = 0, 0
+    while checked < 30:
+        x1, y1 = rng.uniform(2, 12), rng.uniform(2, 12)
+        roi = (x1, y1, x1 + rng.uniform(2, 8), y1 + rng.uniform(2, 8))
+        top_diff = rng.standard_normal((channels, *pooled))
+        mnc = mnc_reference.coordinate_backward(x[0], roi, pooled, scale, top_diff)
+        # The translation part and the x2 part from MNC's own samples (its forward's argmax).
+        start_w = mnc_reference.c_round(roi[0] * scale)
+        width_fwd = max(mnc_reference.c_round(roi[2] * scale) - start_w, 0.0)
+        along_x = split_bwd = split_fwd = 0.0
+        for c in range(channels):
+            _, arg_h, arg_w = mnc_reference.forward(x[0, c], roi, pooled, scale)
+            for h, w, diff in zip(arg_h.ravel(), arg_w.ravel(), top_diff[c].ravel()):
+                r, q = int(h), int(w)
+                if r + 1 > height - 1 or q + 1 > width - 1:
+                    continue
+                d = x[0, c]
+                slope = (1 - (h - r)) * (d[r, q + 1] - d[r, q]) + (h - r) * (d[r + 1, q + 1] - d[r + 1, q])
+                along_x += scale * slope * diff
+                split_bwd += scale * slope * diff * (w - start_w) / (width_fwd + 1)
+                split_fwd += scale * slope * diff * ((w - start_w) / width_fwd if width_fwd else 0.0)
+        assert mnc[1] + mnc[3] == pytest.approx(along_x, abs=1e-9)
+        assert mnc[3] == pytest.approx(split_bwd, abs=1e-9)
+        split_differs += abs(split_fwd - split_bwd) > 1e-6
+        # roiviz: d/dx1 + d/dx2 = spatial_scale x the derivative of RoI Align on the snapped
+        # box as the box slides along x (central differences, the snapped box held fixed).
+        snap = snapped_boxes(np.array([[0, *roi]], np.float32), scale, "library")[0].astype(np.float64)
+        t = (np.arange(3)[:, None] + (np.arange(2) + 0.5) / 2).ravel() / 3
+        samples_x = snap[1] - 0.5 + t * (snap[3] - snap[1])
+        if np.abs(samples_x - np.round(samples_x)).min() < 1e-3:
+            continue        # a sample on a cell line: the slope jumps there
+        boxes = torch.tensor([[0, *roi]], dtype=torch.float64, requires_grad=True)
+        roi_warp(feature, boxes, pooled, scale, 2).backward(torch.tensor(top_diff)[None])
+        snapped = torch.tensor(snap[None])
+        eps = 1e-6
+        slide = lambda dx: roi_align(feature, snapped + torch.tensor([[0, dx, 0, dx, 0]], dtype=torch.float64),  # noqa: E731
+                                     pooled, 1.0, 2, True)
+        numeric = ((slide(eps) - slide(-eps)) / (2 * eps) * torch.tensor(top_diff)[None]).sum()
+        assert float(boxes.grad[0, 1] + boxes.grad[0, 3]) == pytest.approx(scale * float(numeric), abs=1e-6)
+        checked += 1
+    assert split_differs > 0

@@ -60,7 +60,8 @@ def engine_page():
         page.set_content("<!doctype html><title>engine</title>")
         page.add_script_tag(type="module", content=engine_source() +
                             "\nwindow.roivizEngine = { traceMethod, traceAll, regionRects, SAMPLE_BUDGET, "
-                            "MAX_TRACE_OUTPUT, LIVE_SAMPLE_LIMIT, RECORDED_PER_SIDE, boxGradient, boxJacobian };\n")
+                            "MAX_TRACE_OUTPUT, LIVE_SAMPLE_LIMIT, RECORDED_PER_SIDE, boxGradient, boxJacobian, "
+                            "targetGradient };\n")
         page.wait_for_function("window.roivizEngine !== undefined")
         assert not errors
         yield page

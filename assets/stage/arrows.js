@@ -2,11 +2,15 @@
 // arrow per edge, pointing the way that edge should move to increase the chosen target, its
 // length proportional to |d target / d edge|. Kept apart from draw.js and stage.js, which only
 // call buildArrows, arrowGradients and drawArrows.
+// Cheap per drag frame: the gradient alone (targetGradient, no Jacobian), only while the arrows
+// are on; each panel's two paths and hover title are built once and only their changed
+// attributes and texts are written (an unchanged text rewritten would make the page lay out).
 // The length scale is fixed while a box is dragged (set at the last release, from the largest
 // derivative then), so that an arrow that grows is a derivative that grows: RoI Align's arrows
 // flick as samples cross cell centres, Precise RoI Pooling's turn smoothly, RoI Pool has none.
 
-import { boxGradient } from "./box_grad.js";
+import { targetGradient } from "./box_grad.js";
+import { set, setText } from "./draw.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const ARROW_CELLS = 2.5;    // the longest arrow at the last release, in cells
@@ -58,8 +62,18 @@ export function buildArrows(dom, style, redraw, previous = null) {
   state.legend = box; state.explain = explain; state.toggle = toggle; state.select = select;
   toggle.addEventListener("change", () => { state.on = toggle.checked; state.scale = null; redraw(true); });
   select.addEventListener("change", () => { state.target = select.value; state.scale = null; redraw(true); });
+  state.paths = {};
   for (const [method, p] of Object.entries(dom.panels)) {
-    state.layers[method] = svgNode("g", { class: "box-arrows", "data-method": method }, p.view);
+    const layer = svgNode("g", { class: "box-arrows", "data-method": method, "data-arrows": "0" }, p.view);
+    state.layers[method] = layer;
+    // A white halo under the magenta line; drawArrows only sets their "d" (and the line's title).
+    const halo = svgNode("path", { d: "", fill: "none", stroke: "white", "stroke-width": 5.5,
+      "stroke-linecap": "round", "vector-effect": "non-scaling-stroke" }, layer);
+    const line = svgNode("path", { d: "", fill: "none", stroke: "#d6006f", "stroke-width": 3,
+      "stroke-linecap": "round", "vector-effect": "non-scaling-stroke", class: "arrow-line" }, layer);
+    const title = document.createElementNS(SVG_NS, "title");
+    line.appendChild(title);
+    state.paths[method] = { halo, line, title };
     const note = document.createElement("p");
     note.className = "arrow-note";
     p.sec.insertBefore(note, p.sec.querySelector(".metrics"));
@@ -80,7 +94,7 @@ export function arrowGradients(state, feature, settings, traces, live) {
     const target = state.target === "centre" ? { kind: "bin", bin: [Math.floor(ph / 2), Math.floor(pw / 2)] }
       : state.target === "match" ? { kind: "match", reference: state.reference[m] } : { kind: "all" };
     try {
-      out[m] = boxGradient(m, feature, t.image_box, settings, target, t).gradient;
+      out[m] = targetGradient(m, feature, t.image_box, settings, target, t);
     } catch (err) {
       out[m] = undefined;   // e.g. a reference of another size after a settings change
     }
@@ -104,56 +118,48 @@ export function drawArrows(dom, state, traces, gradients, extent, stride) {
     const [w, h] = svg.__size || [1, 1];
     return Math.min(w / Math.max(extent[2] - extent[0], 1e-9), h / Math.max(extent[3] - extent[1], 1e-9));
   };
-  state.legend.dataset.on = String(state.on);
+  set(state.legend, "data-on", String(state.on));
   const explanation = state.on
     ? "Arrow = d target / d edge: the way that edge should move to raise the target, length ∝ derivative "
       + "(one scale for all panels, reset at each release). RoI Pool has none: its output is a step "
       + "function of the box."
     : "";
-  state.explain.textContent = explanation;
+  setText(state.explain, explanation);
   // Where the line is hidden (narrow, projector: stage.css) it is the toggle's hover text.
-  state.legend.title = explanation;
+  set(state.legend, "title", explanation);
   for (const [method, layer] of Object.entries(state.layers)) {
     const t = traces[method], g = gradients[method];
-    layer.replaceChildren();
-    layer.dataset.arrows = "0";
-    layer.dataset.gradient = g ? g.join(",") : String(g);
-    const note = state.notes[method];
-    note.textContent = "";
-    if (!state.on || !t) continue;
-    if (g === null) {
-      note.textContent = "No box arrows: RoI Pool's output is a step function of the box (derivative 0 wherever it exists).";
-      continue;
+    const { halo, line, title } = state.paths[method];
+    set(layer, "data-gradient", g ? g.join(",") : String(g));
+    let d = "", note = "", count = 0;
+    if (state.on && t && g === null) {
+      note = "No box arrows: RoI Pool's output is a step function of the box (derivative 0 wherever it exists).";
+    } else if (state.on && t && g) {
+      const ppc = ppcOf(dom.panels[method].view);
+      const [x1, y1, x2, y2] = t.roi;
+      const mid = [(x1 + x2) / 2, (y1 + y2) / 2];
+      const anchors = [[x1, mid[1], 1, 0], [mid[0], y1, 0, 1], [x2, mid[1], 1, 0], [mid[0], y2, 0, 1]];
+      const scale = state.scale || 0;
+      const head = 8 / ppc;
+      g.forEach((v, k) => {
+        let len = v * stride * scale;                  // cells
+        len = Math.max(-ARROW_CAP * ARROW_CELLS, Math.min(ARROW_CAP * ARROW_CELLS, len));
+        if (!(Math.abs(len) * ppc >= 2)) return;       // shorter than 2 screen pixels: no arrow
+        const [ax, ay, ux, uy] = anchors[k];
+        const ex = ax + ux * len, ey = ay + uy * len, sx = Math.sign(len);
+        const hx = Math.min(head, Math.abs(len));
+        d += `M${ax} ${ay}L${ex} ${ey}`;
+        // Head: a triangle at the tip, in screen-sized units.
+        d += `M${ex} ${ey}L${ex - sx * ux * hx + uy * hx * 0.6} ${ey - sx * uy * hx + ux * hx * 0.6}`
+          + `M${ex} ${ey}L${ex - sx * ux * hx - uy * hx * 0.6} ${ey - sx * uy * hx - ux * hx * 0.6}`;
+        count += 1;
+      });
+      setText(title, `d(${ARROW_TARGETS[state.target]}) / d(box edge, per image pixel): ${g.map((v, k) => `${["x1", "y1", "x2", "y2"][k]} ${fmtGradient(v)}`).join(", ")}`);
     }
-    if (!g) continue;
-    const ppc = ppcOf(dom.panels[method].view);
-    const [x1, y1, x2, y2] = t.roi;
-    const mid = [(x1 + x2) / 2, (y1 + y2) / 2];
-    const anchors = [[x1, mid[1], 1, 0], [mid[0], y1, 0, 1], [x2, mid[1], 1, 0], [mid[0], y2, 0, 1]];
-    const scale = state.scale || 0;
-    const head = 8 / ppc, width = 3;
-    let d = "";
-    const parts = [];
-    g.forEach((v, k) => {
-      let len = v * stride * scale;                  // cells
-      len = Math.max(-ARROW_CAP * ARROW_CELLS, Math.min(ARROW_CAP * ARROW_CELLS, len));
-      if (!(Math.abs(len) * ppc >= 2)) return;       // shorter than 2 screen pixels: no arrow
-      const [ax, ay, ux, uy] = anchors[k];
-      const ex = ax + ux * len, ey = ay + uy * len, sx = Math.sign(len);
-      const hx = Math.min(head, Math.abs(len));
-      d += `M${ax} ${ay}L${ex} ${ey}`;
-      // Head: a triangle at the tip, in screen-sized units.
-      d += `M${ex} ${ey}L${ex - sx * ux * hx + uy * hx * 0.6} ${ey - sx * uy * hx + ux * hx * 0.6}`
-        + `M${ex} ${ey}L${ex - sx * ux * hx - uy * hx * 0.6} ${ey - sx * uy * hx - ux * hx * 0.6}`;
-      parts.push(`d/d${["x1", "y1", "x2", "y2"][k]} = ${fmtGradient(v)}`);
-    });
-    svgNode("path", { d, fill: "none", stroke: "white", "stroke-width": width + 2.5,
-      "stroke-linecap": "round", "vector-effect": "non-scaling-stroke" }, layer);
-    const line = svgNode("path", { d, fill: "none", stroke: "#d6006f", "stroke-width": width,
-      "stroke-linecap": "round", "vector-effect": "non-scaling-stroke", class: "arrow-line" }, layer);
-    const title = document.createElementNS(SVG_NS, "title");
-    title.textContent = `d(${ARROW_TARGETS[state.target]}) / d(box edge, per image pixel): ${g.map((v, k) => `${["x1", "y1", "x2", "y2"][k]} ${fmtGradient(v)}`).join(", ")}`;
-    line.appendChild(title);
-    layer.dataset.arrows = String(parts.length);
+    set(halo, "d", d);
+    set(line, "d", d);
+    set(layer, "display", d ? "inline" : "none");
+    set(layer, "data-arrows", String(count));
+    setText(state.notes[method], note);
   }
 }

@@ -28,13 +28,19 @@ function node(tag, attrs, parent, ns = SVG) {
 }
 
 /** Set an attribute only when its value changes (a frame redraws hundreds of elements). */
-function set(e, name, value) {
+export function set(e, name, value) {
   const cache = e.__attrs || (e.__attrs = {});
   const v = String(value);
   if (cache[name] !== v) {
     cache[name] = v;
     e.setAttribute(name, v);
   }
+}
+
+/** Set a text only when it changes: an element's text rewritten, even unchanged, makes the page
+ * lay out again (and with it every SVG of the stage). */
+export function setText(e, text) {
+  if (e.textContent !== text) e.textContent = text;
 }
 
 function html(tag, className, parent, text) {
@@ -443,14 +449,14 @@ export function drawPanel(p, trace, ctx) {
   }
   set(p.samples, "style", `--marker-stroke: ${Math.max(0.5, Math.min(1.5, ppc / 30))}px`);
   drawOutput(p, trace, ctx);
-  p.metricCells.forEach((td, i) => { td.textContent = ctx.metrics[i]; });
-  p.note.textContent = [ctx.waiting, note].filter(Boolean).join(" ");
-  p.note.title = p.note.textContent;
+  p.metricCells.forEach((td, i) => { setText(td, ctx.metrics[i]); });
+  setText(p.note, [ctx.waiting, note].filter(Boolean).join(" "));
+  set(p.note, "title", p.note.textContent);
   const notes = (ctx.notes || []).join(" ");
-  p.info.hidden = !notes;
-  p.info.title = notes;
-  p.summary.textContent = ctx.summary || "";
-  p.summary.title = ctx.details || ctx.summary || "";
+  if (p.info.hidden !== !notes) p.info.hidden = !notes;
+  set(p.info, "title", notes);
+  setText(p.summary, ctx.summary || "");
+  set(p.summary, "title", ctx.details || ctx.summary || "");
   return ppc;
 }
 
@@ -462,12 +468,22 @@ export function drawRefusal(p, message) {
   p.metricCells.forEach((td) => { td.textContent = ""; });
 }
 
-/** A text's width in screen pixels at ``font`` px in the stage's font (a canvas measures it). */
+/** A text's width in screen pixels at ``font`` px in the stage's font (a canvas measures it).
+ * Remembered: a drag frame asks for every output's number in up to three formats, and the
+ * same numbers come back frame after frame. */
 let measureCtx = null;
+const measured = new Map();   // "font|text" -> width
 function textWidth(text, font, family) {
-  measureCtx = measureCtx || document.createElement("canvas").getContext("2d");
-  measureCtx.font = `${font}px ${family}`;
-  return measureCtx.measureText(text).width;
+  const key = `${font}px ${family}|${text}`;
+  let width = measured.get(key);
+  if (width === undefined) {
+    measureCtx = measureCtx || document.createElement("canvas").getContext("2d");
+    measureCtx.font = `${font}px ${family}`;
+    width = measureCtx.measureText(text).width;
+    if (measured.size >= 20000) measured.clear();
+    measured.set(key, width);
+  }
+  return width;
 }
 
 function drawOutput(p, trace, ctx) {

@@ -8,6 +8,7 @@
 // in the next data; the check badge (its title) says the largest difference between the two.
 import { regionRects, traceMethod } from "./engine.js";
 import { arrowGradients, buildArrows, drawArrows } from "./arrows.js";
+import { heldPartHashes, unpackData } from "./parts.js";
 import { buildStage, drawNotices, drawPanel, drawRefusal, drawScale, drawStatus, drawSurface, heatImage, hoverText, outputText, panelDetails, showTooltip } from "./draw.js";
 
 const AGREE = 1e-5;          // largest |browser - server| that still counts as agreement
@@ -574,7 +575,8 @@ class Stage {
 }
 
 export default function (component) {
-  const { data, parentElement, setStateValue } = component;
+  const { parentElement, setStateValue, setTriggerValue } = component;
+  const { data, missing } = unpackData(component.data);
   let root = parentElement.querySelector(".roiviz-stage");
   if (!root) {
     root = document.createElement("div");
@@ -583,8 +585,12 @@ export default function (component) {
   }
   if (!root.__stage) root.__stage = new Stage(root, setStateValue);
   const stage = root.__stage;
-  stage.setStateValue = setStateValue;
-  if (data) stage.update(data);
+  // A release also says which parts of the data this page holds, so the server sends them no more.
+  stage.setStateValue = (name, value) => setStateValue(name, name === "box" && value && typeof value === "object"
+    ? { ...value, held: heldPartHashes() } : value);
+  // A part the server thinks this page holds but it does not: ask for the data whole.
+  if (missing.length) { if (setTriggerValue) setTriggerValue("missing", missing); }
+  else if (data) stage.update(data);
   return () => {
     stage.destroy();
     root.__stage = null;

@@ -138,7 +138,8 @@ def engine_source() -> str:
 
 def stage_paths() -> list[Path]:
     """The stage's module files: the engine, the drawing and the stage (its default export)."""
-    return [*engine_paths(), STAGE_DIR / "draw.js", STAGE_DIR / "arrows.js", STAGE_DIR / "stage.js"]
+    return [*engine_paths(), STAGE_DIR / "draw.js", STAGE_DIR / "arrows.js", STAGE_DIR / "parts.js",
+            STAGE_DIR / "stage.js"]
 
 
 def stage_module(default_as: str | None = None) -> str:

@@ -38,8 +38,14 @@ COLUMN_HELP: dict[str, str] = {
                                "Blank when Precise RoI Pooling is not chosen."),
 }
 
-_STYLE = ("border-collapse: collapse; font-variant-numeric: tabular-nums; margin: 0.25rem 0 0.75rem;")
-_CELL = "padding: 0.2rem 0.6rem; border-bottom: 1px solid rgba(49, 51, 63, 0.15);"
+# One style sheet by class, not a style on every cell: the table goes with every release of the
+# stage, and per-cell styles were half of its 6.7 kB (issue 21: at most 10 kB per release).
+_T = f".{SUMMARY_CLASS}"
+_CSS = (f"<style>{_T}{{border-collapse:collapse;font-variant-numeric:tabular-nums;margin:.25rem 0 .75rem}}"
+        f"{_T} th,{_T} td{{padding:.2rem .6rem;border-bottom:1px solid rgba(49,51,63,.15)}}"
+        f"{_T} th{{text-align:left}}{_T} td{{text-align:right}}{_T} tbody th{{font-weight:600}}"
+        f"{_T} thead th{{{HEADER_STYLE}}}{_T}-words dt{{font-weight:600}}"
+        f"{_T}-words dd{{margin:0 0 .3rem 1rem}}</style>")
 
 
 def summary_html(rows: Mapping[str, Mapping[str, str]]) -> str:
@@ -54,7 +60,7 @@ def summary_html(rows: Mapping[str, Mapping[str, str]]) -> str:
         ``<table class="roiviz-summary">`` with a header row (``method`` then the columns), each
         header with its :data:`COLUMN_HELP` as ``title``, and one body row per method; then a
         closed ``<details>`` "What the columns mean" with the same words (touch screens have no
-        hover). Every text
+        hover), then the ``<style>`` of both (by class). Every text
         is escaped; ``|`` is written as ``&#124;`` so that Markdown never reads a table in it.
     """
     columns = ["method", *next(iter(rows.values()), {}).keys()]
@@ -62,20 +68,17 @@ def summary_html(rows: Mapping[str, Mapping[str, str]]) -> str:
     def text(value: object) -> str:
         return html.escape(str(value), quote=True).replace("|", "&#124;")
 
-    head = "".join(
-        f'<th scope="col" title="{text(COLUMN_HELP.get(c, c))}" style="{_CELL} text-align: left; '
-        f'{HEADER_STYLE}">{text(c)}</th>' for c in columns)
+    head = "".join(f'<th scope="col" title="{text(COLUMN_HELP.get(c, c))}">{text(c)}</th>' for c in columns)
     body = "".join(
-        f'<tr><th scope="row" style="{_CELL} text-align: left; font-weight: 600;">{text(label)}</th>'
-        + "".join(f'<td style="{_CELL} text-align: right;">{text(row.get(c, ""))}</td>'
-                  for c in columns[1:]) + "</tr>"
+        f'<tr><th scope="row">{text(label)}</th>'
+        + "".join(f"<td>{text(row.get(c, ''))}</td>" for c in columns[1:]) + "</tr>"
         for label, row in rows.items())
     # The same words under the table, for a touch screen (no hover there).
-    words = "".join(f"<dt style=\"font-weight: 600;\">{text(c)}</dt><dd style=\"margin: 0 0 0.3rem 1rem;\">"
-                    f"{text(COLUMN_HELP.get(c, c))}</dd>" for c in columns)
-    return (scrolling(f'<table class="{SUMMARY_CLASS}" style="{_STYLE}"><thead><tr>{head}</tr></thead>'
+    words = "".join(f"<dt>{text(c)}</dt><dd>{text(COLUMN_HELP.get(c, c))}</dd>" for c in columns)
+    return (scrolling(f'<table class="{SUMMARY_CLASS}"><thead><tr>{head}</tr></thead>'
                       f"<tbody>{body}</tbody></table>")
-            + f'<details class="{SUMMARY_CLASS}-words"><summary>What the columns mean</summary><dl>{words}</dl></details>')
+            + f'<details class="{SUMMARY_CLASS}-words"><summary>What the columns mean</summary><dl>{words}</dl></details>'
+            + _CSS)
 
 
 class _Reader(HTMLParser):

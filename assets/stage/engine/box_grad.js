@@ -6,7 +6,7 @@
 // - RoI Align: a sample at c = start + (p + (i + 0.5) / g) * length / P moves by s (1 - t) per
 //   pixel of x1 and s t per pixel of x2 (t = (p + (i + 0.5) / g) / P, s = 1 / stride); its
 //   weights change at slope -1 / +1 on its two neighbours: the derivative jumps when c crosses a
-//   cell centre (a whole-number coordinate). Clamped (border) or off-map samples have slope 0.
+//   cell centre (a whole number). Clamped (border) or off-map samples have slope 0.
 // - RoI Warp: the same on the snapped box, the rounding passed through (MNC's coordinate backward).
 // - Precise RoI Pooling: Leibniz rule, d A / d X1 = (A - a(X1)) / width: continuous in the box.
 // - RoI Pool: zero (piecewise constant): no gradient is returned (null).
@@ -17,29 +17,34 @@ import { checkTraceArgs } from "./records.js";
 import { traceMethod } from "./engine.js";
 
 export const TARGET_KINDS = ["all", "bin", "match"];
-export const BOX_COORDS = ["x1", "y1", "x2", "y2"];
 const float64 = (v) => v;
 
 // Per-sample weights (w) and their derivatives (d1, d2: with respect to the low and high edge of
-// the box, image pixels) along one axis: arrays [P][G] of Float64Array(size).
-function sampleAxis(start, length, dStart, dLength, pooled, grid, size) {
+// the box, image pixels) along one axis: arrays [P][G] of Float64Array(size); `avg`: each bin's
+// mean over its samples, [P][1].
+function sampleAxis(start, length, dStart, dLength, pooled, grid, size, avg) {
   const coords = sampleCoords(start, length, pooled, grid);
   const g = Math.max(grid, 1);
   const w = [], d1 = [], d2 = [];
   for (let p = 0; p < pooled; p++) {
     const wr = [], r1 = [], r2 = [];
-    for (let i = 0; i < grid; i++) {
+    let ws, s1, s2;
+    for (let i = 0; i < grid || (avg && !i); i++) {
+      if (!avg || !i) {
+        ws = new Float64Array(size); s1 = new Float64Array(size); s2 = new Float64Array(size);
+        wr.push(ws); r1.push(s1); r2.push(s2);
+      }
+      if (i >= grid) break;   // no sample: zeros
       const c = coords[p][i];
       const [low, high, wl, wh] = linearWeights(c, size);
-      const ws = new Float64Array(size), s1 = new Float64Array(size), s2 = new Float64Array(size);
       ws[low] += wl; ws[high] += wh;
       if (c >= 0.0 && c <= size && Math.floor(c) < size - 1) {
         const t = (p + (i + 0.5) / g) / pooled;
         const dc1 = dStart[0] + dLength[0] * t, dc2 = dStart[1] + dLength[1] * t;
         s1[low] -= dc1; s1[high] += dc1; s2[low] -= dc2; s2[high] += dc2;
       }
-      wr.push(ws); r1.push(s1); r2.push(s2);
     }
+    if (avg) for (const a of [ws, s1, s2]) for (let j = 0; j < size; j++) a[j] /= g;
     w.push(wr); d1.push(r1); d2.push(r2);
   }
   return { w, d1, d2 };
@@ -76,7 +81,7 @@ function preciseAxis(u1, u2, scale, pooled, size) {
 }
 
 // One axis of one method: {w, d1, d2} as in sampleAxis.
-function methodAxis(method, u1, u2, s, pooled, size) {
+function methodAxis(method, u1, u2, s, pooled, size, avg) {
   const scale = f32(1 / s.stride);
   if (method === "precise_roi_pool") return preciseAxis(f32(u1), f32(u2), scale, pooled, size);
   let start, length, moves;
@@ -91,7 +96,7 @@ function methodAxis(method, u1, u2, s, pooled, size) {
     moves = true;   // straight through, even where the length was raised to one cell (roiviz.roi_warp)
   }
   const grid = Math.max(samplingGrid(length, pooled, s.sampling_ratio), 0);
-  return sampleAxis(start, length, [scale, 0.0], moves ? [-scale, scale] : [0.0, 0.0], pooled, grid, size);
+  return sampleAxis(start, length, [scale, 0.0], moves ? [-scale, scale] : [0.0, 0.0], pooled, grid, size, avg);
 }
 
 function dot3(a, values, width, b) {   // a . F . b for Float64Arrays a [H], b [W]
@@ -105,54 +110,48 @@ function dot3(a, values, width, b) {   // a . F . b for Float64Arrays a [H], b [
   return total;
 }
 
-function mean(rows, size) {   // the average of [G] Float64Arrays (zeros if G = 0)
-  const out = new Float64Array(size);
-  for (const r of rows) for (let j = 0; j < size; j++) out[j] += r[j];
-  const g = Math.max(rows.length, 1);
-  for (let j = 0; j < size; j++) out[j] /= g;
-  return out;
+// The trace and (not RoI Pool) axes; avg: each bin's mean as one sample, [P][1] (sum: [1][1]).
+function setup(method, feature, box, settings, trace, sum = false) {
+  const [values, [x1, y1, x2, y2], s] = checkTraceArgs(feature, box, settings);
+  const t = trace || traceMethod(method, feature, box, settings);
+  const avg = s.reduce === "avg" || method === "precise_roi_pool";
+  const c = { t, values, avg, width: feature.width, pw: s.output_size[1], summed: sum && avg };
+  if (method === "roi_pool") return c;
+  const axis = (u1, u2, pooled, size) => {
+    const a = methodAxis(method, u1, u2, s, pooled, size, avg);
+    if (c.summed) {
+      for (const k of ["w", "d1", "d2"]) {
+        const u = new Float64Array(size);
+        for (const r of a[k]) for (let j = 0; j < size; j++) u[j] += r[0][j];
+        a[k] = [[u]];
+      }
+    }
+    return a;
+  };
+  c.y = axis(y1, y2, s.output_size[0], feature.height);
+  c.x = axis(x1, x2, c.pw, feature.width);
+  return c;
+}
+
+// d out[p][q] / d box: Y . F . dX/dx1, dY/dy1 . F . X, ... (Y, X: avg's means, max's winner).
+function binJacobian(c, p, q) {
+  let iy = 0, ix = 0;
+  if (!c.avg) {
+    const b = c.t.bins[p * c.pw + q], gx = c.t.grid[1];
+    if (b.winner === null) return [0, 0, 0, 0];
+    iy = Math.floor(b.winner / gx); ix = b.winner % gx;
+  }
+  const { y, x, values, width } = c, wy = y.w[p][iy], wx = x.w[q][ix];
+  return [dot3(wy, values, width, x.d1[q][ix]), dot3(y.d1[p][iy], values, width, wx),
+    dot3(wy, values, width, x.d2[q][ix]), dot3(y.d2[p][iy], values, width, wx)];
 }
 
 // d out[p][q] / d (x1, y1, x2, y2): {jacobian: [PH][PW][4], output: [PH][PW]}; jacobian is null
 // for RoI Pool (no box gradient). `trace` is the method's trace of this box (traced if absent).
 export function boxJacobian(method, feature, box, settings, trace = null) {
-  const [values, imageBox, s] = checkTraceArgs(feature, box, settings);
-  const t = trace || traceMethod(method, feature, box, settings);
-  if (method === "roi_pool") return { jacobian: null, output: t.output };
-  const { height, width } = feature;
-  const [pooledH, pooledW] = s.output_size;
-  const [x1, y1, x2, y2] = imageBox;
-  const ay = methodAxis(method, y1, y2, s, pooledH, height);
-  const ax = methodAxis(method, x1, x2, s, pooledW, width);
-  const jac = [];
-  if (s.reduce === "avg" || method === "precise_roi_pool") {
-    const my = ay.w.map((r) => mean(r, height)), my1 = ay.d1.map((r) => mean(r, height)), my2 = ay.d2.map((r) => mean(r, height));
-    const mx = ax.w.map((r) => mean(r, width)), mx1 = ax.d1.map((r) => mean(r, width)), mx2 = ax.d2.map((r) => mean(r, width));
-    // Rows of Ay . F and (d Ay) . F first: [W] each, then one dot product per bin and edge.
-    const along = (a) => { const r = new Float64Array(width); for (let h = 0; h < height; h++) if (a[h]) for (let c = 0; c < width; c++) r[c] += a[h] * values[h * width + c]; return r; };
-    const dot = (a, b) => { let t = 0.0; for (let c = 0; c < width; c++) t += a[c] * b[c]; return t; };
-    for (let p = 0; p < pooledH; p++) {
-      const r = along(my[p]), r1 = along(my1[p]), r2 = along(my2[p]);
-      const row = [];
-      for (let q = 0; q < pooledW; q++) row.push([dot(r, mx1[q]), dot(r1, mx[q]), dot(r, mx2[q]), dot(r2, mx[q])]);
-      jac.push(row);
-    }
-  } else {   // max: the winning sample's derivative
-    const gx = t.grid[1];
-    for (let p = 0; p < pooledH; p++) {
-      const row = [];
-      for (let q = 0; q < pooledW; q++) {
-        const b = t.bins[p * pooledW + q];
-        if (b.winner === null) { row.push([0, 0, 0, 0]); continue; }
-        const iy = Math.floor(b.winner / gx), ix = b.winner % gx;
-        const wy = ay.w[p][iy], wx = ax.w[q][ix];
-        row.push([dot3(wy, values, width, ax.d1[q][ix]), dot3(ay.d1[p][iy], values, width, wx),
-                  dot3(wy, values, width, ax.d2[q][ix]), dot3(ay.d2[p][iy], values, width, wx)]);
-      }
-      jac.push(row);
-    }
-  }
-  return { jacobian: jac, output: t.output };
+  const c = setup(method, feature, box, settings, trace);
+  const jacobian = c.y ? c.t.output.map((row, p) => row.map((_, q) => binJacobian(c, p, q))) : null;
+  return { jacobian, output: c.t.output };
 }
 
 // d target / d out, [PH][PW]. target: {kind: "all" | "bin" | "match", bin: [row, col] (for "bin";
@@ -181,11 +180,22 @@ export function targetWeights(output, target) {
 // (RoI Pool)}.
 export function boxGradient(method, feature, box, settings, target = { kind: "all" }, trace = null) {
   const { jacobian, output } = boxJacobian(method, feature, box, settings, trace);
-  const weights = targetWeights(output, target);
-  if (jacobian === null) return { method, jacobian, output, gradient: null };
-  const gradient = [0, 0, 0, 0];
-  jacobian.forEach((row, p) => row.forEach((d, q) => {
-    for (let k = 0; k < 4; k++) gradient[k] += weights[p][q] * d[k];
-  }));
+  const weights = targetWeights(output, target).flat();
+  const gradient = jacobian && [0, 1, 2, 3].map((k) => jacobian.flat().reduce((g, d, i) => g + weights[i] * d[k], 0));
   return { method, jacobian, output, gradient };
+}
+
+// boxGradient's gradient alone (the arrows' drag frames): 0-weight bins skipped; avg's
+// sum of bins in one product: sum Y[p] . F . X[q] = (sum Y) . F . (sum X).
+export function targetGradient(method, feature, box, settings, target = { kind: "all" }, trace = null) {
+  const all = !(target && (target.bin || (target.kind && target.kind !== "all")));
+  const c = setup(method, feature, box, settings, trace, all);
+  const weights = targetWeights(c.t.output, target);
+  if (!c.y) return null;
+  if (c.summed) return binJacobian(c, 0, 0);
+  const gradient = [0, 0, 0, 0];
+  weights.forEach((row, p) => row.forEach((v, q) => {
+    if (v) binJacobian(c, p, q).forEach((d, k) => { gradient[k] += v * d; });
+  }));
+  return gradient;
 }

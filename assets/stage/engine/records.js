@@ -13,7 +13,7 @@ export const REDUCES = ["avg", "max"];
 export const MAX_TRACE_OUTPUT = 32;
 // roiviz.geometry's bounds (tests/test_stage_engine.py checks they agree): a trace records every
 // sample up to SAMPLE_BUDGET, past it every k-th row and column (at most RECORDED_PER_SIDE per
-// bin side, roiviz.drawing.thinned), and computes at most LIVE_SAMPLE_LIMIT samples per method.
+// bin side, drawing.thinned), and computes at most LIVE_SAMPLE_LIMIT samples per method.
 export const SAMPLE_BUDGET = 4096;
 export const LIVE_SAMPLE_LIMIT = 1048576;
 export const RECORDED_PER_SIDE = 4;

@@ -46,7 +46,7 @@ export function alignTraceFromMapping(method, values, feature, imageBox, s, mapp
   // Drawing frame = library frame + 0.5 (a cell's value sits at its centre).
   const left = startX + 0.5, top = startY + 0.5;
   // Past the sample budget the trace records every k-th sample row and column of each bin
-  // (roiviz.drawing.thinned.thinned_trace: rows k // 2, k // 2 + k, ...), and every bin's value still
+  // (drawing.thinned.thinned_trace: rows k // 2, k // 2 + k, ...), and every bin's value still
   // comes from all its samples, with the same float32 arithmetic in the same order.
   const thin = total > SAMPLE_BUDGET;
   const ky = thin ? Math.max(1, Math.ceil(gy / RECORDED_PER_SIDE)) : 1;
