@@ -100,20 +100,29 @@ def link_unused(out: torch.Tensor, unused: torch.Tensor) -> torch.Tensor:
     return _ZeroLink.apply(out, unused)
 
 
-def corner_grads(d_start: torch.Tensor, d_length: torch.Tensor, spatial_scale: float,
-                 length_free: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``dL/du1, dL/du2`` from ``dL/dstart, dL/dlength`` for ``start = u1 * s - offset`` and
-    ``length = (u2 - u1) * s``.
+def corner_grads(d_mapping: torch.Tensor, spatial_scale: float, free_y: torch.Tensor | None = None,
+                 free_x: torch.Tensor | None = None) -> torch.Tensor:
+    """``dL / d(x1, y1, x2, y2)`` from ``dL / d(start_y, length_y, start_x, length_x)``, for each
+    axis' ``start = u1 * s - offset`` and ``length = (u2 - u1) * s``.
 
     Args:
-        d_start, d_length: ``[K]``.
-        length_free: bool ``[K]``, False where ``length`` was clamped to a constant (RoI Align's
-            ``aligned=False`` minimum of one cell: ``torch.clamp``'s gradient, which passes at
-            equality). Default: never clamped.
+        d_mapping: ``[K, 4]``, ``dL / d(start_y, length_y, start_x, length_x)``.
+        spatial_scale: ``s``.
+        free_y, free_x: bool ``[K]``, False where that axis' ``length`` was clamped to a constant
+            (RoI Align's ``aligned=False`` minimum of one cell: ``torch.clamp``'s gradient, which
+            passes at equality). Default: never clamped.
 
     Returns:
-        ``(d_u1, d_u2)``, ``[K]`` each.
+        ``[K, 4]`` in the boxes' column order ``(x1, y1, x2, y2)``.
     """
+    dy1, dy2 = _axis_corner_grads(d_mapping[:, 0], d_mapping[:, 1], spatial_scale, free_y)
+    dx1, dx2 = _axis_corner_grads(d_mapping[:, 2], d_mapping[:, 3], spatial_scale, free_x)
+    return torch.stack((dx1, dy1, dx2, dy2), 1)
+
+
+def _axis_corner_grads(d_start: torch.Tensor, d_length: torch.Tensor, spatial_scale: float,
+                       length_free: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(dL/du1, dL/du2)`` of one axis, ``[K]`` each."""
     if length_free is not None:
         d_length = d_length * length_free.to(d_length.dtype)
     return spatial_scale * (d_start - d_length), spatial_scale * d_length

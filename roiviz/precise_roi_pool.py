@@ -172,9 +172,7 @@ def precise_roi_pool(input: torch.Tensor, boxes, output_size, spatial_scale: flo
     cols, col_slopes = entries_from_dense(*(t.to(input.dtype) for t in (ax, sx, lx)))
 
     def box_grad(row_terms: torch.Tensor, col_terms: torch.Tensor) -> torch.Tensor:
-        dx1, dx2 = corner_grads(col_terms[:, 0], col_terms[:, 1], scale)
-        dy1, dy2 = corner_grads(row_terms[:, 0], row_terms[:, 1], scale)
-        return torch.stack((dx1, dy1, dx2, dy2), 1)
+        return corner_grads(torch.cat((row_terms[:, :2], col_terms[:, :2]), 1), scale)
 
     # The map's gradient and the boxes' come from one backward pass.
     coords_graph = box_coords(boxes, input) if boxes_require_grad(boxes) else None

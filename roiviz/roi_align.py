@@ -105,8 +105,8 @@ def _align_avg_with_grads(input: torch.Tensor, boxes, batch_idx: torch.Tensor, c
     (rows, row_slopes), (cols, col_slopes) = rows, cols
 
     def box_grad(row_terms: torch.Tensor, col_terms: torch.Tensor) -> torch.Tensor:
-        d = torch.stack((row_terms[:, 0], row_terms[:, 1], col_terms[:, 0], col_terms[:, 1]), 1)
-        return _corner_grads(d, coords, spatial_scale, aligned)
+        return _corner_grads(torch.cat((row_terms[:, :2], col_terms[:, :2]), 1), coords, spatial_scale,
+                             aligned)
 
     return separable_apply_with_grads(input, batch_idx, rows, cols, box_coords(boxes, input), row_slopes,
                                       col_slopes, box_grad)
@@ -358,16 +358,12 @@ def align_box_grad(input: torch.Tensor, batch_idx: torch.Tensor, coords: torch.T
 
 def _corner_grads(d: torch.Tensor, coords: torch.Tensor, spatial_scale: float, aligned: bool) -> torch.Tensor:
     """``dL / d(x1, y1, x2, y2)`` ``[K, 4]`` from ``d = dL / d(start_y, length_y, start_x,
-    length_x)`` ``[K, 4]`` (:func:`~roiviz.box_grad.corner_grads` per axis, with RoI Align's
-    one-cell minimum when not ``aligned``); coords: ``[K, 4]`` detached."""
+    length_x)`` ``[K, 4]`` (:func:`~roiviz.box_grad.corner_grads`, with RoI Align's one-cell
+    minimum when not ``aligned``); coords: ``[K, 4]`` detached."""
     if aligned:
-        free_x = free_y = None
-    else:
-        free_x = (coords[:, 2] - coords[:, 0]) * spatial_scale >= 1
-        free_y = (coords[:, 3] - coords[:, 1]) * spatial_scale >= 1
-    dx1, dx2 = corner_grads(d[:, 2], d[:, 3], spatial_scale, free_x)
-    dy1, dy2 = corner_grads(d[:, 0], d[:, 1], spatial_scale, free_y)
-    return torch.stack((dx1, dy1, dx2, dy2), 1)
+        return corner_grads(d, spatial_scale)
+    return corner_grads(d, spatial_scale, free_y=(coords[:, 3] - coords[:, 1]) * spatial_scale >= 1,
+                        free_x=(coords[:, 2] - coords[:, 0]) * spatial_scale >= 1)
 
 
 # ----------------------------------------------------------------------------------------------

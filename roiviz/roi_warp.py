@@ -109,10 +109,8 @@ def roi_warp(input: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0
     def box_grad(grad: torch.Tensor) -> torch.Tensor:
         # MNC's straight-through rounding: d(snapped start)/d u1 = 1 and d(snapped length)/d u2
         # = -d(snapped length)/d u1 = 1, even where the length was raised to one cell.
-        d = mapping_grads(input, batch_idx, mapping_y, mapping_x, size, ratio, reduce, grad)
-        dx1, dx2 = corner_grads(d[:, 2], d[:, 3], scale)
-        dy1, dy2 = corner_grads(d[:, 0], d[:, 1], scale)
-        return torch.stack((dx1, dy1, dx2, dy2), 1)
+        return corner_grads(mapping_grads(input, batch_idx, mapping_y, mapping_x, size, ratio, reduce,
+                                          grad), scale)
 
     return attach_box_grad(out, box_coords(boxes, input), box_grad)
 
