@@ -20,9 +20,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from roiviz.drawing import render_mpl
-
 from roiviz.app import ui  # noqa: F401 - the pages' heavy imports, before gc.freeze
+from roiviz.drawing import render_mpl  # noqa: F401 - likewise
 from roiviz.app.warm import freeze_once
 from roiviz.resources import ASSETS_DIR
 

@@ -15,7 +15,6 @@ import numpy as np
 import streamlit as st
 
 from roiviz import features, images, samples
-
 from roiviz.app import ui
 from roiviz.drawing.animate import animate_gif
 from roiviz.lessons.examples import SEED_EXAMPLE_BOX, SEED_EXAMPLE_MAP_SHAPE, SEED_EXAMPLE_STRIDE
