@@ -76,7 +76,7 @@ export function buildArrows(dom, style, redraw, previous = null) {
     state.paths[method] = { halo, line, title };
     const note = document.createElement("p");
     note.className = "arrow-note";
-    p.sec.insertBefore(note, p.sec.querySelector(".metrics"));
+    p.sec.insertBefore(note, p.sec.querySelector(".metrics-box"));
     state.notes[method] = note;
   }
   return state;

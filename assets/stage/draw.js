@@ -145,7 +145,9 @@ function buildPanel(parent, method, style, uid) {
   const summary = html("span", "panel-summary", head);
   info.hidden = true;
   const body = html("div", "panel-body", sec);
-  const view = node("svg", { class: "view", preserveAspectRatio: "xMidYMid meet" }, body);
+  // Each SVG sits in an absolutely placed box of its own with `contain: strict` (stage.css): a
+  // relayout boundary, so a frame lays out only the elements that changed.
+  const view = node("svg", { class: "view", preserveAspectRatio: "xMidYMid meet" }, html("div", "view-box", body));
   const defs = node("defs", {}, view);
   const ids = {};
   for (const [name, spec] of Object.entries(style.areas)) {
@@ -165,10 +167,11 @@ function buildPanel(parent, method, style, uid) {
   const snapped = node("rect", { class: "snapped", fill: "none", stroke: color, "vector-effect": "non-scaling-stroke" }, view);
   const roi = roiRects(view, "roi");
   const samples = node("g", { class: "samples" }, view);
-  const out = node("svg", { class: "out", preserveAspectRatio: "xMidYMid meet" }, body);
+  const out = node("svg", { class: "out", preserveAspectRatio: "xMidYMid meet" }, html("div", "out-box", body));
   const outCells = node("g", {}, out);
   const outText = node("g", { class: "out-text" }, out);
-  const table = html("table", "metrics", sec);
+  // In a box of its own: a table cannot be size-contained, a box can (stage.js, freezeTexts).
+  const table = html("table", "metrics", html("div", "metrics-box", sec));
   const tr = html("tr", "", html("thead", "", table));
   METRIC_NAMES.forEach((name, i) => { html("th", "", tr, name).title = METRIC_HELP[i]; });
   const row = html("tr", "", html("tbody", "", table));
@@ -364,7 +367,7 @@ export function sampleStep(trace, cap, pitchPx) {
  */
 export function drawPanel(p, trace, ctx) {
   const { extent, style } = ctx;
-  p.sec.classList.remove("refused");
+  if (p.sec.classList.contains("refused")) p.sec.classList.remove("refused");
   setViewBox(p.view, extent);
   const ppc = pixelsPerUnit(p.view, extent);  // screen pixels per cell
   set(p.picture, "href", ctx.map.href);
@@ -494,7 +497,6 @@ function drawOutput(p, trace, ctx) {
   const span = hi - lo || 1;
   const n = ph * pw;
   // The grid takes the room its cells need (wide layouts), the crop the rest.
-  set(p.out, "style", `--out-aspect: ${pw} / ${ph}`);
   pool(p.pools.outRects, p.outCells, "rect", { width: 1, height: 1 }, n);
   const cellPx = pixelsPerUnit(p.out, [0, 0, pw, ph]);
   // Numbers in screen pixels (a group scaled by 1 / cellPx), written only where the longest

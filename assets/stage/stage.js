@@ -245,12 +245,41 @@ class Stage {
     } else {
       this.root.classList.remove("tall-panels");
     }
+    const bodies = [...this.dom.panelsBox.querySelectorAll(".panel-body")];
+    const sizes = bodies.map((e) => [e.clientWidth, e.clientHeight]);  // all read, then all set
+    bodies.forEach((e, i) => this.fitBody(e, sizes[i]));
     // Before the size observer's first report (a new stage): every SVG's size read in one pass,
     // one layout, not one forced layout per panel between the drawing's DOM changes.
     for (const svg of this.root.querySelectorAll("svg")) {
       if (!svg.__size) { const r = svg.getBoundingClientRect(); svg.__size = [r.width || 1, r.height || 1]; }
     }
     if (this.data && !this.drag) this.draw();
+  }
+
+  /** A panel's crop and output grid, placed in px (stage.css: a box of fixed size is a relayout
+   * boundary, one sized in % is not). Wide layouts: the grid as wide as its cells need at the
+   * panel's height, at most 42% of the width (55% in presenter mode); compact: crop 60%, grid
+   * 40% (presenter: halves), side by side or, in tall panels, one above the other. ``size`` =
+   * the body's [width, height]. */
+  fitBody(body, size) {
+    if (!this.data) return;
+    const [w, h] = size || [body.clientWidth, body.clientHeight];
+    const compact = this.root.classList.contains("compact"), presenter = !!this.data.style.presenter;
+    const gap = compact ? 3 : presenter ? 8 : 6;
+    let view, out;  // [width, height]
+    if (compact && this.root.classList.contains("tall-panels")) {
+      const vh = Math.floor((h - gap) * (presenter ? 0.5 : 0.6));
+      view = [w, vh]; out = [w, h - gap - vh];
+    } else {
+      const [ph, pw] = this.data.settings.output_size;
+      const ow = Math.floor(compact ? (w - gap) * (presenter ? 0.5 : 0.4) : Math.min((presenter ? 0.55 : 0.42) * w, h * pw / ph));
+      view = [w - gap - ow, h]; out = [ow, h];
+    }
+    const sizes = { "--view-w": view[0], "--view-h": view[1], "--out-w": out[0], "--out-h": out[1] };
+    for (const [name, v] of Object.entries(sizes)) {
+      const px = `${Math.max(Math.floor(v), 0)}px`;
+      if (body.style.getPropertyValue(name) !== px) body.style.setProperty(name, px);
+    }
   }
 
   /** Compact layouts: drag on the feature map or on the photo. */
@@ -349,10 +378,9 @@ class Stage {
       : this.agreement();
     drawScale(this.dom, lo, hi, style);
     drawStatus(this.dom, status);
-    this.root.dataset.state = this.drag ? "dragging" : status.kind;
-    this.root.dataset.seq = String(this.seq);
-    this.root.dataset.serverSeq = String(this.serverSeq);
-    this.root.dataset.box = b.join(",");
+    // Written only when changed (an attribute written, even unchanged, is a DOM mutation).
+    const marks = { state: this.drag ? "dragging" : status.kind, seq: String(this.seq), serverSeq: String(this.serverSeq), box: b.join(",") };
+    for (const [k, v] of Object.entries(marks)) if (this.root.dataset[k] !== v) this.root.dataset[k] = v;
     this.root.dataset.drawMs = (performance.now() - t0).toFixed(2);
   }
 
@@ -366,10 +394,14 @@ class Stage {
     // not read layout in the middle of a frame.
     if (this.sizes) this.sizes.disconnect();
     this.sizes = new ResizeObserver((entries) => {
-      for (const e of entries) e.target.__size = [e.contentRect.width || 1, e.contentRect.height || 1];
+      for (const e of entries) {
+        e.target.__size = [e.contentRect.width || 1, e.contentRect.height || 1];
+        if (e.target.classList.contains("panel-body")) this.fitBody(e.target, e.target.__size);
+      }
       if (this.data && !this.drag) this.schedule();
     });
     for (const svg of this.root.querySelectorAll("svg")) this.sizes.observe(svg);
+    for (const body of this.root.querySelectorAll(".panel-body")) this.sizes.observe(body);
   }
 
   // ---- input ------------------------------------------------------------------------------
@@ -438,6 +470,21 @@ class Stage {
     else if (p[0] > b[0] && p[0] < b[2] && p[1] > b[1] && p[1] < b[3]) mode = "move";
     this.drag = { id: e.pointerId, mode, edges, start: p, startBox: b, screen: [e.clientX, e.clientY], moved: false, surface: s };
     this.root.dataset.state = "dragging";
+    this.freezeTexts(true);
+  }
+
+  /** During a drag each panel's head, measures and notes keep the height they have at its
+   * start, as boxes with `contain: strict` (stage.css, .frozen). A text changed in a frame is
+   * then laid out alone: otherwise Chromium lays out the whole page again, every element of
+   * every SVG of the stage included (5-8 ms of a 16.7 ms frame; benchmarks/latency.py). */
+  freezeTexts(on) {
+    const texts = [...this.root.querySelectorAll(".panel-head, .metrics-box, .panel-note, .arrow-note")];
+    if (on) {
+      const heights = texts.map((e) => e.getBoundingClientRect().height);  // all read, then all set
+      texts.forEach((e, i) => { e.style.height = `${heights[i]}px`; e.classList.add("frozen"); });
+    } else {
+      for (const e of texts) { e.style.height = ""; e.classList.remove("frozen"); }
+    }
   }
 
   pointerMove(e, s) {
@@ -492,6 +539,7 @@ class Stage {
     const g = this.drag;
     if (!g || g.id !== e.pointerId) return;
     this.drag = null;
+    this.freezeTexts(false);
     try { s.svg.releasePointerCapture(e.pointerId); } catch (_) { /* already released */ }
     cancelAnimationFrame(this.frame); this.frame = 0;
     if (!g.moved) { this.afterDrag(); return; }  // a click keeps the box
