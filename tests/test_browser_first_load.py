@@ -64,6 +64,27 @@ def test_first_paint_fetches_no_syntax_highlighter_until_show_the_code(fresh):
         context.close()
 
 
+#: Code chunks of the widgets under the stage and in the sidebar (Streamlit's names).
+WIDGET_CHUNKS = ("Radio.", "Selectbox.", "Multiselect.", "NumberInput.", "Checkbox.", "DownloadButton.")
+
+
+def test_the_stage_asks_for_its_script_before_the_widgets_code(fresh):
+    """A new visitor's browser asks for the stage's script before the code of any widget under
+    it or in the sidebar: the session's first run pauses after sending the stage
+    (``roiviz.app.ui_stage._let_the_stage_load_first``). Sent at once, the widgets' forty-odd
+    chunks went first, six at a time, and the stage waited behind them."""
+    url, browser = fresh
+    context, page, requested = open_playground(browser, url, 1500, 1000)
+    try:
+        names = [u.rsplit("/", 1)[-1] for u in requested]
+        stage = next(i for i, n in enumerate(names) if n.startswith("stage-") and n.endswith(".js"))
+        widgets = [i for i, n in enumerate(names) if n.startswith(WIDGET_CHUNKS)]
+        assert len(widgets) >= 4, names
+        assert stage < min(widgets), [names[i] for i in range(stage + 1)]
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize("width, height", [(1280, 720), (760, 900), (390, 844)])
 def test_summary_headers_explain_themselves(fresh, width, height):
     url, browser = fresh
