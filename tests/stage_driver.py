@@ -48,7 +48,9 @@ def panel_geometry(page, method: str) -> dict:
       const shown = (e) => e.style.display !== 'none';
       return {
         snapped: r.getAttribute('visibility') === 'hidden' ? null : ['x', 'y', 'width', 'height'].map(a => num(r, a)),
-        samples: [...sec.querySelectorAll('circle.sample')].filter(shown).map(c => [num(c, 'cx'), num(c, 'cy')]),
+        // The dots' path (draw.js): "M{x - r} {y}a{r} ..." per sample, in the trace's order.
+        samples: [...(sec.querySelector('.samples path.sample:not(.off-map):not(.winner)').getAttribute('d') || '')
+          .matchAll(/M(-?[0-9.e+-]+) (-?[0-9.e+-]+)a(-?[0-9.e+-]+)/g)].map(m => [+m[1] + +m[3], +m[2]]),
         outputs: [...sec.querySelectorAll('.out rect')].filter(shown).map(e => parseFloat(e.dataset.value)),
         metrics: [...sec.querySelectorAll('.metrics td')].map(td => td.textContent),
       };

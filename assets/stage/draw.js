@@ -166,7 +166,12 @@ function buildPanel(parent, method, style, uid) {
   const argmax = node("g", { class: "argmax" }, view);
   const snapped = node("rect", { class: "snapped", fill: "none", stroke: color, "vector-effect": "non-scaling-stroke" }, view);
   const roi = roiRects(view, "roi");
+  // The sampling points: one path of dots for all of them (in the trace's order), then the
+  // points off the map (grey) and max's winners (yellow) drawn again over them. Three elements,
+  // not one per point: a drag frame moves hundreds of points, and each element moved is laid out.
   const samples = node("g", { class: "samples" }, view);
+  const dots = { all: node("path", { class: "sample" }, samples), off: node("path", { class: "sample off-map" }, samples),
+    win: node("path", { class: "sample winner" }, samples) };
   const out = node("svg", { class: "out", preserveAspectRatio: "xMidYMid meet" }, html("div", "out-box", body));
   const outCells = node("g", {}, out);
   const outText = node("g", { class: "out-text" }, out);
@@ -178,8 +183,8 @@ function buildPanel(parent, method, style, uid) {
   const metricCells = METRIC_NAMES.map(() => html("td", "", row));
   const note = html("p", "panel-note", sec);
   return { method, sec, summary, view, patterns: Object.values(ids).map((id) => defs.querySelector(`#${CSS.escape(id)}`)),
-    picture, cells, values, valueTexts: [], areas, bins, argmax, snapped, roi, samples,
-    out, outCells, outText, metricCells, note, info, pools: { circles: [], stars: [], outRects: [], outTexts: [] } };
+    picture, cells, values, valueTexts: [], areas, bins, argmax, snapped, roi, samples, dots,
+    out, outCells, outText, metricCells, note, info, pools: { stars: [], outRects: [], outTexts: [] } };
 }
 
 /**
@@ -407,7 +412,7 @@ export function drawPanel(p, trace, ctx) {
   let note = "";
   const grid = trace.grid || [0, 0];
   const sampled = trace.bins.length && trace.bins[0].samples && trace.bins[0].samples.length;
-  let n = 0;
+  let n = 0, dAll = "", dOff = "", dWin = "";
   if (sampled) {
     const box = trace.sampled_box || trace.roi;
     const [ph, pw] = trace.settings.output_size;
@@ -422,17 +427,17 @@ export function drawPanel(p, trace, ctx) {
     const rPx = Math.min(Math.max(0.3 * pitch * k, 1.5), style.marker_size / 2 + (style.presenter ? 1 : 0));
     const r = rPx / ppc;
     const wantMax = trace.settings.reduce === "max";
-    const circles = p.pools.circles;
     for (const b of trace.bins) {
       for (let i = 0; i < b.samples.length; i++) {
         const iy = Math.floor(i / cols), ix = i % cols;
         if (iy % k || ix % k) continue;
         const s = b.samples[i];
-        if (n >= circles.length) circles.push(node("circle", { class: "sample" }, p.samples));
-        const e = circles[n++];
-        set(e, "cx", s.x); set(e, "cy", s.y); set(e, "r", r);
-        const win = wantMax && b.winner === i;
-        set(e, "class", win ? "sample winner" : (s.on_map ? "sample" : "sample off-map"));
+        // A dot of radius r centred on the sample: two half-circle arcs.
+        const dot = `M${s.x - r} ${s.y}a${r} ${r} 0 1 0 ${2 * r} 0a${r} ${r} 0 1 0 ${-2 * r} 0`;
+        dAll += dot;
+        if (!s.on_map) dOff += dot;
+        if (wantMax && b.winner === i) dWin += dot;
+        n++;
       }
     }
     if (every[0] * every[1] > 1) {
@@ -446,10 +451,7 @@ export function drawPanel(p, trace, ctx) {
       void recorded;
     }
   }
-  for (let i = 0; i < p.pools.circles.length; i++) {
-    const want = i < n ? "" : "none";
-    if (p.pools.circles[i].style.display !== want) p.pools.circles[i].style.display = want;
-  }
+  set(p.dots.all, "d", dAll); set(p.dots.off, "d", dOff); set(p.dots.win, "d", dWin);
   set(p.samples, "style", `--marker-stroke: ${Math.max(0.5, Math.min(1.5, ppc / 30))}px`);
   drawOutput(p, trace, ctx);
   p.metricCells.forEach((td, i) => { setText(td, ctx.metrics[i]); });
