@@ -259,11 +259,10 @@ class Stage {
   /** A panel's crop and output grid, placed in px (stage.css: a box of fixed size is a relayout
    * boundary, one sized in % is not). Wide layouts: the grid as wide as its cells need at the
    * panel's height, at most 42% of the width (55% in presenter mode); compact: crop 60%, grid
-   * 40% (presenter: halves), side by side or, in tall panels, one above the other. ``size`` =
-   * the body's [width, height]. */
-  fitBody(body, size) {
+   * 40% (presenter: halves), side by side or, in tall panels, one above the other. ``[w, h]`` =
+   * the body's size (read by the caller: layout or the size observer). */
+  fitBody(body, [w, h]) {
     if (!this.data) return;
-    const [w, h] = size || [body.clientWidth, body.clientHeight];
     const compact = this.root.classList.contains("compact"), presenter = !!this.data.style.presenter;
     const gap = compact ? 3 : presenter ? 8 : 6;
     let view, out;  // [width, height]
